@@ -1,0 +1,27 @@
+//! Data distributions: where the (x, y) samples of SGD come from.
+
+use rand::RngCore;
+use std::fmt::Debug;
+
+/// A law of (x, y) pairs with x ∈ ℝ^dim.
+///
+/// The distribution itself is immutable and shared by all replicas; each replica draws from its own
+/// [`DataStream`], which holds whatever per-replica state sampling needs (e.g. the position within an
+/// epoch over a finite data set).
+pub trait DataDistribution: Send + Sync + Debug {
+    /// Input dimension d.
+    fn dim(&self) -> usize;
+
+    /// A short description for summaries and messages.
+    fn name(&self) -> String;
+
+    /// A fresh per-replica sampler. Called once per replica, outside the step loop.
+    fn stream(&self) -> Box<dyn DataStream + '_>;
+}
+
+/// A per-replica sampler of a [`DataDistribution`].
+pub trait DataStream: Send {
+    /// Fills `x` (row-major `n × dim`) and `y` (`n`) with `n = y.len()` samples drawn with `rng`.
+    /// Must not allocate: it runs inside the per-step loop.
+    fn fill(&mut self, rng: &mut dyn RngCore, x: &mut [f64], y: &mut [f64]);
+}

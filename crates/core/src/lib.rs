@@ -1,0 +1,33 @@
+//! The stable interfaces of meanfield.
+//!
+//! Everything that varies between experiments (activation, data law, initial law, model, update rule,
+//! observable, output) is a trait here, so that a new one touches a single crate and a plugin can provide
+//! it. The crates that implement the traits never depend on each other sideways: models do not know about
+//! sinks, dynamics do not know about scenarios.
+//!
+//! Conventions shared by every implementation:
+//! - batches of inputs are row-major `n × dim` slices, labels `n` slices;
+//! - randomness always comes from a caller-provided stream (see [`rng`]), never from a global generator;
+//! - the loss is ℓ = ½ (y − ŷ)², and the risk is its expectation.
+
+pub mod activation;
+pub mod data;
+pub mod dynamics;
+pub mod init;
+pub mod model;
+pub mod observable;
+pub mod progress;
+pub mod results;
+pub mod rng;
+pub mod sink;
+
+pub use activation::Activation;
+pub use data::{DataDistribution, DataStream};
+pub use dynamics::{Dynamics, NonFinite, StepRule, StepWorkspace};
+pub use init::InitLaw;
+pub use model::{Block, Model};
+pub use observable::{Holdout, Observable, ObservationContext};
+pub use progress::Progress;
+pub use results::{Divergence, PointInfo, PointResult, Record, ReplicaResult};
+pub use rng::{Purpose, Stream, StreamKey};
+pub use sink::{Sink, SinkError};

@@ -1,0 +1,55 @@
+//! What a run produces: records per replica, grouped by sweep point.
+
+use serde::{Deserialize, Serialize};
+
+/// The observables of one replica at one record time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub step: u64,
+    /// Physical time (see [`crate::StepRule`]).
+    pub time: f64,
+    /// One value per column of the point's observables.
+    pub values: Vec<f64>,
+}
+
+/// Where and why a replica stopped early.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Divergence {
+    pub step: u64,
+    pub time: f64,
+    pub message: String,
+}
+
+/// The records of one replica. A diverged replica keeps everything recorded before the divergence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplicaResult {
+    pub replica: usize,
+    pub records: Vec<Record>,
+    pub divergence: Option<Divergence>,
+}
+
+/// Describes one sweep point: the values that distinguish it and the resolved run parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PointInfo {
+    pub index: usize,
+    /// e.g. `width=256,seed=3`; empty for a scenario without sweep.
+    pub label: String,
+    pub width: usize,
+    pub seed: u64,
+    pub replicas: usize,
+    pub steps: u64,
+    pub step_size: f64,
+    pub time_per_step: f64,
+    pub final_time: f64,
+    pub model: String,
+    pub data: String,
+    pub dynamics: String,
+}
+
+/// All replicas of one sweep point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PointResult {
+    pub info: PointInfo,
+    pub columns: Vec<String>,
+    pub replicas: Vec<ReplicaResult>,
+}

@@ -1,0 +1,14 @@
+//! How particles move and what is measured while they do: the SGD family of update rules, the record
+//! schedule, the built-in observables, and the executor that runs every replica of every sweep point in
+//! parallel (argmin's split: the update rule is the solver, the executor drives it, observables are the
+//! observers).
+
+pub mod executor;
+pub mod observables;
+pub mod schedule;
+pub mod sgd;
+
+pub use executor::{ModelFactory, PointPlan, run_points, run_replica};
+pub use observables::{Averages, Function, Histogram, Moments, Risk, Statistic, TestFunction};
+pub use schedule::Schedule;
+pub use sgd::Sgd;

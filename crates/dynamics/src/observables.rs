@@ -1,0 +1,280 @@
+//! Built-in observables: population risk, block moments, marginal histograms, test-function averages.
+
+use meanfield_core::{Block, Model, Observable, ObservationContext};
+use serde::{Deserialize, Serialize};
+
+fn find_block<'m>(model: &'m dyn Model, name: &str) -> &'m Block {
+    model
+        .blocks()
+        .iter()
+        .find(|b| b.name == name)
+        .unwrap_or_else(|| panic!("block '{name}' was checked to exist when the scenario was built"))
+}
+
+/// Population risk ½ E(y − ŷ)², estimated on the first `samples` rows of the replica's held-out sample.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Risk {
+    pub samples: usize,
+}
+
+impl Observable for Risk {
+    fn columns(&self) -> Vec<String> {
+        vec!["risk".into()]
+    }
+    fn holdout_size(&self) -> usize {
+        self.samples
+    }
+    fn observe(&self, ctx: &mut ObservationContext<'_>, out: &mut Vec<f64>) {
+        let d = ctx.model.input_dim();
+        let x = &ctx.holdout.x[..self.samples * d];
+        let y = &ctx.holdout.y[..self.samples];
+        ctx.scratch.resize(self.samples, 0.0);
+        ctx.model.predict(x, &mut ctx.scratch[..]);
+        let sum: f64 = y.iter().zip(ctx.scratch.iter()).map(|(y, p)| (y - p) * (y - p)).sum();
+        out.push(0.5 * sum / self.samples as f64);
+    }
+}
+
+/// Mean and second moment of all entries of each listed block: columns `mean(c)`, `m2(c)`, …
+#[derive(Debug, Clone, PartialEq)]
+pub struct Moments {
+    pub blocks: Vec<String>,
+}
+
+impl Observable for Moments {
+    fn columns(&self) -> Vec<String> {
+        self.blocks.iter().flat_map(|b| [format!("mean({b})"), format!("m2({b})")]).collect()
+    }
+    fn observe(&self, ctx: &mut ObservationContext<'_>, out: &mut Vec<f64>) {
+        for name in &self.blocks {
+            let values = &ctx.model.params()[find_block(ctx.model, name).range()];
+            let n = values.len() as f64;
+            out.push(values.iter().sum::<f64>() / n);
+            out.push(values.iter().map(|v| v * v).sum::<f64>() / n);
+        }
+    }
+}
+
+/// A scalar statistic of one particle θ_i.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Statistic {
+    /// Entry `index` of the particle's row in block `block` (e.g. `Coordinate("w", 0)` is w_i1).
+    Coordinate(String, usize),
+    /// Euclidean norm of the particle's row in block `block` (e.g. `Norm("w")` is |w_i|).
+    Norm(String),
+}
+
+impl Statistic {
+    pub fn block(&self) -> &str {
+        match self {
+            Statistic::Coordinate(b, _) | Statistic::Norm(b) => b,
+        }
+    }
+
+    pub fn label(&self) -> String {
+        match self {
+            Statistic::Coordinate(b, i) => format!("{b}[{i}]"),
+            Statistic::Norm(b) => format!("|{b}|"),
+        }
+    }
+
+    /// Calls `f` with the statistic of every particle, in particle order.
+    fn for_each(&self, model: &dyn Model, mut f: impl FnMut(f64)) {
+        let block = find_block(model, self.block());
+        let values = &model.params()[block.range()];
+        for row in values.chunks_exact(block.cols) {
+            f(match self {
+                Statistic::Coordinate(_, i) => row[*i],
+                Statistic::Norm(_) => row.iter().map(|v| v * v).sum::<f64>().sqrt(),
+            });
+        }
+    }
+}
+
+/// Histogram of a statistic over the particles, as a density: column k holds
+/// (number of particles in bin k) / (N · bin width). Particles outside the range are not counted, so the
+/// columns integrate to the fraction of particles inside it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Histogram {
+    pub of: Statistic,
+    pub bins: usize,
+    pub range: (f64, f64),
+}
+
+impl Histogram {
+    pub fn bin_edges(&self) -> Vec<f64> {
+        let (lo, hi) = self.range;
+        (0..=self.bins).map(|k| lo + (hi - lo) * k as f64 / self.bins as f64).collect()
+    }
+}
+
+impl Observable for Histogram {
+    fn columns(&self) -> Vec<String> {
+        let label = self.of.label();
+        (0..self.bins).map(|k| format!("hist({label})[{k}]")).collect()
+    }
+    fn observe(&self, ctx: &mut ObservationContext<'_>, out: &mut Vec<f64>) {
+        let start = out.len();
+        out.resize(start + self.bins, 0.0);
+        let (lo, hi) = self.range;
+        let width = (hi - lo) / self.bins as f64;
+        let counts = &mut out[start..];
+        let mut total = 0usize;
+        self.of.for_each(ctx.model, |v| {
+            total += 1;
+            if v >= lo && v < hi {
+                let k = (((v - lo) / width) as usize).min(self.bins - 1);
+                counts[k] += 1.0;
+            }
+        });
+        for c in counts {
+            *c /= total as f64 * width;
+        }
+    }
+}
+
+/// A scalar function g applied to a statistic.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum Function {
+    Identity,
+    Abs,
+    Power(f64),
+    Tanh,
+    Sin(f64),
+    Cos(f64),
+    Exp(f64),
+    /// 1 on [low, high), 0 elsewhere.
+    Indicator(f64, f64),
+}
+
+impl Function {
+    pub fn apply(self, v: f64) -> f64 {
+        match self {
+            Function::Identity => v,
+            Function::Abs => v.abs(),
+            Function::Power(p) => v.powf(p),
+            Function::Tanh => v.tanh(),
+            Function::Sin(freq) => (freq * v).sin(),
+            Function::Cos(freq) => (freq * v).cos(),
+            Function::Exp(rate) => (rate * v).exp(),
+            Function::Indicator(lo, hi) => f64::from(u8::from(v >= lo && v < hi)),
+        }
+    }
+
+    fn label(self, arg: &str) -> String {
+        match self {
+            Function::Identity => arg.to_owned(),
+            Function::Abs => format!("abs({arg})"),
+            Function::Power(p) => format!("pow({arg},{p})"),
+            Function::Tanh => format!("tanh({arg})"),
+            Function::Sin(f) => format!("sin({f}*{arg})"),
+            Function::Cos(f) => format!("cos({f}*{arg})"),
+            Function::Exp(r) => format!("exp({r}*{arg})"),
+            Function::Indicator(lo, hi) => format!("1[{lo}<={arg}<{hi}]"),
+        }
+    }
+}
+
+/// A test function φ(θ) = g(s(θ)).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestFunction {
+    pub of: Statistic,
+    #[serde(default = "identity")]
+    pub apply: Function,
+}
+
+fn identity() -> Function {
+    Function::Identity
+}
+
+impl TestFunction {
+    pub fn label(&self) -> String {
+        self.apply.label(&self.of.label())
+    }
+}
+
+/// ∫φ dμ_N = (1/N) Σ_i φ(θ_i) for each listed test function: columns `avg(…)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Averages {
+    pub functions: Vec<TestFunction>,
+}
+
+impl Observable for Averages {
+    fn columns(&self) -> Vec<String> {
+        self.functions.iter().map(|f| format!("avg({})", f.label())).collect()
+    }
+    fn observe(&self, ctx: &mut ObservationContext<'_>, out: &mut Vec<f64>) {
+        for f in &self.functions {
+            let (mut sum, mut n) = (0.0, 0usize);
+            f.of.for_each(ctx.model, |v| {
+                sum += f.apply.apply(v);
+                n += 1;
+            });
+            out.push(sum / n as f64);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use meanfield_core::Holdout;
+    use meanfield_models::{BuiltinActivation, OneHidden, OneHiddenConfig};
+    use std::sync::Arc;
+
+    fn model() -> OneHidden {
+        let mut net = OneHidden::new(OneHiddenConfig {
+            width: 4,
+            dim: 2,
+            beta: 1.0,
+            activation: Arc::new(BuiltinActivation::Identity),
+            bias: false,
+            train_c: true,
+            train_w: true,
+            train_b: false,
+            max_batch: 2,
+        })
+        .unwrap();
+        // c = (1, 2, 3, 4); w rows (3,4), (0,1), (1,0), (0,0)
+        net.params_mut().copy_from_slice(&[1.0, 2.0, 3.0, 4.0, 3.0, 4.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0]);
+        net
+    }
+
+    fn observe(obs: &dyn Observable, holdout: &Holdout) -> Vec<f64> {
+        let mut net = model();
+        let mut scratch = Vec::new();
+        let mut out = Vec::new();
+        obs.observe(&mut ObservationContext { model: &mut net, holdout, scratch: &mut scratch }, &mut out);
+        assert_eq!(out.len(), obs.columns().len());
+        out
+    }
+
+    #[test]
+    fn moments_histograms_and_averages_by_hand() {
+        let none = Holdout::default();
+        let moments = observe(&Moments { blocks: vec!["c".into(), "w".into()] }, &none);
+        assert_eq!(moments, [2.5, 7.5, 9.0 / 8.0, 27.0 / 8.0]);
+        // |w_i| = 5, 1, 1, 0; bins of width 1 on [0, 4): 0 → bin 0, 1 and 1 → bin 1, 5 outside.
+        let hist = observe(&Histogram { of: Statistic::Norm("w".into()), bins: 4, range: (0.0, 4.0) }, &none);
+        assert_eq!(hist, [0.25, 0.5, 0.0, 0.0]);
+        let avg = observe(
+            &Averages {
+                functions: vec![
+                    TestFunction { of: Statistic::Coordinate("w".into(), 0), apply: Function::Power(2.0) },
+                    TestFunction { of: Statistic::Norm("w".into()), apply: Function::Indicator(0.5, 2.0) },
+                ],
+            },
+            &none,
+        );
+        assert_eq!(avg, [10.0 / 4.0, 0.5]);
+    }
+
+    #[test]
+    fn risk_is_half_the_mean_squared_error() {
+        // ŷ(x) = (1/4) Σ c_i w_i·x; at x = (1, 0): (3 + 0 + 3 + 0)/4 = 1.5, at x = (0, 1): (4 + 2)/4 = 1.5.
+        let holdout = Holdout { x: vec![1.0, 0.0, 0.0, 1.0, 9.0, 9.0], y: vec![0.5, 3.5, 100.0] };
+        let risk = observe(&Risk { samples: 2 }, &holdout);
+        assert_eq!(risk, [0.5 * (1.0 + 4.0) / 2.0]);
+    }
+}

@@ -1,0 +1,292 @@
+//! A finite data set read from a CSV or NPY file and sampled with replacement or in epochs.
+
+use meanfield_core::{DataDistribution, DataStream};
+use ndarray::Array2;
+use rand::seq::SliceRandom;
+use rand::{Rng, RngCore};
+use std::path::{Path, PathBuf};
+
+/// A column of the file: by header name (CSV only) or by 0-based index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Column {
+    Name(String),
+    Index(usize),
+}
+
+/// Which columns are the inputs x.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ColumnSelection {
+    /// Every column but the target, in file order.
+    AllExceptTarget,
+    Columns(Vec<Column>),
+}
+
+/// How training samples are drawn from the rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sampling {
+    /// Independent uniform rows.
+    WithReplacement,
+    /// Every row once per epoch, in an order reshuffled at the start of each epoch.
+    Epochs,
+}
+
+/// Why a data file could not be used. Line numbers are 1-based lines of the file (the CSV header is
+/// line 1).
+#[derive(Debug, thiserror::Error)]
+pub enum DatasetError {
+    #[error("cannot read data file {path}: {message}")]
+    Read { path: PathBuf, message: String },
+    #[error("{path}:{line}: column '{column}': {message}")]
+    Cell { path: PathBuf, line: u64, column: String, message: String },
+    #[error("{path}: unknown column {column}; the file has columns {known}")]
+    UnknownColumn { path: PathBuf, column: String, known: String },
+    #[error("{path}: {message}")]
+    Shape { path: PathBuf, message: String },
+}
+
+/// The rows of a data set: inputs (rows × dim, row-major) and targets.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    pub path: PathBuf,
+    pub x: Array2<f64>,
+    pub y: Vec<f64>,
+    pub sampling: Sampling,
+}
+
+impl Dataset {
+    /// Reads `path` (`.npy`: a 2-D float64 array; anything else: CSV with a header line) and selects
+    /// the columns. With `standardize`, every input column is shifted and scaled to mean 0, variance 1.
+    pub fn load(
+        path: &Path,
+        features: &ColumnSelection,
+        target: &Column,
+        sampling: Sampling,
+        standardize: bool,
+    ) -> Result<Dataset, DatasetError> {
+        let (header, table) =
+            if path.extension().is_some_and(|e| e == "npy") { read_npy(path)? } else { read_csv(path)? };
+        let resolve = |column: &Column| -> Result<usize, DatasetError> {
+            let unknown = || DatasetError::UnknownColumn {
+                path: path.to_owned(),
+                column: match column {
+                    Column::Name(n) => format!("'{n}'"),
+                    Column::Index(i) => format!("index {i}"),
+                },
+                known: describe_columns(&header, table.ncols()),
+            };
+            match column {
+                Column::Index(i) if *i < table.ncols() => Ok(*i),
+                Column::Name(name) => header.iter().position(|h| h == name).ok_or_else(unknown),
+                Column::Index(_) => Err(unknown()),
+            }
+        };
+        let target = resolve(target)?;
+        let inputs: Vec<usize> = match features {
+            ColumnSelection::AllExceptTarget => (0..table.ncols()).filter(|&c| c != target).collect(),
+            ColumnSelection::Columns(cols) => cols.iter().map(resolve).collect::<Result<_, _>>()?,
+        };
+        if inputs.is_empty() {
+            return Err(DatasetError::Shape { path: path.to_owned(), message: "no input columns selected".into() });
+        }
+        if table.nrows() == 0 {
+            return Err(DatasetError::Shape { path: path.to_owned(), message: "the file has no data rows".into() });
+        }
+        let mut x = table.select(ndarray::Axis(1), &inputs);
+        let y = table.column(target).to_vec();
+        if standardize {
+            for mut col in x.columns_mut() {
+                let n = col.len() as f64;
+                let mean = col.sum() / n;
+                let std = (col.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+                let scale = if std > 0.0 { 1.0 / std } else { 1.0 };
+                col.mapv_inplace(|v| (v - mean) * scale);
+            }
+        }
+        Ok(Dataset { path: path.to_owned(), x, y, sampling })
+    }
+
+    pub fn rows(&self) -> usize {
+        self.y.len()
+    }
+}
+
+fn describe_columns(header: &[String], ncols: usize) -> String {
+    if header.is_empty() {
+        format!("indices 0..{ncols} (an NPY file has no column names)")
+    } else {
+        header.iter().enumerate().map(|(i, h)| format!("{i}:'{h}'")).collect::<Vec<_>>().join(", ")
+    }
+}
+
+fn read_npy(path: &Path) -> Result<(Vec<String>, Array2<f64>), DatasetError> {
+    let table: Array2<f64> = ndarray_npy::read_npy(path)
+        .map_err(|e| DatasetError::Read { path: path.to_owned(), message: e.to_string() })?;
+    if let Some(((row, col), v)) = table.indexed_iter().find(|(_, v)| !v.is_finite()) {
+        return Err(DatasetError::Cell {
+            path: path.to_owned(),
+            line: row as u64,
+            column: format!("index {col}"),
+            message: format!("value {v} is not finite (row index {row})"),
+        });
+    }
+    Ok((Vec::new(), table))
+}
+
+fn read_csv(path: &Path) -> Result<(Vec<String>, Array2<f64>), DatasetError> {
+    let read_error = |message: String| DatasetError::Read { path: path.to_owned(), message };
+    let mut reader =
+        csv::ReaderBuilder::new().trim(csv::Trim::All).from_path(path).map_err(|e| read_error(e.to_string()))?;
+    let header: Vec<String> =
+        reader.headers().map_err(|e| read_error(e.to_string()))?.iter().map(str::to_owned).collect();
+    let mut values = Vec::new();
+    let mut rows = 0;
+    for record in reader.records() {
+        let record = record.map_err(|e| read_error(e.to_string()))?;
+        let line = record.position().map_or(0, |p| p.line());
+        for (col, cell) in record.iter().enumerate() {
+            let column = header.get(col).cloned().unwrap_or_else(|| format!("index {col}"));
+            let cell_error =
+                |message: String| DatasetError::Cell { path: path.to_owned(), line, column: column.clone(), message };
+            if cell.is_empty() {
+                return Err(cell_error("missing value".into()));
+            }
+            let v: f64 = cell.parse().map_err(|_| cell_error(format!("'{cell}' is not a number")))?;
+            if !v.is_finite() {
+                return Err(cell_error(format!("'{cell}' is not finite")));
+            }
+            values.push(v);
+        }
+        rows += 1;
+    }
+    let table = Array2::from_shape_vec((rows, header.len()), values).map_err(|e| read_error(e.to_string()))?;
+    Ok((header, table))
+}
+
+impl DataDistribution for Dataset {
+    fn dim(&self) -> usize {
+        self.x.ncols()
+    }
+    fn name(&self) -> String {
+        format!("dataset({},rows={},d={})", self.path.display(), self.rows(), self.dim())
+    }
+    fn stream(&self) -> Box<dyn DataStream + '_> {
+        Box::new(DatasetStream { data: self, order: (0..self.rows()).collect(), next: self.rows() })
+    }
+}
+
+struct DatasetStream<'a> {
+    data: &'a Dataset,
+    /// The current epoch's order (Epochs) — a permutation reshuffled in place, so no allocation per step.
+    order: Vec<usize>,
+    next: usize,
+}
+
+impl DataStream for DatasetStream<'_> {
+    fn fill(&mut self, rng: &mut dyn RngCore, x: &mut [f64], y: &mut [f64]) {
+        let rows = self.data.rows();
+        for (xb, yb) in x.chunks_exact_mut(self.data.dim()).zip(y.iter_mut()) {
+            let row = match self.data.sampling {
+                Sampling::WithReplacement => rng.random_range(0..rows),
+                Sampling::Epochs => {
+                    if self.next == rows {
+                        self.order.shuffle(rng);
+                        self.next = 0;
+                    }
+                    self.next += 1;
+                    self.order[self.next - 1]
+                }
+            };
+            for (dst, src) in xb.iter_mut().zip(self.data.x.row(row)) {
+                *dst = *src;
+            }
+            *yb = self.data.y[row];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use meanfield_core::{Purpose, StreamKey};
+    use std::io::Write;
+
+    fn csv_file(text: &str) -> tempfile::NamedTempFile {
+        let mut file = tempfile::Builder::new().suffix(".csv").tempfile().unwrap();
+        file.write_all(text.as_bytes()).unwrap();
+        file
+    }
+
+    fn load(file: &tempfile::NamedTempFile, sampling: Sampling) -> Result<Dataset, DatasetError> {
+        Dataset::load(file.path(), &ColumnSelection::AllExceptTarget, &Column::Name("y".into()), sampling, false)
+    }
+
+    #[test]
+    fn epochs_visit_every_row_once() {
+        let file = csv_file("a,y,b\n0,0,10\n1,1,11\n2,2,12\n3,3,13\n4,4,14\n");
+        let data = load(&file, Sampling::Epochs).unwrap();
+        assert_eq!(data.dim(), 2);
+        let mut stream = data.stream();
+        let mut rng = StreamKey::shared(1, Purpose::Data).stream();
+        for _ in 0..3 {
+            let (mut x, mut y) = (vec![0.0; 10], vec![0.0; 5]);
+            stream.fill(&mut rng, &mut x, &mut y);
+            let mut seen = y.clone();
+            seen.sort_by(f64::total_cmp);
+            assert_eq!(seen, [0.0, 1.0, 2.0, 3.0, 4.0]);
+            for (row, label) in x.chunks(2).zip(&y) {
+                assert_eq!(row, [*label, label + 10.0], "inputs stay with their label");
+            }
+        }
+    }
+
+    #[test]
+    fn bad_cells_name_line_and_column() {
+        let missing = csv_file("a,y\n1,2\n3,\n");
+        let err = load(&missing, Sampling::WithReplacement).unwrap_err().to_string();
+        assert!(err.ends_with(":3: column 'y': missing value"), "{err}");
+        let text = csv_file("a,y\n1,2\nfoo,4\n");
+        let err = load(&text, Sampling::WithReplacement).unwrap_err().to_string();
+        assert!(err.ends_with(":3: column 'a': 'foo' is not a number"), "{err}");
+    }
+
+    #[test]
+    fn unknown_columns_list_the_known_ones() {
+        let file = csv_file("a,b\n1,2\n");
+        let err = load(&file, Sampling::WithReplacement).unwrap_err().to_string();
+        assert!(err.contains("unknown column 'y'; the file has columns 0:'a', 1:'b'"), "{err}");
+    }
+
+    #[test]
+    fn npy_files_are_read_by_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("table.npy");
+        let table = ndarray::array![[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]];
+        ndarray_npy::write_npy(&path, &table).unwrap();
+        let data = Dataset::load(
+            &path,
+            &ColumnSelection::Columns(vec![Column::Index(2)]),
+            &Column::Index(0),
+            Sampling::WithReplacement,
+            false,
+        )
+        .unwrap();
+        assert_eq!(data.x, ndarray::array![[3.0], [6.0]]);
+        assert_eq!(data.y, [1.0, 4.0]);
+    }
+
+    #[test]
+    fn standardized_columns_have_zero_mean_unit_variance() {
+        let file = csv_file("a,y\n1,0\n2,0\n3,0\n6,0\n");
+        let data = Dataset::load(
+            file.path(),
+            &ColumnSelection::AllExceptTarget,
+            &Column::Name("y".into()),
+            Sampling::Epochs,
+            true,
+        )
+        .unwrap();
+        let col = data.x.column(0);
+        assert!(col.sum().abs() < 1e-12);
+        assert!((col.iter().map(|v| v * v).sum::<f64>() / 4.0 - 1.0).abs() < 1e-12);
+    }
+}

@@ -1,0 +1,12 @@
+//! Where the randomness of a run is turned into numbers: initial laws of the particles and the data
+//! distributions SGD samples from (synthetic laws and finite data sets read from files).
+
+pub mod dataset;
+pub mod init;
+pub mod isotropic;
+pub mod teacher;
+
+pub use dataset::{Column, ColumnSelection, Dataset, DatasetError, Sampling};
+pub use init::{Constant, Gaussian, Uniform, initialize_blocks};
+pub use isotropic::IsotropicGaussians;
+pub use teacher::{Teacher, TeacherStudent};

@@ -1,0 +1,173 @@
+//! Checked scenario point → the components the executor runs.
+
+use crate::check::{Point, model_blocks};
+use crate::spec::*;
+use meanfield_core::{Activation, DataDistribution, InitLaw, Model, Observable, PointInfo, Purpose, StreamKey};
+use meanfield_dynamics::{Averages, Histogram, ModelFactory, Moments, PointPlan, Risk, Schedule, Sgd};
+use meanfield_models::{BuiltinActivation, OneHidden, OneHiddenConfig};
+use meanfield_samplers as samplers;
+use std::path::Path;
+use std::sync::Arc;
+
+fn activation(spec: &BuiltinActivation) -> Arc<dyn Activation> {
+    Arc::new(*spec)
+}
+
+/// The initial law of a block; `per_sqrt_dim` standard deviations are divided by √d here.
+fn init_law(spec: &InitSpec, dim: usize) -> Arc<dyn InitLaw> {
+    match *spec {
+        InitSpec::Gaussian { mean, std, per_sqrt_dim } => {
+            let std = if per_sqrt_dim { std / (dim as f64).sqrt() } else { std };
+            Arc::new(samplers::Gaussian { mean, std })
+        }
+        InitSpec::Uniform { low, high } => Arc::new(samplers::Uniform { low, high }),
+        InitSpec::Constant(v) => Arc::new(samplers::Constant(v)),
+    }
+}
+
+fn column(spec: &ColumnSpec) -> samplers::Column {
+    match spec {
+        ColumnSpec::Name(n) => samplers::Column::Name(n.clone()),
+        ColumnSpec::Index(i) => samplers::Column::Index(*i),
+    }
+}
+
+/// The data law of a point. The teacher is drawn from the seed's shared stream, so every width of a
+/// sweep learns the same target.
+pub(crate) fn data(
+    spec: &DataSpec,
+    seed: u64,
+    base_dir: &Path,
+) -> Result<Arc<dyn DataDistribution>, samplers::DatasetError> {
+    Ok(match spec {
+        DataSpec::TeacherStudent { dim, teacher, noise } => {
+            let mut rng = StreamKey::shared(seed, Purpose::Teacher).stream();
+            let teacher = match teacher {
+                TeacherSpec::Network { width, activation: act, a, w } => samplers::Teacher::network(
+                    *width,
+                    *dim,
+                    activation(act),
+                    init_law(a, *dim).as_ref(),
+                    init_law(w, *dim).as_ref(),
+                    &mut rng,
+                ),
+                TeacherSpec::SingleIndex { link, w } => {
+                    samplers::Teacher::single_index(*dim, activation(link), init_law(w, *dim).as_ref(), &mut rng)
+                }
+            };
+            Arc::new(samplers::TeacherStudent { dim: *dim, teacher, noise: *noise })
+        }
+        DataSpec::IsotropicGaussians { dim, delta } => {
+            Arc::new(samplers::IsotropicGaussians { dim: *dim, delta: *delta })
+        }
+        DataSpec::Dataset { path, features, target, sampling, standardize } => {
+            let features = match features {
+                FeaturesSpec::AllExceptTarget => samplers::ColumnSelection::AllExceptTarget,
+                FeaturesSpec::Columns(cols) => samplers::ColumnSelection::Columns(cols.iter().map(column).collect()),
+            };
+            let sampling = match sampling {
+                SamplingSpec::WithReplacement => samplers::Sampling::WithReplacement,
+                SamplingSpec::Epochs => samplers::Sampling::Epochs,
+            };
+            Arc::new(samplers::Dataset::load(&base_dir.join(path), &features, &column(target), sampling, *standardize)?)
+        }
+    })
+}
+
+/// The components of one point. `data` is the point's data law (already built: it may have read a file).
+pub(crate) fn plan(index: usize, point: &Point, data: Arc<dyn DataDistribution>, replicas: usize) -> PointPlan {
+    let spec = &point.spec;
+    let dim = data.dim();
+    let ModelSpec::OneHidden { width, activation: act, scaling, c, w, b } = &spec.model;
+    let (dynamics, rule, batch) = match &spec.dynamics {
+        DynamicsSpec::OnlineSgd { step } => (Sgd::new(*step, *width, 1, 0.0, 0.0), *step, 1),
+        DynamicsSpec::MinibatchSgd { step, batch } => (Sgd::new(*step, *width, *batch, 0.0, 0.0), *step, *batch),
+        DynamicsSpec::NoisySgd { step, batch, weight_decay, temperature } => {
+            (Sgd::new(*step, *width, *batch, *weight_decay, *temperature), *step, *batch)
+        }
+    };
+    let blocks: Vec<&BlockSpec> = [c, w, b].into_iter().filter(|b| **b != BlockSpec::Absent).collect();
+    let laws: Vec<Arc<dyn InitLaw>> = blocks
+        .iter()
+        .map(|b| match b {
+            BlockSpec::Trained(init) | BlockSpec::Frozen(init) => init_law(init, dim),
+            BlockSpec::Absent => unreachable!("filtered"),
+        })
+        .collect();
+    let config = OneHiddenConfig {
+        width: *width,
+        dim,
+        beta: match scaling {
+            Scaling::MeanField => 1.0,
+            Scaling::Lazy => 0.5,
+        },
+        activation: activation(act),
+        bias: *b != BlockSpec::Absent,
+        train_c: matches!(c, BlockSpec::Trained(_)),
+        train_w: matches!(w, BlockSpec::Trained(_)),
+        train_b: matches!(b, BlockSpec::Trained(_)),
+        max_batch: batch,
+    };
+    let trained: Vec<&str> = [("c", c), ("w", w), ("b", b)]
+        .iter()
+        .filter(|(_, b)| matches!(b, BlockSpec::Trained(_)))
+        .map(|(n, _)| *n)
+        .collect();
+    let model_name =
+        format!("one-hidden(N={width},d={dim},{},beta={},trained={})", act.name(), config.beta, trained.join("+"));
+    let factory_config = config.clone();
+    let model: ModelFactory = Arc::new(move |rng| {
+        let mut net: Box<dyn Model> =
+            Box::new(OneHidden::new(factory_config.clone()).expect("dimensions were validated"));
+        samplers::initialize_blocks(net.as_mut(), &laws, rng);
+        net
+    });
+
+    let block_names: Vec<String> = model_blocks(spec, Some(dim)).iter().map(|(n, _)| (*n).to_owned()).collect();
+    let observables: Vec<Arc<dyn Observable>> = spec
+        .observables
+        .iter()
+        .map(|o| -> Arc<dyn Observable> {
+            match o {
+                ObservableSpec::Risk { samples } => Arc::new(Risk { samples: *samples }),
+                ObservableSpec::Moments => Arc::new(Moments { blocks: block_names.clone() }),
+                ObservableSpec::Histogram { of, bins, range } => {
+                    Arc::new(Histogram { of: of.clone(), bins: *bins, range: *range })
+                }
+                ObservableSpec::Averages(functions) => Arc::new(Averages { functions: functions.clone() }),
+            }
+        })
+        .collect();
+
+    let time_per_step = rule.time_per_step(*width);
+    let steps = match spec.horizon {
+        Horizon::Time(t) => (t / time_per_step).round() as u64,
+        Horizon::Steps(n) => n,
+    };
+    let schedule = match spec.record {
+        RecordSpec::Every(dt) => Schedule::Every(dt),
+        RecordSpec::LogSpaced(n) => Schedule::LogSpaced(n),
+    };
+    let info = PointInfo {
+        index,
+        label: point.label.clone(),
+        width: *width,
+        seed: point.seed,
+        replicas,
+        steps,
+        step_size: dynamics.step_size(),
+        time_per_step,
+        final_time: steps as f64 * time_per_step,
+        model: model_name,
+        data: data.name(),
+        dynamics: meanfield_core::Dynamics::name(&dynamics),
+    };
+    PointPlan {
+        record_steps: schedule.steps(steps, rule, *width),
+        info,
+        model,
+        data,
+        dynamics: Arc::new(dynamics),
+        observables,
+    }
+}

@@ -1,0 +1,312 @@
+//! Checked parameters: validation of values and expansion of sweeps into points.
+
+use crate::spec::*;
+use meanfield_dynamics::Statistic;
+use meanfield_models::BuiltinActivation;
+use serde_json::Value;
+
+/// A value that is out of range: the dotted path of the field and what is wrong with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invalid {
+    pub path: String,
+    pub message: String,
+}
+
+fn invalid(path: &str, message: impl Into<String>) -> Invalid {
+    Invalid { path: path.to_owned(), message: message.into() }
+}
+
+fn positive(path: &str, v: f64) -> Result<(), Invalid> {
+    if v.is_finite() && v > 0.0 { Ok(()) } else { Err(invalid(path, format!("must be positive, got {v}"))) }
+}
+
+fn non_negative(path: &str, v: f64) -> Result<(), Invalid> {
+    if v.is_finite() && v >= 0.0 { Ok(()) } else { Err(invalid(path, format!("must be zero or positive, got {v}"))) }
+}
+
+fn at_least_one(path: &str, v: usize) -> Result<(), Invalid> {
+    if v >= 1 { Ok(()) } else { Err(invalid(path, "must be at least 1, got 0")) }
+}
+
+fn check_activation(path: &str, act: &BuiltinActivation) -> Result<(), Invalid> {
+    if let BuiltinActivation::Ramp { t1, t2, s1, s2 } = *act {
+        if t1.partial_cmp(&t2) != Some(std::cmp::Ordering::Less) {
+            return Err(invalid(path, format!("Ramp needs t1 < t2, got t1 = {t1}, t2 = {t2}")));
+        }
+        if ![s1, s2, t1, t2].iter().all(|v| v.is_finite()) {
+            return Err(invalid(path, "Ramp parameters must be finite"));
+        }
+    }
+    Ok(())
+}
+
+fn check_init(path: &str, init: &InitSpec) -> Result<(), Invalid> {
+    match *init {
+        InitSpec::Gaussian { mean, std, .. } => {
+            if !mean.is_finite() {
+                return Err(invalid(&format!("{path}.mean"), format!("must be finite, got {mean}")));
+            }
+            non_negative(&format!("{path}.std"), std)
+        }
+        InitSpec::Uniform { low, high } => {
+            if low.is_finite() && high.is_finite() && low < high {
+                Ok(())
+            } else {
+                Err(invalid(path, format!("Uniform needs finite low < high, got low = {low}, high = {high}")))
+            }
+        }
+        InitSpec::Constant(v) if v.is_finite() => Ok(()),
+        InitSpec::Constant(v) => Err(invalid(path, format!("must be finite, got {v}"))),
+    }
+}
+
+/// The block names a model has, with the number of entries per particle.
+/// `dim` is the input dimension when known (a data file's is known only once it is read).
+pub(crate) fn model_blocks(spec: &ScenarioSpec, dim: Option<usize>) -> Vec<(&'static str, usize)> {
+    let ModelSpec::OneHidden { b, .. } = &spec.model;
+    let mut blocks = vec![("c", 1), ("w", dim.or_else(|| data_dim(&spec.data)).unwrap_or(usize::MAX))];
+    if *b != BlockSpec::Absent {
+        blocks.push(("b", 1));
+    }
+    blocks
+}
+
+/// The input dimension, when it is known without reading a file.
+pub(crate) fn data_dim(data: &DataSpec) -> Option<usize> {
+    match data {
+        DataSpec::TeacherStudent { dim, .. } | DataSpec::IsotropicGaussians { dim, .. } => Some(*dim),
+        DataSpec::Dataset { .. } => None,
+    }
+}
+
+fn check_statistic(path: &str, stat: &Statistic, blocks: &[(&str, usize)]) -> Result<(), Invalid> {
+    let known = || blocks.iter().map(|(n, _)| format!("\"{n}\"")).collect::<Vec<_>>().join(", ");
+    let Some((_, cols)) = blocks.iter().find(|(n, _)| *n == stat.block()) else {
+        return Err(invalid(path, format!("unknown block \"{}\"; the model has {}", stat.block(), known())));
+    };
+    if let Statistic::Coordinate(block, index) = stat
+        && index >= cols
+    {
+        return Err(invalid(path, format!("coordinate {index} of block \"{block}\" does not exist (it has {cols})")));
+    }
+    Ok(())
+}
+
+/// Checks every value of one (sweep-resolved) scenario.
+pub fn validate(spec: &ScenarioSpec) -> Result<(), Invalid> {
+    at_least_one("replicas", spec.replicas)?;
+    let ModelSpec::OneHidden { width, activation, c, w, b, .. } = &spec.model;
+    at_least_one("model.width", *width)?;
+    check_activation("model.activation", activation)?;
+    for (name, block) in [("c", c), ("w", w), ("b", b)] {
+        let path = format!("model.{name}");
+        match block {
+            BlockSpec::Trained(init) | BlockSpec::Frozen(init) => check_init(&path, init)?,
+            BlockSpec::Absent if name != "b" => {
+                return Err(invalid(&path, "only the bias b may be Absent; use Frozen(Constant(1.0)) to fix a block"));
+            }
+            BlockSpec::Absent => {}
+        }
+    }
+    match &spec.data {
+        DataSpec::TeacherStudent { dim, teacher, noise } => {
+            at_least_one("data.dim", *dim)?;
+            non_negative("data.noise", *noise)?;
+            match teacher {
+                TeacherSpec::Network { width, activation, a, w } => {
+                    at_least_one("data.teacher.width", *width)?;
+                    check_activation("data.teacher.activation", activation)?;
+                    check_init("data.teacher.a", a)?;
+                    check_init("data.teacher.w", w)?;
+                }
+                TeacherSpec::SingleIndex { link, w } => {
+                    check_activation("data.teacher.link", link)?;
+                    check_init("data.teacher.w", w)?;
+                }
+            }
+        }
+        DataSpec::IsotropicGaussians { dim, delta } => {
+            at_least_one("data.dim", *dim)?;
+            if !(0.0..1.0).contains(delta) {
+                return Err(invalid("data.delta", format!("must lie in [0, 1), got {delta}")));
+            }
+        }
+        DataSpec::Dataset { path, .. } => {
+            if path.is_empty() {
+                return Err(invalid("data.path", "is empty"));
+            }
+        }
+    }
+    let (rule, batch) = match &spec.dynamics {
+        DynamicsSpec::OnlineSgd { step } => (*step, 1),
+        DynamicsSpec::MinibatchSgd { step, batch } => (*step, *batch),
+        DynamicsSpec::NoisySgd { step, batch, weight_decay, temperature } => {
+            non_negative("dynamics.weight_decay", *weight_decay)?;
+            non_negative("dynamics.temperature", *temperature)?;
+            (*step, *batch)
+        }
+    };
+    positive("dynamics.step", rule.value())?;
+    at_least_one("dynamics.batch", batch)?;
+    let steps = match spec.horizon {
+        Horizon::Time(t) => {
+            positive("horizon", t)?;
+            (t / rule.time_per_step(*width)).round()
+        }
+        Horizon::Steps(n) => n as f64,
+    };
+    if !(1.0..=1e13).contains(&steps) {
+        return Err(invalid("horizon", format!("gives {steps} steps; it must give between 1 and 1e13")));
+    }
+    match spec.record {
+        RecordSpec::Every(dt) => positive("record", dt)?,
+        RecordSpec::LogSpaced(n) if n < 2 => {
+            return Err(invalid("record", format!("LogSpaced needs at least 2 times, got {n}")));
+        }
+        RecordSpec::LogSpaced(_) => {}
+    }
+    validate_observables(spec, None)
+}
+
+/// Checks the observables against the model's blocks (called again once a data file's dimension is known).
+pub(crate) fn validate_observables(spec: &ScenarioSpec, dim: Option<usize>) -> Result<(), Invalid> {
+    if spec.observables.is_empty() {
+        return Err(invalid("observables", "is empty: nothing would be recorded"));
+    }
+    let blocks = model_blocks(spec, dim);
+    for obs in &spec.observables {
+        match obs {
+            ObservableSpec::Risk { samples } => at_least_one("observables.samples", *samples)?,
+            ObservableSpec::Moments => {}
+            ObservableSpec::Histogram { of, bins, range } => {
+                at_least_one("observables.bins", *bins)?;
+                check_statistic("observables.of", of, &blocks)?;
+                if !(range.0.is_finite() && range.1.is_finite() && range.0 < range.1) {
+                    return Err(invalid("observables.range", format!("needs low < high, got {range:?}")));
+                }
+            }
+            ObservableSpec::Averages(functions) => {
+                for f in functions {
+                    check_statistic("observables.of", &f.of, &blocks)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One point of a sweep: the values that distinguish it (`label`, used to key its random streams), its
+/// seed, and the scenario with the swept values filled in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    pub label: String,
+    pub seed: u64,
+    pub spec: ScenarioSpec,
+}
+
+/// A sweep that cannot be expanded: the path is within `sweep`.
+fn sweep_error(path: &str, message: impl Into<String>) -> Invalid {
+    invalid(&format!("sweep.{path}"), message)
+}
+
+/// Expands the sweep into points: width outermost, then the listed fields in order, seeds innermost.
+pub fn expand(spec: &ScenarioSpec) -> Result<Vec<Point>, Invalid> {
+    let sweep = &spec.sweep;
+    let mut axes: Vec<(String, Vec<f64>)> = Vec::new();
+    if let Some(widths) = &sweep.width {
+        if widths.is_empty() {
+            return Err(sweep_error("width", "is empty: list at least one width"));
+        }
+        axes.push(("model.width".into(), widths.iter().map(|w| *w as f64).collect()));
+    }
+    for (path, values) in &sweep.fields {
+        if values.is_empty() {
+            return Err(sweep_error("fields", format!("'{path}' has no values")));
+        }
+        axes.push((path.clone(), values.clone()));
+    }
+    let seeds = match &sweep.seeds {
+        Some(s) if s.is_empty() => return Err(sweep_error("seeds", "is empty: list at least one seed")),
+        Some(s) => s.clone(),
+        None => vec![spec.seed],
+    };
+
+    let base = serde_json::to_value(spec).map_err(|e| sweep_error("fields", e.to_string()))?;
+    let mut combos: Vec<Vec<f64>> = vec![Vec::new()];
+    for (_, values) in &axes {
+        combos = combos.into_iter().flat_map(|c| values.iter().map(move |v| [c.clone(), vec![*v]].concat())).collect();
+    }
+    let mut points = Vec::new();
+    for combo in combos {
+        let mut value = base.clone();
+        let mut label = Vec::new();
+        for ((path, _), v) in axes.iter().zip(&combo) {
+            let shown = if path == "model.width" { "width" } else { path.as_str() };
+            set_path(&mut value, path, *v)
+                .map_err(|m| sweep_error(if shown == "width" { "width" } else { "fields" }, m))?;
+            label.push(format!("{shown}={v}"));
+        }
+        let resolved: ScenarioSpec = if axes.is_empty() {
+            spec.clone()
+        } else {
+            serde_json::from_value(value).map_err(|e| sweep_error("fields", e.to_string()))?
+        };
+        for &seed in &seeds {
+            points.push(Point { label: label.join(","), seed, spec: ScenarioSpec { seed, ..resolved.clone() } });
+        }
+    }
+    Ok(points)
+}
+
+fn is_variant(key: &str) -> bool {
+    key.chars().next().is_some_and(char::is_uppercase)
+}
+
+/// Sets the number at dotted `path`, looking through enum variants (`model.width` reaches the `width` of
+/// `OneHidden`, `dynamics.step` the α of `PerNeuron(α)`).
+fn set_path(root: &mut Value, path: &str, v: f64) -> Result<(), String> {
+    let mut node = root;
+    let mut walked = String::new();
+    for segment in path.split('.') {
+        node = through_variants(node, Some(segment));
+        let Value::Object(map) = node else {
+            return Err(format!("'{path}': '{walked}' has no fields"));
+        };
+        if !map.contains_key(segment) {
+            let known: Vec<_> = map.keys().cloned().collect();
+            return Err(format!("'{path}': no field '{segment}' in '{walked}'; known: {}", known.join(", ")));
+        }
+        node = map.get_mut(segment).expect("checked above");
+        walked = if walked.is_empty() { segment.to_owned() } else { format!("{walked}.{segment}") };
+    }
+    let node = through_variants(node, None);
+    match node {
+        Value::Number(n) if n.is_u64() || n.is_i64() => {
+            if v.fract() != 0.0 || v < 0.0 {
+                return Err(format!("'{path}' takes whole numbers, got {v}"));
+            }
+            *node = Value::from(v as u64);
+        }
+        Value::Number(_) => *node = Value::from(v),
+        other => return Err(format!("'{path}' is not a number (it is {other})")),
+    }
+    Ok(())
+}
+
+/// Descends through single-key objects whose key is a variant name (`{"OneHidden": {...}}`), unless the key
+/// is the segment being looked for.
+fn through_variants<'v>(mut node: &'v mut Value, segment: Option<&str>) -> &'v mut Value {
+    loop {
+        let descend = match &*node {
+            Value::Object(map) if map.len() == 1 => {
+                let key = map.keys().next().expect("one key");
+                is_variant(key) && Some(key.as_str()) != segment
+            }
+            _ => false,
+        };
+        if !descend {
+            return node;
+        }
+        node = node.as_object_mut().and_then(|m| m.values_mut().next()).expect("one key");
+    }
+}

@@ -1,0 +1,98 @@
+//! Scenario files: RON text → checked scenario → sweep points → runnable plans → results on disk.
+//!
+//! ```text
+//! parse (positions kept) → validate values → expand sweep → build components → run → sinks
+//! ```
+//! Every failure on the way is a [`ScenarioError`] or [`RunError`] that names the place in the file.
+
+mod build;
+pub mod check;
+pub mod error;
+pub mod parse;
+pub mod run;
+pub mod spec;
+
+pub use check::Point;
+pub use error::{Location, ScenarioError};
+pub use run::{RunError, RunOptions, RunReport, run};
+pub use spec::ScenarioSpec;
+
+use meanfield_dynamics::PointPlan;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+/// A checked scenario and its sweep points.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub spec: ScenarioSpec,
+    /// The text it was read from (kept for the manifest and error messages).
+    pub text: String,
+    /// The file name, or `<embedded default>`.
+    pub origin: String,
+    /// Data file paths are relative to this directory (the scenario file's).
+    pub base_dir: PathBuf,
+    pub points: Vec<Point>,
+}
+
+impl Scenario {
+    pub fn from_file(path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ScenarioError::Read { path: path.display().to_string(), source })?;
+        let base_dir = path.parent().map(Path::to_owned).unwrap_or_default();
+        Scenario::from_text(&text, &path.display().to_string(), &base_dir)
+    }
+
+    pub fn from_text(text: &str, origin: &str, base_dir: &Path) -> Result<Scenario, ScenarioError> {
+        let spec = parse::parse(text, origin)?;
+        let locate = |invalid: check::Invalid, point: Option<&Point>| {
+            let (message, location_path) = match point {
+                Some(p) if !p.label.is_empty() => {
+                    let sweep_path = if invalid.path == "model.width" { "sweep.width" } else { "sweep.fields" };
+                    (format!("{} (in sweep point '{}')", invalid.message, p.label), sweep_path.to_owned())
+                }
+                _ => (invalid.message, invalid.path.clone()),
+            };
+            ScenarioError::Invalid {
+                origin: origin.to_owned(),
+                location: Location::of_field(origin, text, &location_path),
+                path: invalid.path,
+                message,
+            }
+        };
+        check::validate(&spec).map_err(|e| locate(e, None))?;
+        let points = check::expand(&spec).map_err(|e| locate(e, None))?;
+        for point in &points {
+            check::validate(&point.spec).map_err(|e| locate(e, Some(point)))?;
+        }
+        Ok(Scenario { spec, text: text.to_owned(), origin: origin.to_owned(), base_dir: base_dir.to_owned(), points })
+    }
+
+    /// Builds the components of every point (reads data files).
+    pub fn plans(&self) -> Result<Vec<PointPlan>, ScenarioError> {
+        self.points
+            .iter()
+            .enumerate()
+            .map(|(index, point)| {
+                let data = build::data(&point.spec.data, point.seed, &self.base_dir)
+                    .map_err(|source| ScenarioError::Data { origin: self.origin.clone(), source })?;
+                check::validate_observables(&point.spec, Some(data.dim())).map_err(|e| ScenarioError::Invalid {
+                    origin: self.origin.clone(),
+                    location: Location::of_field(&self.origin, &self.text, &e.path),
+                    path: e.path,
+                    message: e.message,
+                })?;
+                Ok(build::plan(index, point, data, self.spec.replicas))
+            })
+            .collect()
+    }
+
+    /// Where results go unless overridden: `output`, or `results/<name>`.
+    pub fn output_dir(&self) -> PathBuf {
+        PathBuf::from(self.spec.output.clone().unwrap_or_else(|| format!("results/{}", self.spec.name)))
+    }
+
+    /// SHA-256 of the scenario text, hex.
+    pub fn sha256(&self) -> String {
+        Sha256::digest(self.text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    }
+}

@@ -1,0 +1,114 @@
+//! Running a scenario: plans → executor on a thread pool → sinks → manifest.
+
+use crate::{Scenario, ScenarioError};
+use meanfield_core::{Divergence, Progress, Sink, SinkError};
+use meanfield_dynamics::{PointPlan, run_points};
+use meanfield_sinks::{AtomicFile, CsvTimeSeries, Manifest, Summary, SummarySink};
+use std::path::PathBuf;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    #[error("output directory {dir} is not usable: {source}")]
+    Output { dir: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    #[error("cannot start {threads} worker threads: {message}")]
+    Threads { threads: usize, message: String },
+}
+
+pub struct RunOptions<'a> {
+    /// Worker threads; `None` uses all cores. Results do not depend on it.
+    pub threads: Option<usize>,
+    /// Overrides the scenario's output directory.
+    pub output: Option<PathBuf>,
+    pub progress: &'a dyn Progress,
+    /// Recorded in the manifest.
+    pub version: String,
+    pub git_commit: String,
+}
+
+impl std::fmt::Debug for RunOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions").field("threads", &self.threads).field("output", &self.output).finish()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    pub output_dir: PathBuf,
+    pub files: Vec<PathBuf>,
+    pub summary: Summary,
+    pub divergences: Vec<Divergence>,
+    pub threads: usize,
+    pub wall_seconds: f64,
+}
+
+/// Total steps of all replicas of all points (for progress bars).
+pub fn total_steps(plans: &[PointPlan]) -> u64 {
+    plans.iter().map(|p| p.info.steps * p.info.replicas as u64).sum()
+}
+
+/// Runs the plans of `scenario` and writes `timeseries.csv`, `summary.ron` and `manifest.json` into the
+/// output directory. Diverged replicas do not fail the run: they are reported in the summary and in
+/// [`RunReport::divergences`], and everything they recorded before diverging is kept.
+pub fn run(scenario: &Scenario, plans: &[PointPlan], options: &RunOptions<'_>) -> Result<RunReport, RunError> {
+    let dir = options.output.clone().unwrap_or_else(|| scenario.output_dir());
+    // Fail before computing anything if results could not be written.
+    std::fs::create_dir_all(&dir).map_err(|source| RunError::Output { dir: dir.clone(), source })?;
+    AtomicFile::create(&dir.join("summary.ron")).map_err(|e| match e {
+        SinkError::Io { source, .. } => RunError::Output { dir: dir.clone(), source },
+        other => RunError::Sink(other),
+    })?;
+
+    let mut builder = rayon::ThreadPoolBuilder::new();
+    if let Some(threads) = options.threads {
+        builder = builder.num_threads(threads);
+    }
+    let pool = builder
+        .build()
+        .map_err(|e| RunError::Threads { threads: options.threads.unwrap_or(0), message: e.to_string() })?;
+    let started = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let clock = Instant::now();
+    let points = pool.install(|| run_points(plans, options.progress));
+    let wall_seconds = clock.elapsed().as_secs_f64();
+
+    let mut csv = CsvTimeSeries::create(&dir.join("timeseries.csv"))?;
+    let mut summary = SummarySink::new(&dir.join("summary.ron"), &scenario.spec.name, &options.version);
+    for point in &points {
+        csv.point(point)?;
+        summary.point(point)?;
+    }
+    let mut files = csv.finish()?;
+    files.extend(summary.finish()?);
+    let divergences: Vec<Divergence> =
+        points.iter().flat_map(|p| p.replicas.iter().filter_map(|r| r.divergence.clone())).collect();
+    let manifest_path = dir.join("manifest.json");
+    files.push(manifest_path.clone());
+    Manifest {
+        scenario_name: scenario.spec.name.clone(),
+        scenario_source: scenario.origin.clone(),
+        scenario_sha256: scenario.sha256(),
+        scenario_text: scenario.text.clone(),
+        seeds: plans.iter().map(|p| p.info.seed).collect(),
+        meanfield_version: options.version.clone(),
+        git_commit: options.git_commit.clone(),
+        threads: pool.current_num_threads(),
+        started_unix_seconds: started,
+        wall_seconds,
+        steps_total: total_steps(plans),
+        diverged_replicas: divergences.len(),
+        files: files.clone(),
+    }
+    .write(&manifest_path)?;
+    Ok(RunReport {
+        output_dir: dir,
+        files,
+        summary: summary.summary().clone(),
+        divergences,
+        threads: pool.current_num_threads(),
+        wall_seconds,
+    })
+}

@@ -1,0 +1,244 @@
+//! The scenario file schema (DESIGN.md §4): externally tagged enums, `deny_unknown_fields`, defaults for
+//! everything optional. These are the unchecked parameters; [`crate::Scenario`] holds the checked ones.
+
+use meanfield_core::StepRule;
+use meanfield_dynamics::{Statistic, TestFunction};
+use meanfield_models::BuiltinActivation;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Scenario")]
+pub struct ScenarioSpec {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    #[serde(default = "one")]
+    pub replicas: usize,
+    /// Output directory, relative to the working directory; default `results/<name>`.
+    #[serde(default)]
+    pub output: Option<String>,
+    pub model: ModelSpec,
+    pub data: DataSpec,
+    pub dynamics: DynamicsSpec,
+    pub horizon: Horizon,
+    #[serde(default = "default_record")]
+    pub record: RecordSpec,
+    #[serde(default = "default_observables")]
+    pub observables: Vec<ObservableSpec>,
+    #[serde(default)]
+    pub sweep: SweepSpec,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+fn one() -> usize {
+    1
+}
+fn default_record() -> RecordSpec {
+    RecordSpec::LogSpaced(30)
+}
+fn default_observables() -> Vec<ObservableSpec> {
+    vec![ObservableSpec::Risk { samples: 2000 }, ObservableSpec::Moments]
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum ModelSpec {
+    /// ŷ = N^(−β) Σ c_i σ(w_i·x + b_i).
+    OneHidden {
+        width: usize,
+        activation: BuiltinActivation,
+        #[serde(default)]
+        scaling: Scaling,
+        c: BlockSpec,
+        w: BlockSpec,
+        #[serde(default)]
+        b: BlockSpec,
+    },
+}
+
+/// The prefactor N^(−β).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Scaling {
+    /// β = 1.
+    #[default]
+    MeanField,
+    /// β = ½ (NTK scaling).
+    Lazy,
+}
+
+/// A parameter block: trained or frozen, with its initial law; only the bias may be absent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub enum BlockSpec {
+    Trained(InitSpec),
+    Frozen(InitSpec),
+    #[default]
+    Absent,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum InitSpec {
+    /// N(mean, std²); with `per_sqrt_dim: true` the std is std/√d (κ/√d in Mei et al.).
+    Gaussian {
+        mean: f64,
+        std: f64,
+        #[serde(default)]
+        per_sqrt_dim: bool,
+    },
+    Uniform {
+        low: f64,
+        high: f64,
+    },
+    Constant(f64),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum DataSpec {
+    /// x ~ N(0, I_d), y = f*(x) + noise·ε.
+    TeacherStudent {
+        dim: usize,
+        teacher: TeacherSpec,
+        #[serde(default)]
+        noise: f64,
+    },
+    /// Mei et al.: y = ±1, x | y ~ N(0, (1 + yΔ)² I_d).
+    IsotropicGaussians { dim: usize, delta: f64 },
+    /// Rows of a CSV (with header) or NPY file; the path is relative to the scenario file.
+    Dataset {
+        path: String,
+        #[serde(default)]
+        features: FeaturesSpec,
+        target: ColumnSpec,
+        #[serde(default)]
+        sampling: SamplingSpec,
+        #[serde(default)]
+        standardize: bool,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum TeacherSpec {
+    /// f*(x) = (1/K) Σ_k a_k σ(w_k·x) with K = `width` units; a ~ N(0, 1) and w ~ N(0, I/d) by default.
+    Network {
+        width: usize,
+        activation: BuiltinActivation,
+        #[serde(default = "standard_gaussian")]
+        a: InitSpec,
+        #[serde(default = "isotropic_gaussian")]
+        w: InitSpec,
+    },
+    /// f*(x) = link(w*·x), w* ~ N(0, I/d) by default.
+    SingleIndex {
+        link: BuiltinActivation,
+        #[serde(default = "isotropic_gaussian")]
+        w: InitSpec,
+    },
+}
+
+fn standard_gaussian() -> InitSpec {
+    InitSpec::Gaussian { mean: 0.0, std: 1.0, per_sqrt_dim: false }
+}
+fn isotropic_gaussian() -> InitSpec {
+    InitSpec::Gaussian { mean: 0.0, std: 1.0, per_sqrt_dim: true }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub enum FeaturesSpec {
+    #[default]
+    AllExceptTarget,
+    Columns(Vec<ColumnSpec>),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum ColumnSpec {
+    Name(String),
+    Index(usize),
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SamplingSpec {
+    #[default]
+    WithReplacement,
+    Epochs,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum DynamicsSpec {
+    /// One fresh sample per step.
+    OnlineSgd { step: StepRule },
+    /// The average update of `batch` fresh samples per step.
+    MinibatchSgd { step: StepRule, batch: usize },
+    /// θ ← (1 − ηλ)θ + η·direction + √(2ητ) g (Mei et al.'s noisy SGD).
+    NoisySgd {
+        step: StepRule,
+        #[serde(default = "one")]
+        batch: usize,
+        #[serde(default)]
+        weight_decay: f64,
+        #[serde(default)]
+        temperature: f64,
+    },
+}
+
+impl DynamicsSpec {
+    pub fn step(&self) -> StepRule {
+        match self {
+            DynamicsSpec::OnlineSgd { step }
+            | DynamicsSpec::MinibatchSgd { step, .. }
+            | DynamicsSpec::NoisySgd { step, .. } => *step,
+        }
+    }
+}
+
+/// How long to run: a physical time T or a number of steps.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Horizon {
+    Time(f64),
+    Steps(u64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum RecordSpec {
+    /// Every Δt of physical time.
+    Every(f64),
+    /// n log-spaced times (plus t = 0).
+    LogSpaced(usize),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum ObservableSpec {
+    /// ½ E(y − ŷ)² on a held-out sample of `samples` points drawn once per replica.
+    Risk { samples: usize },
+    /// Mean and second moment of every block's entries.
+    Moments,
+    /// Density histogram of a per-particle statistic.
+    Histogram { of: Statistic, bins: usize, range: (f64, f64) },
+    /// (1/N) Σ φ(θ_i) for each test function.
+    Averages(Vec<TestFunction>),
+}
+
+/// Values to sweep; the points are the Cartesian product (width outermost, seeds innermost).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Sweep")]
+pub struct SweepSpec {
+    /// Widths N (sets `model.width`).
+    #[serde(default)]
+    pub width: Option<Vec<usize>>,
+    /// Seeds, each a full independent repetition of the experiment.
+    #[serde(default)]
+    pub seeds: Option<Vec<u64>>,
+    /// Any numeric field by dotted path, e.g. `("dynamics.step", [0.5, 1.0])` or `("data.noise", [0.0, 0.1])`.
+    #[serde(default)]
+    pub fields: Vec<(String, Vec<f64>)>,
+}

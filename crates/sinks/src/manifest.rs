@@ -1,0 +1,34 @@
+//! The run manifest: what produced a result directory, and how long it took.
+
+use crate::atomic::AtomicFile;
+use meanfield_core::SinkError;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub scenario_name: String,
+    /// The scenario file, or `<embedded default>`.
+    pub scenario_source: String,
+    pub scenario_sha256: String,
+    pub scenario_text: String,
+    /// The seed of each sweep point, in point order.
+    pub seeds: Vec<u64>,
+    pub meanfield_version: String,
+    /// The git commit the binary was built from (`unknown` outside a checkout).
+    pub git_commit: String,
+    pub threads: usize,
+    pub started_unix_seconds: u64,
+    pub wall_seconds: f64,
+    pub steps_total: u64,
+    pub diverged_replicas: usize,
+    pub files: Vec<PathBuf>,
+}
+
+impl Manifest {
+    pub fn write(&self, path: &Path) -> Result<PathBuf, SinkError> {
+        let text = serde_json::to_string_pretty(self)
+            .map_err(|e| SinkError::Serialize { what: "manifest".into(), message: e.to_string() })?;
+        AtomicFile::write_all(path, (text + "\n").as_bytes())
+    }
+}

@@ -1,0 +1,183 @@
+//! The RON summary of a run: per point, the resolved parameters, divergences, final values across
+//! replicas, and the mean risk curve. It holds no timings, so it is byte-identical between runs of the
+//! same scenario and seed, whatever the thread count; snapshot tests compare it.
+
+use crate::atomic::AtomicFile;
+use meanfield_core::{Divergence, PointInfo, PointResult, Sink, SinkError};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Across-replica statistics of one column at the final record time (finished replicas only).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColumnStats {
+    pub column: String,
+    pub mean: f64,
+    /// Sample standard deviation (n − 1); 0 with a single replica.
+    pub std: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+/// The risk averaged over finished replicas at every record time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RiskCurve {
+    pub time: Vec<f64>,
+    pub mean: Vec<f64>,
+    pub std: Vec<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PointSummary {
+    pub info: PointInfo,
+    pub finished: usize,
+    pub diverged: Vec<Divergence>,
+    #[serde(rename = "final")]
+    pub final_values: Vec<ColumnStats>,
+    pub risk: Option<RiskCurve>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub scenario: String,
+    pub version: String,
+    pub points: Vec<PointSummary>,
+}
+
+fn mean_std(values: &[f64]) -> (f64, f64) {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let std = if values.len() > 1 {
+        (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+    } else {
+        0.0
+    };
+    (mean, std)
+}
+
+impl PointSummary {
+    pub fn from_point(point: &PointResult) -> PointSummary {
+        let finished: Vec<_> = point.replicas.iter().filter(|r| r.divergence.is_none()).collect();
+        let diverged = point.replicas.iter().filter_map(|r| r.divergence.clone()).collect();
+        let final_values = if finished.is_empty() {
+            Vec::new()
+        } else {
+            point
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(k, column)| {
+                    let values: Vec<f64> =
+                        finished.iter().map(|r| r.records.last().map_or(f64::NAN, |rec| rec.values[k])).collect();
+                    let (mean, std) = mean_std(&values);
+                    ColumnStats {
+                        column: column.clone(),
+                        mean,
+                        std,
+                        min: values.iter().copied().fold(f64::INFINITY, f64::min),
+                        max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                    }
+                })
+                .collect()
+        };
+        let risk = point.columns.iter().position(|c| c == "risk").filter(|_| !finished.is_empty()).map(|k| {
+            let records = &finished[0].records;
+            let mut curve = RiskCurve { time: Vec::new(), mean: Vec::new(), std: Vec::new() };
+            for (j, record) in records.iter().enumerate() {
+                let values: Vec<f64> = finished.iter().map(|r| r.records[j].values[k]).collect();
+                let (mean, std) = mean_std(&values);
+                curve.time.push(record.time);
+                curve.mean.push(mean);
+                curve.std.push(std);
+            }
+            curve
+        });
+        PointSummary { info: point.info.clone(), finished: finished.len(), diverged, final_values, risk }
+    }
+}
+
+/// Rounds to `digits` significant digits (for snapshots that must survive last-bit differences between
+/// platforms' libm).
+pub fn round_significant(v: f64, digits: usize) -> f64 {
+    if !v.is_finite() || v == 0.0 {
+        return v;
+    }
+    format!("{:.*e}", digits.saturating_sub(1), v).parse().unwrap_or(v)
+}
+
+impl Summary {
+    pub fn to_ron(&self) -> Result<String, SinkError> {
+        let config = ron::ser::PrettyConfig::new().depth_limit(4).separate_tuple_members(false);
+        ron::ser::to_string_pretty(self, config)
+            .map(|s| s + "\n")
+            .map_err(|e| SinkError::Serialize { what: "summary".into(), message: e.to_string() })
+    }
+
+    pub fn read(path: &Path) -> Result<Summary, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        ron::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// A copy with every float rounded to `digits` significant digits.
+    pub fn rounded(&self, digits: usize) -> Summary {
+        let r = |v: f64| round_significant(v, digits);
+        let rv = |v: &[f64]| v.iter().map(|v| r(*v)).collect::<Vec<_>>();
+        let mut out = self.clone();
+        for p in &mut out.points {
+            p.info.step_size = r(p.info.step_size);
+            p.info.time_per_step = r(p.info.time_per_step);
+            p.info.final_time = r(p.info.final_time);
+            for d in &mut p.diverged {
+                d.time = r(d.time);
+            }
+            for s in &mut p.final_values {
+                (s.mean, s.std, s.min, s.max) = (r(s.mean), r(s.std), r(s.min), r(s.max));
+            }
+            if let Some(curve) = &mut p.risk {
+                (curve.time, curve.mean, curve.std) = (rv(&curve.time), rv(&curve.mean), rv(&curve.std));
+            }
+        }
+        out
+    }
+}
+
+/// Collects point summaries and writes `summary.ron` at the end.
+#[derive(Debug)]
+pub struct SummarySink {
+    path: PathBuf,
+    summary: Summary,
+}
+
+impl SummarySink {
+    pub fn new(path: &Path, scenario: &str, version: &str) -> SummarySink {
+        SummarySink {
+            path: path.to_owned(),
+            summary: Summary { scenario: scenario.to_owned(), version: version.to_owned(), points: Vec::new() },
+        }
+    }
+
+    pub fn summary(&self) -> &Summary {
+        &self.summary
+    }
+}
+
+impl Sink for SummarySink {
+    fn point(&mut self, point: &PointResult) -> Result<(), SinkError> {
+        self.summary.points.push(PointSummary::from_point(point));
+        Ok(())
+    }
+    fn finish(&mut self) -> Result<Vec<PathBuf>, SinkError> {
+        Ok(vec![AtomicFile::write_all(&self.path, self.summary.to_ron()?.as_bytes())?])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounding_keeps_significant_digits() {
+        assert_eq!(round_significant(0.012345678, 4), 0.01235);
+        assert_eq!(round_significant(-98765.4321, 3), -98800.0);
+        assert!(round_significant(f64::NAN, 3).is_nan());
+    }
+}

@@ -1,0 +1,188 @@
+//! `meanfield`: run and check scenario files. Thin by design: everything it does is a call into
+//! `meanfield-scenario`; this file only parses arguments, shows progress and prints results.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use meanfield_core::Progress;
+use meanfield_scenario::{RunOptions, Scenario, run::total_steps};
+use meanfield_sinks::Summary;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// The scenario `meanfield` runs without arguments.
+const DEFAULT_SCENARIO: &str = include_str!("../scenarios/default.ron");
+const DEFAULT_ORIGIN: &str = "<embedded default>";
+
+/// Exit code of a run that finished but had diverged replicas (their partial results are written).
+const EXIT_DIVERGED: u8 = 3;
+
+#[derive(Debug, Parser)]
+#[command(name = "meanfield", version, about = "Mean-field SGD of wide networks as interacting particle systems")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a scenario file (without FILE: the embedded default demonstration).
+    Run {
+        file: Option<PathBuf>,
+        /// Worker threads (default: all cores). Results are identical for any value.
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Write results here instead of the scenario's `output` directory.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// No progress bar and no table.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Validate a scenario file without running it; prints the sweep points.
+    Check { file: PathBuf },
+    /// Print the embedded default scenario (a starting point for your own).
+    ShowDefault,
+}
+
+struct Bar(ProgressBar);
+
+impl Progress for Bar {
+    fn advance(&self, steps: u64) {
+        self.0.inc(steps);
+    }
+}
+
+fn load(file: Option<&Path>) -> anyhow::Result<Scenario> {
+    Ok(match file {
+        Some(path) => Scenario::from_file(path)?,
+        None => Scenario::from_text(DEFAULT_SCENARIO, DEFAULT_ORIGIN, Path::new("."))?,
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Run { file: None, threads: None, out: None, quiet: false });
+    match execute(command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn execute(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::ShowDefault => {
+            print!("{DEFAULT_SCENARIO}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check { file } => {
+            let scenario = load(Some(&file))?;
+            let plans = scenario.plans()?;
+            println!("{}: ok, {} point(s) × {} replica(s)", scenario.origin, plans.len(), scenario.spec.replicas);
+            for plan in &plans {
+                let i = &plan.info;
+                println!(
+                    "  [{}] {} seed={} steps={} T={} records={} | {} | {} | {}",
+                    i.index,
+                    if i.label.is_empty() { "-" } else { &i.label },
+                    i.seed,
+                    i.steps,
+                    i.final_time,
+                    plan.record_steps.len(),
+                    i.model,
+                    i.data,
+                    i.dynamics
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run { file, threads, out, quiet } => {
+            let scenario = load(file.as_deref())?;
+            let plans = scenario.plans()?;
+            let total = total_steps(&plans);
+            if !quiet {
+                eprintln!(
+                    "meanfield: scenario '{}' ({}): {} point(s) × {} replica(s), {} steps",
+                    scenario.spec.name,
+                    scenario.origin,
+                    plans.len(),
+                    scenario.spec.replicas,
+                    total
+                );
+            }
+            let target = if quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() };
+            let bar = ProgressBar::with_draw_target(Some(total), target).with_style(
+                ProgressStyle::with_template("{bar:40} {percent:>3}% {human_pos}/{human_len} steps, eta {eta}")
+                    .context("progress bar template")?,
+            );
+            let report = meanfield_scenario::run(
+                &scenario,
+                &plans,
+                &RunOptions {
+                    threads,
+                    output: out,
+                    progress: &Bar(bar.clone()),
+                    version: env!("CARGO_PKG_VERSION").to_owned(),
+                    git_commit: env!("MEANFIELD_GIT_COMMIT").to_owned(),
+                },
+            )?;
+            bar.finish_and_clear();
+            if !quiet {
+                print_risk_table(&report.summary);
+            }
+            for d in &report.divergences {
+                eprintln!("warning: {}", d.message);
+            }
+            let names: Vec<String> = report
+                .files
+                .iter()
+                .map(|f| f.file_name().map_or_else(|| f.display().to_string(), |n| n.to_string_lossy().into_owned()))
+                .collect();
+            println!(
+                "results written to {}/ ({}) in {:.2} s on {} thread(s)",
+                report.output_dir.display(),
+                names.join(", "),
+                report.wall_seconds,
+                report.threads
+            );
+            if report.divergences.is_empty() {
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!(
+                    "error: {} replica(s) diverged (see above); what they recorded before diverging is kept",
+                    report.divergences.len()
+                );
+                Ok(ExitCode::from(EXIT_DIVERGED))
+            }
+        }
+    }
+}
+
+/// Mean risk (± std over replicas) of every point at up to six times, read from the summary.
+fn print_risk_table(summary: &Summary) {
+    let Some(first) = summary.points.iter().find_map(|p| p.risk.as_ref()) else { return };
+    let n = first.time.len();
+    let picks: Vec<f64> = (0..6.min(n)).map(|k| first.time[k * (n - 1) / 5.min(n - 1).max(1)]).collect();
+    print!("{:<28}", "risk (mean ± std)");
+    for t in &picks {
+        print!("{:>20}", format!("t = {t:.3}"));
+    }
+    println!();
+    for point in &summary.points {
+        let label =
+            if point.info.label.is_empty() { format!("N={}", point.info.width) } else { point.info.label.clone() };
+        print!("{:<28}", format!("{label} seed={}", point.info.seed));
+        if let Some(curve) = &point.risk {
+            for t in &picks {
+                let j = (0..curve.time.len())
+                    .min_by(|&a, &b| (curve.time[a] - t).abs().total_cmp(&(curve.time[b] - t).abs()))
+                    .unwrap_or(0);
+                print!("{:>20}", format!("{:.4} ± {:.4}", curve.mean[j], curve.std[j]));
+            }
+        }
+        println!();
+    }
+}
