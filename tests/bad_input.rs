@@ -1,0 +1,179 @@
+//! Every user-facing failure is one clear message and a non-zero exit, never a panic.
+//!
+//! Data-driven: each case is a scenario text (a variation of a small valid one) and the fragments its
+//! error message must contain.
+
+mod common;
+
+use common::{SMALL, meanfield};
+
+/// Writes `scenario` to `bad.ron` in a fresh directory, runs `meanfield run bad.ron` there and checks the
+/// exit code, that stderr contains every fragment of `expected`, and that nothing panicked.
+fn check(scenario: &str, expected: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let text = scenario.replace("{OUT}", &dir.path().join("out").display().to_string());
+    std::fs::write(dir.path().join("bad.ron"), &text).unwrap();
+    for command in ["check", "run"] {
+        let out = meanfield(&[command, "bad.ron"], dir.path());
+        assert_eq!(out.code, Some(1), "`{command}` should fail with exit 1\n{}", out.stderr);
+        assert!(!out.stderr.contains("panicked"), "panic:\n{}", out.stderr);
+        for fragment in expected {
+            assert!(out.stderr.contains(fragment), "`{command}`: missing {fragment:?} in:\n{}", out.stderr);
+        }
+    }
+}
+
+fn vary(from: &str, to: &str) -> String {
+    assert!(SMALL.contains(from), "{from}");
+    SMALL.replacen(from, to, 1)
+}
+
+#[test]
+fn the_small_scenario_is_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ok.ron"), SMALL.replace("{OUT}", "out")).unwrap();
+    let out = meanfield(&["check", "ok.ron"], dir.path());
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+}
+
+#[test]
+fn malformed_ron_names_file_line_column_and_shows_the_line() {
+    check(&vary("width: 8,\n", "width: 8\n"), &["bad.ron:8:9: ", "8 |         activation: Tanh,", "  |         ^"]);
+}
+
+#[test]
+fn unknown_field_lists_the_known_ones() {
+    check(
+        &vary("width: 8", "widht: 8"),
+        &["bad.ron:7:9: ", "Unexpected field named `widht`", "`width`", "`activation`", "7 |         widht: 8,"],
+    );
+}
+
+#[test]
+fn unknown_activation_lists_the_known_ones() {
+    check(
+        &vary("activation: Tanh", "activation: Tahn"),
+        &["bad.ron:8:21: ", "`Tahn`", "`Identity`", "`Tanh`", "`Relu`", "`Sigmoid`", "`Erf`", "`Softplus`", "`Ramp`"],
+    );
+}
+
+#[test]
+fn zero_width_is_refused_with_its_place() {
+    check(
+        &vary("width: 8", "width: 0"),
+        &["bad.ron:7:9: model.width: must be at least 1, got 0", "7 |         width: 0,"],
+    );
+}
+
+#[test]
+fn zero_width_in_a_sweep_names_the_sweep_point() {
+    let text = vary("observables:", "sweep: (width: [4, 0]),\n    observables:");
+    check(
+        &text,
+        &[
+            "bad.ron:16:13: model.width: must be at least 1, got 0 (in sweep point 'width=0')",
+            "16 |     sweep: (width: [4, 0]),",
+        ],
+    );
+}
+
+#[test]
+fn negative_step_is_refused() {
+    check(
+        &vary("Fixed(0.05)", "Fixed(-0.05)"),
+        &[
+            "bad.ron:13:25: dynamics.step: must be positive, got -0.05",
+            "13 |     dynamics: OnlineSgd(step: Fixed(-0.05)),",
+        ],
+    );
+}
+
+#[test]
+fn empty_sweeps_are_refused() {
+    check(&vary("observables:", "sweep: (width: []),\n    observables:"), &["sweep.width: is empty"]);
+    check(&vary("observables:", "sweep: (seeds: []),\n    observables:"), &["sweep.seeds: is empty"]);
+    check(
+        &vary("observables:", "sweep: (fields: [(\"data.noise\", [])]),\n    observables:"),
+        &["'data.noise' has no values"],
+    );
+}
+
+#[test]
+fn unknown_sweep_field_lists_the_known_fields() {
+    check(
+        &vary("observables:", "sweep: (fields: [(\"dynamics.stp\", [0.1])]),\n    observables:"),
+        &["no field 'stp' in 'dynamics'; known: step"],
+    );
+}
+
+#[test]
+fn unreadable_data_file_is_named() {
+    let text = vary(
+        "TeacherStudent(dim: 3, teacher: SingleIndex(link: Tanh))",
+        "Dataset(path: \"missing.csv\", target: Name(\"y\"))",
+    );
+    check(&text, &["cannot read data file", "missing.csv"]);
+}
+
+#[test]
+fn data_file_with_a_bad_cell_names_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("table.csv"), "a,b,y\n1,2,3\n4,,6\n").unwrap();
+    let text = vary(
+        "TeacherStudent(dim: 3, teacher: SingleIndex(link: Tanh))",
+        &format!("Dataset(path: \"{}\", target: Name(\"y\"))", dir.path().join("table.csv").display()),
+    );
+    check(&text, &["table.csv:3: column 'b': missing value"]);
+}
+
+#[test]
+fn unwritable_output_directory_is_refused_before_running() {
+    // A path below a regular file cannot be created, even by root (permission bits would not stop root).
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("a-file");
+    std::fs::write(&blocker, "").unwrap();
+    let text = SMALL.replace("{OUT}", &blocker.join("out").display().to_string());
+    std::fs::write(dir.path().join("s.ron"), text).unwrap();
+    let out = meanfield(&["run", "s.ron"], dir.path());
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(out.stderr.contains("output directory") && out.stderr.contains("is not usable"), "{}", out.stderr);
+}
+
+#[test]
+fn missing_scenario_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = meanfield(&["run", "nope.ron"], dir.path());
+    assert_eq!(out.code, Some(1));
+    assert!(out.stderr.contains("cannot read scenario nope.ron"), "{}", out.stderr);
+}
+
+/// A step far too large makes some replicas blow up: each is reported with its replica and step, the run
+/// still writes everything (the finished replicas and what the diverged ones recorded before), and the exit
+/// code says so.
+#[test]
+fn divergence_stops_only_that_replica_and_keeps_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    // Width 4 at η = 40 on relu units: the weights grow geometrically within a few dozen steps. The second
+    // sweep point uses a tiny step and must finish.
+    let text = SMALL
+        .replace("{OUT}", "out")
+        .replace("activation: Tanh", "activation: Relu")
+        .replace("Fixed(0.05)", "Fixed(40.0)")
+        .replace("record: Every(2.0)", "record: Every(40.0)")
+        .replace("observables:", "sweep: (fields: [(\"dynamics.step\", [40.0, 0.0001])]),\n    observables:");
+    std::fs::write(dir.path().join("s.ron"), text).unwrap();
+    let out = meanfield(&["run", "s.ron"], dir.path());
+    assert_eq!(out.code, Some(3), "{}", out.stderr);
+    assert!(!out.stderr.contains("panicked"));
+    assert!(out.stderr.contains("replica 0 of point 'dynamics.step=40' diverged at step"), "{}", out.stderr);
+    assert!(out.stderr.contains("replica 1 of point 'dynamics.step=40' diverged at step"), "{}", out.stderr);
+    let csv = std::fs::read_to_string(dir.path().join("out/timeseries.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    let finished = rows.iter().filter(|r| r.contains(",dynamics.step=0.0001,")).count();
+    let before = rows.iter().filter(|r| r.contains(",dynamics.step=40,")).count();
+    // The small step's physical time ends at 200 × 0.0001 = 0.02 < 40: records at t = 0 and at the end.
+    assert_eq!(finished, 2 * 2, "every record of the finished point");
+    assert!(before >= 2, "the diverged replicas keep their records before the divergence (t = 0 at least)");
+    let summary = std::fs::read_to_string(dir.path().join("out/summary.ron")).unwrap();
+    assert!(summary.contains("diverged at step"), "{summary}");
+}

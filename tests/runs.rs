@@ -1,0 +1,85 @@
+//! Whole runs: the default command, byte-identical results for any thread count, and snapshots of the
+//! summaries of the scenarios in `scenarios/`.
+
+mod common;
+
+use common::{meanfield, root, scenario_path};
+use meanfield_core::progress::NoProgress;
+use meanfield_scenario::{RunOptions, Scenario};
+use meanfield_sinks::Summary;
+use std::path::Path;
+
+/// Significant digits kept in snapshots: the summaries are exact on one machine, but another platform's
+/// libm may differ in the last bits of tanh/exp, which SGD can amplify over thousands of steps to ~1e-10
+/// relative. Six digits are far above that and far below any change a real bug would make.
+const SNAPSHOT_DIGITS: usize = 6;
+
+fn run(scenario: &Scenario, threads: usize, out: &Path) -> meanfield_scenario::RunReport {
+    let plans = scenario.plans().unwrap();
+    let options = RunOptions {
+        threads: Some(threads),
+        output: Some(out.to_owned()),
+        progress: &NoProgress,
+        version: "test".into(),
+        git_commit: "test".into(),
+    };
+    meanfield_scenario::run(scenario, &plans, &options).unwrap()
+}
+
+fn snapshot_of(path: &Path) -> String {
+    let summary = Summary::read(path).unwrap();
+    summary.rounded(SNAPSHOT_DIGITS).to_ron().unwrap()
+}
+
+#[test]
+fn cargo_run_without_arguments_runs_the_default_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = meanfield(&[], dir.path());
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stdout.contains("results written to results/default/"), "{}", out.stdout);
+    assert!(out.stdout.contains("width=1024 seed=1"), "the risk table:\n{}", out.stdout);
+    for file in ["timeseries.csv", "summary.ron", "manifest.json"] {
+        assert!(dir.path().join("results/default").join(file).is_file(), "{file}");
+    }
+    // The embedded scenario is the file in scenarios/.
+    let shown = meanfield(&["show-default"], dir.path());
+    assert_eq!(shown.stdout, std::fs::read_to_string(scenario_path("default.ron")).unwrap());
+    let manifest = std::fs::read_to_string(dir.path().join("results/default/manifest.json")).unwrap();
+    for key in ["\"scenario_sha256\"", "\"scenario_text\"", "\"git_commit\"", "\"wall_seconds\"", "\"seeds\""] {
+        assert!(manifest.contains(key), "{key} in {manifest}");
+    }
+}
+
+#[test]
+fn results_are_byte_identical_for_one_and_two_threads() {
+    let scenario = Scenario::from_file(&scenario_path("default.ron")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (one, two) = (dir.path().join("one"), dir.path().join("two"));
+    run(&scenario, 1, &one);
+    let report = run(&scenario, 2, &two);
+    assert_eq!(report.threads, 2);
+    for file in ["timeseries.csv", "summary.ron"] {
+        let (a, b) = (std::fs::read(one.join(file)).unwrap(), std::fs::read(two.join(file)).unwrap());
+        assert!(a == b, "{file} differs between 1 and 2 threads");
+    }
+    insta::assert_snapshot!("default_summary", snapshot_of(&two.join("summary.ron")));
+}
+
+#[test]
+fn mei_isotropic_gaussians_summary() {
+    let scenario = Scenario::from_file(&scenario_path("mei_isotropic_gaussians.ron")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    run(&scenario, 2, dir.path());
+    insta::assert_snapshot!("mei_isotropic_gaussians_summary", snapshot_of(&dir.path().join("summary.ron")));
+}
+
+#[test]
+fn every_scenario_file_checks() {
+    for entry in std::fs::read_dir(root().join("scenarios")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "ron") {
+            let scenario = Scenario::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
+            scenario.plans().unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+}
