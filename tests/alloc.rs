@@ -1,6 +1,8 @@
 //! The per-step hot loop (sample a batch, take a step) allocates nothing: a counting global allocator
 //! counts this thread's allocations across many steps of every dynamics and data law.
 
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
 use meanfield_core::progress::NoProgress;
 use meanfield_core::{Purpose, StepWorkspace, StreamKey};
 use meanfield_scenario::Scenario;

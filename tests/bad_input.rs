@@ -3,6 +3,8 @@
 //! Data-driven: each case is a scenario text (a variation of a small valid one) and the fragments its
 //! error message must contain.
 
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
 mod common;
 
 use common::{SMALL, meanfield};

@@ -8,6 +8,8 @@
 //! from β(0) = 0, A(0) = s²I, q(0) = σ_c² (independent mean-zero c and w), and the risk is ½|β* − β|².
 //! This test integrates that ODE with RK4 and compares it with SGD at N = 4096.
 
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
 use meanfield_core::progress::NoProgress;
 use meanfield_dynamics::run_points;
 use meanfield_scenario::Scenario;

@@ -1,6 +1,8 @@
 //! Whole runs: the default command, byte-identical results for any thread count, and snapshots of the
 //! summaries of the scenarios in `scenarios/`.
 
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
 mod common;
 
 use common::{meanfield, root, scenario_path};

@@ -1,5 +1,5 @@
 //! Helpers shared by the end-to-end tests.
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
