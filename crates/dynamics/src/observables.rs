@@ -225,15 +225,8 @@ mod tests {
 
     fn model() -> OneHidden {
         let mut net = OneHidden::new(OneHiddenConfig {
-            width: 4,
-            dim: 2,
-            beta: 1.0,
-            activation: Arc::new(BuiltinActivation::Identity),
-            bias: false,
-            train_c: true,
-            train_w: true,
-            train_b: false,
             max_batch: 2,
+            ..OneHiddenConfig::mean_field(4, 2, Arc::new(BuiltinActivation::Identity))
         })
         .unwrap();
         // c = (1, 2, 3, 4); w rows (3,4), (0,1), (1,0), (0,0)

@@ -105,18 +105,7 @@ mod tests {
     /// w_i += η r c_i (1 − t²) x → w1 = (0.5 + 0.1s, 0.2s), w2 = (−0.1s, 0.25 − 0.2s) with s = 1 − t².
     #[test]
     fn one_step_matches_the_hand_computation() {
-        let mut net = OneHidden::new(OneHiddenConfig {
-            width: 2,
-            dim: 2,
-            beta: 1.0,
-            activation: Arc::new(BuiltinActivation::Tanh),
-            bias: false,
-            train_c: true,
-            train_w: true,
-            train_b: false,
-            max_batch: 1,
-        })
-        .unwrap();
+        let mut net = OneHidden::new(OneHiddenConfig::mean_field(2, 2, Arc::new(BuiltinActivation::Tanh))).unwrap();
         net.params_mut().copy_from_slice(&[1.0, -1.0, 0.5, 0.0, 0.0, 0.25]);
         let sgd = Sgd::new(StepRule::Fixed(0.1), 2, 1, 0.0, 0.0);
         let mut work = StepWorkspace::new(6, 1);
@@ -154,15 +143,8 @@ mod tests {
     fn langevin_noise_reaches_its_stationary_variance() {
         let n = 4000;
         let mut net = OneHidden::new(OneHiddenConfig {
-            width: n,
-            dim: 1,
-            beta: 1.0,
-            activation: Arc::new(BuiltinActivation::Identity),
-            bias: false,
             train_c: false,
-            train_w: true,
-            train_b: false,
-            max_batch: 1,
+            ..OneHiddenConfig::mean_field(n, 1, Arc::new(BuiltinActivation::Identity))
         })
         .unwrap();
         // c = 0 keeps ŷ = 0 and the descent direction of w equal to zero, isolating decay and noise.

@@ -32,6 +32,24 @@ pub struct OneHiddenConfig {
     pub max_batch: usize,
 }
 
+impl OneHiddenConfig {
+    /// Mean-field scaling (β = 1), no bias, c and w trained, online batches: change fields with
+    /// `OneHiddenConfig { bias: true, ..OneHiddenConfig::mean_field(n, d, act) }`.
+    pub fn mean_field(width: usize, dim: usize, activation: Arc<dyn Activation>) -> OneHiddenConfig {
+        OneHiddenConfig {
+            width,
+            dim,
+            beta: 1.0,
+            activation,
+            bias: false,
+            train_c: true,
+            train_w: true,
+            train_b: false,
+            max_batch: 1,
+        }
+    }
+}
+
 /// One hidden layer. Parameters are stored as blocks `c` (N×1), `w` (N×d, row-major: particle i's
 /// weights are contiguous) and, with a bias, `b` (N×1). All parameters start at zero; initial laws are
 /// applied by the caller through [`Model::params_mut`].
@@ -207,18 +225,9 @@ mod tests {
     use rand::{Rng, SeedableRng};
 
     fn network(width: usize, dim: usize, beta: f64, bias: bool, act: BuiltinActivation, batch: usize) -> OneHidden {
-        let mut net = OneHidden::new(OneHiddenConfig {
-            width,
-            dim,
-            beta,
-            activation: Arc::new(act),
-            bias,
-            train_c: true,
-            train_w: true,
-            train_b: true,
-            max_batch: batch,
-        })
-        .unwrap();
+        let config = OneHiddenConfig::mean_field(width, dim, Arc::new(act));
+        let mut net =
+            OneHidden::new(OneHiddenConfig { beta, bias, train_b: true, max_batch: batch, ..config }).unwrap();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
         for p in net.params_mut() {
             *p = rng.random_range(-1.0..1.0);
@@ -275,15 +284,9 @@ mod tests {
     #[test]
     fn frozen_blocks_are_left_untouched() {
         let mut net = OneHidden::new(OneHiddenConfig {
-            width: 3,
-            dim: 2,
-            beta: 1.0,
-            activation: Arc::new(BuiltinActivation::Tanh),
             bias: true,
             train_c: false,
-            train_w: true,
-            train_b: false,
-            max_batch: 1,
+            ..OneHiddenConfig::mean_field(3, 2, Arc::new(BuiltinActivation::Tanh))
         })
         .unwrap();
         net.params_mut().fill(0.5);
@@ -309,18 +312,7 @@ mod tests {
 
     #[test]
     fn zero_width_is_an_error() {
-        let err = OneHidden::new(OneHiddenConfig {
-            width: 0,
-            dim: 2,
-            beta: 1.0,
-            activation: Arc::new(BuiltinActivation::Tanh),
-            bias: false,
-            train_c: true,
-            train_w: true,
-            train_b: false,
-            max_batch: 1,
-        })
-        .unwrap_err();
+        let err = OneHidden::new(OneHiddenConfig::mean_field(0, 2, Arc::new(BuiltinActivation::Tanh))).unwrap_err();
         assert_eq!(err.to_string(), "width must be at least 1, got 0");
     }
 }

@@ -95,18 +95,16 @@ pub(crate) fn plan(index: usize, point: &Point, data: Arc<dyn DataDistribution>,
         })
         .collect();
     let config = OneHiddenConfig {
-        width: *width,
-        dim,
         beta: match scaling {
             Scaling::MeanField => 1.0,
             Scaling::Lazy => 0.5,
         },
-        activation: activation(act),
         bias: *b != BlockSpec::Absent,
         train_c: matches!(c, BlockSpec::Trained(_)),
         train_w: matches!(w, BlockSpec::Trained(_)),
         train_b: matches!(b, BlockSpec::Trained(_)),
         max_batch: batch,
+        ..OneHiddenConfig::mean_field(*width, dim, activation(act))
     };
     let trained: Vec<&str> = [("c", c), ("w", w), ("b", b)]
         .iter()

@@ -225,11 +225,9 @@ pub fn expand(spec: &ScenarioSpec) -> Result<Vec<Point>, Invalid> {
         }
         axes.push((path.clone(), values.clone()));
     }
-    let seeds = match &sweep.seeds {
-        Some(s) if s.is_empty() => return Err(sweep_error("seeds", "is empty: list at least one seed")),
-        Some(s) => s.clone(),
-        None => vec![spec.seed],
-    };
+    if sweep.seeds.as_ref().is_some_and(Vec::is_empty) {
+        return Err(sweep_error("seeds", "is empty: list at least one seed"));
+    }
 
     let base = serde_json::to_value(spec).map_err(|e| sweep_error("fields", e.to_string()))?;
     let mut combos: Vec<Vec<f64>> = vec![Vec::new()];
@@ -251,6 +249,8 @@ pub fn expand(spec: &ScenarioSpec) -> Result<Vec<Point>, Invalid> {
         } else {
             serde_json::from_value(value).map_err(|e| sweep_error("fields", e.to_string()))?
         };
+        // Without a seed list the point keeps its own seed (which a field sweep of `seed` may have set).
+        let seeds = sweep.seeds.clone().unwrap_or_else(|| vec![resolved.seed]);
         for &seed in &seeds {
             points.push(Point { label: label.join(","), seed, spec: ScenarioSpec { seed, ..resolved.clone() } });
         }
@@ -308,5 +308,52 @@ fn through_variants<'v>(mut node: &'v mut Value, segment: Option<&str>) -> &'v m
             return node;
         }
         node = node.as_object_mut().and_then(|m| m.values_mut().next()).expect("one key");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use meanfield_core::StepRule;
+
+    fn spec(sweep: &str) -> ScenarioSpec {
+        let text = format!(
+            r#"Scenario(name: "t", seed: 5,
+                model: OneHidden(width: 4, activation: Tanh, c: Trained(Constant(1.0)), w: Trained(Constant(0.0))),
+                data: IsotropicGaussians(dim: 2, delta: 0.5),
+                dynamics: OnlineSgd(step: PerNeuron(1.0)), horizon: Steps(1), sweep: {sweep})"#
+        );
+        crate::parse::parse(&text, "t").unwrap()
+    }
+
+    fn summary(points: &[Point]) -> Vec<(String, u64)> {
+        points.iter().map(|p| (p.label.clone(), p.seed)).collect()
+    }
+
+    #[test]
+    fn sweeps_expand_width_outermost_seeds_innermost() {
+        let points = expand(&spec(r#"(width: [2, 8], seeds: [1, 2], fields: [("dynamics.step", [0.5])])"#)).unwrap();
+        let expected = [
+            ("width=2,dynamics.step=0.5", 1),
+            ("width=2,dynamics.step=0.5", 2),
+            ("width=8,dynamics.step=0.5", 1),
+            ("width=8,dynamics.step=0.5", 2),
+        ];
+        assert_eq!(summary(&points), expected.map(|(l, s)| (l.to_owned(), s)));
+        let ModelSpec::OneHidden { width, .. } = &points[2].spec.model;
+        assert_eq!(*width, 8);
+        assert_eq!(points[0].spec.dynamics.step(), StepRule::PerNeuron(0.5));
+    }
+
+    #[test]
+    fn fields_reach_into_variants_and_keep_integers_whole() {
+        let points = expand(&spec(r#"(fields: [("model.w.Trained", [0.25]), ("seed", [7])])"#)).unwrap();
+        let ModelSpec::OneHidden { w, .. } = &points[0].spec.model;
+        assert_eq!(*w, BlockSpec::Trained(InitSpec::Constant(0.25)));
+        assert_eq!(points[0].seed, 7, "a seed set by a field sweep is kept");
+        let err = expand(&spec(r#"(fields: [("model.width", [2.5])])"#)).unwrap_err();
+        assert_eq!(err.message, "'model.width' takes whole numbers, got 2.5");
+        let err = expand(&spec(r#"(fields: [("model.activation", [1.0])])"#)).unwrap_err();
+        assert!(err.message.starts_with("'model.activation' is not a number"), "{}", err.message);
     }
 }
