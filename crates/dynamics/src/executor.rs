@@ -68,7 +68,7 @@ pub fn run_replica(plan: &PointPlan, replica: usize, progress: &dyn Progress) ->
     let mut work = StepWorkspace::new(model.params().len(), batch);
     let mut scratch = Vec::new();
     let mut records = Vec::with_capacity(plan.record_steps.len());
-    let width = plan.columns().len();
+    let num_columns = plan.columns().len();
 
     let time_of = |step: u64| step as f64 * info.time_per_step;
     let diverged = |step: u64, what: String| Divergence {
@@ -103,7 +103,7 @@ pub fn run_replica(plan: &PointPlan, replica: usize, progress: &dyn Progress) ->
             let what = "parameters became non-finite; the step is too large".to_owned();
             return ReplicaResult { replica, records, divergence: Some(diverged(done, what)) };
         }
-        let mut values = Vec::with_capacity(width);
+        let mut values = Vec::with_capacity(num_columns);
         let mut ctx = ObservationContext { model: model.as_mut(), holdout: &holdout, scratch: &mut scratch };
         for observable in &plan.observables {
             observable.observe(&mut ctx, &mut values);

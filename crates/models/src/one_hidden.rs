@@ -96,10 +96,6 @@ impl OneHidden {
         })
     }
 
-    pub fn config(&self) -> &OneHiddenConfig {
-        &self.config
-    }
-
     /// Pre-activations and activations (and derivatives when asked) of `n` samples into the scratch.
     fn forward(&mut self, x: &[f64], n: usize, with_derivative: bool) {
         let (width, d) = (self.config.width, self.config.dim);

@@ -48,6 +48,16 @@ impl AtomicFile {
     }
 }
 
+/// Lets a streaming writer (e.g. `csv::Writer`) own the file until it is committed.
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.writer().write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.writer().flush()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

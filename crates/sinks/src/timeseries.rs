@@ -15,15 +15,6 @@ pub struct CsvTimeSeries {
     columns: Option<Vec<String>>,
 }
 
-impl std::io::Write for AtomicFile {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.writer().write(buf)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.writer().flush()
-    }
-}
-
 impl CsvTimeSeries {
     pub fn create(path: &Path) -> Result<CsvTimeSeries, SinkError> {
         let file = AtomicFile::create(path)?;
