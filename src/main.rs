@@ -5,6 +5,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use meanfield_core::Progress;
+use meanfield_models::BuiltinActivation;
+use meanfield_scenario::plugins::{self, PLUGIN_PATH_VAR, PluginLibrary};
+use meanfield_scenario::spec::DataSpec;
 use meanfield_scenario::{RunOptions, Scenario, run::total_steps};
 use meanfield_sinks::Summary;
 use std::path::{Path, PathBuf};
@@ -43,6 +46,23 @@ enum Command {
     Check { file: PathBuf },
     /// Print the embedded default scenario (a starting point for your own).
     ShowDefault,
+    /// Inspect plugin libraries.
+    Plugins {
+        #[command(subcommand)]
+        command: PluginsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginsCommand {
+    /// List what a plugin library provides: names, kinds, parameters, ABI version.
+    Inspect {
+        /// A library file, or a name looked up like a scenario's `lib` (current directory, then
+        /// MEANFIELD_PLUGIN_PATH).
+        path: String,
+    },
+    /// List the built-in activations and data distributions, and the plugins on MEANFIELD_PLUGIN_PATH.
+    List,
 }
 
 struct Bar(ProgressBar);
@@ -76,6 +96,19 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::ShowDefault => {
             print!("{DEFAULT_SCENARIO}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plugins { command: PluginsCommand::Inspect { path } } => {
+            let file = if Path::new(&path).is_file() {
+                PathBuf::from(&path)
+            } else {
+                plugins::resolve(&path, Path::new("."))?
+            };
+            print_library(&*plugins::open(&file)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plugins { command: PluginsCommand::List } => {
+            list_plugins();
             Ok(ExitCode::SUCCESS)
         }
         Command::Check { file } => {
@@ -136,6 +169,9 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             for d in &report.divergences {
                 eprintln!("warning: {}", d.message);
             }
+            for fault in &report.faults {
+                eprintln!("error: a plugin failed during the run: {fault}");
+            }
             let names: Vec<String> = report
                 .files
                 .iter()
@@ -148,7 +184,9 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                 report.wall_seconds,
                 report.threads
             );
-            if report.divergences.is_empty() {
+            if !report.faults.is_empty() {
+                Ok(ExitCode::FAILURE)
+            } else if report.divergences.is_empty() {
                 Ok(ExitCode::SUCCESS)
             } else {
                 eprintln!(
@@ -156,6 +194,48 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                     report.divergences.len()
                 );
                 Ok(ExitCode::from(EXIT_DIVERGED))
+            }
+        }
+    }
+}
+
+fn print_library(library: &PluginLibrary) {
+    println!("{}", library.path.display());
+    println!("  plugin {} {}, ABI version {}", library.name, library.version, library.abi_version);
+    for c in library.components() {
+        let density = if c.log_density { ", with log-density" } else { "" };
+        println!("  {:<18} {:<20} params: {}{density}", c.kind.to_string(), c.name, c.params);
+    }
+}
+
+fn list_plugins() {
+    println!("built-in activations: {}", BuiltinActivation::NAMES.join(", "));
+    println!("built-in data distributions: {}", DataSpec::BUILTIN_NAMES.join(", "));
+    let dirs = plugins::search_path();
+    if dirs.is_empty() {
+        println!("{PLUGIN_PATH_VAR} is not set: no plugin directories to list");
+    }
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            println!("{}: cannot read this directory", dir.display());
+            continue;
+        };
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.to_string_lossy().ends_with(std::env::consts::DLL_SUFFIX))
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            println!("{}: no plugin libraries", dir.display());
+        }
+        for file in files {
+            match plugins::open(&file) {
+                Ok(library) => print_library(&library),
+                Err(e) => println!(
+                    "{}
+  not usable: {e}",
+                    file.display()
+                ),
             }
         }
     }

@@ -77,6 +77,7 @@ fn mei_isotropic_gaussians_summary() {
 
 #[test]
 fn every_scenario_file_checks() {
+    common::plugin_dir(); // the plugin scenarios load the example plugins
     for entry in std::fs::read_dir(root().join("scenarios")).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "ron") {

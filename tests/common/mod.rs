@@ -50,3 +50,42 @@ pub const SMALL: &str = r#"Scenario(
     observables: [Risk(samples: 100), Moments],
 )
 "#;
+
+/// The plugin crates: the examples in `plugins/` and the broken fixtures in `tests/plugins/`.
+fn plugin_packages() -> Vec<String> {
+    let mut names = Vec::new();
+    for dir in ["plugins", "tests/plugins"] {
+        for entry in std::fs::read_dir(root().join(dir)).unwrap() {
+            let manifest = entry.unwrap().path().join("Cargo.toml");
+            let Ok(text) = std::fs::read_to_string(&manifest) else { continue };
+            let name = text.lines().find_map(|l| l.strip_prefix("name = ")).unwrap();
+            names.push(name.trim_matches('"').to_owned());
+        }
+    }
+    names.sort();
+    names
+}
+
+/// Builds every plugin crate (once per test binary) the way `cargo xtask build-plugins` does, into
+/// `target/plugins`, a target directory of its own: the `cargo test` running this holds the lock on
+/// `target/`, so a nested build there would wait forever. Returns the directory of the libraries.
+pub fn plugin_dir() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let mut command = Command::new(env!("CARGO"));
+            command.args(["build", "--release", "--quiet", "--target-dir", "target/plugins"]).current_dir(root());
+            for package in plugin_packages() {
+                command.args(["-p", &package]);
+            }
+            let status = command.status().unwrap();
+            assert!(status.success(), "building the plugins failed: {command:?}");
+            root().join("target/plugins/release")
+        })
+        .clone()
+}
+
+/// The file of the plugin library `name` built by [`plugin_dir`].
+pub fn plugin_lib(name: &str) -> PathBuf {
+    plugin_dir().join(format!("{}{name}{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX))
+}

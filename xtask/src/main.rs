@@ -7,8 +7,12 @@ use std::process::Command;
 const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
-  ci                 run .ci/run (fmt check, clippy, the whole test suite)
-  check-scenarios    `meanfield check` every file in scenarios/";
+  ci                                  run .ci/run (fmt check, clippy, the whole test suite)
+  check-scenarios                     `meanfield check` every file in scenarios/ (builds the plugins first)
+  build-plugins                       build every plugin crate in plugins/ into target/plugins/release/
+  new-plugin NAME --kind KIND [--dir DIR]
+                                      create a working plugin crate from a template in plugins/NAME
+                                      (or DIR/NAME); KIND is `activation` or `distribution`";
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace root").to_owned()
@@ -22,8 +26,46 @@ fn run(command: &mut Command) -> Result<()> {
     Ok(())
 }
 
+/// Where `build-plugins` puts the libraries: a target directory of their own, so that building them
+/// never waits on (or invalidates) the main build.
+const PLUGIN_TARGET_DIR: &str = "target/plugins";
+
+/// The package names of the crates directly under `dir` (each `dir/*/Cargo.toml`).
+fn packages_in(dir: &Path) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let manifest = entry?.path().join("Cargo.toml");
+        let Ok(text) = std::fs::read_to_string(&manifest) else { continue };
+        let name = text
+            .lines()
+            .find_map(|l| l.strip_prefix("name = "))
+            .with_context(|| format!("no `name = ` line in {}", manifest.display()))?;
+        names.push(name.trim().trim_matches('"').to_owned());
+    }
+    names.sort();
+    Ok(names)
+}
+
+fn build_plugins() -> Result<()> {
+    let root = root();
+    let mut command = Command::new("cargo");
+    command.args(["build", "--release", "--target-dir", PLUGIN_TARGET_DIR]).current_dir(&root);
+    for package in packages_in(&root.join("plugins"))? {
+        command.args(["-p", &package]);
+    }
+    run(&mut command)?;
+    let dir = root.join(PLUGIN_TARGET_DIR).join("release");
+    println!(
+        "plugins built into {}\n(scenarios name them by path, or set MEANFIELD_PLUGIN_PATH={})",
+        dir.display(),
+        dir.display()
+    );
+    Ok(())
+}
+
 fn check_scenarios() -> Result<()> {
     let root = root();
+    build_plugins()?;
     run(Command::new("cargo").args(["build", "--quiet", "--bin", "meanfield"]).current_dir(&root))?;
     let binary = root.join("target/debug/meanfield");
     let mut files: Vec<PathBuf> =
@@ -36,14 +78,155 @@ fn check_scenarios() -> Result<()> {
     Ok(())
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Activation,
+    Distribution,
+}
+
+/// `snake_case` → `CamelCase`, for the plugin's type name.
+fn type_name(name: &str) -> String {
+    name.split('_')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+        })
+        .collect()
+}
+
+/// Writes a plugin crate `name` of `kind` into `dir/name` and returns that directory.
+fn new_plugin(name: &str, kind: Kind, dir: &Path) -> Result<PathBuf> {
+    let valid = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !valid {
+        bail!("plugin name '{name}' must be snake_case: a lowercase letter, then lowercase letters, digits or _");
+    }
+    let crate_dir = dir.join(name);
+    if crate_dir.exists() {
+        bail!("{} already exists", crate_dir.display());
+    }
+    let sdk = root().join("crates/plugin");
+    // Inside this repository the path stays relative, so the crate keeps working in any checkout.
+    let sdk_path = match dir.canonicalize().ok().and_then(|d| d.strip_prefix(root()).ok().map(Path::to_owned)) {
+        Some(relative) => {
+            let up = "../".repeat(relative.components().count() + 1);
+            format!("{up}crates/plugin")
+        }
+        None => sdk.display().to_string(),
+    };
+    let source = match kind {
+        Kind::Activation => include_str!("../templates/activation.rs.tmpl"),
+        Kind::Distribution => include_str!("../templates/distribution.rs.tmpl"),
+    };
+    let fill = |template: &str| {
+        template.replace("{{name}}", name).replace("{{Type}}", &type_name(name)).replace("{{sdk_path}}", &sdk_path)
+    };
+    std::fs::create_dir_all(crate_dir.join("src"))?;
+    std::fs::write(crate_dir.join("Cargo.toml"), fill(include_str!("../templates/Cargo.toml.tmpl")))?;
+    std::fs::write(crate_dir.join("src/lib.rs"), fill(source))?;
+    Ok(crate_dir)
+}
+
+fn new_plugin_command(args: &[String]) -> Result<()> {
+    let mut name = None;
+    let mut kind = None;
+    let mut dir = root().join("plugins");
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--kind" => {
+                kind = Some(match args.next().map(String::as_str) {
+                    Some("activation") => Kind::Activation,
+                    Some("distribution") => Kind::Distribution,
+                    other => bail!("--kind must be `activation` or `distribution`, got {other:?}\n{USAGE}"),
+                })
+            }
+            "--dir" => dir = PathBuf::from(args.next().context("--dir needs a directory")?),
+            other if other.starts_with('-') => bail!("unknown option '{other}'\n{USAGE}"),
+            other => name = Some(other.to_owned()),
+        }
+    }
+    let (Some(name), Some(kind)) = (name, kind) else { bail!("new-plugin needs NAME and --kind\n{USAGE}") };
+    let crate_dir = new_plugin(&name, kind, &dir)?;
+    println!("created {} (build it with `cargo xtask build-plugins`)", crate_dir.display());
+    Ok(())
+}
+
 fn main() -> Result<()> {
-    match std::env::args().nth(1).as_deref() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
         Some("ci") => run(Command::new("bash").arg(root().join(".ci/run"))),
         Some("check-scenarios") => check_scenarios(),
+        Some("build-plugins") => build_plugins(),
+        Some("new-plugin") => new_plugin_command(&args[1..]),
         Some(other) => bail!("unknown task '{other}'\n{USAGE}"),
         None => {
             println!("{USAGE}");
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use meanfield_scenario::plugins;
+    use std::sync::Arc;
+
+    /// Both templates make crates that build, load, and provide what they say: generated outside the
+    /// repository (as a user would), built into the shared plugin target directory (so their
+    /// dependencies compile once), with this workspace's Cargo.lock (so they resolve offline to the same
+    /// versions).
+    #[test]
+    fn generated_plugins_build_and_load() {
+        let dir = tempfile_dir();
+        for (name, kind) in [("my_activation", Kind::Activation), ("my_distribution", Kind::Distribution)] {
+            let crate_dir = new_plugin(name, kind, &dir).unwrap();
+            std::fs::copy(root().join("Cargo.lock"), crate_dir.join("Cargo.lock")).unwrap();
+            let target = root().join(PLUGIN_TARGET_DIR);
+            let status = Command::new(env!("CARGO"))
+                .args(["build", "--release", "--quiet", "--target-dir"])
+                .arg(&target)
+                .current_dir(&crate_dir)
+                .status()
+                .unwrap();
+            assert!(status.success(), "building the generated {name}");
+            let file = target.join("release").join(format!(
+                "{}{name}{}",
+                std::env::consts::DLL_PREFIX,
+                std::env::consts::DLL_SUFFIX
+            ));
+            let library = plugins::open(&file).unwrap();
+            let faults = Arc::new(meanfield_core::FaultLog::default());
+            match kind {
+                Kind::Activation => {
+                    let act = library.activation(name, "(scale: 2.0)", faults).unwrap();
+                    let mut v = [0.0];
+                    meanfield_core::Activation::eval(&act, &[0.5], &mut v, None);
+                    assert_eq!(v[0], 1.0f64.tanh());
+                }
+                Kind::Distribution => {
+                    let dist = library.distribution(name, "(dim: 4, noise: 0.0)", faults).unwrap();
+                    assert_eq!(meanfield_core::DataDistribution::dim(&dist), 4);
+                }
+            }
+        }
+        assert!(new_plugin("Bad-Name", Kind::Activation, &dir).is_err());
+        assert!(new_plugin("my_activation", Kind::Activation, &dir).is_err(), "existing crates are not overwritten");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A fresh directory outside the repository (so the generated crates are not workspace members).
+    fn tempfile_dir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("meanfield-xtask-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn type_names_are_camel_case() {
+        assert_eq!(type_name("leaky_tanh2"), "LeakyTanh2");
     }
 }

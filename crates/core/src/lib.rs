@@ -13,6 +13,7 @@
 pub mod activation;
 pub mod data;
 pub mod dynamics;
+pub mod fault;
 pub mod init;
 pub mod model;
 pub mod observable;
@@ -24,6 +25,7 @@ pub mod sink;
 pub use activation::Activation;
 pub use data::{DataDistribution, DataStream};
 pub use dynamics::{Dynamics, NonFinite, StepRule, StepWorkspace};
+pub use fault::FaultLog;
 pub use init::InitLaw;
 pub use model::{Block, Model};
 pub use observable::{Holdout, Observable, ObservationContext};

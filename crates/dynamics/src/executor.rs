@@ -6,8 +6,8 @@
 //! output identical for any number of threads.
 
 use meanfield_core::{
-    DataDistribution, Divergence, Dynamics, Holdout, Model, Observable, ObservationContext, PointInfo, PointResult,
-    Progress, Purpose, Record, ReplicaResult, StepWorkspace, StreamKey,
+    DataDistribution, Divergence, Dynamics, FaultLog, Holdout, Model, Observable, ObservationContext, PointInfo,
+    PointResult, Progress, Purpose, Record, ReplicaResult, StepWorkspace, StreamKey,
 };
 use rand::RngCore;
 use rayon::prelude::*;
@@ -26,6 +26,8 @@ pub struct PointPlan {
     pub observables: Vec<Arc<dyn Observable>>,
     /// Sorted steps at which observables are recorded; the last is `info.steps`.
     pub record_steps: Vec<u64>,
+    /// Where this point's components (plugins) record failures that they turned into NaN.
+    pub faults: Arc<FaultLog>,
 }
 
 impl std::fmt::Debug for PointPlan {
@@ -71,14 +73,21 @@ pub fn run_replica(plan: &PointPlan, replica: usize, progress: &dyn Progress) ->
     let num_columns = plan.columns().len();
 
     let time_of = |step: u64| step as f64 * info.time_per_step;
-    let diverged = |step: u64, what: String| Divergence {
-        step,
-        time: time_of(step),
-        message: format!(
-            "replica {replica} of point {} diverged at step {step} (t = {}): {what}",
-            if info.label.is_empty() { "0".to_owned() } else { format!("'{}'", info.label) },
-            time_of(step)
-        ),
+    let diverged = |step: u64, what: String| {
+        // A component that failed (a plugin panic) wrote NaN: its reason is the real cause.
+        let what = match plan.faults.first() {
+            Some(fault) => format!("{fault} (its output was replaced by NaN)"),
+            None => what,
+        };
+        Divergence {
+            step,
+            time: time_of(step),
+            message: format!(
+                "replica {replica} of point {} diverged at step {step} (t = {}): {what}",
+                if info.label.is_empty() { "0".to_owned() } else { format!("'{}'", info.label) },
+                time_of(step)
+            ),
+        }
     };
 
     let mut done = 0u64;

@@ -1,16 +1,49 @@
 //! Checked scenario point → the components the executor runs.
 
 use crate::check::{Point, model_blocks};
+use crate::plugins::{self, PluginError};
 use crate::spec::*;
-use meanfield_core::{Activation, DataDistribution, InitLaw, Model, Observable, PointInfo, Purpose, StreamKey};
+use meanfield_core::{
+    Activation, DataDistribution, FaultLog, InitLaw, Model, Observable, PointInfo, Purpose, StreamKey,
+};
 use meanfield_dynamics::{Averages, Histogram, ModelFactory, Moments, PointPlan, Risk, Schedule, Sgd};
-use meanfield_models::{BuiltinActivation, OneHidden, OneHiddenConfig};
+use meanfield_models::{OneHidden, OneHiddenConfig};
 use meanfield_samplers as samplers;
 use std::path::Path;
 use std::sync::Arc;
 
-fn activation(spec: &BuiltinActivation) -> Arc<dyn Activation> {
-    Arc::new(*spec)
+/// Why a point's components could not be built.
+#[derive(Debug)]
+pub(crate) enum BuildError {
+    Data(samplers::DatasetError),
+    /// A plugin at `path` (the dotted path of its reference in the scenario) failed to load or build.
+    Plugin {
+        path: String,
+        params: String,
+        source: Box<PluginError>,
+    },
+}
+
+/// What building needs besides the spec: where relative paths start and where plugins record faults.
+pub(crate) struct BuildContext<'a> {
+    pub base_dir: &'a Path,
+    pub faults: &'a Arc<FaultLog>,
+}
+
+fn plugin_error(path: &str, params: &str) -> impl FnOnce(PluginError) -> BuildError {
+    move |source| BuildError::Plugin { path: path.to_owned(), params: params.to_owned(), source: Box::new(source) }
+}
+
+fn activation(spec: &ActivationSpec, path: &str, ctx: &BuildContext<'_>) -> Result<Arc<dyn Activation>, BuildError> {
+    match spec {
+        ActivationSpec::Plugin { lib, name, params } => {
+            let error = |e| plugin_error(path, params.text())(e);
+            let library = plugins::resolve(lib, ctx.base_dir).and_then(|p| plugins::open(&p)).map_err(error)?;
+            let built = library.activation(name, params.text(), ctx.faults.clone()).map_err(error)?;
+            Ok(Arc::new(built))
+        }
+        builtin => Ok(Arc::new(builtin.builtin().expect("every other variant is a built-in"))),
+    }
 }
 
 /// The initial law of a block; `per_sqrt_dim` standard deviations are divided by √d here.
@@ -37,8 +70,8 @@ fn column(spec: &ColumnSpec) -> samplers::Column {
 pub(crate) fn data(
     spec: &DataSpec,
     seed: u64,
-    base_dir: &Path,
-) -> Result<Arc<dyn DataDistribution>, samplers::DatasetError> {
+    ctx: &BuildContext<'_>,
+) -> Result<Arc<dyn DataDistribution>, BuildError> {
     Ok(match spec {
         DataSpec::TeacherStudent { dim, teacher, noise } => {
             let mut rng = StreamKey::shared(seed, Purpose::Teacher).stream();
@@ -46,14 +79,17 @@ pub(crate) fn data(
                 TeacherSpec::Network { width, activation: act, a, w } => samplers::Teacher::network(
                     *width,
                     *dim,
-                    activation(act),
+                    activation(act, "data.teacher.activation", ctx)?,
                     init_law(a, *dim).as_ref(),
                     init_law(w, *dim).as_ref(),
                     &mut rng,
                 ),
-                TeacherSpec::SingleIndex { link, w } => {
-                    samplers::Teacher::single_index(*dim, activation(link), init_law(w, *dim).as_ref(), &mut rng)
-                }
+                TeacherSpec::SingleIndex { link, w } => samplers::Teacher::single_index(
+                    *dim,
+                    activation(link, "data.teacher.link", ctx)?,
+                    init_law(w, *dim).as_ref(),
+                    &mut rng,
+                ),
             };
             Arc::new(samplers::TeacherStudent { dim: *dim, teacher, noise: *noise })
         }
@@ -69,16 +105,31 @@ pub(crate) fn data(
                 SamplingSpec::WithReplacement => samplers::Sampling::WithReplacement,
                 SamplingSpec::Epochs => samplers::Sampling::Epochs,
             };
-            Arc::new(samplers::Dataset::load(&base_dir.join(path), &features, &column(target), sampling, *standardize)?)
+            let dataset =
+                samplers::Dataset::load(&ctx.base_dir.join(path), &features, &column(target), sampling, *standardize)
+                    .map_err(BuildError::Data)?;
+            Arc::new(dataset)
+        }
+        DataSpec::Plugin { lib, name, params } => {
+            let error = |e| plugin_error("data", params.text())(e);
+            let library = plugins::resolve(lib, ctx.base_dir).and_then(|p| plugins::open(&p)).map_err(error)?;
+            Arc::new(library.distribution(name, params.text(), ctx.faults.clone()).map_err(error)?)
         }
     })
 }
 
 /// The components of one point. `data` is the point's data law (already built: it may have read a file).
-pub(crate) fn plan(index: usize, point: &Point, data: Arc<dyn DataDistribution>, replicas: usize) -> PointPlan {
+pub(crate) fn plan(
+    index: usize,
+    point: &Point,
+    data: Arc<dyn DataDistribution>,
+    replicas: usize,
+    ctx: &BuildContext<'_>,
+) -> Result<PointPlan, BuildError> {
     let spec = &point.spec;
     let dim = data.dim();
-    let ModelSpec::OneHidden { width, activation: act, scaling, c, w, b } = &spec.model;
+    let ModelSpec::OneHidden { width, activation: act_spec, scaling, c, w, b } = &spec.model;
+    let act = activation(act_spec, "model.activation", ctx)?;
     let (dynamics, rule, batch) = match &spec.dynamics {
         DynamicsSpec::OnlineSgd { step } => (Sgd::new(*step, *width, 1, 0.0, 0.0), *step, 1),
         DynamicsSpec::MinibatchSgd { step, batch } => (Sgd::new(*step, *width, *batch, 0.0, 0.0), *step, *batch),
@@ -104,7 +155,7 @@ pub(crate) fn plan(index: usize, point: &Point, data: Arc<dyn DataDistribution>,
         train_w: matches!(w, BlockSpec::Trained(_)),
         train_b: matches!(b, BlockSpec::Trained(_)),
         max_batch: batch,
-        ..OneHiddenConfig::mean_field(*width, dim, activation(act))
+        ..OneHiddenConfig::mean_field(*width, dim, act.clone())
     };
     let trained: Vec<&str> = [("c", c), ("w", w), ("b", b)]
         .iter()
@@ -160,12 +211,13 @@ pub(crate) fn plan(index: usize, point: &Point, data: Arc<dyn DataDistribution>,
         data: data.name(),
         dynamics: meanfield_core::Dynamics::name(&dynamics),
     };
-    PointPlan {
+    Ok(PointPlan {
         record_steps: schedule.steps(steps, rule, *width),
         info,
         model,
         data,
         dynamics: Arc::new(dynamics),
         observables,
-    }
+        faults: ctx.faults.clone(),
+    })
 }

@@ -28,14 +28,29 @@ fn at_least_one(path: &str, v: usize) -> Result<(), Invalid> {
     if v >= 1 { Ok(()) } else { Err(invalid(path, "must be at least 1, got 0")) }
 }
 
-fn check_activation(path: &str, act: &BuiltinActivation) -> Result<(), Invalid> {
-    if let BuiltinActivation::Ramp { t1, t2, s1, s2 } = *act {
+fn check_activation(path: &str, act: &ActivationSpec) -> Result<(), Invalid> {
+    if let ActivationSpec::Plugin { lib, name, .. } = act {
+        return check_plugin_ref(path, lib, name);
+    }
+    if let Some(BuiltinActivation::Ramp { t1, t2, s1, s2 }) = act.builtin() {
         if t1.partial_cmp(&t2) != Some(std::cmp::Ordering::Less) {
             return Err(invalid(path, format!("Ramp needs t1 < t2, got t1 = {t1}, t2 = {t2}")));
         }
         if ![s1, s2, t1, t2].iter().all(|v| v.is_finite()) {
             return Err(invalid(path, "Ramp parameters must be finite"));
         }
+    }
+    Ok(())
+}
+
+/// The library and component names of a plugin are not empty (whether they exist is known only once
+/// the library is loaded, when the scenario's components are built).
+fn check_plugin_ref(path: &str, lib: &str, name: &str) -> Result<(), Invalid> {
+    if lib.trim().is_empty() {
+        return Err(invalid(&format!("{path}.lib"), "is empty: give the plugin library's name or path"));
+    }
+    if name.trim().is_empty() {
+        return Err(invalid(&format!("{path}.name"), "is empty: give the name of a component of the plugin"));
     }
     Ok(())
 }
@@ -75,7 +90,7 @@ pub(crate) fn model_blocks(spec: &ScenarioSpec, dim: Option<usize>) -> Vec<(&'st
 pub(crate) fn data_dim(data: &DataSpec) -> Option<usize> {
     match data {
         DataSpec::TeacherStudent { dim, .. } | DataSpec::IsotropicGaussians { dim, .. } => Some(*dim),
-        DataSpec::Dataset { .. } => None,
+        DataSpec::Dataset { .. } | DataSpec::Plugin { .. } => None,
     }
 }
 
@@ -136,6 +151,7 @@ pub fn validate(spec: &ScenarioSpec) -> Result<(), Invalid> {
                 return Err(invalid("data.path", "is empty"));
             }
         }
+        DataSpec::Plugin { lib, name, .. } => check_plugin_ref("data", lib, name)?,
     }
     let (rule, batch) = match &spec.dynamics {
         DynamicsSpec::OnlineSgd { step } => (*step, 1),

@@ -21,15 +21,41 @@ impl Location {
     /// Best-effort location of the field at a dotted `path` (e.g. `model.width`): each segment is looked
     /// up as `name:` after the previous one. `None` when the field is not written in the file (a default).
     pub fn of_field(origin: &str, source: &str, path: &str) -> Option<Box<Location>> {
-        let mut offset = 0;
-        for segment in path.split('.') {
-            offset += find_field(&source[offset..], segment)?;
-        }
-        let before = &source[..offset];
+        Location::at_offset(origin, source, field_offset(source, path)?)
+    }
+
+    /// The location of `line:col` (1-based) inside `value`, the text written after the field at `path`
+    /// (a plugin's parameters, which the plugin parsed on its own).
+    pub fn within_field(
+        origin: &str,
+        source: &str,
+        path: &str,
+        value: &str,
+        line: usize,
+        col: usize,
+    ) -> Option<Box<Location>> {
+        let field = field_offset(source, path)?;
+        let start = field + source[field..].find(value)?;
+        let line_start: usize = value.split_inclusive('\n').take(line.checked_sub(1)?).map(str::len).sum();
+        let in_line = value[line_start..].char_indices().nth(col.saturating_sub(1)).map_or(0, |(i, _)| i);
+        Location::at_offset(origin, source, start + line_start + in_line)
+    }
+
+    fn at_offset(origin: &str, source: &str, offset: usize) -> Option<Box<Location>> {
+        let before = source.get(..offset)?;
         let line = before.matches('\n').count() + 1;
         let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
         Location::new(origin, source, line, col).map(Box::new)
     }
+}
+
+/// Byte offset of the field at a dotted `path`, each segment looked up after the previous one.
+fn field_offset(source: &str, path: &str) -> Option<usize> {
+    let mut offset = 0;
+    for segment in path.split('.') {
+        offset += find_field(&source[offset..], segment)?;
+    }
+    Some(offset)
 }
 
 /// Offset of the first `segment` written as a field name (`segment` then optional spaces then `:`),
@@ -71,8 +97,12 @@ pub enum ScenarioError {
     SyntaxNoPosition { origin: String, message: String },
     #[error("{}{path}: {message}{}", prefix(origin, location), suffix(location))]
     Invalid { origin: String, path: String, message: String, location: Option<Box<Location>> },
-    #[error("{origin}: data: {source}")]
-    Data { origin: String, source: meanfield_samplers::DatasetError },
+    // The inner errors are fields named `error`, not `source`: the message already contains them, and a
+    // `source` would be printed a second time by error-chain printers (anyhow's `{:#}`).
+    #[error("{origin}: data: {error}")]
+    Data { origin: String, error: meanfield_samplers::DatasetError },
+    #[error("{}{path}: {error}{}", prefix(origin, location), suffix(location))]
+    Plugin { origin: String, path: String, location: Option<Box<Location>>, error: Box<crate::plugins::PluginError> },
 }
 
 fn prefix(origin: &str, location: &Option<Box<Location>>) -> String {

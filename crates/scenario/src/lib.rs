@@ -9,6 +9,7 @@ mod build;
 pub mod check;
 pub mod error;
 pub mod parse;
+pub mod plugins;
 pub mod run;
 pub mod spec;
 
@@ -17,9 +18,12 @@ pub use error::{Location, ScenarioError};
 pub use run::{RunError, RunOptions, RunReport, run};
 pub use spec::ScenarioSpec;
 
+use build::{BuildContext, BuildError};
+use meanfield_core::FaultLog;
 use meanfield_dynamics::PointPlan;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// A checked scenario and its sweep points.
 #[derive(Debug, Clone)]
@@ -67,23 +71,47 @@ impl Scenario {
         Ok(Scenario { spec, text: text.to_owned(), origin: origin.to_owned(), base_dir: base_dir.to_owned(), points })
     }
 
-    /// Builds the components of every point (reads data files).
+    /// Builds the components of every point (reads data files, loads plugins and makes their instances).
     pub fn plans(&self) -> Result<Vec<PointPlan>, ScenarioError> {
         self.points
             .iter()
             .enumerate()
             .map(|(index, point)| {
-                let data = build::data(&point.spec.data, point.seed, &self.base_dir)
-                    .map_err(|source| ScenarioError::Data { origin: self.origin.clone(), source })?;
+                let faults = Arc::new(FaultLog::default());
+                let ctx = BuildContext { base_dir: &self.base_dir, faults: &faults };
+                let data = build::data(&point.spec.data, point.seed, &ctx).map_err(|e| self.build_error(e))?;
                 check::validate_observables(&point.spec, Some(data.dim())).map_err(|e| ScenarioError::Invalid {
                     origin: self.origin.clone(),
                     location: Location::of_field(&self.origin, &self.text, &e.path),
                     path: e.path,
                     message: e.message,
                 })?;
-                Ok(build::plan(index, point, data, self.spec.replicas))
+                build::plan(index, point, data, self.spec.replicas, &ctx).map_err(|e| self.build_error(e))
             })
             .collect()
+    }
+
+    fn build_error(&self, error: BuildError) -> ScenarioError {
+        match error {
+            BuildError::Data(error) => ScenarioError::Data { origin: self.origin.clone(), error },
+            BuildError::Plugin { path, params, source: error } => {
+                // A parameter error inside the plugin points into the params text, else at the reference.
+                let location = match error.as_ref() {
+                    plugins::PluginError::Rejected { line, col, .. } if *line > 0 => Location::within_field(
+                        &self.origin,
+                        &self.text,
+                        &format!("{path}.params"),
+                        &params,
+                        *line as usize,
+                        *col as usize,
+                    ),
+                    _ => None,
+                }
+                .or_else(|| Location::of_field(&self.origin, &self.text, &format!("{path}.name")))
+                .or_else(|| Location::of_field(&self.origin, &self.text, &path));
+                ScenarioError::Plugin { origin: self.origin.clone(), path, location, error }
+            }
+        }
     }
 
     /// Where results go unless overridden: `output`, or `results/<name>`.

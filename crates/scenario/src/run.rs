@@ -42,6 +42,9 @@ pub struct RunReport {
     pub files: Vec<PathBuf>,
     pub summary: Summary,
     pub divergences: Vec<Divergence>,
+    /// Failures of components (plugin panics or errors inside the run), one per affected point. The
+    /// replicas they hit are also in `divergences`.
+    pub faults: Vec<String>,
     pub threads: usize,
     pub wall_seconds: f64,
 }
@@ -108,6 +111,7 @@ pub fn run(scenario: &Scenario, plans: &[PointPlan], options: &RunOptions<'_>) -
         files,
         summary: summary.summary().clone(),
         divergences,
+        faults: plans.iter().filter_map(|p| p.faults.first().map(|f| format!("point {}: {f}", p.info.index))).collect(),
         threads: pool.current_num_threads(),
         wall_seconds,
     })

@@ -4,6 +4,7 @@
 use meanfield_core::StepRule;
 use meanfield_dynamics::{Statistic, TestFunction};
 use meanfield_models::BuiltinActivation;
+use ron::value::RawValue;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,7 +51,7 @@ pub enum ModelSpec {
     /// ŷ = N^(−β) Σ c_i σ(w_i·x + b_i).
     OneHidden {
         width: usize,
-        activation: BuiltinActivation,
+        activation: ActivationSpec,
         #[serde(default)]
         scaling: Scaling,
         c: BlockSpec,
@@ -119,6 +120,83 @@ pub enum DataSpec {
         #[serde(default)]
         standardize: bool,
     },
+    /// A distribution from a plugin library (see [`crate::plugins::resolve`] for how `lib` is found).
+    Plugin {
+        lib: String,
+        name: String,
+        #[serde(default)]
+        params: PluginParams,
+    },
+}
+
+impl DataSpec {
+    /// The built-in data laws, for listings.
+    pub const BUILTIN_NAMES: &'static [&'static str] = &["TeacherStudent", "IsotropicGaussians", "Dataset"];
+}
+
+/// An activation: a built-in (the variants of [`BuiltinActivation`], same syntax) or one from a plugin.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum ActivationSpec {
+    Identity,
+    Tanh,
+    Relu,
+    Sigmoid,
+    Erf,
+    Softplus,
+    Ramp {
+        s1: f64,
+        s2: f64,
+        t1: f64,
+        t2: f64,
+    },
+    Plugin {
+        lib: String,
+        name: String,
+        #[serde(default)]
+        params: PluginParams,
+    },
+}
+
+impl ActivationSpec {
+    /// The built-in this names; `None` for a plugin.
+    pub fn builtin(&self) -> Option<BuiltinActivation> {
+        Some(match *self {
+            ActivationSpec::Identity => BuiltinActivation::Identity,
+            ActivationSpec::Tanh => BuiltinActivation::Tanh,
+            ActivationSpec::Relu => BuiltinActivation::Relu,
+            ActivationSpec::Sigmoid => BuiltinActivation::Sigmoid,
+            ActivationSpec::Erf => BuiltinActivation::Erf,
+            ActivationSpec::Softplus => BuiltinActivation::Softplus,
+            ActivationSpec::Ramp { s1, s2, t1, t2 } => BuiltinActivation::Ramp { s1, s2, t1, t2 },
+            ActivationSpec::Plugin { .. } => return None,
+        })
+    }
+}
+
+/// A plugin's parameters: the RON text exactly as written in the scenario (`()` when left out). The
+/// plugin deserializes it itself; the host only carries it, and maps the plugin's line:col back into
+/// the scenario file. Plugin parameters cannot be swept (they are text, not numbers, to the host).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PluginParams(Box<RawValue>);
+
+impl PluginParams {
+    pub fn text(&self) -> &str {
+        self.0.get_ron()
+    }
+}
+
+impl Default for PluginParams {
+    fn default() -> Self {
+        PluginParams(RawValue::from_boxed_ron("()".into()).expect("`()` is valid RON"))
+    }
+}
+
+impl PartialEq for PluginParams {
+    fn eq(&self, other: &Self) -> bool {
+        self.text() == other.text()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -127,7 +205,7 @@ pub enum TeacherSpec {
     /// f*(x) = (1/K) Σ_k a_k σ(w_k·x) with K = `width` units; a ~ N(0, 1) and w ~ N(0, I/d) by default.
     Network {
         width: usize,
-        activation: BuiltinActivation,
+        activation: ActivationSpec,
         #[serde(default = "standard_gaussian")]
         a: InitSpec,
         #[serde(default = "isotropic_gaussian")]
@@ -135,7 +213,7 @@ pub enum TeacherSpec {
     },
     /// f*(x) = link(w*·x), w* ~ N(0, I/d) by default.
     SingleIndex {
-        link: BuiltinActivation,
+        link: ActivationSpec,
         #[serde(default = "isotropic_gaussian")]
         w: InitSpec,
     },
