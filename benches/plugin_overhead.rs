@@ -15,10 +15,11 @@ use meanfield_scenario::Scenario;
 
 /// The tests' small scenario, widened to the benchmark's size.
 fn scenario(activation: &str) -> String {
-    let text = common::SMALL
-        .replace("width: 8", "width: 1000")
-        .replace("dim: 3", "dim: 20")
-        .replacen("activation: Tanh", &format!("activation: {activation}"), 1);
+    let text = common::SMALL.replace("width: 8", "width: 1000").replace("dim: 3", "dim: 20").replacen(
+        "activation: Tanh",
+        &format!("activation: {activation}"),
+        1,
+    );
     assert!(text.contains("width: 1000") && text.contains("dim: 20"), "SMALL changed: update this benchmark");
     text
 }
@@ -43,7 +44,9 @@ fn sgd_step(c: &mut Criterion) {
         group.bench_function(label, |b| {
             b.iter(|| {
                 k = (k + 1) % POOL;
-                plan.dynamics.step(model.as_mut(), &x[k * d..(k + 1) * d], &y[k..k + 1], &mut work, &mut noise).unwrap();
+                plan.dynamics
+                    .step(model.as_mut(), &x[k * d..(k + 1) * d], &y[k..k + 1], &mut work, &mut noise)
+                    .unwrap();
             })
         });
     }
