@@ -305,3 +305,12 @@ fn a_plugin_distribution_samples_from_the_host_rng_and_gives_its_log_density() {
     assert!((out[0] - expected).abs() < 1e-12, "{} vs {expected}", out[0]);
     assert!(dist.has_log_density());
 }
+
+#[test]
+fn plugin_parameters_cannot_be_swept_and_say_so() {
+    let text = with_activation(r#"Plugin(lib: "swish", name: "swish", params: (beta: 1.0))"#).replace(
+        "observables:",
+        "sweep: (fields: [(\"model.activation.params.beta\", [1.0, 2.0])]),\n    observables:",
+    );
+    check(&text, &["sweep.fields", "plugin parameters cannot be swept"]);
+}

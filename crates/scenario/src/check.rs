@@ -286,6 +286,12 @@ fn set_path(root: &mut Value, path: &str, v: f64) -> Result<(), String> {
     for segment in path.split('.') {
         node = through_variants(node, Some(segment));
         let Value::Object(map) = node else {
+            if walked.ends_with("params") && node.is_string() {
+                return Err(format!(
+                    "'{path}': plugin parameters cannot be swept (they reach the plugin as text); \
+                     write one scenario per value instead"
+                ));
+            }
             return Err(format!("'{path}': '{walked}' has no fields"));
         };
         if !map.contains_key(segment) {
