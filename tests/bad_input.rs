@@ -59,6 +59,42 @@ fn unknown_activation_lists_the_known_ones() {
     );
 }
 
+/// SMALL with its model replaced by a two-hidden-layer network of widths `n1`, `n2`.
+fn two_hidden(n1: usize, n2: usize) -> String {
+    let start = SMALL.find("model: OneHidden(").unwrap();
+    let end = start + SMALL[start..].find("    ),\n").unwrap() + "    ),\n".len();
+    let model = format!(
+        "model: TwoHidden(
+        width1: {n1},
+        width2: {n2},
+        activation1: Tanh,
+        activation2: Tanh,
+        w: Trained(Gaussian(mean: 0.0, std: 1.0, per_sqrt_dim: true)),
+        u: Trained(Gaussian(mean: 0.0, std: 1.0)),
+        c: Trained(Gaussian(mean: 0.0, std: 1.0)),
+    ),\n"
+    );
+    format!("{}{model}{}", &SMALL[..start], &SMALL[end..])
+}
+
+#[test]
+fn zero_widths_of_the_two_hidden_layer_network_are_refused_with_their_place() {
+    check(&two_hidden(0, 4), &["bad.ron:7:9: model.width1: must be at least 1, got 0", "7 |         width1: 0,"]);
+    check(&two_hidden(4, 0), &["bad.ron:8:9: model.width2: must be at least 1, got 0", "8 |         width2: 0,"]);
+    // The u block has N1 columns: a coordinate beyond them is refused.
+    let text =
+        two_hidden(3, 2).replace("Moments]", "Moments, Histogram(of: Coordinate(\"u\", 3), bins: 4, range: (-1, 1))]");
+    check(&text, &["coordinate 3 of block \"u\" does not exist (it has 3)"]);
+}
+
+#[test]
+fn a_valid_two_hidden_layer_scenario_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ok.ron"), two_hidden(3, 2).replace("{OUT}", "out")).unwrap();
+    let out = meanfield(&["run", "ok.ron", "--quiet"], dir.path());
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+}
+
 #[test]
 fn zero_width_is_refused_with_its_place() {
     check(

@@ -7,7 +7,7 @@ use meanfield_core::{
     Activation, DataDistribution, FaultLog, InitLaw, Model, Observable, PointInfo, Purpose, StreamKey,
 };
 use meanfield_dynamics::{Averages, Histogram, ModelFactory, Moments, PointPlan, Risk, Schedule, Sgd};
-use meanfield_models::{OneHidden, OneHiddenConfig};
+use meanfield_models::{OneHidden, OneHiddenConfig, TwoHidden, TwoHiddenConfig};
 use meanfield_samplers as samplers;
 use std::path::Path;
 use std::sync::Arc;
@@ -118,6 +118,88 @@ pub(crate) fn data(
     })
 }
 
+/// The initial laws of the present blocks, in the model's storage order.
+fn block_laws(blocks: &[&BlockSpec], dim: usize) -> Vec<Arc<dyn InitLaw>> {
+    blocks
+        .iter()
+        .filter_map(|b| match b {
+            BlockSpec::Trained(init) | BlockSpec::Frozen(init) => Some(init_law(init, dim)),
+            BlockSpec::Absent => None,
+        })
+        .collect()
+}
+
+/// The names of the trained blocks, for the model's description.
+fn trained(blocks: &[(&str, &BlockSpec)]) -> String {
+    let names: Vec<&str> = blocks.iter().filter(|(_, b)| matches!(b, BlockSpec::Trained(_))).map(|(n, _)| *n).collect();
+    names.join("+")
+}
+
+/// A replica's model factory (random initial particles from the given stream) and the model's description.
+fn model(
+    spec: &ModelSpec,
+    dim: usize,
+    batch: usize,
+    ctx: &BuildContext<'_>,
+) -> Result<(ModelFactory, String), BuildError> {
+    Ok(match spec {
+        ModelSpec::OneHidden { width, activation: act_spec, scaling, c, w, b } => {
+            let act = activation(act_spec, "model.activation", ctx)?;
+            let laws = block_laws(&[c, w, b], dim);
+            let config = OneHiddenConfig {
+                beta: match scaling {
+                    Scaling::MeanField => 1.0,
+                    Scaling::Lazy => 0.5,
+                },
+                bias: *b != BlockSpec::Absent,
+                train_c: matches!(c, BlockSpec::Trained(_)),
+                train_w: matches!(w, BlockSpec::Trained(_)),
+                train_b: matches!(b, BlockSpec::Trained(_)),
+                max_batch: batch,
+                ..OneHiddenConfig::mean_field(*width, dim, act.clone())
+            };
+            let name = format!(
+                "one-hidden(N={width},d={dim},{},beta={},trained={})",
+                act.name(),
+                config.beta,
+                trained(&[("c", c), ("w", w), ("b", b)])
+            );
+            let factory: ModelFactory = Arc::new(move |rng| {
+                let mut net: Box<dyn Model> =
+                    Box::new(OneHidden::new(config.clone()).expect("dimensions were validated"));
+                samplers::initialize_blocks(net.as_mut(), &laws, rng);
+                net
+            });
+            (factory, name)
+        }
+        ModelSpec::TwoHidden { width1, width2, activation1, activation2, w, u, c } => {
+            let act1 = activation(activation1, "model.activation1", ctx)?;
+            let act2 = activation(activation2, "model.activation2", ctx)?;
+            let laws = block_laws(&[w, u, c], dim);
+            let config = TwoHiddenConfig {
+                train_w: matches!(w, BlockSpec::Trained(_)),
+                train_u: matches!(u, BlockSpec::Trained(_)),
+                train_c: matches!(c, BlockSpec::Trained(_)),
+                max_batch: batch,
+                ..TwoHiddenConfig::mean_field((*width1, *width2), dim, act1.clone(), act2.clone())
+            };
+            let name = format!(
+                "two-hidden(N1={width1},N2={width2},d={dim},{},{},trained={})",
+                act1.name(),
+                act2.name(),
+                trained(&[("w", w), ("u", u), ("c", c)])
+            );
+            let factory: ModelFactory = Arc::new(move |rng| {
+                let mut net: Box<dyn Model> =
+                    Box::new(TwoHidden::new(config.clone()).expect("dimensions were validated"));
+                samplers::initialize_blocks(net.as_mut(), &laws, rng);
+                net
+            });
+            (factory, name)
+        }
+    })
+}
+
 /// The components of one point. `data` is the point's data law (already built: it may have read a file).
 pub(crate) fn plan(
     index: usize,
@@ -128,50 +210,15 @@ pub(crate) fn plan(
 ) -> Result<PointPlan, BuildError> {
     let spec = &point.spec;
     let dim = data.dim();
-    let ModelSpec::OneHidden { width, activation: act_spec, scaling, c, w, b } = &spec.model;
-    let act = activation(act_spec, "model.activation", ctx)?;
+    let width = spec.model.step_width();
     let (dynamics, rule, batch) = match &spec.dynamics {
-        DynamicsSpec::OnlineSgd { step } => (Sgd::new(*step, *width, 1, 0.0, 0.0), *step, 1),
-        DynamicsSpec::MinibatchSgd { step, batch } => (Sgd::new(*step, *width, *batch, 0.0, 0.0), *step, *batch),
+        DynamicsSpec::OnlineSgd { step } => (Sgd::new(*step, width, 1, 0.0, 0.0), *step, 1),
+        DynamicsSpec::MinibatchSgd { step, batch } => (Sgd::new(*step, width, *batch, 0.0, 0.0), *step, *batch),
         DynamicsSpec::NoisySgd { step, batch, weight_decay, temperature } => {
-            (Sgd::new(*step, *width, *batch, *weight_decay, *temperature), *step, *batch)
+            (Sgd::new(*step, width, *batch, *weight_decay, *temperature), *step, *batch)
         }
     };
-    let blocks: Vec<&BlockSpec> = [c, w, b].into_iter().filter(|b| **b != BlockSpec::Absent).collect();
-    let laws: Vec<Arc<dyn InitLaw>> = blocks
-        .iter()
-        .map(|b| match b {
-            BlockSpec::Trained(init) | BlockSpec::Frozen(init) => init_law(init, dim),
-            BlockSpec::Absent => unreachable!("filtered"),
-        })
-        .collect();
-    let config = OneHiddenConfig {
-        beta: match scaling {
-            Scaling::MeanField => 1.0,
-            Scaling::Lazy => 0.5,
-        },
-        bias: *b != BlockSpec::Absent,
-        train_c: matches!(c, BlockSpec::Trained(_)),
-        train_w: matches!(w, BlockSpec::Trained(_)),
-        train_b: matches!(b, BlockSpec::Trained(_)),
-        max_batch: batch,
-        ..OneHiddenConfig::mean_field(*width, dim, act.clone())
-    };
-    let trained: Vec<&str> = [("c", c), ("w", w), ("b", b)]
-        .iter()
-        .filter(|(_, b)| matches!(b, BlockSpec::Trained(_)))
-        .map(|(n, _)| *n)
-        .collect();
-    let model_name =
-        format!("one-hidden(N={width},d={dim},{},beta={},trained={})", act.name(), config.beta, trained.join("+"));
-    let factory_config = config.clone();
-    let model: ModelFactory = Arc::new(move |rng| {
-        let mut net: Box<dyn Model> =
-            Box::new(OneHidden::new(factory_config.clone()).expect("dimensions were validated"));
-        samplers::initialize_blocks(net.as_mut(), &laws, rng);
-        net
-    });
-
+    let (model, model_name) = model(&spec.model, dim, batch, ctx)?;
     let block_names: Vec<String> = model_blocks(spec, Some(dim)).iter().map(|(n, _)| (*n).to_owned()).collect();
     let observables: Vec<Arc<dyn Observable>> = spec
         .observables
@@ -188,7 +235,7 @@ pub(crate) fn plan(
         })
         .collect();
 
-    let time_per_step = rule.time_per_step(*width);
+    let time_per_step = rule.time_per_step(width);
     let steps = match spec.horizon {
         Horizon::Time(t) => (t / time_per_step).round() as u64,
         Horizon::Steps(n) => n,
@@ -200,7 +247,7 @@ pub(crate) fn plan(
     let info = PointInfo {
         index,
         label: point.label.clone(),
-        width: *width,
+        width,
         seed: point.seed,
         replicas,
         steps,
@@ -212,7 +259,7 @@ pub(crate) fn plan(
         dynamics: meanfield_core::Dynamics::name(&dynamics),
     };
     Ok(PointPlan {
-        record_steps: schedule.steps(steps, rule, *width),
+        record_steps: schedule.steps(steps, rule, width),
         info,
         model,
         data,

@@ -78,12 +78,17 @@ fn check_init(path: &str, init: &InitSpec) -> Result<(), Invalid> {
 /// The block names a model has, with the number of entries per particle.
 /// `dim` is the input dimension when known (a data file's is known only once it is read).
 pub(crate) fn model_blocks(spec: &ScenarioSpec, dim: Option<usize>) -> Vec<(&'static str, usize)> {
-    let ModelSpec::OneHidden { b, .. } = &spec.model;
-    let mut blocks = vec![("c", 1), ("w", dim.or_else(|| data_dim(&spec.data)).unwrap_or(usize::MAX))];
-    if *b != BlockSpec::Absent {
-        blocks.push(("b", 1));
+    let d = dim.or_else(|| data_dim(&spec.data)).unwrap_or(usize::MAX);
+    match &spec.model {
+        ModelSpec::OneHidden { b, .. } => {
+            let mut blocks = vec![("c", 1), ("w", d)];
+            if *b != BlockSpec::Absent {
+                blocks.push(("b", 1));
+            }
+            blocks
+        }
+        ModelSpec::TwoHidden { width1, .. } => vec![("w", d), ("u", *width1), ("c", 1)],
     }
-    blocks
 }
 
 /// The input dimension, when it is known without reading a file.
@@ -110,10 +115,21 @@ fn check_statistic(path: &str, stat: &Statistic, blocks: &[(&str, usize)]) -> Re
 /// Checks every value of one (sweep-resolved) scenario.
 pub fn validate(spec: &ScenarioSpec) -> Result<(), Invalid> {
     at_least_one("replicas", spec.replicas)?;
-    let ModelSpec::OneHidden { width, activation, c, w, b, .. } = &spec.model;
-    at_least_one("model.width", *width)?;
-    check_activation("model.activation", activation)?;
-    for (name, block) in [("c", c), ("w", w), ("b", b)] {
+    let blocks = match &spec.model {
+        ModelSpec::OneHidden { width, activation, c, w, b, .. } => {
+            at_least_one("model.width", *width)?;
+            check_activation("model.activation", activation)?;
+            vec![("c", c), ("w", w), ("b", b)]
+        }
+        ModelSpec::TwoHidden { width1, width2, activation1, activation2, w, u, c } => {
+            at_least_one("model.width1", *width1)?;
+            at_least_one("model.width2", *width2)?;
+            check_activation("model.activation1", activation1)?;
+            check_activation("model.activation2", activation2)?;
+            vec![("w", w), ("u", u), ("c", c)]
+        }
+    };
+    for (name, block) in blocks {
         let path = format!("model.{name}");
         match block {
             BlockSpec::Trained(init) | BlockSpec::Frozen(init) => check_init(&path, init)?,
@@ -167,7 +183,7 @@ pub fn validate(spec: &ScenarioSpec) -> Result<(), Invalid> {
     let steps = match spec.horizon {
         Horizon::Time(t) => {
             positive("horizon", t)?;
-            (t / rule.time_per_step(*width)).round()
+            (t / rule.time_per_step(spec.model.step_width())).round()
         }
         Horizon::Steps(n) => n as f64,
     };
@@ -255,10 +271,20 @@ pub fn expand(spec: &ScenarioSpec) -> Result<Vec<Point>, Invalid> {
         let mut value = base.clone();
         let mut label = Vec::new();
         for ((path, _), v) in axes.iter().zip(&combo) {
-            let shown = if path == "model.width" { "width" } else { path.as_str() };
-            set_path(&mut value, path, *v)
-                .map_err(|m| sweep_error(if shown == "width" { "width" } else { "fields" }, m))?;
-            label.push(format!("{shown}={v}"));
+            if path == "model.width" {
+                // A width sweep of the two-hidden-layer network sets both widths (N1 = N2 = N).
+                let targets: &[&str] = match spec.model {
+                    ModelSpec::OneHidden { .. } => &["model.width"],
+                    ModelSpec::TwoHidden { .. } => &["model.width1", "model.width2"],
+                };
+                for target in targets {
+                    set_path(&mut value, target, *v).map_err(|m| sweep_error("width", m))?;
+                }
+                label.push(format!("width={v}"));
+            } else {
+                set_path(&mut value, path, *v).map_err(|m| sweep_error("fields", m))?;
+                label.push(format!("{path}={v}"));
+            }
         }
         let resolved: ScenarioSpec = if axes.is_empty() {
             spec.clone()

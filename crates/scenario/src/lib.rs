@@ -51,7 +51,8 @@ impl Scenario {
         let locate = |invalid: check::Invalid, point: Option<&Point>| {
             let (message, location_path) = match point {
                 Some(p) if !p.label.is_empty() => {
-                    let sweep_path = if invalid.path == "model.width" { "sweep.width" } else { "sweep.fields" };
+                    let by_width = invalid.path.starts_with("model.width") && spec.sweep.width.is_some();
+                    let sweep_path = if by_width { "sweep.width" } else { "sweep.fields" };
                     (format!("{} (in sweep point '{}')", invalid.message, p.label), sweep_path.to_owned())
                 }
                 _ => (invalid.message, invalid.path.clone()),

@@ -59,6 +59,30 @@ pub enum ModelSpec {
         #[serde(default)]
         b: BlockSpec,
     },
+    /// ŷ = (1/N2) Σ_j c_j σ2((1/N1) Σ_i u_ji σ1(w_i·x)), every layer in the mean-field scaling (see
+    /// `meanfield_models::two_hidden` for the per-layer steps; `PerNeuron(α)` uses η = α/max(N1, N2)).
+    TwoHidden {
+        width1: usize,
+        width2: usize,
+        activation1: ActivationSpec,
+        activation2: ActivationSpec,
+        /// First layer, N1 × d.
+        w: BlockSpec,
+        /// Between the layers, N2 × N1.
+        u: BlockSpec,
+        /// Output weights, N2.
+        c: BlockSpec,
+    },
+}
+
+impl ModelSpec {
+    /// The width that sets `PerNeuron` steps: N, or max(N1, N2).
+    pub fn step_width(&self) -> usize {
+        match self {
+            ModelSpec::OneHidden { width, .. } => *width,
+            ModelSpec::TwoHidden { width1, width2, .. } => (*width1).max(*width2),
+        }
+    }
 }
 
 /// The prefactor N^(−β).
