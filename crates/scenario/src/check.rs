@@ -388,15 +388,14 @@ mod tests {
             ("width=8,dynamics.step=0.5", 2),
         ];
         assert_eq!(summary(&points), expected.map(|(l, s)| (l.to_owned(), s)));
-        let ModelSpec::OneHidden { width, .. } = &points[2].spec.model;
-        assert_eq!(*width, 8);
+        assert_eq!(points[2].spec.model.step_width(), 8);
         assert_eq!(points[0].spec.dynamics.step(), StepRule::PerNeuron(0.5));
     }
 
     #[test]
     fn fields_reach_into_variants_and_keep_integers_whole() {
         let points = expand(&spec(r#"(fields: [("model.w.Trained", [0.25]), ("seed", [7])])"#)).unwrap();
-        let ModelSpec::OneHidden { w, .. } = &points[0].spec.model;
+        let ModelSpec::OneHidden { w, .. } = &points[0].spec.model else { panic!("the spec is one-hidden") };
         assert_eq!(*w, BlockSpec::Trained(InitSpec::Constant(0.25)));
         assert_eq!(points[0].seed, 7, "a seed set by a field sweep is kept");
         let err = expand(&spec(r#"(fields: [("model.width", [2.5])])"#)).unwrap_err();
