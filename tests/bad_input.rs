@@ -96,6 +96,16 @@ fn a_valid_two_hidden_layer_scenario_runs() {
 }
 
 #[test]
+fn teacher_data_options_are_checked() {
+    let mixture = vary("teacher: SingleIndex(link: Tanh)", "teacher: Mixture()");
+    check(&mixture, &["data.dim: the Mixture teacher needs dim: 1, got 3"]);
+    let uneven = vary("dim: 3, teacher: SingleIndex(link: Tanh)", "dim: 1, teacher: Mixture(weights: [1.0])");
+    check(&uneven, &["Mixture needs as many centres, variances and weights", "got 3, 3, 1"]);
+    let inputs = vary("teacher: SingleIndex(link: Tanh)", "teacher: ThreeSpin, inputs: Uniform(low: 1.0, high: 0.0)");
+    check(&inputs, &["data.inputs: Uniform needs finite low < high"]);
+}
+
+#[test]
 fn zero_width_is_refused_with_its_place() {
     check(
         &vary("width: 8", "width: 0"),

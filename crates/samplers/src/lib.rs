@@ -9,4 +9,4 @@ pub mod teacher;
 pub use dataset::{Column, ColumnSelection, Dataset, DatasetError, Sampling};
 pub use init::{Constant, Gaussian, Uniform, initialize_blocks};
 pub use isotropic::IsotropicGaussians;
-pub use teacher::{Teacher, TeacherStudent};
+pub use teacher::{Inputs, Teacher, TeacherStudent};

@@ -1,5 +1,5 @@
-//! Teacher–student data: Gaussian inputs x ~ N(0, I_d) labelled by a fixed target function, with
-//! optional Gaussian label noise.
+//! Teacher–student data: inputs x (Gaussian, uniform on the unit sphere, or uniform in a box) labelled
+//! by a fixed target function, with optional Gaussian label noise.
 
 use meanfield_core::{Activation, DataDistribution, DataStream, InitLaw};
 use rand::RngCore;
@@ -14,6 +14,12 @@ pub enum Teacher {
     Network { a: Vec<f64>, w: Vec<f64>, activation: Arc<dyn Activation> },
     /// f*(x) = link(w*·x).
     SingleIndex { w: Vec<f64>, link: Arc<dyn Activation> },
+    /// Rotskoff–Vanden-Eijnden's spherical 3-spin energy f*(x) = Σ_pqr a_pqr x_p x_q x_r, `a` row-major
+    /// d × d × d. With a_pqr i.i.d. N(0, 1) and |x| = 1, E_a f*(x)² = |x|⁶ = 1.
+    ThreeSpin { a: Vec<f64> },
+    /// A mixture of 1-D Gaussian densities, f*(x) = Σ_k weight_k (2π var_k)^(−½) exp(−(x − centre_k)²/2var_k),
+    /// of the first coordinate of x.
+    Mixture { centres: Vec<f64>, variances: Vec<f64>, weights: Vec<f64> },
 }
 
 impl Teacher {
@@ -41,10 +47,16 @@ impl Teacher {
         Teacher::SingleIndex { w, link }
     }
 
+    /// Draws the 3-spin couplings a_pqr i.i.d. N(0, 1) from `rng` (the seed's shared Teacher stream).
+    pub fn three_spin(dim: usize, rng: &mut dyn RngCore) -> Teacher {
+        let a = (0..dim * dim * dim).map(|_| StandardNormal.sample(rng)).collect();
+        Teacher::ThreeSpin { a }
+    }
+
     fn units(&self) -> usize {
         match self {
             Teacher::Network { a, .. } => a.len(),
-            Teacher::SingleIndex { .. } => 1,
+            Teacher::SingleIndex { .. } | Teacher::ThreeSpin { .. } | Teacher::Mixture { .. } => 1,
         }
     }
 
@@ -64,6 +76,24 @@ impl Teacher {
                 link.eval(&pre[..1], &mut act[..1], None);
                 act[0]
             }
+            Teacher::ThreeSpin { a } => {
+                let d = x.len();
+                a.chunks_exact(d * d)
+                    .zip(x)
+                    .map(|(a_p, xp)| xp * a_p.chunks_exact(d).zip(x).map(|(a_pq, xq)| xq * dot(a_pq)).sum::<f64>())
+                    .sum()
+            }
+            Teacher::Mixture { centres, variances, weights } => {
+                let t = x[0];
+                centres
+                    .iter()
+                    .zip(variances)
+                    .zip(weights)
+                    .map(|((m, v), w)| {
+                        w * (-(t - m) * (t - m) / (2.0 * v)).exp() / (2.0 * std::f64::consts::PI * v).sqrt()
+                    })
+                    .sum()
+            }
         }
     }
 
@@ -71,17 +101,51 @@ impl Teacher {
         match self {
             Teacher::Network { a, activation, .. } => format!("network(K={},{})", a.len(), activation.name()),
             Teacher::SingleIndex { link, .. } => format!("single-index({})", link.name()),
+            Teacher::ThreeSpin { .. } => "three-spin".to_owned(),
+            Teacher::Mixture { centres, variances, weights } => {
+                format!("mixture(centres={centres:?},variances={variances:?},weights={weights:?})")
+            }
         }
     }
 }
 
-/// y = f*(x) + noise·ε with x ~ N(0, I_d), ε ~ N(0, 1).
+/// The law of the inputs x ∈ ℝ^d.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub enum Inputs {
+    /// x ~ N(0, I_d).
+    #[default]
+    Gaussian,
+    /// x uniform on the unit sphere S^(d−1) (a normalised Gaussian vector).
+    Sphere,
+    /// Every coordinate uniform on [low, high).
+    Uniform { low: f64, high: f64 },
+}
+
+impl Inputs {
+    fn fill(self, rng: &mut dyn RngCore, x: &mut [f64]) {
+        match self {
+            Inputs::Gaussian => x.iter_mut().for_each(|v| *v = StandardNormal.sample(rng)),
+            Inputs::Sphere => {
+                x.iter_mut().for_each(|v| *v = StandardNormal.sample(rng));
+                let norm = x.iter().map(|v| v * v).sum::<f64>().sqrt();
+                x.iter_mut().for_each(|v| *v /= norm);
+            }
+            Inputs::Uniform { low, high } => {
+                let law = rand_distr::Uniform::new(low, high).expect("validated: low < high, both finite");
+                x.iter_mut().for_each(|v| *v = law.sample(rng));
+            }
+        }
+    }
+}
+
+/// y = f*(x) + noise·ε with x from `inputs`, ε ~ N(0, 1).
 #[derive(Debug, Clone)]
 pub struct TeacherStudent {
     pub dim: usize,
     pub teacher: Teacher,
     /// Standard deviation of the label noise.
     pub noise: f64,
+    pub inputs: Inputs,
 }
 
 impl TeacherStudent {
@@ -97,7 +161,12 @@ impl DataDistribution for TeacherStudent {
         self.dim
     }
     fn name(&self) -> String {
-        format!("teacher-student(d={},{},noise={})", self.dim, self.teacher.describe(), self.noise)
+        let inputs = match self.inputs {
+            Inputs::Gaussian => String::new(),
+            Inputs::Sphere => ",inputs=sphere".to_owned(),
+            Inputs::Uniform { low, high } => format!(",inputs=uniform({low},{high})"),
+        };
+        format!("teacher-student(d={},{},noise={}{inputs})", self.dim, self.teacher.describe(), self.noise)
     }
     fn stream(&self) -> Box<dyn DataStream + '_> {
         let k = self.teacher.units();
@@ -114,9 +183,7 @@ struct TeacherStream<'a> {
 impl DataStream for TeacherStream<'_> {
     fn fill(&mut self, rng: &mut dyn RngCore, x: &mut [f64], y: &mut [f64]) {
         for (xb, yb) in x.chunks_exact_mut(self.dist.dim).zip(y.iter_mut()) {
-            for v in xb.iter_mut() {
-                *v = StandardNormal.sample(rng);
-            }
+            self.dist.inputs.fill(rng, xb);
             let mut label = self.dist.teacher.eval(xb, &mut self.pre, &mut self.act);
             if self.dist.noise > 0.0 {
                 let eps: f64 = StandardNormal.sample(rng);
@@ -141,7 +208,7 @@ mod tests {
             w: vec![1.0, 0.0, 0.0, 1.0],
             activation: Arc::new(BuiltinActivation::Tanh),
         };
-        let data = TeacherStudent { dim: 2, teacher, noise: 0.0 };
+        let data = TeacherStudent { dim: 2, teacher, noise: 0.0, inputs: Inputs::Gaussian };
         let x = [0.3, -0.7];
         assert_eq!(data.target(&x), (2.0 * 0.3f64.tanh() - (-0.7f64).tanh()) / 2.0);
     }
@@ -156,11 +223,61 @@ mod tests {
         let teacher = Teacher::single_index(4, Arc::new(BuiltinActivation::Identity), &w_law, &mut rng);
         let Teacher::SingleIndex { w, .. } = &teacher else { unreachable!() };
         let signal: f64 = w.iter().map(|w| w * w).sum();
-        let data = TeacherStudent { dim: 4, teacher, noise: 1.0 };
+        let data = TeacherStudent { dim: 4, teacher, noise: 1.0, inputs: Inputs::Gaussian };
         let n = 50_000;
         let (mut x, mut y) = (vec![0.0; n * 4], vec![0.0; n]);
         data.stream().fill(&mut StreamKey::shared(2, Purpose::Data).stream(), &mut x, &mut y);
         let var = y.iter().map(|y| y * y).sum::<f64>() / n as f64;
         assert!((var / (signal + 1.0) - 1.0).abs() < 0.04, "var {var} vs {}", signal + 1.0);
+    }
+
+    /// Against a direct triple sum, and f(λx) = λ³ f(x).
+    #[test]
+    fn three_spin_is_the_cubic_form() {
+        let d = 3;
+        let teacher = Teacher::three_spin(d, &mut StreamKey::shared(5, Purpose::Teacher).stream());
+        let Teacher::ThreeSpin { a } = &teacher else { unreachable!() };
+        let data = TeacherStudent { dim: d, teacher: teacher.clone(), noise: 0.0, inputs: Inputs::Sphere };
+        let x = [0.6, -0.8, 0.3];
+        let mut direct = 0.0;
+        for p in 0..d {
+            for q in 0..d {
+                for r in 0..d {
+                    direct += a[(p * d + q) * d + r] * x[p] * x[q] * x[r];
+                }
+            }
+        }
+        assert!((data.target(&x) - direct).abs() < 1e-12);
+        let doubled: Vec<f64> = x.iter().map(|v| 2.0 * v).collect();
+        assert!((data.target(&doubled) - 8.0 * direct).abs() < 1e-11);
+    }
+
+    /// Sphere inputs have |x| = 1 and E[x_p²] = 1/d: over n = 20 000 draws of d = 5 the standard error
+    /// of a coordinate's mean square is ≈ √(Var x²/n) < 0.0015, so 0.01 is > 6 standard errors, and
+    /// Gaussian inputs (E x² = 1) would be off by 0.8.
+    #[test]
+    fn sphere_inputs_are_uniform_on_the_unit_sphere() {
+        let (d, n) = (5, 20_000);
+        let teacher = Teacher::three_spin(d, &mut StreamKey::shared(5, Purpose::Teacher).stream());
+        let data = TeacherStudent { dim: d, teacher, noise: 0.0, inputs: Inputs::Sphere };
+        let (mut x, mut y) = (vec![0.0; n * d], vec![0.0; n]);
+        data.stream().fill(&mut StreamKey::shared(5, Purpose::Data).stream(), &mut x, &mut y);
+        for xb in x.chunks_exact(d) {
+            assert!((xb.iter().map(|v| v * v).sum::<f64>() - 1.0).abs() < 1e-12);
+        }
+        for p in 0..d {
+            let m2 = x.iter().skip(p).step_by(d).map(|v| v * v).sum::<f64>() / n as f64;
+            assert!((m2 - 1.0 / d as f64).abs() < 0.01, "coordinate {p}: {m2}");
+        }
+    }
+
+    /// At a centre far from the others only its own bump counts: f(m) = w (2πv)^(−½).
+    #[test]
+    fn mixture_target_is_a_sum_of_gaussian_densities() {
+        let teacher =
+            Teacher::Mixture { centres: vec![-20.0, 0.0], variances: vec![1.0, 0.5], weights: vec![1.0, -2.0] };
+        let data = TeacherStudent { dim: 1, teacher, noise: 0.0, inputs: Inputs::Uniform { low: -4.0, high: 4.0 } };
+        let expected = -2.0 / (2.0 * std::f64::consts::PI * 0.5).sqrt();
+        assert!((data.target(&[0.0]) - expected).abs() < 1e-12);
     }
 }

@@ -73,7 +73,7 @@ pub(crate) fn data(
     ctx: &BuildContext<'_>,
 ) -> Result<Arc<dyn DataDistribution>, BuildError> {
     Ok(match spec {
-        DataSpec::TeacherStudent { dim, teacher, noise } => {
+        DataSpec::TeacherStudent { dim, teacher, noise, inputs } => {
             let mut rng = StreamKey::shared(seed, Purpose::Teacher).stream();
             let teacher = match teacher {
                 TeacherSpec::Network { width, activation: act, a, w } => samplers::Teacher::network(
@@ -90,8 +90,19 @@ pub(crate) fn data(
                     init_law(w, *dim).as_ref(),
                     &mut rng,
                 ),
+                TeacherSpec::ThreeSpin => samplers::Teacher::three_spin(*dim, &mut rng),
+                TeacherSpec::Mixture { centres, variances, weights } => samplers::Teacher::Mixture {
+                    centres: centres.clone(),
+                    variances: variances.clone(),
+                    weights: weights.clone(),
+                },
             };
-            Arc::new(samplers::TeacherStudent { dim: *dim, teacher, noise: *noise })
+            let inputs = match *inputs {
+                InputsSpec::Gaussian => samplers::Inputs::Gaussian,
+                InputsSpec::Sphere => samplers::Inputs::Sphere,
+                InputsSpec::Uniform { low, high } => samplers::Inputs::Uniform { low, high },
+            };
+            Arc::new(samplers::TeacherStudent { dim: *dim, teacher, noise: *noise, inputs })
         }
         DataSpec::IsotropicGaussians { dim, delta } => {
             Arc::new(samplers::IsotropicGaussians { dim: *dim, delta: *delta })

@@ -140,9 +140,14 @@ pub fn validate(spec: &ScenarioSpec) -> Result<(), Invalid> {
         }
     }
     match &spec.data {
-        DataSpec::TeacherStudent { dim, teacher, noise } => {
+        DataSpec::TeacherStudent { dim, teacher, noise, inputs } => {
             at_least_one("data.dim", *dim)?;
             non_negative("data.noise", *noise)?;
+            if let InputsSpec::Uniform { low, high } = *inputs
+                && !(low.is_finite() && high.is_finite() && low < high)
+            {
+                return Err(invalid("data.inputs", format!("Uniform needs finite low < high, got {low}, {high}")));
+            }
             match teacher {
                 TeacherSpec::Network { width, activation, a, w } => {
                     at_least_one("data.teacher.width", *width)?;
@@ -153,6 +158,36 @@ pub fn validate(spec: &ScenarioSpec) -> Result<(), Invalid> {
                 TeacherSpec::SingleIndex { link, w } => {
                     check_activation("data.teacher.link", link)?;
                     check_init("data.teacher.w", w)?;
+                }
+                TeacherSpec::ThreeSpin => {
+                    if *dim > 200 {
+                        return Err(invalid(
+                            "data.dim",
+                            format!("ThreeSpin stores d³ couplings; d = {dim} is too large (at most 200)"),
+                        ));
+                    }
+                }
+                TeacherSpec::Mixture { centres, variances, weights } => {
+                    if *dim != 1 {
+                        return Err(invalid("data.dim", format!("the Mixture teacher needs dim: 1, got {dim}")));
+                    }
+                    if centres.is_empty() || centres.len() != variances.len() || centres.len() != weights.len() {
+                        return Err(invalid(
+                            "data.teacher",
+                            format!(
+                                "Mixture needs as many centres, variances and weights (at least one), got {}, {}, {}",
+                                centres.len(),
+                                variances.len(),
+                                weights.len()
+                            ),
+                        ));
+                    }
+                    for v in variances {
+                        positive("data.teacher.variances", *v)?;
+                    }
+                    if !centres.iter().chain(weights).all(|v| v.is_finite()) {
+                        return Err(invalid("data.teacher", "Mixture centres and weights must be finite"));
+                    }
                 }
             }
         }

@@ -124,12 +124,14 @@ pub enum InitSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub enum DataSpec {
-    /// x ~ N(0, I_d), y = f*(x) + noise·ε.
+    /// x ~ `inputs` (default N(0, I_d)), y = f*(x) + noise·ε.
     TeacherStudent {
         dim: usize,
         teacher: TeacherSpec,
         #[serde(default)]
         noise: f64,
+        #[serde(default)]
+        inputs: InputsSpec,
     },
     /// Mei et al.: y = ±1, x | y ~ N(0, (1 + yΔ)² I_d).
     IsotropicGaussians { dim: usize, delta: f64 },
@@ -241,6 +243,42 @@ pub enum TeacherSpec {
         #[serde(default = "isotropic_gaussian")]
         w: InitSpec,
     },
+    /// Rotskoff–Vanden-Eijnden's spherical 3-spin energy f*(x) = Σ_pqr a_pqr x_p x_q x_r with a_pqr i.i.d.
+    /// N(0, 1) drawn from the seed (use `inputs: Sphere`, where E_a f*² = 1).
+    ThreeSpin,
+    /// f*(x) = Σ_k weight_k N(x; centre_k, variance_k) for 1-D inputs (`dim: 1`); the defaults are the
+    /// RBF-particle example: centres −2, 0, 2, variances 0.5, 1, 0.5, weights 1, −2, 1.
+    Mixture {
+        #[serde(default = "mixture_centres")]
+        centres: Vec<f64>,
+        #[serde(default = "mixture_variances")]
+        variances: Vec<f64>,
+        #[serde(default = "mixture_weights")]
+        weights: Vec<f64>,
+    },
+}
+
+fn mixture_centres() -> Vec<f64> {
+    vec![-2.0, 0.0, 2.0]
+}
+fn mixture_variances() -> Vec<f64> {
+    vec![0.5, 1.0, 0.5]
+}
+fn mixture_weights() -> Vec<f64> {
+    vec![1.0, -2.0, 1.0]
+}
+
+/// The law of the inputs of teacher–student data.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum InputsSpec {
+    /// x ~ N(0, I_d).
+    #[default]
+    Gaussian,
+    /// x uniform on the unit sphere S^(d−1).
+    Sphere,
+    /// Every coordinate uniform on [low, high).
+    Uniform { low: f64, high: f64 },
 }
 
 fn standard_gaussian() -> InitSpec {
