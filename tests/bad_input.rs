@@ -96,6 +96,24 @@ fn a_valid_two_hidden_layer_scenario_runs() {
 }
 
 #[test]
+fn kernel_particles_need_a_positive_bandwidth() {
+    let start = SMALL.find("model: OneHidden(").unwrap();
+    let end = start + SMALL[start..].find("    ),\n").unwrap() + "    ),\n".len();
+    let model = "model: KernelParticles(
+        width: 4,
+        kernel: Gaussian(bandwidth: 0.0),
+        c: Trained(Constant(0.0)),
+        z: Trained(Gaussian(mean: 0.0, std: 1.0)),
+    ),\n";
+    let text = format!("{}{model}{}", &SMALL[..start], &SMALL[end..]);
+    check(&text, &["bad.ron:8:26: model.kernel.bandwidth: must be positive, got 0"]);
+    let ok = text.replace("bandwidth: 0.0", "bandwidth: 0.5");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ok.ron"), ok.replace("{OUT}", "out")).unwrap();
+    assert_eq!(meanfield(&["run", "ok.ron", "--quiet"], dir.path()).code, Some(0));
+}
+
+#[test]
 fn teacher_data_options_are_checked() {
     let mixture = vary("teacher: SingleIndex(link: Tanh)", "teacher: Mixture()");
     check(&mixture, &["data.dim: the Mixture teacher needs dim: 1, got 3"]);

@@ -84,6 +84,14 @@ fn three_layer_teacher_student_summary() {
 }
 
 #[test]
+fn rbf_mixture_summary() {
+    let scenario = Scenario::from_file(&scenario_path("rbf_mixture.ron")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    run(&scenario, 2, dir.path());
+    insta::assert_snapshot!("rbf_mixture_summary", snapshot_of(&dir.path().join("summary.ron")));
+}
+
+#[test]
 fn every_scenario_file_checks() {
     common::plugin_dir(); // the plugin scenarios load the example plugins
     for entry in std::fs::read_dir(root().join("scenarios")).unwrap() {

@@ -1,10 +1,12 @@
-//! Models of meanfield: networks whose hidden units are particles (one and two hidden layers), and the
-//! built-in activations.
+//! Models of meanfield: networks whose hidden units are particles (one and two hidden layers, kernel/RBF
+//! particles), and the built-in activations.
 
 pub mod activations;
+pub mod kernel;
 pub mod one_hidden;
 pub mod two_hidden;
 
 pub use activations::BuiltinActivation;
+pub use kernel::{Kernel, KernelConfig, KernelParticles};
 pub use one_hidden::{ModelError, OneHidden, OneHiddenConfig};
 pub use two_hidden::{TwoHidden, TwoHiddenConfig};

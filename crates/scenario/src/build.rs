@@ -7,7 +7,7 @@ use meanfield_core::{
     Activation, DataDistribution, FaultLog, InitLaw, Model, Observable, PointInfo, Purpose, StreamKey,
 };
 use meanfield_dynamics::{Averages, Histogram, ModelFactory, Moments, PointPlan, Risk, Schedule, Sgd};
-use meanfield_models::{OneHidden, OneHiddenConfig, TwoHidden, TwoHiddenConfig};
+use meanfield_models::{Kernel, KernelConfig, KernelParticles, OneHidden, OneHiddenConfig, TwoHidden, TwoHiddenConfig};
 use meanfield_samplers as samplers;
 use std::path::Path;
 use std::sync::Arc;
@@ -203,6 +203,32 @@ fn model(
             let factory: ModelFactory = Arc::new(move |rng| {
                 let mut net: Box<dyn Model> =
                     Box::new(TwoHidden::new(config.clone()).expect("dimensions were validated"));
+                samplers::initialize_blocks(net.as_mut(), &laws, rng);
+                net
+            });
+            (factory, name)
+        }
+        ModelSpec::KernelParticles { width, kernel, c, z } => {
+            let laws = block_laws(&[c, z], dim);
+            let config = KernelConfig {
+                width: *width,
+                dim,
+                kernel: match *kernel {
+                    KernelSpec::Gaussian { bandwidth } => Kernel::Gaussian { bandwidth },
+                    KernelSpec::ReluSphere => Kernel::ReluSphere,
+                },
+                train_c: matches!(c, BlockSpec::Trained(_)),
+                train_z: matches!(z, BlockSpec::Trained(_)),
+                max_batch: batch,
+            };
+            let name = format!(
+                "kernel(n={width},d={dim},{},trained={})",
+                config.kernel.describe(),
+                trained(&[("c", c), ("z", z)])
+            );
+            let factory: ModelFactory = Arc::new(move |rng| {
+                let mut net: Box<dyn Model> =
+                    Box::new(KernelParticles::new(config.clone()).expect("dimensions were validated"));
                 samplers::initialize_blocks(net.as_mut(), &laws, rng);
                 net
             });

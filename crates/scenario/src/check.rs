@@ -88,6 +88,7 @@ pub(crate) fn model_blocks(spec: &ScenarioSpec, dim: Option<usize>) -> Vec<(&'st
             blocks
         }
         ModelSpec::TwoHidden { width1, .. } => vec![("w", d), ("u", *width1), ("c", 1)],
+        ModelSpec::KernelParticles { .. } => vec![("c", 1), ("z", d)],
     }
 }
 
@@ -127,6 +128,13 @@ pub fn validate(spec: &ScenarioSpec) -> Result<(), Invalid> {
             check_activation("model.activation1", activation1)?;
             check_activation("model.activation2", activation2)?;
             vec![("w", w), ("u", u), ("c", c)]
+        }
+        ModelSpec::KernelParticles { width, kernel, c, z } => {
+            at_least_one("model.width", *width)?;
+            if let KernelSpec::Gaussian { bandwidth } = kernel {
+                positive("model.kernel.bandwidth", *bandwidth)?;
+            }
+            vec![("c", c), ("z", z)]
         }
     };
     for (name, block) in blocks {
@@ -309,7 +317,7 @@ pub fn expand(spec: &ScenarioSpec) -> Result<Vec<Point>, Invalid> {
             if path == "model.width" {
                 // A width sweep of the two-hidden-layer network sets both widths (N1 = N2 = N).
                 let targets: &[&str] = match spec.model {
-                    ModelSpec::OneHidden { .. } => &["model.width"],
+                    ModelSpec::OneHidden { .. } | ModelSpec::KernelParticles { .. } => &["model.width"],
                     ModelSpec::TwoHidden { .. } => &["model.width1", "model.width2"],
                 };
                 for target in targets {

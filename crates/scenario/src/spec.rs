@@ -73,13 +73,25 @@ pub enum ModelSpec {
         /// Output weights, N2.
         c: BlockSpec,
     },
+    /// Rotskoff–Vanden-Eijnden's kernel particles ŷ = (1/n) Σ c_i φ(x, z_i).
+    KernelParticles { width: usize, kernel: KernelSpec, c: BlockSpec, z: BlockSpec },
+}
+
+/// The unit φ(x, z) of kernel particles.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum KernelSpec {
+    /// φ = exp(−|x − z|²/2s²), s = `bandwidth`.
+    Gaussian { bandwidth: f64 },
+    /// φ = max(0, z·x/|z|): ReLU units with directions on the sphere.
+    ReluSphere,
 }
 
 impl ModelSpec {
     /// The width that sets `PerNeuron` steps: N, or max(N1, N2).
     pub fn step_width(&self) -> usize {
         match self {
-            ModelSpec::OneHidden { width, .. } => *width,
+            ModelSpec::OneHidden { width, .. } | ModelSpec::KernelParticles { width, .. } => *width,
             ModelSpec::TwoHidden { width1, width2, .. } => (*width1).max(*width2),
         }
     }
