@@ -92,6 +92,14 @@ fn rbf_mixture_summary() {
 }
 
 #[test]
+fn wine_three_layer_summary() {
+    let scenario = Scenario::from_file(&scenario_path("wine_three_layer.ron")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    run(&scenario, 2, dir.path());
+    insta::assert_snapshot!("wine_three_layer_summary", snapshot_of(&dir.path().join("summary.ron")));
+}
+
+#[test]
 fn every_scenario_file_checks() {
     common::plugin_dir(); // the plugin scenarios load the example plugins
     for entry in std::fs::read_dir(root().join("scenarios")).unwrap() {

@@ -94,20 +94,29 @@ impl Dataset {
         let mut x = table.select(ndarray::Axis(1), &inputs);
         let y = table.column(target).to_vec();
         if standardize {
-            for mut col in x.columns_mut() {
-                let n = col.len() as f64;
-                let mean = col.sum() / n;
-                let std = (col.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
-                let scale = if std > 0.0 { 1.0 / std } else { 1.0 };
-                col.mapv_inplace(|v| (v - mean) * scale);
-            }
+            x.columns_mut().into_iter().for_each(standardize_column);
         }
         Ok(Dataset { path: path.to_owned(), x, y, sampling })
+    }
+
+    /// Shifts and scales the target to mean 0, variance 1 (the risk is then in units of the target's
+    /// variance: R² = 1 − 2·risk).
+    pub fn standardize_target(&mut self) {
+        standardize_column(ndarray::ArrayViewMut1::from(&mut self.y[..]));
     }
 
     pub fn rows(&self) -> usize {
         self.y.len()
     }
+}
+
+/// Mean 0 and variance 1 (a constant column is only centred).
+fn standardize_column(mut col: ndarray::ArrayViewMut1<'_, f64>) {
+    let n = col.len() as f64;
+    let mean = col.sum() / n;
+    let std = (col.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+    let scale = if std > 0.0 { 1.0 / std } else { 1.0 };
+    col.mapv_inplace(|v| (v - mean) * scale);
 }
 
 fn describe_columns(header: &[String], ncols: usize) -> String {
@@ -166,8 +175,11 @@ impl DataDistribution for Dataset {
     fn dim(&self) -> usize {
         self.x.ncols()
     }
+    /// Names the file only, not its directory: summaries must not depend on where the project is checked out.
     fn name(&self) -> String {
-        format!("dataset({},rows={},d={})", self.path.display(), self.rows(), self.dim())
+        let file =
+            self.path.file_name().map_or_else(|| self.path.display().to_string(), |f| f.to_string_lossy().into());
+        format!("dataset({file},rows={},d={})", self.rows(), self.dim())
     }
     fn stream(&self) -> Box<dyn DataStream + '_> {
         Box::new(DatasetStream { data: self, order: (0..self.rows()).collect(), next: self.rows() })

@@ -107,7 +107,7 @@ pub(crate) fn data(
         DataSpec::IsotropicGaussians { dim, delta } => {
             Arc::new(samplers::IsotropicGaussians { dim: *dim, delta: *delta })
         }
-        DataSpec::Dataset { path, features, target, sampling, standardize } => {
+        DataSpec::Dataset { path, features, target, sampling, standardize, standardize_target } => {
             let features = match features {
                 FeaturesSpec::AllExceptTarget => samplers::ColumnSelection::AllExceptTarget,
                 FeaturesSpec::Columns(cols) => samplers::ColumnSelection::Columns(cols.iter().map(column).collect()),
@@ -116,9 +116,12 @@ pub(crate) fn data(
                 SamplingSpec::WithReplacement => samplers::Sampling::WithReplacement,
                 SamplingSpec::Epochs => samplers::Sampling::Epochs,
             };
-            let dataset =
+            let mut dataset =
                 samplers::Dataset::load(&ctx.base_dir.join(path), &features, &column(target), sampling, *standardize)
                     .map_err(BuildError::Data)?;
+            if *standardize_target {
+                dataset.standardize_target();
+            }
             Arc::new(dataset)
         }
         DataSpec::Plugin { lib, name, params } => {

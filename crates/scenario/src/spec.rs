@@ -155,8 +155,12 @@ pub enum DataSpec {
         target: ColumnSpec,
         #[serde(default)]
         sampling: SamplingSpec,
+        /// Input columns to mean 0, variance 1.
         #[serde(default)]
         standardize: bool,
+        /// The target to mean 0, variance 1 (risk then in units of its variance).
+        #[serde(default)]
+        standardize_target: bool,
     },
     /// A distribution from a plugin library (see [`crate::plugins::resolve`] for how `lib` is found).
     Plugin {
