@@ -190,6 +190,8 @@ fn data_file_with_a_bad_cell_names_line_and_column() {
         &format!("Dataset(path: \"{}\", target: Name(\"y\"))", dir.path().join("table.csv").display()),
     );
     check(&text, &["table.csv:3: column 'b': missing value"]);
+    std::fs::write(dir.path().join("table.csv"), "a,b,y\n1,2,3\n4,5,6\n7,8,seven\n").unwrap();
+    check(&text, &["table.csv:4: column 'y'", "seven"]);
 }
 
 #[test]
