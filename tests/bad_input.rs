@@ -114,6 +114,18 @@ fn kernel_particles_need_a_positive_bandwidth() {
 }
 
 #[test]
+fn tagged_particles_must_exist_and_differ() {
+    let tagged = |pair: &str| {
+        vary(
+            "observables: [Risk(samples: 100), Moments]",
+            &format!("observables: [Tagged(of: Norm(\"w\"), particles: {pair})]"),
+        )
+    };
+    check(&tagged("(0, 8)"), &["observables.particles: needs two different particles below 8", "got (0, 8)"]);
+    check(&tagged("(3, 3)"), &["needs two different particles"]);
+}
+
+#[test]
 fn teacher_data_options_are_checked() {
     let mixture = vary("teacher: SingleIndex(link: Tanh)", "teacher: Mixture()");
     check(&mixture, &["data.dim: the Mixture teacher needs dim: 1, got 3"]);

@@ -9,6 +9,8 @@ pub mod schedule;
 pub mod sgd;
 
 pub use executor::{ModelFactory, PointPlan, run_points, run_replica};
-pub use observables::{Averages, Function, Histogram, Moments, Risk, Statistic, TestFunction};
+pub use observables::{
+    Averages, Function, Histogram, Moments, Risk, Statistic, TAGGED_COLUMN_PREFIX, Tagged, TestFunction,
+};
 pub use schedule::Schedule;
 pub use sgd::Sgd;

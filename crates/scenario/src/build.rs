@@ -6,7 +6,7 @@ use crate::spec::*;
 use meanfield_core::{
     Activation, DataDistribution, FaultLog, InitLaw, Model, Observable, PointInfo, Purpose, StreamKey,
 };
-use meanfield_dynamics::{Averages, Histogram, ModelFactory, Moments, PointPlan, Risk, Schedule, Sgd};
+use meanfield_dynamics::{Averages, Histogram, ModelFactory, Moments, PointPlan, Risk, Schedule, Sgd, Tagged};
 use meanfield_models::{Kernel, KernelConfig, KernelParticles, OneHidden, OneHiddenConfig, TwoHidden, TwoHiddenConfig};
 use meanfield_samplers as samplers;
 use std::path::Path;
@@ -271,6 +271,7 @@ pub(crate) fn plan(
                     Arc::new(Histogram { of: of.clone(), bins: *bins, range: *range })
                 }
                 ObservableSpec::Averages(functions) => Arc::new(Averages { functions: functions.clone() }),
+                ObservableSpec::Tagged { of, particles } => Arc::new(Tagged { of: of.clone(), particles: *particles }),
             }
         })
         .collect();

@@ -92,6 +92,20 @@ pub(crate) fn model_blocks(spec: &ScenarioSpec, dim: Option<usize>) -> Vec<(&'st
     }
 }
 
+/// The number of particles (rows) of a block.
+fn block_rows(model: &ModelSpec, block: &str) -> usize {
+    match model {
+        ModelSpec::OneHidden { width, .. } | ModelSpec::KernelParticles { width, .. } => *width,
+        ModelSpec::TwoHidden { width1, width2, .. } => {
+            if block == "w" {
+                *width1
+            } else {
+                *width2
+            }
+        }
+    }
+}
+
 /// The input dimension, when it is known without reading a file.
 pub(crate) fn data_dim(data: &DataSpec) -> Option<usize> {
     match data {
@@ -263,6 +277,19 @@ pub(crate) fn validate_observables(spec: &ScenarioSpec, dim: Option<usize>) -> R
             ObservableSpec::Averages(functions) => {
                 for f in functions {
                     check_statistic("observables.of", &f.of, &blocks)?;
+                }
+            }
+            ObservableSpec::Tagged { of, particles: (i, j) } => {
+                check_statistic("observables.of", of, &blocks)?;
+                let rows = block_rows(&spec.model, of.block());
+                if i == j || *i >= rows || *j >= rows {
+                    return Err(invalid(
+                        "observables.particles",
+                        format!(
+                            "needs two different particles below {rows} (the rows of block \"{}\"), got ({i}, {j})",
+                            of.block()
+                        ),
+                    ));
                 }
             }
         }

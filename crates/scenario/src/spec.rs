@@ -41,6 +41,9 @@ fn one() -> usize {
 fn default_record() -> RecordSpec {
     RecordSpec::LogSpaced(30)
 }
+fn first_two() -> (usize, usize) {
+    (0, 1)
+}
 fn default_observables() -> Vec<ObservableSpec> {
     vec![ObservableSpec::Risk { samples: 2000 }, ObservableSpec::Moments]
 }
@@ -382,6 +385,13 @@ pub enum ObservableSpec {
     Histogram { of: Statistic, bins: usize, range: (f64, f64) },
     /// (1/N) Σ φ(θ_i) for each test function.
     Averages(Vec<TestFunction>),
+    /// The statistic of two tagged particles; the summary gives their correlation across replicas
+    /// (propagation of chaos). Particles (0, 1) by default.
+    Tagged {
+        of: Statistic,
+        #[serde(default = "first_two")]
+        particles: (usize, usize),
+    },
 }
 
 /// Values to sweep; the points are the Cartesian product (width outermost, seeds innermost).

@@ -4,6 +4,10 @@
 
 use crate::atomic::AtomicFile;
 use meanfield_core::{Divergence, PointInfo, PointResult, Sink, SinkError};
+
+/// Columns of the tagged-particles observable start with this (see `meanfield_dynamics::Tagged`; the
+/// sinks do not depend on dynamics, so the convention is written in both places and tested end to end).
+const TAGGED_COLUMN_PREFIX: &str = "tag(";
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -26,6 +30,16 @@ pub struct RiskCurve {
     pub std: Vec<f64>,
 }
 
+/// The Pearson correlation across finished replicas of two tagged particles' statistic (the first two
+/// columns starting with `tag(`), at every record time. Under propagation of chaos it is 0 at t = 0 (up
+/// to its sampling error ≈ 1/√replicas) and O(1/N) later.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaggedCorrelation {
+    pub columns: (String, String),
+    pub time: Vec<f64>,
+    pub correlation: Vec<f64>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PointSummary {
     pub info: PointInfo,
@@ -34,6 +48,9 @@ pub struct PointSummary {
     #[serde(rename = "final")]
     pub final_values: Vec<ColumnStats>,
     pub risk: Option<RiskCurve>,
+    /// Only with a `Tagged` observable (left out of the file otherwise, so older summaries still read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tagged_correlation: Option<TaggedCorrelation>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -91,8 +108,44 @@ impl PointSummary {
             }
             curve
         });
-        PointSummary { info: point.info.clone(), finished: finished.len(), diverged, final_values, risk }
+        let tagged: Vec<usize> =
+            (0..point.columns.len()).filter(|&k| point.columns[k].starts_with(TAGGED_COLUMN_PREFIX)).take(2).collect();
+        let tagged_correlation = match tagged[..] {
+            [a, b] if finished.len() >= 2 => {
+                let records = &finished[0].records;
+                let correlation = (0..records.len())
+                    .map(|j| {
+                        let values = |k: usize| finished.iter().map(|r| r.records[j].values[k]).collect::<Vec<_>>();
+                        pearson(&values(a), &values(b))
+                    })
+                    .collect();
+                Some(TaggedCorrelation {
+                    columns: (point.columns[a].clone(), point.columns[b].clone()),
+                    time: records.iter().map(|r| r.time).collect(),
+                    correlation,
+                })
+            }
+            _ => None,
+        };
+        PointSummary {
+            info: point.info.clone(),
+            finished: finished.len(),
+            diverged,
+            final_values,
+            risk,
+            tagged_correlation,
+        }
     }
+}
+
+/// Pearson's correlation; NaN when either sample is constant.
+fn pearson(a: &[f64], b: &[f64]) -> f64 {
+    let (ma, _) = mean_std(a);
+    let (mb, _) = mean_std(b);
+    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let va: f64 = a.iter().map(|x| (x - ma) * (x - ma)).sum();
+    let vb: f64 = b.iter().map(|y| (y - mb) * (y - mb)).sum();
+    cov / (va * vb).sqrt()
 }
 
 /// Rounds to `digits` significant digits (for snapshots that must survive last-bit differences between
@@ -135,6 +188,9 @@ impl Summary {
             if let Some(curve) = &mut p.risk {
                 (curve.time, curve.mean, curve.std) = (rv(&curve.time), rv(&curve.mean), rv(&curve.std));
             }
+            if let Some(curve) = &mut p.tagged_correlation {
+                (curve.time, curve.correlation) = (rv(&curve.time), rv(&curve.correlation));
+            }
         }
         out
     }
@@ -173,6 +229,13 @@ impl Sink for SummarySink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pearson_matches_a_hand_computation() {
+        assert!((pearson(&[1.0, 2.0, 3.0], &[2.0, 4.0, 6.5]) - 0.997_948_715_788_673_3).abs() < 1e-12);
+        assert!((pearson(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]) + 1.0).abs() < 1e-15);
+        assert!(pearson(&[1.0, 1.0], &[1.0, 2.0]).is_nan());
+    }
 
     #[test]
     fn rounding_keeps_significant_digits() {
