@@ -126,6 +126,21 @@ fn tagged_particles_must_exist_and_differ() {
 }
 
 #[test]
+fn full_batch_gd_needs_finite_data_visited_in_epochs() {
+    let gd = vary("OnlineSgd(step: Fixed(0.05))", "FullBatchGd(step: Fixed(0.05))");
+    check(&gd, &["dynamics: FullBatchGd needs finite data: a Dataset or a Sample(size:, from:)"]);
+    let sample = gd.replace(
+        "data: TeacherStudent(dim: 3, teacher: SingleIndex(link: Tanh))",
+        "data: Sample(size: 0, from: TeacherStudent(dim: 3, teacher: SingleIndex(link: Tanh)))",
+    );
+    check(&sample, &["data.size: must be at least 1, got 0"]);
+    let nested = sample.replace("size: 0, from: TeacherStudent(dim: 3,", "size: 10, from: TeacherStudent(dim: 0,");
+    check(&nested, &["data.from.dim: must be at least 1, got 0"]);
+    let replacement = sample.replace("size: 0,", "size: 10, sampling: WithReplacement,");
+    check(&replacement, &["use sampling: Epochs"]);
+}
+
+#[test]
 fn teacher_data_options_are_checked() {
     let mixture = vary("teacher: SingleIndex(link: Tanh)", "teacher: Mixture()");
     check(&mixture, &["data.dim: the Mixture teacher needs dim: 1, got 3"]);

@@ -17,6 +17,18 @@ pub trait DataDistribution: Send + Sync + Debug {
 
     /// A fresh per-replica sampler. Called once per replica, outside the step loop.
     fn stream(&self) -> Box<dyn DataStream + '_>;
+
+    /// The sampler of held-out data (population observables). The law itself, unless the training data
+    /// is a finite sample of a law: then held-out data comes from the law, so the risk is the population
+    /// risk, not the training error.
+    fn holdout(&self) -> Box<dyn DataStream + '_> {
+        self.stream()
+    }
+
+    /// The number of distinct samples when the data is finite (a data set, a drawn sample), else `None`.
+    fn size(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// A per-replica sampler of a [`DataDistribution`].

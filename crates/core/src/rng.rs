@@ -32,6 +32,9 @@ pub enum Purpose {
     /// The teacher network / target function of a data law. Shared by all points and replicas with the
     /// same seed, so that a width sweep compares networks learning the same target.
     Teacher,
+    /// The finite training sample drawn once from a data law (full-batch GD on P points). Shared like
+    /// the teacher: every width and replica of a seed trains on the same sample.
+    Sample,
 }
 
 impl Purpose {
@@ -42,6 +45,7 @@ impl Purpose {
             Purpose::Noise => "noise",
             Purpose::Holdout => "holdout",
             Purpose::Teacher => "teacher",
+            Purpose::Sample => "sample",
         }
     }
 }

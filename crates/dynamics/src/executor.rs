@@ -60,7 +60,7 @@ pub fn run_replica(plan: &PointPlan, replica: usize, progress: &dyn Progress) ->
     let holdout_size = plan.observables.iter().map(|o| o.holdout_size()).max().unwrap_or(0);
     let mut holdout = Holdout { x: vec![0.0; holdout_size * d], y: vec![0.0; holdout_size] };
     if holdout_size > 0 {
-        plan.data.stream().fill(&mut plan.key(replica, Purpose::Holdout).stream(), &mut holdout.x, &mut holdout.y);
+        plan.data.holdout().fill(&mut plan.key(replica, Purpose::Holdout).stream(), &mut holdout.x, &mut holdout.y);
     }
 
     let mut data = plan.data.stream();

@@ -175,6 +175,10 @@ impl DataDistribution for Dataset {
     fn dim(&self) -> usize {
         self.x.ncols()
     }
+    fn size(&self) -> Option<usize> {
+        Some(self.rows())
+    }
+
     /// Names the file only, not its directory: summaries must not depend on where the project is checked out.
     fn name(&self) -> String {
         let file =

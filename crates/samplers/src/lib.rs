@@ -2,11 +2,13 @@
 //! distributions SGD samples from (synthetic laws and finite data sets read from files).
 
 pub mod dataset;
+pub mod finite;
 pub mod init;
 pub mod isotropic;
 pub mod teacher;
 
 pub use dataset::{Column, ColumnSelection, Dataset, DatasetError, Sampling};
+pub use finite::FiniteSample;
 pub use init::{Constant, Gaussian, Uniform, initialize_blocks};
 pub use isotropic::IsotropicGaussians;
 pub use teacher::{Inputs, Teacher, TeacherStudent};

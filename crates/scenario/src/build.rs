@@ -65,6 +65,13 @@ fn column(spec: &ColumnSpec) -> samplers::Column {
     }
 }
 
+fn sampling_of(spec: SamplingSpec) -> samplers::Sampling {
+    match spec {
+        SamplingSpec::WithReplacement => samplers::Sampling::WithReplacement,
+        SamplingSpec::Epochs => samplers::Sampling::Epochs,
+    }
+}
+
 /// The data law of a point. The teacher is drawn from the seed's shared stream, so every width of a
 /// sweep learns the same target.
 pub(crate) fn data(
@@ -112,10 +119,7 @@ pub(crate) fn data(
                 FeaturesSpec::AllExceptTarget => samplers::ColumnSelection::AllExceptTarget,
                 FeaturesSpec::Columns(cols) => samplers::ColumnSelection::Columns(cols.iter().map(column).collect()),
             };
-            let sampling = match sampling {
-                SamplingSpec::WithReplacement => samplers::Sampling::WithReplacement,
-                SamplingSpec::Epochs => samplers::Sampling::Epochs,
-            };
+            let sampling = sampling_of(*sampling);
             let mut dataset =
                 samplers::Dataset::load(&ctx.base_dir.join(path), &features, &column(target), sampling, *standardize)
                     .map_err(BuildError::Data)?;
@@ -123,6 +127,11 @@ pub(crate) fn data(
                 dataset.standardize_target();
             }
             Arc::new(dataset)
+        }
+        DataSpec::Sample { size, from, sampling } => {
+            let law = data(from, seed, ctx)?;
+            let mut rng = StreamKey::shared(seed, Purpose::Sample).stream();
+            Arc::new(samplers::FiniteSample::draw(law, *size, sampling_of(*sampling), &mut rng))
         }
         DataSpec::Plugin { lib, name, params } => {
             let error = |e| plugin_error("data", params.text())(e);
@@ -253,6 +262,10 @@ pub(crate) fn plan(
     let width = spec.model.step_width();
     let (dynamics, rule, batch) = match &spec.dynamics {
         DynamicsSpec::OnlineSgd { step } => (Sgd::new(*step, width, 1, 0.0, 0.0), *step, 1),
+        DynamicsSpec::FullBatchGd { step } => {
+            let rows = data.size().expect("FullBatchGd was validated to have finite data");
+            (Sgd::new(*step, width, rows, 0.0, 0.0), *step, rows)
+        }
         DynamicsSpec::MinibatchSgd { step, batch } => (Sgd::new(*step, width, *batch, 0.0, 0.0), *step, *batch),
         DynamicsSpec::NoisySgd { step, batch, weight_decay, temperature } => {
             (Sgd::new(*step, width, *batch, *weight_decay, *temperature), *step, *batch)

@@ -110,6 +110,7 @@ fn block_rows(model: &ModelSpec, block: &str) -> usize {
 pub(crate) fn data_dim(data: &DataSpec) -> Option<usize> {
     match data {
         DataSpec::TeacherStudent { dim, .. } | DataSpec::IsotropicGaussians { dim, .. } => Some(*dim),
+        DataSpec::Sample { from, .. } => data_dim(from),
         DataSpec::Dataset { .. } | DataSpec::Plugin { .. } => None,
     }
 }
@@ -123,6 +124,86 @@ fn check_statistic(path: &str, stat: &Statistic, blocks: &[(&str, usize)]) -> Re
         && index >= cols
     {
         return Err(invalid(path, format!("coordinate {index} of block \"{block}\" does not exist (it has {cols})")));
+    }
+    Ok(())
+}
+
+/// Checks a data law; `p` is its dotted path (`data`, or `data.from` inside a `Sample`).
+fn check_data(p: &str, data: &DataSpec) -> Result<(), Invalid> {
+    match data {
+        DataSpec::TeacherStudent { dim, teacher, noise, inputs } => {
+            at_least_one(&format!("{p}.dim"), *dim)?;
+            non_negative(&format!("{p}.noise"), *noise)?;
+            if let InputsSpec::Uniform { low, high } = *inputs
+                && !(low.is_finite() && high.is_finite() && low < high)
+            {
+                return Err(invalid(
+                    &format!("{p}.inputs"),
+                    format!("Uniform needs finite low < high, got {low}, {high}"),
+                ));
+            }
+            match teacher {
+                TeacherSpec::Network { width, activation, a, w } => {
+                    at_least_one(&format!("{p}.teacher.width"), *width)?;
+                    check_activation(&format!("{p}.teacher.activation"), activation)?;
+                    check_init(&format!("{p}.teacher.a"), a)?;
+                    check_init(&format!("{p}.teacher.w"), w)?;
+                }
+                TeacherSpec::SingleIndex { link, w } => {
+                    check_activation(&format!("{p}.teacher.link"), link)?;
+                    check_init(&format!("{p}.teacher.w"), w)?;
+                }
+                TeacherSpec::ThreeSpin => {
+                    if *dim > 200 {
+                        return Err(invalid(
+                            &format!("{p}.dim"),
+                            format!("ThreeSpin stores d³ couplings; d = {dim} is too large (at most 200)"),
+                        ));
+                    }
+                }
+                TeacherSpec::Mixture { centres, variances, weights } => {
+                    if *dim != 1 {
+                        return Err(invalid(
+                            &format!("{p}.dim"),
+                            format!("the Mixture teacher needs dim: 1, got {dim}"),
+                        ));
+                    }
+                    if centres.is_empty() || centres.len() != variances.len() || centres.len() != weights.len() {
+                        return Err(invalid(
+                            &format!("{p}.teacher"),
+                            format!(
+                                "Mixture needs as many centres, variances and weights (at least one), got {}, {}, {}",
+                                centres.len(),
+                                variances.len(),
+                                weights.len()
+                            ),
+                        ));
+                    }
+                    for v in variances {
+                        positive(&format!("{p}.teacher.variances"), *v)?;
+                    }
+                    if !centres.iter().chain(weights).all(|v| v.is_finite()) {
+                        return Err(invalid(&format!("{p}.teacher"), "Mixture centres and weights must be finite"));
+                    }
+                }
+            }
+        }
+        DataSpec::IsotropicGaussians { dim, delta } => {
+            at_least_one(&format!("{p}.dim"), *dim)?;
+            if !(0.0..1.0).contains(delta) {
+                return Err(invalid(&format!("{p}.delta"), format!("must lie in [0, 1), got {delta}")));
+            }
+        }
+        DataSpec::Dataset { path, .. } => {
+            if path.is_empty() {
+                return Err(invalid(&format!("{p}.path"), "is empty"));
+            }
+        }
+        DataSpec::Plugin { lib, name, .. } => check_plugin_ref(p, lib, name)?,
+        DataSpec::Sample { size, from, .. } => {
+            at_least_one(&format!("{p}.size"), *size)?;
+            check_data(&format!("{p}.from"), from)?;
+        }
     }
     Ok(())
 }
@@ -161,73 +242,30 @@ pub fn validate(spec: &ScenarioSpec) -> Result<(), Invalid> {
             BlockSpec::Absent => {}
         }
     }
-    match &spec.data {
-        DataSpec::TeacherStudent { dim, teacher, noise, inputs } => {
-            at_least_one("data.dim", *dim)?;
-            non_negative("data.noise", *noise)?;
-            if let InputsSpec::Uniform { low, high } = *inputs
-                && !(low.is_finite() && high.is_finite() && low < high)
-            {
-                return Err(invalid("data.inputs", format!("Uniform needs finite low < high, got {low}, {high}")));
-            }
-            match teacher {
-                TeacherSpec::Network { width, activation, a, w } => {
-                    at_least_one("data.teacher.width", *width)?;
-                    check_activation("data.teacher.activation", activation)?;
-                    check_init("data.teacher.a", a)?;
-                    check_init("data.teacher.w", w)?;
-                }
-                TeacherSpec::SingleIndex { link, w } => {
-                    check_activation("data.teacher.link", link)?;
-                    check_init("data.teacher.w", w)?;
-                }
-                TeacherSpec::ThreeSpin => {
-                    if *dim > 200 {
-                        return Err(invalid(
-                            "data.dim",
-                            format!("ThreeSpin stores d³ couplings; d = {dim} is too large (at most 200)"),
-                        ));
-                    }
-                }
-                TeacherSpec::Mixture { centres, variances, weights } => {
-                    if *dim != 1 {
-                        return Err(invalid("data.dim", format!("the Mixture teacher needs dim: 1, got {dim}")));
-                    }
-                    if centres.is_empty() || centres.len() != variances.len() || centres.len() != weights.len() {
-                        return Err(invalid(
-                            "data.teacher",
-                            format!(
-                                "Mixture needs as many centres, variances and weights (at least one), got {}, {}, {}",
-                                centres.len(),
-                                variances.len(),
-                                weights.len()
-                            ),
-                        ));
-                    }
-                    for v in variances {
-                        positive("data.teacher.variances", *v)?;
-                    }
-                    if !centres.iter().chain(weights).all(|v| v.is_finite()) {
-                        return Err(invalid("data.teacher", "Mixture centres and weights must be finite"));
-                    }
-                }
-            }
-        }
-        DataSpec::IsotropicGaussians { dim, delta } => {
-            at_least_one("data.dim", *dim)?;
-            if !(0.0..1.0).contains(delta) {
-                return Err(invalid("data.delta", format!("must lie in [0, 1), got {delta}")));
-            }
-        }
-        DataSpec::Dataset { path, .. } => {
-            if path.is_empty() {
-                return Err(invalid("data.path", "is empty"));
-            }
-        }
-        DataSpec::Plugin { lib, name, .. } => check_plugin_ref("data", lib, name)?,
-    }
+    check_data("data", &spec.data)?;
     let (rule, batch) = match &spec.dynamics {
         DynamicsSpec::OnlineSgd { step } => (*step, 1),
+        DynamicsSpec::FullBatchGd { step } => {
+            let finite = match &spec.data {
+                DataSpec::Dataset { sampling, .. } | DataSpec::Sample { sampling, .. } => Some(*sampling),
+                _ => None,
+            };
+            match finite {
+                None => {
+                    return Err(invalid(
+                        "dynamics",
+                        "FullBatchGd needs finite data: a Dataset or a Sample(size:, from:)",
+                    ));
+                }
+                Some(SamplingSpec::WithReplacement) => {
+                    return Err(invalid(
+                        "data.sampling",
+                        "FullBatchGd visits every row once per step: use sampling: Epochs",
+                    ));
+                }
+                Some(SamplingSpec::Epochs) => (*step, 1),
+            }
+        }
         DynamicsSpec::MinibatchSgd { step, batch } => (*step, *batch),
         DynamicsSpec::NoisySgd { step, batch, weight_decay, temperature } => {
             non_negative("dynamics.weight_decay", *weight_decay)?;

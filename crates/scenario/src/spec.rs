@@ -165,6 +165,14 @@ pub enum DataSpec {
         #[serde(default)]
         standardize_target: bool,
     },
+    /// P = `size` samples drawn once from `from` (shared by all widths and replicas of a seed), the
+    /// training set of full-batch GD; held-out data comes from `from`, so the risk is the population risk.
+    Sample {
+        size: usize,
+        from: Box<DataSpec>,
+        #[serde(default = "epochs")]
+        sampling: SamplingSpec,
+    },
     /// A distribution from a plugin library (see [`crate::plugins::resolve`] for how `lib` is found).
     Plugin {
         lib: String,
@@ -176,7 +184,7 @@ pub enum DataSpec {
 
 impl DataSpec {
     /// The built-in data laws, for listings.
-    pub const BUILTIN_NAMES: &'static [&'static str] = &["TeacherStudent", "IsotropicGaussians", "Dataset"];
+    pub const BUILTIN_NAMES: &'static [&'static str] = &["TeacherStudent", "IsotropicGaussians", "Dataset", "Sample"];
 }
 
 /// An activation: a built-in (the variants of [`BuiltinActivation`], same syntax) or one from a plugin.
@@ -300,6 +308,10 @@ pub enum InputsSpec {
     Uniform { low: f64, high: f64 },
 }
 
+fn epochs() -> SamplingSpec {
+    SamplingSpec::Epochs
+}
+
 fn standard_gaussian() -> InitSpec {
     InitSpec::Gaussian { mean: 0.0, std: 1.0, per_sqrt_dim: false }
 }
@@ -335,6 +347,9 @@ pub enum DynamicsSpec {
     OnlineSgd { step: StepRule },
     /// The average update of `batch` fresh samples per step.
     MinibatchSgd { step: StepRule, batch: usize },
+    /// Gradient descent on the whole of a finite data set (`Dataset` or `Sample`, with `sampling: Epochs`):
+    /// every step averages the update over all P rows.
+    FullBatchGd { step: StepRule },
     /// θ ← (1 − ηλ)θ + η·direction + √(2ητ) g (Mei et al.'s noisy SGD).
     NoisySgd {
         step: StepRule,
@@ -352,7 +367,8 @@ impl DynamicsSpec {
         match self {
             DynamicsSpec::OnlineSgd { step }
             | DynamicsSpec::MinibatchSgd { step, .. }
-            | DynamicsSpec::NoisySgd { step, .. } => *step,
+            | DynamicsSpec::NoisySgd { step, .. }
+            | DynamicsSpec::FullBatchGd { step } => *step,
         }
     }
 }
