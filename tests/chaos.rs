@@ -10,8 +10,9 @@
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-use meanfield_core::progress::NoProgress;
-use meanfield_scenario::{RunOptions, Scenario};
+mod common;
+
+use meanfield_scenario::Scenario;
 use std::path::Path;
 
 const REPLICAS: usize = 400;
@@ -37,16 +38,8 @@ const SCENARIO: &str = r#"Scenario(
 #[test]
 fn tagged_particles_decorrelate_like_one_over_n() {
     let scenario = Scenario::from_text(SCENARIO, "chaos.ron", Path::new(".")).unwrap();
-    let plans = scenario.plans().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let options = RunOptions {
-        threads: None,
-        output: Some(dir.path().to_owned()),
-        progress: &NoProgress,
-        version: "test".into(),
-        git_commit: "test".into(),
-    };
-    let report = meanfield_scenario::run(&scenario, &plans, &options).unwrap();
+    let report = common::run_scenario(&scenario, None, dir.path());
     // Fisher's z = atanh(r) has standard error 1/√(R − 3) whatever ρ; 4 of them leave a false alarm rate
     // below 1e-4 per check. N = 2 is exact to rounding and pins the formula (−1/N would give −0.5); a
     // tagged pair that is one particle twice gives +1 and fails every check (tried).

@@ -8,8 +8,9 @@
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-use meanfield_core::progress::NoProgress;
-use meanfield_scenario::{RunOptions, Scenario};
+mod common;
+
+use meanfield_scenario::Scenario;
 use std::path::Path;
 
 fn final_risk(size: usize) -> f64 {
@@ -32,17 +33,9 @@ fn final_risk(size: usize) -> f64 {
 )"#
     );
     let scenario = Scenario::from_text(&text, "full_batch.ron", Path::new(".")).unwrap();
-    let plans = scenario.plans().unwrap();
-    assert_eq!(plans[0].dynamics.batch_size(), size, "one step averages over all P samples");
+    assert_eq!(scenario.plans().unwrap()[0].dynamics.batch_size(), size, "one step averages over all P samples");
     let dir = tempfile::tempdir().unwrap();
-    let options = RunOptions {
-        threads: None,
-        output: Some(dir.path().to_owned()),
-        progress: &NoProgress,
-        version: "test".into(),
-        git_commit: "test".into(),
-    };
-    let report = meanfield_scenario::run(&scenario, &plans, &options).unwrap();
+    let report = common::run_scenario(&scenario, None, dir.path());
     report.summary.points[0].final_values.iter().find(|c| c.column == "risk").unwrap().max
 }
 

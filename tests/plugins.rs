@@ -6,10 +6,9 @@
 mod common;
 
 use common::{SMALL, meanfield, plugin_dir, plugin_lib, root, scenario_path};
-use meanfield_core::progress::NoProgress;
 use meanfield_core::{DataDistribution, FaultLog, Purpose, StreamKey};
+use meanfield_scenario::Scenario;
 use meanfield_scenario::plugins;
-use meanfield_scenario::{RunOptions, Scenario};
 use meanfield_sinks::Summary;
 use std::path::Path;
 use std::sync::Arc;
@@ -190,15 +189,7 @@ fn a_plugin_returning_nan_is_divergence() {
 
 fn run_in(dir: &Path, text: &str, threads: usize) -> Summary {
     let scenario = Scenario::from_text(text, "test.ron", &root().join("scenarios")).unwrap();
-    let plans = scenario.plans().unwrap();
-    let options = RunOptions {
-        threads: Some(threads),
-        output: Some(dir.to_owned()),
-        progress: &NoProgress,
-        version: "test".into(),
-        git_commit: "test".into(),
-    };
-    let report = meanfield_scenario::run(&scenario, &plans, &options).unwrap();
+    let report = common::run_scenario(&scenario, Some(threads), dir);
     assert!(report.divergences.is_empty() && report.faults.is_empty());
     report.summary
 }

@@ -6,8 +6,7 @@
 mod common;
 
 use common::{meanfield, root, scenario_path};
-use meanfield_core::progress::NoProgress;
-use meanfield_scenario::{RunOptions, Scenario};
+use meanfield_scenario::Scenario;
 use meanfield_sinks::Summary;
 use std::path::Path;
 
@@ -17,15 +16,7 @@ use std::path::Path;
 const SNAPSHOT_DIGITS: usize = 6;
 
 fn run(scenario: &Scenario, threads: usize, out: &Path) -> meanfield_scenario::RunReport {
-    let plans = scenario.plans().unwrap();
-    let options = RunOptions {
-        threads: Some(threads),
-        output: Some(out.to_owned()),
-        progress: &NoProgress,
-        version: "test".into(),
-        git_commit: "test".into(),
-    };
-    meanfield_scenario::run(scenario, &plans, &options).unwrap()
+    common::run_scenario(scenario, Some(threads), out)
 }
 
 fn snapshot_of(path: &Path) -> String {

@@ -13,6 +13,23 @@ pub fn scenario_path(name: &str) -> PathBuf {
     root().join("scenarios").join(name)
 }
 
+/// Runs every point of `scenario` in-process on `threads` threads (`None`: all cores), writing into `out`.
+pub fn run_scenario(
+    scenario: &meanfield_scenario::Scenario,
+    threads: Option<usize>,
+    out: &Path,
+) -> meanfield_scenario::RunReport {
+    let plans = scenario.plans().unwrap();
+    let options = meanfield_scenario::RunOptions {
+        threads,
+        output: Some(out.to_owned()),
+        progress: &meanfield_core::progress::NoProgress,
+        version: "test".into(),
+        git_commit: "test".into(),
+    };
+    meanfield_scenario::run(scenario, &plans, &options).unwrap()
+}
+
 /// Output of one `meanfield` invocation.
 #[derive(Debug)]
 pub struct Outcome {

@@ -2,6 +2,7 @@
 //! θ_i = (c_i, z_i). The direction of particle i is r·(φ(x, z_i), c_i ∇_z φ(x, z_i)), r = y − ŷ, averaged
 //! over the batch (the one-hidden-layer convention: n·∂ŷ/∂θ_i).
 
+use crate::batched::{Batched, predict_in_chunks};
 use crate::one_hidden::ModelError;
 use meanfield_core::{Block, Model};
 
@@ -120,6 +121,18 @@ impl KernelParticles {
     }
 }
 
+impl Batched for KernelParticles {
+    fn shape(&self) -> (usize, usize) {
+        (self.config.dim, self.config.max_batch)
+    }
+    fn forward_values(&mut self, x: &[f64], n: usize) {
+        self.forward(x, n);
+    }
+    fn output(&self, b: usize) -> f64 {
+        KernelParticles::output(self, b)
+    }
+}
+
 impl Model for KernelParticles {
     fn blocks(&self) -> &[Block] {
         &self.blocks
@@ -144,13 +157,7 @@ impl Model for KernelParticles {
     }
 
     fn predict(&mut self, x: &[f64], out: &mut [f64]) {
-        let (d, chunk) = (self.config.dim, self.config.max_batch);
-        for (xs, outs) in x.chunks(chunk * d).zip(out.chunks_mut(chunk)) {
-            self.forward(xs, outs.len());
-            for (b, o) in outs.iter_mut().enumerate() {
-                *o = self.output(b);
-            }
-        }
+        predict_in_chunks(self, x, out);
     }
 
     fn descent_direction(&mut self, x: &[f64], y: &[f64], residual: &mut [f64], direction: &mut [f64]) {

@@ -2,6 +2,7 @@
 //! particles), and the built-in activations.
 
 pub mod activations;
+mod batched;
 pub mod kernel;
 pub mod one_hidden;
 pub mod two_hidden;

@@ -1,6 +1,7 @@
 //! The one-hidden-layer network ŷ(x) = N^(−β) Σ_i c_i σ(w_i·x + b_i) as a system of N particles
 //! θ_i = (c_i, w_i, b_i).
 
+use crate::batched::{Batched, predict_in_chunks};
 use meanfield_core::{Activation, Block, Model};
 use std::sync::Arc;
 
@@ -122,6 +123,18 @@ impl OneHidden {
     }
 }
 
+impl Batched for OneHidden {
+    fn shape(&self) -> (usize, usize) {
+        (self.config.dim, self.config.max_batch)
+    }
+    fn forward_values(&mut self, x: &[f64], n: usize) {
+        self.forward(x, n, false);
+    }
+    fn output(&self, b: usize) -> f64 {
+        OneHidden::output(self, b)
+    }
+}
+
 impl Model for OneHidden {
     fn blocks(&self) -> &[Block] {
         &self.blocks
@@ -146,13 +159,7 @@ impl Model for OneHidden {
     }
 
     fn predict(&mut self, x: &[f64], out: &mut [f64]) {
-        let (d, chunk) = (self.config.dim, self.config.max_batch);
-        for (xs, outs) in x.chunks(chunk * d).zip(out.chunks_mut(chunk)) {
-            self.forward(xs, outs.len(), false);
-            for (b, o) in outs.iter_mut().enumerate() {
-                *o = self.output(b);
-            }
-        }
+        predict_in_chunks(self, x, out);
     }
 
     fn descent_direction(&mut self, x: &[f64], y: &[f64], residual: &mut [f64], direction: &mut [f64]) {

@@ -15,6 +15,7 @@
 //! t is the mean-field ODE/PDE system, non-trivial for every layer. `PerNeuron(α)` uses
 //! η = α / max(N1, N2) (see `Model::width`).
 
+use crate::batched::{Batched, predict_in_chunks};
 use crate::one_hidden::ModelError;
 use meanfield_core::{Activation, Block, Model};
 use std::sync::Arc;
@@ -148,6 +149,18 @@ impl TwoHidden {
     }
 }
 
+impl Batched for TwoHidden {
+    fn shape(&self) -> (usize, usize) {
+        (self.config.dim, self.config.max_batch)
+    }
+    fn forward_values(&mut self, x: &[f64], n: usize) {
+        self.forward(x, n, false);
+    }
+    fn output(&self, b: usize) -> f64 {
+        TwoHidden::output(self, b)
+    }
+}
+
 impl Model for TwoHidden {
     fn blocks(&self) -> &[Block] {
         &self.blocks
@@ -173,13 +186,7 @@ impl Model for TwoHidden {
     }
 
     fn predict(&mut self, x: &[f64], out: &mut [f64]) {
-        let (d, chunk) = (self.config.dim, self.config.max_batch);
-        for (xs, outs) in x.chunks(chunk * d).zip(out.chunks_mut(chunk)) {
-            self.forward(xs, outs.len(), false);
-            for (b, o) in outs.iter_mut().enumerate() {
-                *o = self.output(b);
-            }
-        }
+        predict_in_chunks(self, x, out);
     }
 
     fn descent_direction(&mut self, x: &[f64], y: &[f64], residual: &mut [f64], direction: &mut [f64]) {

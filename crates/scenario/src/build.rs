@@ -158,6 +158,16 @@ fn trained(blocks: &[(&str, &BlockSpec)]) -> String {
     names.join("+")
 }
 
+/// A model factory: `make` builds the network, whose blocks then get their initial laws from the
+/// replica's Init stream.
+fn factory(laws: Vec<Arc<dyn InitLaw>>, make: impl Fn() -> Box<dyn Model> + Send + Sync + 'static) -> ModelFactory {
+    Arc::new(move |rng| {
+        let mut net = make();
+        samplers::initialize_blocks(net.as_mut(), &laws, rng);
+        net
+    })
+}
+
 /// A replica's model factory (random initial particles from the given stream) and the model's description.
 fn model(
     spec: &ModelSpec,
@@ -187,13 +197,10 @@ fn model(
                 config.beta,
                 trained(&[("c", c), ("w", w), ("b", b)])
             );
-            let factory: ModelFactory = Arc::new(move |rng| {
-                let mut net: Box<dyn Model> =
-                    Box::new(OneHidden::new(config.clone()).expect("dimensions were validated"));
-                samplers::initialize_blocks(net.as_mut(), &laws, rng);
-                net
-            });
-            (factory, name)
+            let make = move || -> Box<dyn Model> {
+                Box::new(OneHidden::new(config.clone()).expect("dimensions were validated"))
+            };
+            (factory(laws, make), name)
         }
         ModelSpec::TwoHidden { width1, width2, activation1, activation2, w, u, c } => {
             let act1 = activation(activation1, "model.activation1", ctx)?;
@@ -212,13 +219,10 @@ fn model(
                 act2.name(),
                 trained(&[("w", w), ("u", u), ("c", c)])
             );
-            let factory: ModelFactory = Arc::new(move |rng| {
-                let mut net: Box<dyn Model> =
-                    Box::new(TwoHidden::new(config.clone()).expect("dimensions were validated"));
-                samplers::initialize_blocks(net.as_mut(), &laws, rng);
-                net
-            });
-            (factory, name)
+            let make = move || -> Box<dyn Model> {
+                Box::new(TwoHidden::new(config.clone()).expect("dimensions were validated"))
+            };
+            (factory(laws, make), name)
         }
         ModelSpec::KernelParticles { width, kernel, c, z } => {
             let laws = block_laws(&[c, z], dim);
@@ -238,13 +242,10 @@ fn model(
                 config.kernel.describe(),
                 trained(&[("c", c), ("z", z)])
             );
-            let factory: ModelFactory = Arc::new(move |rng| {
-                let mut net: Box<dyn Model> =
-                    Box::new(KernelParticles::new(config.clone()).expect("dimensions were validated"));
-                samplers::initialize_blocks(net.as_mut(), &laws, rng);
-                net
-            });
-            (factory, name)
+            let make = move || -> Box<dyn Model> {
+                Box::new(KernelParticles::new(config.clone()).expect("dimensions were validated"))
+            };
+            (factory(laws, make), name)
         }
     })
 }
