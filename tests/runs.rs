@@ -58,36 +58,32 @@ fn results_are_byte_identical_for_one_and_two_threads() {
     insta::assert_snapshot!("default_summary", snapshot_of(&two.join("summary.ron")));
 }
 
-#[test]
-fn mei_isotropic_gaussians_summary() {
-    let scenario = Scenario::from_file(&scenario_path("mei_isotropic_gaussians.ron")).unwrap();
+/// Runs `scenarios/<name>.ron` on two threads and snapshots its summary as `<name>_summary`.
+fn check_summary(name: &str) {
+    let scenario = Scenario::from_file(&scenario_path(&format!("{name}.ron"))).unwrap();
     let dir = tempfile::tempdir().unwrap();
     run(&scenario, 2, dir.path());
-    insta::assert_snapshot!("mei_isotropic_gaussians_summary", snapshot_of(&dir.path().join("summary.ron")));
+    insta::assert_snapshot!(format!("{name}_summary"), snapshot_of(&dir.path().join("summary.ron")));
+}
+
+#[test]
+fn mei_isotropic_gaussians_summary() {
+    check_summary("mei_isotropic_gaussians");
 }
 
 #[test]
 fn three_layer_teacher_student_summary() {
-    let scenario = Scenario::from_file(&scenario_path("three_layer_teacher_student.ron")).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    run(&scenario, 2, dir.path());
-    insta::assert_snapshot!("three_layer_teacher_student_summary", snapshot_of(&dir.path().join("summary.ron")));
+    check_summary("three_layer_teacher_student");
 }
 
 #[test]
 fn rbf_mixture_summary() {
-    let scenario = Scenario::from_file(&scenario_path("rbf_mixture.ron")).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    run(&scenario, 2, dir.path());
-    insta::assert_snapshot!("rbf_mixture_summary", snapshot_of(&dir.path().join("summary.ron")));
+    check_summary("rbf_mixture");
 }
 
 #[test]
 fn wine_three_layer_summary() {
-    let scenario = Scenario::from_file(&scenario_path("wine_three_layer.ron")).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    run(&scenario, 2, dir.path());
-    insta::assert_snapshot!("wine_three_layer_summary", snapshot_of(&dir.path().join("summary.ron")));
+    check_summary("wine_three_layer");
 }
 
 #[test]
