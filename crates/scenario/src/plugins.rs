@@ -374,10 +374,8 @@ impl PluginLibrary {
         let vtable =
             self.distributions.iter().find(|v| name_of(v.name) == name).ok_or_else(|| self.unknown(kind, name))?;
         let instance = self.create(kind, name, (vtable.create, vtable.destroy), params)?;
-        let distribution =
-            PluginDistribution { library: self.clone(), vtable, instance, dim: 0, label: label(name, params), faults };
         // SAFETY: an instance of this vtable.
-        let dim = unsafe { (vtable.dim)(distribution.instance.ptr) };
+        let dim = unsafe { (vtable.dim)(instance.ptr) };
         if dim == 0 {
             return Err(PluginError::Rejected {
                 path: self.path.clone(),
@@ -388,7 +386,7 @@ impl PluginLibrary {
                 col: 0,
             });
         }
-        Ok(PluginDistribution { dim, ..distribution })
+        Ok(PluginDistribution { library: self.clone(), vtable, instance, dim, label: label(name, params), faults })
     }
 }
 
