@@ -126,6 +126,22 @@ fn tagged_particles_must_exist_and_differ() {
 }
 
 #[test]
+fn layer_dependence_needs_two_hidden_layers_and_valid_kernels() {
+    let dependence = |args: &str| {
+        vary("observables: [Risk(samples: 100), Moments]", &format!("observables: [LayerDependence({args})]"))
+    };
+    check(&dependence(""), &["bad.ron:16:5: observables: LayerDependence compares", "needs model TwoHidden"]);
+    let two_hidden = |args: &str| {
+        dependence(args).replace(
+            "model: OneHidden(\n        width: 8,",
+            "model: TwoHidden(\n        width1: 8,\n        width2: 8,\n        activation1: Tanh,\n        activation2: Tanh,\n        u: Trained(Gaussian(mean: 0.0, std: 1.0)),",
+        ).replace("        activation: Tanh,\n", "")
+    };
+    check(&two_hidden("features: 0"), &["observables.features: must be at least 1, got 0"]);
+    check(&two_hidden("bandwidths: (1.0, -2.0)"), &["observables.bandwidths: must be positive and finite"]);
+}
+
+#[test]
 fn full_batch_gd_needs_finite_data_visited_in_epochs() {
     let gd = vary("OnlineSgd(step: Fixed(0.05))", "FullBatchGd(step: Fixed(0.05))");
     check(&gd, &["dynamics: FullBatchGd needs finite data: a Dataset or a Sample(size:, from:)"]);

@@ -77,6 +77,11 @@ fn three_layer_teacher_student_summary() {
 }
 
 #[test]
+fn three_layer_dependence_summary() {
+    check_summary("three_layer_dependence");
+}
+
+#[test]
 fn rbf_mixture_summary() {
     check_summary("rbf_mixture");
 }

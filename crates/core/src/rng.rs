@@ -35,6 +35,9 @@ pub enum Purpose {
     /// The finite training sample drawn once from a data law (full-batch GD on P points). Shared like
     /// the teacher: every width and replica of a seed trains on the same sample.
     Sample,
+    /// Random features of an observable's kernel (`LayerDependence`). Shared like the teacher, so every
+    /// width and replica of a seed is measured with the same kernel.
+    Features,
 }
 
 impl Purpose {
@@ -46,6 +49,7 @@ impl Purpose {
             Purpose::Holdout => "holdout",
             Purpose::Teacher => "teacher",
             Purpose::Sample => "sample",
+            Purpose::Features => "features",
         }
     }
 }

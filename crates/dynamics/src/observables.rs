@@ -127,6 +127,124 @@ impl Observable for Tagged {
     }
 }
 
+/// The prefix of [`LayerDependence`] columns, which the summary looks for.
+pub const DEPENDENCE_COLUMN_PREFIX: &str = "dep(";
+
+/// The raw material of the inter-layer dependence of a two-hidden-layer network (DESIGN.md §1: in the
+/// limit the first-layer particles w_i and the second-layer particles c_j become independent).
+///
+/// Within one network the joint empirical measure of all pairs (w_i, c_j) is *exactly* the product of its
+/// marginals, so no single-network statistic can see the dependence. What the theory says is that the law
+/// of a pair (w_i(t), c_j(t)) across the randomness of initialisation and data is a product in the limit.
+/// By exchangeability, for any test functions f, g,
+///   Cov(f(w_i), g(c_j)) = Cov(⟨f, μ1⟩, ⟨g, μ2⟩)   (covariance across replicas),
+/// so the replicas' empirical feature means carry the whole cross-covariance, with a sampling error N
+/// times smaller than a single tagged pair's. Per replica this records, for D random Fourier features
+/// φ_k(θ) = √2 cos(ω_k·θ + b_k) with ω_k ~ N(0, I/s²) (a Gaussian kernel of bandwidth s), the means
+/// `dep(w)[k]` = (1/N1) Σ_i φ_k(w_i) and `dep(c)[k]` = (1/N2) Σ_j ψ_k(c_j), and the squared Frobenius
+/// norm of the within-network feature covariance of each layer, `dep(w)self` and `dep(c)self` (the
+/// normaliser). The summary turns them into the HSIC of a pair (w_i, c_j), normalised to [0, 1].
+/// The frequencies are drawn once per point and shared by its replicas.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerDependence {
+    first: FourierFeatures,
+    second: FourierFeatures,
+}
+
+/// D random Fourier features of the rows of one block.
+#[derive(Debug, Clone, PartialEq)]
+struct FourierFeatures {
+    block: String,
+    /// `features × cols`, row-major.
+    frequencies: Vec<f64>,
+    phases: Vec<f64>,
+}
+
+impl FourierFeatures {
+    fn new(block: &str, cols: usize, features: usize, bandwidth: f64, rng: &mut dyn rand::RngCore) -> FourierFeatures {
+        use rand_distr::{Distribution, StandardNormal, Uniform};
+        let frequencies =
+            (0..features * cols).map(|_| StandardNormal.sample(&mut *rng)).map(|g: f64| g / bandwidth).collect();
+        let phase = Uniform::new(0.0, std::f64::consts::TAU).expect("0 < 2π");
+        let phases = (0..features).map(|_| phase.sample(&mut *rng)).collect();
+        FourierFeatures { block: block.to_owned(), frequencies, phases }
+    }
+
+    fn features(&self) -> usize {
+        self.phases.len()
+    }
+
+    /// Appends the D feature means, then ‖Ĉov‖²_F of the within-network feature covariance (with
+    /// the 1/(N − 1) normalisation), using `scratch` for the D + D² accumulators.
+    fn observe(&self, model: &dyn Model, scratch: &mut Vec<f64>, out: &mut Vec<f64>) {
+        let block = find_block(model, &self.block);
+        let rows = model.params()[block.range()].chunks_exact(block.cols);
+        let n = rows.len();
+        let d = self.features();
+        scratch.clear();
+        scratch.resize(2 * d + d * d, 0.0);
+        let (phi, rest) = scratch.split_at_mut(d);
+        let (sum, outer) = rest.split_at_mut(d);
+        for row in rows {
+            for (k, (omega, phase)) in self.frequencies.chunks_exact(block.cols).zip(&self.phases).enumerate() {
+                let arg: f64 = omega.iter().zip(row).map(|(o, x)| o * x).sum::<f64>() + phase;
+                phi[k] = std::f64::consts::SQRT_2 * arg.cos();
+            }
+            for k in 0..d {
+                sum[k] += phi[k];
+                for l in 0..d {
+                    outer[k * d + l] += phi[k] * phi[l];
+                }
+            }
+        }
+        let nf = n as f64;
+        out.extend(sum.iter().map(|s| s / nf));
+        let mut frobenius = 0.0;
+        for k in 0..d {
+            for l in 0..d {
+                let cov = (outer[k * d + l] - sum[k] * sum[l] / nf) / (nf - 1.0);
+                frobenius += cov * cov;
+            }
+        }
+        out.push(frobenius);
+    }
+}
+
+impl LayerDependence {
+    /// Features of the rows of blocks `first` (`cols.0` columns) and `second` (`cols.1`), with kernel
+    /// bandwidths `bandwidths`; the frequencies come from `rng`.
+    pub fn new(
+        blocks: (&str, &str),
+        cols: (usize, usize),
+        features: usize,
+        bandwidths: (f64, f64),
+        rng: &mut dyn rand::RngCore,
+    ) -> LayerDependence {
+        LayerDependence {
+            first: FourierFeatures::new(blocks.0, cols.0, features, bandwidths.0, rng),
+            second: FourierFeatures::new(blocks.1, cols.1, features, bandwidths.1, rng),
+        }
+    }
+}
+
+impl Observable for LayerDependence {
+    fn columns(&self) -> Vec<String> {
+        [&self.first, &self.second]
+            .iter()
+            .flat_map(|f| {
+                let b = &f.block;
+                (0..f.features())
+                    .map(move |k| format!("{DEPENDENCE_COLUMN_PREFIX}{b})[{k}]"))
+                    .chain(std::iter::once(format!("{DEPENDENCE_COLUMN_PREFIX}{b})self")))
+            })
+            .collect()
+    }
+    fn observe(&self, ctx: &mut ObservationContext<'_>, out: &mut Vec<f64>) {
+        self.first.observe(ctx.model, ctx.scratch, out);
+        self.second.observe(ctx.model, ctx.scratch, out);
+    }
+}
+
 /// Histogram of a statistic over the particles, as a density: column k holds
 /// (number of particles in bin k) / (N · bin width). Particles outside the range are not counted, so the
 /// columns integrate to the fraction of particles inside it.

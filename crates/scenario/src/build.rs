@@ -6,7 +6,9 @@ use crate::spec::*;
 use meanfield_core::{
     Activation, DataDistribution, FaultLog, InitLaw, Model, Observable, PointInfo, Purpose, StreamKey,
 };
-use meanfield_dynamics::{Averages, Histogram, ModelFactory, Moments, PointPlan, Risk, Schedule, Sgd, Tagged};
+use meanfield_dynamics::{
+    Averages, Histogram, LayerDependence, ModelFactory, Moments, PointPlan, Risk, Schedule, Sgd, Tagged,
+};
 use meanfield_models::{Kernel, KernelConfig, KernelParticles, OneHidden, OneHiddenConfig, TwoHidden, TwoHiddenConfig};
 use meanfield_samplers as samplers;
 use std::path::Path;
@@ -286,6 +288,10 @@ pub(crate) fn plan(
                 }
                 ObservableSpec::Averages(functions) => Arc::new(Averages { functions: functions.clone() }),
                 ObservableSpec::Tagged { of, particles } => Arc::new(Tagged { of: of.clone(), particles: *particles }),
+                ObservableSpec::LayerDependence { features, bandwidths } => {
+                    let mut rng = StreamKey::shared(point.seed, Purpose::Features).stream();
+                    Arc::new(LayerDependence::new(("w", "c"), (dim, 1), *features, *bandwidths, &mut rng))
+                }
             }
         })
         .collect();

@@ -317,6 +317,21 @@ pub(crate) fn validate_observables(spec: &ScenarioSpec, dim: Option<usize>) -> R
                     check_statistic("observables.of", &f.of, &blocks)?;
                 }
             }
+            ObservableSpec::LayerDependence { features, bandwidths } => {
+                if !matches!(spec.model, ModelSpec::TwoHidden { .. }) {
+                    return Err(invalid(
+                        "observables",
+                        "LayerDependence compares the particles of two hidden layers and needs model TwoHidden",
+                    ));
+                }
+                at_least_one("observables.features", *features)?;
+                if !(bandwidths.0 > 0.0 && bandwidths.1 > 0.0 && bandwidths.0.is_finite() && bandwidths.1.is_finite()) {
+                    return Err(invalid(
+                        "observables.bandwidths",
+                        format!("must be positive and finite, got {bandwidths:?}"),
+                    ));
+                }
+            }
             ObservableSpec::Tagged { of, particles: (i, j) } => {
                 check_statistic("observables.of", of, &blocks)?;
                 let rows = block_rows(&spec.model, of.block());

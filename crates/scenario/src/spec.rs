@@ -408,6 +408,24 @@ pub enum ObservableSpec {
         #[serde(default = "first_two")]
         particles: (usize, usize),
     },
+    /// Dependence between the first-layer particles w_i and the second-layer particles c_j of a
+    /// `TwoHidden` network across replicas (a normalised HSIC with a Gaussian kernel of the given
+    /// bandwidths, approximated by `features` random Fourier features per layer); the summary gives it
+    /// with its standard error and null level at every record time.
+    LayerDependence {
+        #[serde(default = "default_features")]
+        features: usize,
+        #[serde(default = "unit_bandwidths")]
+        bandwidths: (f64, f64),
+    },
+}
+
+fn default_features() -> usize {
+    16
+}
+
+fn unit_bandwidths() -> (f64, f64) {
+    (1.0, 1.0)
 }
 
 /// Values to sweep; the points are the Cartesian product (width outermost, seeds innermost).

@@ -2,6 +2,7 @@
 //! output directory and renamed into place when complete, so a file under its final name is always whole.
 
 pub mod atomic;
+pub mod dependence;
 pub mod manifest;
 pub mod summary;
 pub mod timeseries;

@@ -8,6 +8,9 @@ use meanfield_core::{Divergence, PointInfo, PointResult, Sink, SinkError};
 /// Columns of the tagged-particles observable start with this (see `meanfield_dynamics::Tagged`; the
 /// sinks do not depend on dynamics, so the convention is written in both places and tested end to end).
 const TAGGED_COLUMN_PREFIX: &str = "tag(";
+/// Likewise for `meanfield_dynamics::LayerDependence`.
+const DEPENDENCE_COLUMN_PREFIX: &str = "dep(";
+use crate::dependence::{self, DependenceColumns, LayerDependence};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -51,6 +54,9 @@ pub struct PointSummary {
     /// Only with a `Tagged` observable (left out of the file otherwise, so older summaries still read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tagged_correlation: Option<TaggedCorrelation>,
+    /// Only with a `LayerDependence` observable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer_dependence: Option<LayerDependence>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -127,6 +133,38 @@ impl PointSummary {
             }
             _ => None,
         };
+        let layer_dependence = DependenceColumns::find(&point.columns, DEPENDENCE_COLUMN_PREFIX)
+            .filter(|_| !finished.is_empty())
+            .map(|cols| {
+                let records = &finished[0].records;
+                let mut curve = LayerDependence {
+                    blocks: cols.blocks.clone(),
+                    time: Vec::new(),
+                    dependence: Vec::new(),
+                    standard_error: Vec::new(),
+                    null_level: Vec::new(),
+                };
+                for (j, record) in records.iter().enumerate() {
+                    let gather = |ks: &[usize]| {
+                        finished.iter().flat_map(|r| ks.iter().map(|&k| r.records[j].values[k])).collect::<Vec<_>>()
+                    };
+                    let (a, b) = (gather(&cols.first.0), gather(&cols.second.0));
+                    let (self_a, self_b) = (gather(&[cols.first.1]), gather(&[cols.second.1]));
+                    let (value, se, null) = dependence::estimate(&dependence::Sample {
+                        a: &a,
+                        da: cols.first.0.len(),
+                        b: &b,
+                        db: cols.second.0.len(),
+                        self_a: &self_a,
+                        self_b: &self_b,
+                    });
+                    curve.time.push(record.time);
+                    curve.dependence.push(value);
+                    curve.standard_error.push(se);
+                    curve.null_level.push(null);
+                }
+                curve
+            });
         PointSummary {
             info: point.info.clone(),
             finished: finished.len(),
@@ -134,6 +172,7 @@ impl PointSummary {
             final_values,
             risk,
             tagged_correlation,
+            layer_dependence,
         }
     }
 }
@@ -190,6 +229,10 @@ impl Summary {
             }
             if let Some(curve) = &mut p.tagged_correlation {
                 (curve.time, curve.correlation) = (rv(&curve.time), rv(&curve.correlation));
+            }
+            if let Some(c) = &mut p.layer_dependence {
+                (c.time, c.dependence) = (rv(&c.time), rv(&c.dependence));
+                (c.standard_error, c.null_level) = (rv(&c.standard_error), rv(&c.null_level));
             }
         }
         out
