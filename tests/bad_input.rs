@@ -238,6 +238,21 @@ fn data_file_with_a_bad_cell_names_line_and_column() {
 }
 
 #[test]
+fn held_out_fraction_must_leave_rows_on_both_sides() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("table.csv"), "a,b,y\n1,2,3\n4,5,6\n7,8,9\n").unwrap();
+    let dataset = |fraction: &str| {
+        let path = dir.path().join("table.csv");
+        vary(
+            "TeacherStudent(dim: 3, teacher: SingleIndex(link: Tanh))",
+            &format!("Dataset(path: \"{}\", target: Name(\"y\"), test_fraction: {fraction})", path.display()),
+        )
+    };
+    check(&dataset("1.0"), &["data.test_fraction: must lie in [0, 1), got 1"]);
+    check(&dataset("0.1"), &["table.csv: holding out 0.1 of 3 rows leaves 0 test rows; need 1 to 2"]);
+}
+
+#[test]
 fn unwritable_output_directory_is_refused_before_running() {
     // A path below a regular file cannot be created, even by root (permission bits would not stop root).
     let dir = tempfile::tempdir().unwrap();

@@ -44,24 +44,26 @@ pub enum DatasetError {
     Shape { path: PathBuf, message: String },
 }
 
-/// The rows of a data set: inputs (rows × dim, row-major) and targets.
+/// The rows of a data set: inputs (rows × dim, row-major) and targets. Training samples come from `x`,
+/// `y`; the held-out sample of the risk comes from `test` when rows were held out (`hold_out`), and from
+/// the training rows otherwise (the risk is then in-sample).
 #[derive(Debug, Clone)]
 pub struct Dataset {
     pub path: PathBuf,
     pub x: Array2<f64>,
     pub y: Vec<f64>,
+    pub test: Option<(Array2<f64>, Vec<f64>)>,
     pub sampling: Sampling,
 }
 
 impl Dataset {
     /// Reads `path` (`.npy`: a 2-D float64 array; anything else: CSV with a header line) and selects
-    /// the columns. With `standardize`, every input column is shifted and scaled to mean 0, variance 1.
+    /// the columns.
     pub fn load(
         path: &Path,
         features: &ColumnSelection,
         target: &Column,
         sampling: Sampling,
-        standardize: bool,
     ) -> Result<Dataset, DatasetError> {
         let (header, table) =
             if path.extension().is_some_and(|e| e == "npy") { read_npy(path)? } else { read_csv(path)? };
@@ -91,32 +93,71 @@ impl Dataset {
         if table.nrows() == 0 {
             return Err(DatasetError::Shape { path: path.to_owned(), message: "the file has no data rows".into() });
         }
-        let mut x = table.select(ndarray::Axis(1), &inputs);
+        let x = table.select(ndarray::Axis(1), &inputs);
         let y = table.column(target).to_vec();
-        if standardize {
-            x.columns_mut().into_iter().for_each(standardize_column);
+        Ok(Dataset { path: path.to_owned(), x, y, test: None, sampling })
+    }
+
+    /// Moves round(`fraction` · rows) rows, chosen uniformly by `rng`, to the test set (call before
+    /// standardising, so that the test rows play no part in the scaling). At least one row stays on each
+    /// side, or this is an error.
+    pub fn hold_out(&mut self, fraction: f64, rng: &mut dyn RngCore) -> Result<(), DatasetError> {
+        let rows = self.rows();
+        let test = (fraction * rows as f64).round() as usize;
+        if test == 0 || test >= rows {
+            return Err(DatasetError::Shape {
+                path: self.path.clone(),
+                message: format!(
+                    "holding out {fraction} of {rows} rows leaves {test} test rows; need 1 to {}",
+                    rows - 1
+                ),
+            });
         }
-        Ok(Dataset { path: path.to_owned(), x, y, sampling })
+        let mut order: Vec<usize> = (0..rows).collect();
+        order.shuffle(rng);
+        let (train, held) = order.split_at(rows - test);
+        let take = |idx: &[usize]| (self.x.select(ndarray::Axis(0), idx), idx.iter().map(|&r| self.y[r]).collect());
+        let (x, y) = take(train);
+        self.test = Some(take(held));
+        (self.x, self.y) = (x, y);
+        Ok(())
     }
 
-    /// Shifts and scales the target to mean 0, variance 1 (the risk is then in units of the target's
-    /// variance: R² = 1 − 2·risk).
+    /// Shifts and scales every input column to mean 0, variance 1 over the training rows (the test rows
+    /// get the same transformation).
+    pub fn standardize_inputs(&mut self) {
+        for k in 0..self.dim() {
+            let (mean, scale) = moments(self.x.column(k));
+            self.x.column_mut(k).mapv_inplace(|v| (v - mean) * scale);
+            if let Some((x, _)) = &mut self.test {
+                x.column_mut(k).mapv_inplace(|v| (v - mean) * scale);
+            }
+        }
+    }
+
+    /// Shifts and scales the target to mean 0, variance 1 over the training rows (the risk is then in
+    /// units of the target's variance: R² = 1 − 2·risk).
     pub fn standardize_target(&mut self) {
-        standardize_column(ndarray::ArrayViewMut1::from(&mut self.y[..]));
+        let (mean, scale) = moments(ndarray::ArrayView1::from(&self.y[..]));
+        let apply = |y: &mut Vec<f64>| y.iter_mut().for_each(|v| *v = (*v - mean) * scale);
+        apply(&mut self.y);
+        if let Some((_, y)) = &mut self.test {
+            apply(y);
+        }
     }
 
+    /// Training rows.
     pub fn rows(&self) -> usize {
         self.y.len()
     }
 }
 
-/// Mean 0 and variance 1 (a constant column is only centred).
-fn standardize_column(mut col: ndarray::ArrayViewMut1<'_, f64>) {
+/// The mean and 1/std of a column (1 for a constant column, which is then only centred).
+fn moments(col: ndarray::ArrayView1<'_, f64>) -> (f64, f64) {
     let n = col.len() as f64;
     let mean = col.sum() / n;
     let std = (col.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
-    let scale = if std > 0.0 { 1.0 / std } else { 1.0 };
-    col.mapv_inplace(|v| (v - mean) * scale);
+    (mean, if std > 0.0 { 1.0 / std } else { 1.0 })
 }
 
 fn describe_columns(header: &[String], ncols: usize) -> String {
@@ -183,25 +224,42 @@ impl DataDistribution for Dataset {
     fn name(&self) -> String {
         let file =
             self.path.file_name().map_or_else(|| self.path.display().to_string(), |f| f.to_string_lossy().into());
-        format!("dataset({file},rows={},d={})", self.rows(), self.dim())
+        match &self.test {
+            None => format!("dataset({file},rows={},d={})", self.rows(), self.dim()),
+            Some((_, y)) => format!("dataset({file},rows={},test={},d={})", self.rows(), y.len(), self.dim()),
+        }
     }
     fn stream(&self) -> Box<dyn DataStream + '_> {
-        Box::new(DatasetStream { data: self, order: (0..self.rows()).collect(), next: self.rows() })
+        Box::new(DatasetStream::new(&self.x, &self.y, self.sampling))
+    }
+    fn holdout(&self) -> Box<dyn DataStream + '_> {
+        match &self.test {
+            Some((x, y)) => Box::new(DatasetStream::new(x, y, self.sampling)),
+            None => self.stream(),
+        }
     }
 }
 
 struct DatasetStream<'a> {
-    data: &'a Dataset,
+    x: &'a Array2<f64>,
+    y: &'a [f64],
+    sampling: Sampling,
     /// The current epoch's order (Epochs) — a permutation reshuffled in place, so no allocation per step.
     order: Vec<usize>,
     next: usize,
 }
 
+impl<'a> DatasetStream<'a> {
+    fn new(x: &'a Array2<f64>, y: &'a [f64], sampling: Sampling) -> DatasetStream<'a> {
+        DatasetStream { x, y, sampling, order: (0..y.len()).collect(), next: y.len() }
+    }
+}
+
 impl DataStream for DatasetStream<'_> {
     fn fill(&mut self, rng: &mut dyn RngCore, x: &mut [f64], y: &mut [f64]) {
-        let rows = self.data.rows();
-        for (xb, yb) in x.chunks_exact_mut(self.data.dim()).zip(y.iter_mut()) {
-            let row = match self.data.sampling {
+        let rows = self.y.len();
+        for (xb, yb) in x.chunks_exact_mut(self.x.ncols()).zip(y.iter_mut()) {
+            let row = match self.sampling {
                 Sampling::WithReplacement => rng.random_range(0..rows),
                 Sampling::Epochs => {
                     if self.next == rows {
@@ -212,10 +270,10 @@ impl DataStream for DatasetStream<'_> {
                     self.order[self.next - 1]
                 }
             };
-            for (dst, src) in xb.iter_mut().zip(self.data.x.row(row)) {
+            for (dst, src) in xb.iter_mut().zip(self.x.row(row)) {
                 *dst = *src;
             }
-            *yb = self.data.y[row];
+            *yb = self.y[row];
         }
     }
 }
@@ -233,7 +291,7 @@ mod tests {
     }
 
     fn load(file: &tempfile::NamedTempFile, sampling: Sampling) -> Result<Dataset, DatasetError> {
-        Dataset::load(file.path(), &ColumnSelection::AllExceptTarget, &Column::Name("y".into()), sampling, false)
+        Dataset::load(file.path(), &ColumnSelection::AllExceptTarget, &Column::Name("y".into()), sampling)
     }
 
     #[test]
@@ -283,7 +341,6 @@ mod tests {
             &ColumnSelection::Columns(vec![Column::Index(2)]),
             &Column::Index(0),
             Sampling::WithReplacement,
-            false,
         )
         .unwrap();
         assert_eq!(data.x, ndarray::array![[3.0], [6.0]]);
@@ -293,16 +350,48 @@ mod tests {
     #[test]
     fn standardized_columns_have_zero_mean_unit_variance() {
         let file = csv_file("a,y\n1,0\n2,0\n3,0\n6,0\n");
-        let data = Dataset::load(
-            file.path(),
-            &ColumnSelection::AllExceptTarget,
-            &Column::Name("y".into()),
-            Sampling::Epochs,
-            true,
-        )
-        .unwrap();
+        let mut data = load(&file, Sampling::Epochs).unwrap();
+        data.standardize_inputs();
         let col = data.x.column(0);
         assert!(col.sum().abs() < 1e-12);
         assert!((col.iter().map(|v| v * v).sum::<f64>() / 4.0 - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn held_out_rows_are_a_disjoint_seeded_split_scaled_by_the_training_rows() {
+        // y = 10·a, so every row is identified by its label.
+        let text = (0..10).fold(String::from("a,y\n"), |t, i| t + &format!("{i},{}\n", 10 * i));
+        let file = csv_file(&text);
+        let split = |seed| {
+            let mut data = load(&file, Sampling::Epochs).unwrap();
+            data.hold_out(0.3, &mut StreamKey::shared(seed, Purpose::Sample).stream()).unwrap();
+            data
+        };
+        let data = split(1);
+        let (test_x, test_y) = data.test.clone().unwrap();
+        assert_eq!((data.rows(), test_y.len()), (7, 3));
+        let mut all: Vec<f64> = data.y.iter().chain(&test_y).copied().collect();
+        all.sort_by(f64::total_cmp);
+        assert_eq!(all, (0..10).map(|i| f64::from(10 * i)).collect::<Vec<_>>(), "a partition of the rows");
+        assert_eq!(split(1).y, data.y, "the split is a function of the seed");
+        assert_ne!(split(2).y, data.y);
+        // The held-out stream visits only test rows, inputs with their labels.
+        let mut stream = data.holdout();
+        let (mut x, mut y) = (vec![0.0; 6], vec![0.0; 6]);
+        stream.fill(&mut StreamKey::shared(1, Purpose::Holdout).stream(), &mut x, &mut y);
+        assert!(y.iter().all(|v| test_y.contains(v)));
+        assert!(x.iter().zip(&y).all(|(a, y)| 10.0 * a == *y));
+        // Standardising uses the training rows' mean and spread only.
+        let mut scaled = data.clone();
+        scaled.standardize_inputs();
+        let (mean, inv) = moments(data.x.column(0));
+        assert!(scaled.x.column(0).sum().abs() < 1e-12);
+        let test_scaled = &scaled.test.as_ref().unwrap().0;
+        for (raw, s) in test_x.column(0).iter().zip(test_scaled.column(0)) {
+            assert!((s - (raw - mean) * inv).abs() < 1e-12);
+        }
+        let err =
+            load(&file, Sampling::Epochs).unwrap().hold_out(0.01, &mut StreamKey::shared(1, Purpose::Sample).stream());
+        assert!(err.unwrap_err().to_string().contains("leaves 0 test rows; need 1 to 9"));
     }
 }

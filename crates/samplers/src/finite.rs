@@ -22,7 +22,7 @@ impl FiniteSample {
         let (mut x, mut y) = (vec![0.0; size * d], vec![0.0; size]);
         law.stream().fill(rng, &mut x, &mut y);
         let x = Array2::from_shape_vec((size, d), x).expect("size × d values");
-        FiniteSample { sample: Dataset { path: PathBuf::from("sample"), x, y, sampling }, law }
+        FiniteSample { sample: Dataset { path: PathBuf::from("sample"), x, y, test: None, sampling }, law }
     }
 
     /// The drawn rows (inputs row-major, targets).

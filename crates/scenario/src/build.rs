@@ -116,15 +116,21 @@ pub(crate) fn data(
         DataSpec::IsotropicGaussians { dim, delta } => {
             Arc::new(samplers::IsotropicGaussians { dim: *dim, delta: *delta })
         }
-        DataSpec::Dataset { path, features, target, sampling, standardize, standardize_target } => {
+        DataSpec::Dataset { path, features, target, sampling, standardize, standardize_target, test_fraction } => {
             let features = match features {
                 FeaturesSpec::AllExceptTarget => samplers::ColumnSelection::AllExceptTarget,
                 FeaturesSpec::Columns(cols) => samplers::ColumnSelection::Columns(cols.iter().map(column).collect()),
             };
             let sampling = sampling_of(*sampling);
-            let mut dataset =
-                samplers::Dataset::load(&ctx.base_dir.join(path), &features, &column(target), sampling, *standardize)
-                    .map_err(BuildError::Data)?;
+            let mut dataset = samplers::Dataset::load(&ctx.base_dir.join(path), &features, &column(target), sampling)
+                .map_err(BuildError::Data)?;
+            if *test_fraction > 0.0 {
+                let mut rng = StreamKey::shared(seed, Purpose::Sample).stream();
+                dataset.hold_out(*test_fraction, &mut rng).map_err(BuildError::Data)?;
+            }
+            if *standardize {
+                dataset.standardize_inputs();
+            }
             if *standardize_target {
                 dataset.standardize_target();
             }

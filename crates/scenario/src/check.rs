@@ -194,9 +194,12 @@ fn check_data(p: &str, data: &DataSpec) -> Result<(), Invalid> {
                 return Err(invalid(&format!("{p}.delta"), format!("must lie in [0, 1), got {delta}")));
             }
         }
-        DataSpec::Dataset { path, .. } => {
+        DataSpec::Dataset { path, test_fraction, .. } => {
             if path.is_empty() {
                 return Err(invalid(&format!("{p}.path"), "is empty"));
+            }
+            if !(0.0..1.0).contains(test_fraction) {
+                return Err(invalid(&format!("{p}.test_fraction"), format!("must lie in [0, 1), got {test_fraction}")));
             }
         }
         DataSpec::Plugin { lib, name, .. } => check_plugin_ref(p, lib, name)?,

@@ -164,6 +164,11 @@ pub enum DataSpec {
         /// The target to mean 0, variance 1 (risk then in units of its variance).
         #[serde(default)]
         standardize_target: bool,
+        /// Fraction of the rows held out (chosen by the seed, the same for every width and replica) for
+        /// the risk; 0 (the default) trains and measures on all rows, so the risk is in-sample.
+        /// Standardisation uses the training rows only.
+        #[serde(default)]
+        test_fraction: f64,
     },
     /// P = `size` samples drawn once from `from` (shared by all widths and replicas of a seed), the
     /// training set of full-batch GD; held-out data comes from `from`, so the risk is the population risk.
