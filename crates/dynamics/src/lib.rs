@@ -3,6 +3,7 @@
 //! parallel (argmin's split: the update rule is the solver, the executor drives it, observables are the
 //! observers).
 
+pub mod distance;
 pub mod executor;
 pub mod observables;
 pub mod schedule;
