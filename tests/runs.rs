@@ -66,6 +66,21 @@ fn check_summary(name: &str) {
     insta::assert_snapshot!(format!("{name}_summary"), snapshot_of(&dir.path().join("summary.ron")));
 }
 
+/// Like [`check_summary`] on a scaled-down copy: each `(from, to)` replaces text of the scenario file (the
+/// full runs take minutes).
+fn check_scaled_summary(name: &str, replacements: &[(&str, &str)]) {
+    let path = scenario_path(&format!("{name}.ron"));
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    for (from, to) in replacements {
+        assert!(text.contains(from), "{name}.ron no longer contains {from}");
+        text = text.replace(from, to);
+    }
+    let scenario = Scenario::from_text(&text, &path.display().to_string(), path.parent().unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    run(&scenario, 2, dir.path());
+    insta::assert_snapshot!(format!("{name}_summary"), snapshot_of(&dir.path().join("summary.ron")));
+}
+
 #[test]
 fn mei_isotropic_gaussians_summary() {
     check_summary("mei_isotropic_gaussians");
@@ -79,6 +94,14 @@ fn three_layer_teacher_student_summary() {
 #[test]
 fn three_layer_dependence_summary() {
     check_summary("three_layer_dependence");
+}
+
+#[test]
+fn three_spin_error_scaling_summary() {
+    check_scaled_summary(
+        "three_spin_error_scaling",
+        &[("horizon: Time(8000.0)", "horizon: Time(40.0)"), ("width: [32, 64, 128, 256, 512]", "width: [32, 128]")],
+    );
 }
 
 #[test]
