@@ -6,6 +6,7 @@
 pub mod distance;
 pub mod executor;
 pub mod observables;
+pub mod population;
 pub mod schedule;
 pub mod sgd;
 
