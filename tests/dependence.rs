@@ -8,7 +8,7 @@ mod common;
 
 use meanfield_core::progress::NoProgress;
 use meanfield_scenario::Scenario;
-use meanfield_sinks::dependence::{LayerDependence, Sample, estimate};
+use meanfield_sinks::dependence::{DependenceColumns, LayerDependence, Sample, estimate};
 
 /// t = 3 of `scenarios/three_layer_dependence.ron` (record every 1.0): mid-learning, where the
 /// dependence of every width is largest.
@@ -48,13 +48,9 @@ fn dependence_is_at_its_null_level_for_independent_layers() {
     let scenario = scenario();
     let plans = scenario.plans().unwrap();
     let point = &meanfield_dynamics::run_points(&plans[..1], &NoProgress)[0];
-    let columns = &point.columns;
-    let pick = |prefix: &str| -> Vec<usize> {
-        (0..columns.len()).filter(|&k| columns[k].starts_with(prefix) && columns[k].ends_with(']')).collect()
-    };
-    let (first, second) = (pick("dep(w)"), pick("dep(c)"));
-    let column = |name: &str| columns.iter().position(|c| c == name).unwrap();
-    let (self_w, self_c) = (column("dep(w)self"), column("dep(c)self"));
+    let columns = DependenceColumns::find(&point.columns, meanfield_dynamics::DEPENDENCE_COLUMN_PREFIX).unwrap();
+    let (first, self_w) = columns.first;
+    let (second, self_c) = columns.second;
     let replicas = &point.replicas;
     let values = |r: usize, ks: &[usize]| ks.iter().map(|&k| replicas[r].records[MID].values[k]).collect::<Vec<_>>();
     let n = replicas.len();

@@ -27,7 +27,7 @@ pub struct LayerDependence {
 
 /// Where the dependence columns of a point are: feature-mean columns and the `self` column of each layer.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct DependenceColumns {
+pub struct DependenceColumns {
     pub blocks: (String, String),
     pub first: (Vec<usize>, usize),
     pub second: (Vec<usize>, usize),
@@ -35,7 +35,7 @@ pub(crate) struct DependenceColumns {
 
 impl DependenceColumns {
     /// Finds the columns `<prefix><block>)[k]`… `<prefix><block>)self` of two layers, in that order.
-    pub(crate) fn find(columns: &[String], prefix: &str) -> Option<DependenceColumns> {
+    pub fn find(columns: &[String], prefix: &str) -> Option<DependenceColumns> {
         let mut layers = Vec::new();
         let mut means = Vec::new();
         for (k, c) in columns.iter().enumerate() {
@@ -59,30 +59,44 @@ impl DependenceColumns {
 /// The unbiased HSIC estimator with linear kernels on the rows of `a` (n × da) and `b` (n × db):
 /// an unbiased estimate of ‖Cov(a, b)‖²_F. Needs n ≥ 4 (NaN otherwise).
 pub fn hsic_unbiased(a: &[f64], da: usize, b: &[f64], db: usize) -> f64 {
-    let n = a.len() / da;
-    assert_eq!(n, b.len() / db, "a and b must have the same number of rows");
-    if n < 4 {
-        return f64::NAN;
-    }
+    assert_eq!(a.len() / da, b.len() / db, "a and b must have the same number of rows");
     // The estimator is invariant under shifting all rows by one vector; centring first keeps the Gram
     // entries small, so nothing cancels catastrophically.
-    let gram = |m: Vec<f64>, d: usize| {
-        let mut g = vec![0.0; n * n];
-        for i in 0..n {
-            for j in 0..n {
+    hsic(&Gram::of_rows(&centred(a, da), da), &Gram::of_rows(&centred(b, db), db))
+}
+
+/// A linear-kernel Gram matrix with its diagonal set to 0 (K̃ of Song et al.), with its row sums.
+struct Gram {
+    n: usize,
+    entries: Vec<f64>,
+    row_sums: Vec<f64>,
+}
+
+impl Gram {
+    fn of_rows(m: &[f64], d: usize) -> Gram {
+        let n = m.len() / d;
+        let mut entries = vec![0.0; n * n];
+        for (i, ri) in m.chunks_exact(d).enumerate() {
+            for (j, rj) in m.chunks_exact(d).enumerate() {
                 if i != j {
-                    g[i * n + j] = m[i * d..(i + 1) * d].iter().zip(&m[j * d..(j + 1) * d]).map(|(x, y)| x * y).sum();
+                    entries[i * n + j] = ri.iter().zip(rj).map(|(x, y)| x * y).sum();
                 }
             }
         }
-        g
-    };
-    let (k, l) = (gram(centred(a, da), da), gram(centred(b, db), db));
-    let trace: f64 = k.iter().zip(&l).map(|(x, y)| x * y).sum();
-    let row_sums = |g: &[f64]| g.chunks_exact(n).map(|r| r.iter().sum::<f64>()).collect::<Vec<_>>();
-    let (k1, l1) = (row_sums(&k), row_sums(&l));
-    let (sk, sl): (f64, f64) = (k1.iter().sum(), l1.iter().sum());
-    let cross: f64 = k1.iter().zip(&l1).map(|(x, y)| x * y).sum();
+        let row_sums = entries.chunks_exact(n.max(1)).map(|r| r.iter().sum()).collect();
+        Gram { n, entries, row_sums }
+    }
+}
+
+/// The unbiased HSIC of two Gram matrices of the same rows; NaN below 4 rows.
+fn hsic(k: &Gram, l: &Gram) -> f64 {
+    let n = k.n;
+    if n < 4 {
+        return f64::NAN;
+    }
+    let trace: f64 = k.entries.iter().zip(&l.entries).map(|(x, y)| x * y).sum();
+    let (sk, sl): (f64, f64) = (k.row_sums.iter().sum(), l.row_sums.iter().sum());
+    let cross: f64 = k.row_sums.iter().zip(&l.row_sums).map(|(x, y)| x * y).sum();
     let nf = n as f64;
     (trace + sk * sl / ((nf - 1.0) * (nf - 2.0)) - 2.0 * cross / (nf - 2.0)) / (nf * (nf - 3.0))
 }
@@ -114,13 +128,13 @@ pub fn estimate(s: &Sample<'_>) -> (f64, f64, f64) {
     let nf = n as f64;
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     let norm = (mean(s.self_a) * mean(s.self_b)).sqrt();
-    let value = hsic_unbiased(s.a, s.da, s.b, s.db);
-    let null_sd =
-        (2.0 * hsic_unbiased(s.a, s.da, s.a, s.da).max(0.0) * hsic_unbiased(s.b, s.db, s.b, s.db).max(0.0)).sqrt() / nf;
+    let (ca, cb) = (centred(s.a, s.da), centred(s.b, s.db));
+    let (k, l) = (Gram::of_rows(&ca, s.da), Gram::of_rows(&cb, s.db));
+    let value = hsic(&k, &l);
+    let null_sd = (2.0 * hsic(&k, &k).max(0.0) * hsic(&l, &l).max(0.0)).sqrt() / nf;
     // Delta method: the influence function of ‖C‖²_F is 2(ãᵀC b̃ − ‖C‖²), so Var ≈ (4/n) Var(ãᵀĈ b̃)
     // plus the second-order term null_sd²; the noise of Ĉ inflates the first term by 2 null_sd², which
     // is taken back out.
-    let (ca, cb) = (centred(s.a, s.da), centred(s.b, s.db));
     let mut cross = vec![0.0; s.da * s.db];
     for (ra, rb) in ca.chunks_exact(s.da).zip(cb.chunks_exact(s.db)) {
         for (k, x) in ra.iter().enumerate() {
