@@ -5,6 +5,7 @@
 
 pub mod distance;
 pub mod executor;
+pub mod limit;
 pub mod observables;
 pub mod population;
 pub mod schedule;

@@ -102,6 +102,14 @@ impl Activation for BuiltinActivation {
             }
         }
     }
+
+    fn breakpoints(&self) -> Vec<f64> {
+        match *self {
+            BuiltinActivation::Relu => vec![0.0],
+            BuiltinActivation::Ramp { t1, t2, .. } => vec![t1, t2],
+            _ => Vec::new(),
+        }
+    }
 }
 
 #[cfg(test)]
