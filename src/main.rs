@@ -165,6 +165,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             bar.finish_and_clear();
             if !quiet {
                 print_risk_table(&report.summary);
+                print_study(&report.summary);
             }
             for d in &report.divergences {
                 eprintln!("warning: {}", d.message);
@@ -238,6 +239,20 @@ fn list_plugins() {
                 ),
             }
         }
+    }
+}
+
+/// The fitted slopes of a study, one line per quantity and time.
+fn print_study(summary: &Summary) {
+    let Some(study) = &summary.study else { return };
+    println!("{} study: log-log slope against the width, 95% bootstrap interval", study.kind);
+    for fit in &study.fits {
+        let slope = fit.slope.map_or("none (a value ≤ 0)".to_owned(), |s| format!("{s:+.3}"));
+        let interval = fit.interval.map_or(String::new(), |(lo, hi)| format!(" [{lo:+.3}, {hi:+.3}]"));
+        println!(
+            "  {:<36} t = {:<8} slope {slope}{interval}   (theory {:+.1})",
+            fit.quantity, fit.time, fit.expected_slope
+        );
     }
 }
 

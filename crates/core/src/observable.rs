@@ -23,6 +23,8 @@ impl Holdout {
 /// What an observable may look at when it is recorded.
 #[derive(Debug)]
 pub struct ObservationContext<'a> {
+    /// The step just completed (0 before the first).
+    pub step: u64,
     pub model: &'a mut dyn Model,
     pub holdout: &'a Holdout,
     /// Reusable buffer (e.g. for predictions); its contents are unspecified on entry.

@@ -38,6 +38,9 @@ pub enum Purpose {
     /// Random features of an observable's kernel (`LayerDependence`). Shared like the teacher, so every
     /// width and replica of a seed is measured with the same kernel.
     Features,
+    /// Resampling of replicas in a study's bootstrap confidence intervals. Shared: the intervals are a
+    /// function of the seed and the results.
+    Bootstrap,
 }
 
 impl Purpose {
@@ -50,6 +53,7 @@ impl Purpose {
             Purpose::Teacher => "teacher",
             Purpose::Sample => "sample",
             Purpose::Features => "features",
+            Purpose::Bootstrap => "bootstrap",
         }
     }
 }

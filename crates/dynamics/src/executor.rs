@@ -113,7 +113,8 @@ pub fn run_replica(plan: &PointPlan, replica: usize, progress: &dyn Progress) ->
             return ReplicaResult { replica, records, divergence: Some(diverged(done, what)) };
         }
         let mut values = Vec::with_capacity(num_columns);
-        let mut ctx = ObservationContext { model: model.as_mut(), holdout: &holdout, scratch: &mut scratch };
+        let mut ctx =
+            ObservationContext { step: done, model: model.as_mut(), holdout: &holdout, scratch: &mut scratch };
         for observable in &plan.observables {
             observable.observe(&mut ctx, &mut values);
         }

@@ -13,8 +13,8 @@ pub mod sgd;
 
 pub use executor::{ModelFactory, PointPlan, run_points, run_replica};
 pub use observables::{
-    Averages, DEPENDENCE_COLUMN_PREFIX, Function, Histogram, LayerDependence, Moments, Risk, Statistic,
-    TAGGED_COLUMN_PREFIX, Tagged, TestFunction,
+    Averages, DEPENDENCE_COLUMN_PREFIX, Function, Histogram, LIMIT_RISK_COLUMN, LayerDependence, LimitDistance,
+    Moments, Risk, Statistic, TAGGED_COLUMN_PREFIX, Tagged, TestFunction,
 };
 pub use schedule::Schedule;
 pub use sgd::Sgd;

@@ -6,11 +6,14 @@ use crate::spec::*;
 use meanfield_core::{
     Activation, DataDistribution, FaultLog, InitLaw, Model, Observable, PointInfo, Purpose, StreamKey,
 };
+use meanfield_dynamics::limit::{Law, LimitData, LimitProblem, OutputWeights, Unit};
 use meanfield_dynamics::{
-    Averages, Histogram, LayerDependence, ModelFactory, Moments, PointPlan, Risk, Schedule, Sgd, Tagged,
+    Averages, Histogram, LIMIT_RISK_COLUMN, LayerDependence, ModelFactory, Moments, PointPlan, Risk, Schedule, Sgd,
+    TAGGED_COLUMN_PREFIX, Tagged,
 };
 use meanfield_models::{Kernel, KernelConfig, KernelParticles, OneHidden, OneHiddenConfig, TwoHidden, TwoHiddenConfig};
 use meanfield_samplers as samplers;
+use meanfield_sinks::study::Study;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -18,6 +21,8 @@ use std::sync::Arc;
 #[derive(Debug)]
 pub(crate) enum BuildError {
     Data(samplers::DatasetError),
+    /// The scenario's `limit` does not fit its model and data, or could not be solved.
+    Limit(String),
     /// A plugin at `path` (the dotted path of its reference in the scenario) failed to load or build.
     Plugin {
         path: String,
@@ -74,6 +79,34 @@ fn sampling_of(spec: SamplingSpec) -> samplers::Sampling {
     }
 }
 
+/// The target function of teacher–student data, drawn from the seed's shared stream (so every width of a
+/// sweep, and the limit solver, see the same one).
+fn teacher(spec: &TeacherSpec, dim: usize, seed: u64, ctx: &BuildContext<'_>) -> Result<samplers::Teacher, BuildError> {
+    let mut rng = StreamKey::shared(seed, Purpose::Teacher).stream();
+    Ok(match spec {
+        TeacherSpec::Network { width, activation: act, a, w } => samplers::Teacher::network(
+            *width,
+            dim,
+            activation(act, "data.teacher.activation", ctx)?,
+            init_law(a, dim).as_ref(),
+            init_law(w, dim).as_ref(),
+            &mut rng,
+        ),
+        TeacherSpec::SingleIndex { link, w } => samplers::Teacher::single_index(
+            dim,
+            activation(link, "data.teacher.link", ctx)?,
+            init_law(w, dim).as_ref(),
+            &mut rng,
+        ),
+        TeacherSpec::ThreeSpin => samplers::Teacher::three_spin(dim, &mut rng),
+        TeacherSpec::Mixture { centres, variances, weights } => samplers::Teacher::Mixture {
+            centres: centres.clone(),
+            variances: variances.clone(),
+            weights: weights.clone(),
+        },
+    })
+}
+
 /// The data law of a point. The teacher is drawn from the seed's shared stream, so every width of a
 /// sweep learns the same target.
 pub(crate) fn data(
@@ -82,30 +115,8 @@ pub(crate) fn data(
     ctx: &BuildContext<'_>,
 ) -> Result<Arc<dyn DataDistribution>, BuildError> {
     Ok(match spec {
-        DataSpec::TeacherStudent { dim, teacher, noise, inputs } => {
-            let mut rng = StreamKey::shared(seed, Purpose::Teacher).stream();
-            let teacher = match teacher {
-                TeacherSpec::Network { width, activation: act, a, w } => samplers::Teacher::network(
-                    *width,
-                    *dim,
-                    activation(act, "data.teacher.activation", ctx)?,
-                    init_law(a, *dim).as_ref(),
-                    init_law(w, *dim).as_ref(),
-                    &mut rng,
-                ),
-                TeacherSpec::SingleIndex { link, w } => samplers::Teacher::single_index(
-                    *dim,
-                    activation(link, "data.teacher.link", ctx)?,
-                    init_law(w, *dim).as_ref(),
-                    &mut rng,
-                ),
-                TeacherSpec::ThreeSpin => samplers::Teacher::three_spin(*dim, &mut rng),
-                TeacherSpec::Mixture { centres, variances, weights } => samplers::Teacher::Mixture {
-                    centres: centres.clone(),
-                    variances: variances.clone(),
-                    weights: weights.clone(),
-                },
-            };
+        DataSpec::TeacherStudent { dim, teacher: spec, noise, inputs } => {
+            let teacher = teacher(spec, *dim, seed, ctx)?;
             let inputs = match *inputs {
                 InputsSpec::Gaussian => samplers::Inputs::Gaussian,
                 InputsSpec::Sphere => samplers::Inputs::Sphere,
@@ -333,5 +344,139 @@ pub(crate) fn plan(
         dynamics: Arc::new(dynamics),
         observables,
         faults: ctx.faults.clone(),
+    })
+}
+
+/// The mean-field limit problem of a point (its `limit` section), independent of the width.
+pub(crate) fn limit_problem(
+    spec: &ScenarioSpec,
+    seed: u64,
+    ctx: &BuildContext<'_>,
+) -> Result<LimitProblem, BuildError> {
+    let unsupported = |what: &str| {
+        BuildError::Limit(format!(
+            "{what}; the limit solvers cover OneHidden networks (mean-field scaling, no bias, w trained) on \
+             TeacherStudent data with dim 1 and Gaussian inputs (Grid) or on IsotropicGaussians with c frozen (Radial)"
+        ))
+    };
+    let limit = spec.limit.as_ref().ok_or_else(|| unsupported("no limit given"))?;
+    let ModelSpec::OneHidden { activation: act, scaling, c, w, b, .. } = &spec.model else {
+        return Err(unsupported("the model is not OneHidden"));
+    };
+    if *scaling != Scaling::MeanField || !matches!(b, BlockSpec::Absent) {
+        return Err(unsupported("the model has the lazy scaling or a bias"));
+    }
+    let data_dim = match &spec.data {
+        DataSpec::TeacherStudent { dim, .. } | DataSpec::IsotropicGaussians { dim, .. } => *dim,
+        _ => return Err(unsupported("the data is neither TeacherStudent nor IsotropicGaussians")),
+    };
+    let law = |init: &InitSpec, what: &str| -> Result<Law, BuildError> {
+        match *init {
+            InitSpec::Gaussian { mean, std, per_sqrt_dim } => {
+                Ok(Law::Gaussian { mean, std: if per_sqrt_dim { std / (data_dim as f64).sqrt() } else { std } })
+            }
+            InitSpec::Uniform { low, high } => Ok(Law::Uniform { low, high }),
+            InitSpec::Constant(_) => {
+                Err(unsupported(&format!("{what} is trained from a constant, which has no density")))
+            }
+        }
+    };
+    let BlockSpec::Trained(w_init) = w else {
+        return Err(unsupported("w is not trained"));
+    };
+    let w_law = law(w_init, "w")?;
+    let (weight_decay, temperature) = match spec.dynamics {
+        DynamicsSpec::NoisySgd { weight_decay, temperature, .. } => (weight_decay, temperature),
+        DynamicsSpec::FullBatchGd { .. } => {
+            return Err(unsupported("full-batch GD on a finite sample has another limit"));
+        }
+        _ => (0.0, 0.0),
+    };
+    let activation = activation(act, "model.activation", ctx)?;
+    let (data, c, w_range, cells) = match (limit, &spec.data) {
+        (
+            LimitSpec::Grid { cells, w: w_range, c: c_range },
+            DataSpec::TeacherStudent { dim, teacher: t, noise, inputs },
+        ) => {
+            if *dim != 1 || *inputs != InputsSpec::Gaussian {
+                return Err(unsupported("a Grid limit needs dim 1 and Gaussian inputs"));
+            }
+            let units = match teacher(t, 1, seed, ctx)? {
+                samplers::Teacher::Network { a, w, activation } => {
+                    let k = a.len() as f64;
+                    a.iter()
+                        .zip(&w)
+                        .map(|(a, w)| Unit { weight: a / k, scale: *w, activation: activation.clone() })
+                        .collect()
+                }
+                samplers::Teacher::SingleIndex { w, link } => vec![Unit { weight: 1.0, scale: w[0], activation: link }],
+                _ => return Err(unsupported("a Grid limit needs a Network or SingleIndex teacher")),
+            };
+            let c = match (c, c_range) {
+                (BlockSpec::Trained(init), Some(range)) => {
+                    OutputWeights::Trained { law: law(init, "c")?, range: *range }
+                }
+                (BlockSpec::Trained(_), None) => {
+                    return Err(BuildError::Limit("c is trained: give its grid range, `c: (low, high)`".into()));
+                }
+                (BlockSpec::Frozen(InitSpec::Constant(c0)), None) => OutputWeights::Frozen(*c0),
+                (BlockSpec::Frozen(InitSpec::Constant(_)), Some(_)) => {
+                    return Err(BuildError::Limit("c is frozen: leave out its grid range".into()));
+                }
+                _ => return Err(unsupported("c must be trained, or frozen at a Constant")),
+            };
+            (LimitData::ScalarGaussian { teacher: units, noise: *noise }, c, *w_range, *cells)
+        }
+        (LimitSpec::Radial { cells, max }, DataSpec::IsotropicGaussians { dim, delta }) => {
+            let BlockSpec::Frozen(InitSpec::Constant(c0)) = c else {
+                return Err(unsupported("a Radial limit needs c frozen at a Constant"));
+            };
+            (LimitData::Isotropic { dim: *dim, delta: *delta }, OutputWeights::Frozen(*c0), (0.0, *max), *cells)
+        }
+        (LimitSpec::Grid { .. }, _) => return Err(unsupported("a Grid limit needs TeacherStudent data")),
+        (LimitSpec::Radial { .. }, _) => return Err(unsupported("a Radial limit needs IsotropicGaussians data")),
+    };
+    Ok(LimitProblem { activation, data, c, w_law, w_range, cells, weight_decay, temperature })
+}
+
+/// The study of a scenario, with the columns its quantities read (W1 columns come from the limit).
+pub(crate) fn study(spec: &ScenarioSpec, plans: &[PointPlan]) -> Option<Study> {
+    use meanfield_sinks::study::{Quantity, Statistic};
+    let study = spec.study.as_ref()?;
+    let columns = plans.first().map(|p| p.columns()).unwrap_or_default();
+    let quantity = |statistic, expected_slope| Quantity { statistic, expected_slope };
+    let (kind, quantities) = match study {
+        StudySpec::Lln { .. } => {
+            let mut q: Vec<Quantity> = columns
+                .iter()
+                .filter(|c| c.starts_with("W1("))
+                .map(|c| quantity(Statistic::Mean(c.clone()), -0.5))
+                .collect();
+            if columns.iter().any(|c| c == "risk") {
+                q.push(quantity(Statistic::MeanAbsDifference("risk".into(), LIMIT_RISK_COLUMN.into()), -0.5));
+            }
+            ("lln", q)
+        }
+        StudySpec::Fluctuations { column, .. } => {
+            ("fluctuations", vec![quantity(Statistic::ScaledVariance(column.clone()), 0.0)])
+        }
+        StudySpec::ErrorScaling { column, .. } => {
+            ("error_scaling", vec![quantity(Statistic::Mean(column.clone()), -1.0)])
+        }
+        StudySpec::Chaos { .. } => {
+            let tagged: Vec<&String> = columns.iter().filter(|c| c.starts_with(TAGGED_COLUMN_PREFIX)).take(2).collect();
+            let pair = match tagged[..] {
+                [a, b] => (a.clone(), b.clone()),
+                _ => ("tag(i)".into(), "tag(j)".into()),
+            };
+            ("chaos", vec![quantity(Statistic::AbsCorrelation(pair.0, pair.1), -1.0)])
+        }
+    };
+    Some(Study {
+        kind: kind.into(),
+        quantities,
+        times: study.times().to_vec(),
+        resamples: study.resamples(),
+        level: 0.95,
     })
 }

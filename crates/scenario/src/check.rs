@@ -295,7 +295,63 @@ pub fn validate(spec: &ScenarioSpec) -> Result<(), Invalid> {
         }
         RecordSpec::LogSpaced(_) => {}
     }
+    if let Some(limit) = &spec.limit {
+        check_limit(limit)?;
+    }
+    if let Some(study) = &spec.study {
+        check_study(spec, study)?;
+    }
     validate_observables(spec, None)
+}
+
+/// A study's times and what it needs from the rest of the scenario.
+fn check_study(spec: &ScenarioSpec, study: &StudySpec) -> Result<(), Invalid> {
+    if study.times().is_empty() {
+        return Err(invalid("study.times", "is empty: give the times at which to compare widths"));
+    }
+    for &t in study.times() {
+        non_negative("study.times", t)?;
+    }
+    if study.resamples() < 100 {
+        return Err(invalid("study.resamples", format!("must be at least 100, got {}", study.resamples())));
+    }
+    match study {
+        StudySpec::Lln { .. } if spec.limit.is_none() => {
+            Err(invalid("study", "Lln measures the distance to the limit: give the scenario a `limit`"))
+        }
+        StudySpec::Chaos { .. } if !spec.observables.iter().any(|o| matches!(o, ObservableSpec::Tagged { .. })) => {
+            Err(invalid("study", "Chaos needs a Tagged observable (two tagged particles)"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The values of a `limit` section (whether it fits the model and data is checked when it is built).
+fn check_limit(limit: &LimitSpec) -> Result<(), Invalid> {
+    let range = |path: &str, (low, high): (f64, f64)| {
+        if low.is_finite() && high.is_finite() && low < high {
+            Ok(())
+        } else {
+            Err(invalid(path, format!("needs low < high, got ({low}, {high})")))
+        }
+    };
+    let cells = match *limit {
+        LimitSpec::Grid { cells, w, c } => {
+            range("limit.w", w)?;
+            if let Some(c) = c {
+                range("limit.c", c)?;
+            }
+            cells
+        }
+        LimitSpec::Radial { cells, max } => {
+            positive("limit.max", max)?;
+            cells
+        }
+    };
+    if !(8..=4096).contains(&cells) {
+        return Err(invalid("limit.cells", format!("must be between 8 and 4096, got {cells}")));
+    }
+    Ok(())
 }
 
 /// Checks the observables against the model's blocks (called again once a data file's dimension is known).

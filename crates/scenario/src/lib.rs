@@ -20,8 +20,9 @@ pub use spec::ScenarioSpec;
 
 use build::{BuildContext, BuildError};
 use meanfield_core::FaultLog;
-use meanfield_dynamics::PointPlan;
+use meanfield_dynamics::{LimitDistance, PointPlan};
 use sha2::{Digest, Sha256};
+use spec::{DynamicsSpec, ModelSpec};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -74,6 +75,63 @@ impl Scenario {
 
     /// Builds the components of every point (reads data files, loads plugins and makes their instances).
     pub fn plans(&self) -> Result<Vec<PointPlan>, ScenarioError> {
+        let mut plans = self.plans_without_limit()?;
+        if self.spec.limit.is_some() {
+            self.attach_limits(&mut plans)?;
+        }
+        Ok(plans)
+    }
+
+    /// Solves the limit of every group of points that share one (they differ only in width, replicas or
+    /// step rule) at the PDE times k·η of all their record steps, and adds a [`LimitDistance`] observable
+    /// to each of their plans.
+    fn attach_limits(&self, plans: &mut [PointPlan]) -> Result<(), ScenarioError> {
+        let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+        for (index, point) in self.points.iter().enumerate() {
+            let mut key_spec = point.spec.clone();
+            if let ModelSpec::OneHidden { width, .. } = &mut key_spec.model {
+                *width = 0;
+            }
+            key_spec.replicas = 0;
+            let key = format!("{:?}|{:?}|{:?}|{}", key_spec.model, key_spec.data, key_spec.limit, point.seed)
+                + &match key_spec.dynamics {
+                    DynamicsSpec::NoisySgd { weight_decay, temperature, .. } => {
+                        format!("|{weight_decay}|{temperature}")
+                    }
+                    _ => String::new(),
+                };
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, members)) => members.push(index),
+                None => groups.push((key, vec![index])),
+            }
+        }
+        for (_, members) in groups {
+            let first = &self.points[members[0]];
+            let faults = Arc::new(FaultLog::default());
+            let ctx = BuildContext { base_dir: &self.base_dir, faults: &faults };
+            let problem = build::limit_problem(&first.spec, first.seed, &ctx).map_err(|e| self.build_error(e))?;
+            let mut times: Vec<f64> = members
+                .iter()
+                .flat_map(|&m| {
+                    plans[m].record_steps.iter().map(|&k| k as f64 * plans[m].info.step_size).collect::<Vec<_>>()
+                })
+                .collect();
+            times.sort_by(f64::total_cmp);
+            times.dedup();
+            let solution = problem
+                .solve(&times)
+                .map_err(|e| self.build_error(BuildError::Limit(format!("cannot solve the limit: {e}"))))?;
+            let solution = Arc::new(solution);
+            for &m in &members {
+                plans[m]
+                    .observables
+                    .push(Arc::new(LimitDistance { limit: solution.clone(), step_size: plans[m].info.step_size }));
+            }
+        }
+        Ok(())
+    }
+
+    fn plans_without_limit(&self) -> Result<Vec<PointPlan>, ScenarioError> {
         self.points
             .iter()
             .enumerate()
@@ -95,6 +153,12 @@ impl Scenario {
     fn build_error(&self, error: BuildError) -> ScenarioError {
         match error {
             BuildError::Data(error) => ScenarioError::Data { origin: self.origin.clone(), error },
+            BuildError::Limit(message) => ScenarioError::Invalid {
+                origin: self.origin.clone(),
+                location: Location::of_field(&self.origin, &self.text, "limit"),
+                path: "limit".into(),
+                message,
+            },
             BuildError::Plugin { path, params, source: error } => {
                 // A parameter error inside the plugin points into the params text, else at the reference.
                 let location = match error.as_ref() {

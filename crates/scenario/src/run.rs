@@ -17,6 +17,8 @@ pub enum RunError {
     Sink(#[from] SinkError),
     #[error("cannot start {threads} worker threads: {message}")]
     Threads { threads: usize, message: String },
+    #[error("study: {0}")]
+    Study(#[from] meanfield_sinks::study::StudyError),
 }
 
 pub struct RunOptions<'a> {
@@ -85,6 +87,11 @@ pub fn run(scenario: &Scenario, plans: &[PointPlan], options: &RunOptions<'_>) -
         summary.point(point)?;
     }
     let mut files = csv.finish()?;
+    if let Some(study) = crate::build::study(&scenario.spec, plans) {
+        let table = study.analyse(&points, scenario.spec.seed)?;
+        files.push(table.write_csv(&dir.join("study.csv"))?);
+        summary.set_study(table);
+    }
     files.extend(summary.finish()?);
     let divergences: Vec<Divergence> =
         points.iter().flat_map(|p| p.replicas.iter().filter_map(|r| r.divergence.clone())).collect();

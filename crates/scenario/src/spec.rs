@@ -30,6 +30,90 @@ pub struct ScenarioSpec {
     pub observables: Vec<ObservableSpec>,
     #[serde(default)]
     pub sweep: SweepSpec,
+    /// The mean-field limit to solve and measure the particles against (columns `W1(…)`, `risk_limit`).
+    #[serde(default)]
+    pub limit: Option<LimitSpec>,
+    /// A scaling study across the widths of the sweep (`study.csv` and the summary's `study`).
+    #[serde(default)]
+    pub study: Option<StudySpec>,
+}
+
+/// A study (DESIGN.md §1): an across-replica statistic at chosen times against the width N, with its
+/// fitted log-log slope and a bootstrap interval (`resamples` resamplings of the replicas).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum StudySpec {
+    /// Law of large numbers against the solved `limit`: the mean over replicas of the W1 distance of every
+    /// marginal to the limit's, and of |risk − risk_limit|; both should fall like N^(−½).
+    Lln {
+        times: Vec<f64>,
+        #[serde(default = "default_resamples")]
+        resamples: usize,
+    },
+    /// N·Var across replicas of `column` (default the risk): levels off (slope 0) at the CLT scale.
+    Fluctuations {
+        #[serde(default = "risk_column")]
+        column: String,
+        times: Vec<f64>,
+        #[serde(default = "default_resamples")]
+        resamples: usize,
+    },
+    /// The mean of `column` (default the risk) against the width, Rotskoff–Vanden-Eijnden: slope −1.
+    ErrorScaling {
+        #[serde(default = "risk_column")]
+        column: String,
+        times: Vec<f64>,
+        #[serde(default = "default_resamples")]
+        resamples: usize,
+    },
+    /// Propagation of chaos: |correlation| across replicas of the two `Tagged` particles, slope −1.
+    Chaos {
+        times: Vec<f64>,
+        #[serde(default = "default_resamples")]
+        resamples: usize,
+    },
+}
+
+fn default_resamples() -> usize {
+    2000
+}
+fn risk_column() -> String {
+    "risk".into()
+}
+
+impl StudySpec {
+    pub fn times(&self) -> &[f64] {
+        match self {
+            StudySpec::Lln { times, .. }
+            | StudySpec::Fluctuations { times, .. }
+            | StudySpec::ErrorScaling { times, .. }
+            | StudySpec::Chaos { times, .. } => times,
+        }
+    }
+    pub fn resamples(&self) -> usize {
+        match self {
+            StudySpec::Lln { resamples, .. }
+            | StudySpec::Fluctuations { resamples, .. }
+            | StudySpec::ErrorScaling { resamples, .. }
+            | StudySpec::Chaos { resamples, .. } => *resamples,
+        }
+    }
+}
+
+/// The mean-field limit PDE of a scenario (DESIGN.md §1), solved once per distinct limit of its points.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum LimitSpec {
+    /// One-hidden-layer network on `TeacherStudent` data with `dim: 1` and Gaussian inputs: a finite-volume
+    /// grid of `cells` per axis over (c, w) when c is trained (give its range `c`), over w when c is frozen.
+    Grid {
+        cells: usize,
+        w: (f64, f64),
+        #[serde(default)]
+        c: Option<(f64, f64)>,
+    },
+    /// `IsotropicGaussians` with c frozen: the density of r = |w| on [0, max] (Mei et al.'s reduction).
+    Radial { cells: usize, max: f64 },
 }
 
 fn default_seed() -> u64 {

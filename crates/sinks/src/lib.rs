@@ -4,10 +4,12 @@
 pub mod atomic;
 pub mod dependence;
 pub mod manifest;
+pub mod study;
 pub mod summary;
 pub mod timeseries;
 
 pub use atomic::AtomicFile;
 pub use manifest::Manifest;
+pub use study::{Study, StudySummary};
 pub use summary::{PointSummary, Summary, SummarySink};
 pub use timeseries::CsvTimeSeries;

@@ -11,6 +11,7 @@ const TAGGED_COLUMN_PREFIX: &str = "tag(";
 /// Likewise for `meanfield_dynamics::LayerDependence`.
 const DEPENDENCE_COLUMN_PREFIX: &str = "dep(";
 use crate::dependence::{self, DependenceColumns, LayerDependence};
+use crate::study::StudySummary;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -64,6 +65,9 @@ pub struct Summary {
     pub scenario: String,
     pub version: String,
     pub points: Vec<PointSummary>,
+    /// Only for a scenario with a `study`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub study: Option<StudySummary>,
 }
 
 fn mean_std(values: &[f64]) -> (f64, f64) {
@@ -235,6 +239,15 @@ impl Summary {
                 (c.standard_error, c.null_level) = (rv(&c.standard_error), rv(&c.null_level));
             }
         }
+        if let Some(study) = &mut out.study {
+            for fit in &mut study.fits {
+                fit.slope = fit.slope.map(r);
+                fit.interval = fit.interval.map(|(a, b)| (r(a), r(b)));
+            }
+            for row in &mut study.rows {
+                (row.value, row.standard_error) = (r(row.value), r(row.standard_error));
+            }
+        }
         out
     }
 }
@@ -250,12 +263,21 @@ impl SummarySink {
     pub fn new(path: &Path, scenario: &str, version: &str) -> SummarySink {
         SummarySink {
             path: path.to_owned(),
-            summary: Summary { scenario: scenario.to_owned(), version: version.to_owned(), points: Vec::new() },
+            summary: Summary {
+                scenario: scenario.to_owned(),
+                version: version.to_owned(),
+                points: Vec::new(),
+                study: None,
+            },
         }
     }
 
     pub fn summary(&self) -> &Summary {
         &self.summary
+    }
+
+    pub fn set_study(&mut self, study: StudySummary) {
+        self.summary.study = Some(study);
     }
 }
 

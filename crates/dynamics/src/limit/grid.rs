@@ -2,14 +2,16 @@
 //! grid in one or two dimensions (DESIGN.md §1), after Carrillo, Chertock & Huang (2015), "A finite-volume
 //! method for nonlinear nonlocal equations with a gradient flow structure".
 //!
-//! The unknowns are cell averages ρ_i. Across the face between cells i and j = i + e_k the velocity is the
-//! centred difference u = −(Ψ_j − Ψ_i)/h_k, the transported density is upwinded from a minmod-limited
-//! linear reconstruction (MUSCL), and diffusion is the centred flux −τ(ρ_j − ρ_i)/h_k. Faces on the
+//! The unknowns are cell averages ρ_i. Cells may be unequal along an axis (a stretched axis resolves a
+//! narrow initial law and its later spread with one grid). Across the face between cells i and j = i + e_k
+//! the velocity is the difference u = −(Ψ_j − Ψ_i)/Δx over the distance of their centres, the transported density is upwinded from a minmod-limited
+//! linear reconstruction (MUSCL), and diffusion is the flux −τ(ρ_j − ρ_i)/Δx. Faces on the
 //! boundary carry no flux. Time stepping is Heun's method (strong-stability-preserving RK2).
 //!
 //! - **Mass** is conserved to rounding: every face flux leaves one cell and enters its neighbour.
 //! - **Positivity**: the minmod reconstruction keeps the face values in [ρ_i/2, 3ρ_i/2], so a forward Euler
-//!   step keeps ρ ≥ 0 when dt · max_i Σ_faces (1.5|u|/h + τ/h²) ≤ 1; Heun is a convex combination of two
+//!   step keeps ρ ≥ 0 when dt · max_i Σ_faces (1.5|u| + τ/Δx)/h_i ≤ 1 (h_i the cell's width, Δx the
+//!   distance between the centres across the face); Heun is a convex combination of two
 //!   such steps. The step is chosen as `cfl` times that bound for the current density and, because Ψ
 //!   changes within the step, re-checked for the second stage and halved until both stages satisfy it.
 //! - **Order**: second order in space and time where ρ is smooth; the limiter drops it to first order
@@ -18,35 +20,60 @@
 use super::LimitError;
 use crate::distance::GridDensity;
 
-/// One coordinate of the grid: `cells` equal cells covering [lo, hi].
+/// One coordinate of the grid: cells between increasing edges (equal, or stretched where a density
+/// starts narrow and spreads, as |w| does in Mei et al.'s experiment).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Axis {
     pub name: String,
-    pub lo: f64,
-    pub hi: f64,
-    pub cells: usize,
+    edges: Vec<f64>,
 }
 
 impl Axis {
+    /// `cells` equal cells covering [lo, hi].
     pub fn new(name: &str, lo: f64, hi: f64, cells: usize) -> Axis {
-        assert!(lo < hi && cells >= 2, "an axis needs lo < hi and at least two cells");
-        Axis { name: name.to_owned(), lo, hi, cells }
+        Axis::stretched(name, lo, hi, cells, 1.0)
     }
 
-    pub fn width(&self) -> f64 {
-        (self.hi - self.lo) / self.cells as f64
+    /// `cells` cells covering [lo, hi] whose widths grow geometrically from the first to the last by
+    /// the factor `ratio` (1 gives equal cells).
+    pub fn stretched(name: &str, lo: f64, hi: f64, cells: usize, ratio: f64) -> Axis {
+        assert!(lo < hi && cells >= 2 && ratio >= 1.0, "an axis needs lo < hi, two cells and ratio ≥ 1");
+        let growth = ratio.powf(1.0 / (cells - 1) as f64);
+        let widths: Vec<f64> = (0..cells).map(|i| growth.powi(i as i32)).collect();
+        let total: f64 = widths.iter().sum();
+        let mut edges = Vec::with_capacity(cells + 1);
+        let mut at = 0.0;
+        edges.push(lo);
+        for w in &widths[..cells - 1] {
+            at += w;
+            edges.push(lo + (hi - lo) * at / total);
+        }
+        edges.push(hi);
+        Axis { name: name.to_owned(), edges }
+    }
+
+    pub fn cells(&self) -> usize {
+        self.edges.len() - 1
+    }
+
+    pub fn width(&self, i: usize) -> f64 {
+        self.edges[i + 1] - self.edges[i]
     }
 
     pub fn centre(&self, i: usize) -> f64 {
-        self.lo + (i as f64 + 0.5) * self.width()
+        0.5 * (self.edges[i] + self.edges[i + 1])
     }
 
     pub fn centres(&self) -> Vec<f64> {
-        (0..self.cells).map(|i| self.centre(i)).collect()
+        (0..self.cells()).map(|i| self.centre(i)).collect()
     }
 
-    pub fn edges(&self) -> Vec<f64> {
-        (0..=self.cells).map(|i| self.lo + i as f64 * self.width()).collect()
+    pub fn widths(&self) -> Vec<f64> {
+        (0..self.cells()).map(|i| self.width(i)).collect()
+    }
+
+    pub fn edges(&self) -> &[f64] {
+        &self.edges
     }
 }
 
@@ -63,48 +90,49 @@ impl Grid {
     }
 
     pub fn len(&self) -> usize {
-        self.axes.iter().map(|a| a.cells).product()
+        self.axes.iter().map(Axis::cells).product()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    pub fn cell_volume(&self) -> f64 {
-        self.axes.iter().map(Axis::width).product()
+    /// The volume (length or area) of one cell.
+    pub fn cell_volume(&self, cell: usize) -> f64 {
+        (0..self.axes.len()).map(|k| self.axes[k].width(self.coordinate(cell, k))).product()
     }
 
     /// Distance in the cell index between neighbours along `axis`.
     pub fn stride(&self, axis: usize) -> usize {
-        self.axes[axis + 1..].iter().map(|a| a.cells).product()
+        self.axes[axis + 1..].iter().map(Axis::cells).product()
     }
 
     /// The index of a cell along `axis`.
     pub fn coordinate(&self, cell: usize, axis: usize) -> usize {
-        (cell / self.stride(axis)) % self.axes[axis].cells
+        (cell / self.stride(axis)) % self.axes[axis].cells()
     }
 
     /// Total mass ∫ρ of cell averages `density`.
     pub fn mass(&self, density: &[f64]) -> f64 {
-        density.iter().sum::<f64>() * self.cell_volume()
+        density.iter().enumerate().map(|(cell, rho)| rho * self.cell_volume(cell)).sum()
     }
 
     /// The marginal of `density` along `axis`, as cell masses for the distances.
     pub fn marginal(&self, density: &[f64], axis: usize) -> GridDensity {
-        let mut masses = vec![0.0; self.axes[axis].cells];
+        let mut masses = vec![0.0; self.axes[axis].cells()];
         for (cell, rho) in density.iter().enumerate() {
-            masses[self.coordinate(cell, axis)] += rho * self.cell_volume();
+            masses[self.coordinate(cell, axis)] += rho * self.cell_volume(cell);
         }
-        GridDensity { edges: self.axes[axis].edges(), masses }
+        GridDensity { edges: self.axes[axis].edges().to_vec(), masses }
     }
 
     /// Cell averages of a product density Π_k f_k(θ_k), each f_k given by its cell masses along axis k.
     pub fn product(&self, axis_masses: &[Vec<f64>]) -> Vec<f64> {
         assert_eq!(axis_masses.len(), self.axes.len());
-        let volume = self.cell_volume();
         (0..self.len())
             .map(|cell| {
-                (0..self.axes.len()).map(|k| axis_masses[k][self.coordinate(cell, k)]).product::<f64>() / volume
+                (0..self.axes.len()).map(|k| axis_masses[k][self.coordinate(cell, k)]).product::<f64>()
+                    / self.cell_volume(cell)
             })
             .collect()
     }
@@ -249,36 +277,44 @@ impl FiniteVolume {
         Ok(dt)
     }
 
-    /// Writes dρ/dt into `out` and returns max_i Σ_faces (1.5|u|/h + τ/h²), the positivity rate.
+    /// Writes dρ/dt into `out` and returns max_i Σ_faces (1.5|u| + τ/Δx)/h_i, the positivity rate.
     fn rhs(&self, rho: &[f64], psi: &[f64], out: &mut [f64], rate: &mut [f64]) -> f64 {
         out.fill(0.0);
         rate.fill(0.0);
         let tau = self.temperature;
         for (k, axis) in self.grid.axes.iter().enumerate() {
             let stride = self.grid.stride(k);
-            let cells = axis.cells;
-            let h = axis.width();
+            let cells = axis.cells();
+            // The limited slope per unit length, capped so the face values stay within [ρ/2, 3ρ/2]
+            // (automatic on equal cells; on stretched ones the cap keeps the positivity bound).
             let slope = |i: usize| {
                 let pos = (i / stride) % cells;
                 if pos == 0 || pos == cells - 1 {
-                    0.0
-                } else {
-                    minmod(rho[i + stride] - rho[i], rho[i] - rho[i - stride])
+                    return 0.0;
                 }
+                let right = (rho[i + stride] - rho[i]) / (axis.centre(pos + 1) - axis.centre(pos));
+                let left = (rho[i] - rho[i - stride]) / (axis.centre(pos) - axis.centre(pos - 1));
+                let s = minmod(right, left);
+                let cap = rho[i] / axis.width(pos);
+                s.clamp(-cap, cap)
             };
             for i in 0..rho.len() {
-                if (i / stride) % cells == cells - 1 {
+                let pos = (i / stride) % cells;
+                if pos == cells - 1 {
                     continue;
                 }
                 let j = i + stride;
-                let u = -(psi[j] - psi[i]) / h;
-                let transported = if u > 0.0 { u * (rho[i] + 0.5 * slope(i)) } else { u * (rho[j] - 0.5 * slope(j)) };
-                let flux = transported - tau * (rho[j] - rho[i]) / h;
-                out[i] -= flux / h;
-                out[j] += flux / h;
-                let face_rate = 1.5 * u.abs() / h + tau / (h * h);
-                rate[i] += face_rate;
-                rate[j] += face_rate;
+                let (hi, hj) = (axis.width(pos), axis.width(pos + 1));
+                let dx = axis.centre(pos + 1) - axis.centre(pos);
+                let u = -(psi[j] - psi[i]) / dx;
+                let transported =
+                    if u > 0.0 { u * (rho[i] + 0.5 * hi * slope(i)) } else { u * (rho[j] - 0.5 * hj * slope(j)) };
+                let flux = transported - tau * (rho[j] - rho[i]) / dx;
+                out[i] -= flux / hi;
+                out[j] += flux / hj;
+                let face = 1.5 * u.abs() + tau / dx;
+                rate[i] += face / hi;
+                rate[j] += face / hj;
             }
         }
         rate.iter().copied().fold(0.0, f64::max)
@@ -298,8 +334,7 @@ impl Potential for External {
 /// Cell masses of N(mean, std²) on an axis (exact, by differences of the normal CDF).
 pub fn gaussian_cell_masses(axis: &Axis, mean: f64, std: f64) -> Vec<f64> {
     let cdf = |x: f64| 0.5 * libm::erfc(-(x - mean) / (std * std::f64::consts::SQRT_2));
-    let edges = axis.edges();
-    edges.windows(2).map(|e| cdf(e[1]) - cdf(e[0])).collect()
+    axis.edges().windows(2).map(|e| cdf(e[1]) - cdf(e[0])).collect()
 }
 
 #[cfg(test)]
@@ -335,8 +370,13 @@ mod tests {
             .map(|((s, e), l)| (s * s * e * e + tau / l * (1.0 - e * e)).sqrt())
             .collect();
         let exact = masses(&m, &s);
-        let l1 = solution.snapshots[0].density.iter().zip(&exact).map(|(a, b)| (a - b).abs()).sum::<f64>()
-            * grid.cell_volume();
+        let l1: f64 = solution.snapshots[0]
+            .density
+            .iter()
+            .zip(&exact)
+            .enumerate()
+            .map(|(cell, (a, b))| (a - b).abs() * grid.cell_volume(cell))
+            .sum();
         let mass_error = (grid.mass(&solution.snapshots[0].density) - grid.mass(&masses(m0, s0))).abs();
         (l1, mass_error)
     }
@@ -386,7 +426,7 @@ mod tests {
             let centre = |c: usize, k: usize| g.axes[k].centre(g.coordinate(c, k));
             let m: Vec<f64> = (0..g.axes.len())
                 .map(|k| {
-                    density.iter().enumerate().map(|(c, r)| r * centre(c, k)).sum::<f64>() * g.cell_volume() / mass
+                    density.iter().enumerate().map(|(c, r)| r * centre(c, k) * g.cell_volume(c)).sum::<f64>() / mass
                 })
                 .collect();
             for (c, o) in out.iter_mut().enumerate() {
@@ -410,7 +450,7 @@ mod tests {
         }
         // It did aggregate: most of the mass ends in a few cells.
         let last = &solution.snapshots.last().expect("snapshots").density;
-        let peak = last.iter().copied().fold(0.0, f64::max) * grid.cell_volume();
+        let peak = last.iter().enumerate().map(|(c, r)| r * grid.cell_volume(c)).fold(0.0, f64::max);
         assert!(peak > 0.2 * mass0, "peak cell holds {peak} of {mass0}");
     }
 
