@@ -303,3 +303,59 @@ fn divergence_stops_only_that_replica_and_keeps_the_rest() {
     let summary = std::fs::read_to_string(dir.path().join("out/summary.ron")).unwrap();
     assert!(summary.contains("diverged at step"), "{summary}");
 }
+
+#[test]
+fn limits_that_do_not_fit_the_scenario() {
+    let with_limit = |limit: &str| {
+        vary(
+            "observables: [Risk(samples: 100), Moments],",
+            &format!("observables: [Risk(samples: 100), Moments],\n    {limit}"),
+        )
+    };
+    // dim 3: the grid solver needs scalar inputs.
+    check(
+        &with_limit("limit: Grid(cells: 40, w: (-3.0, 3.0), c: (-3.0, 3.0)),"),
+        &["bad.ron:17:5: limit: ", "needs dim 1 and Gaussian inputs", "the limit solvers cover OneHidden"],
+    );
+    check(&with_limit("limit: Radial(cells: 40, max: 4.0),"), &["limit: ", "needs IsotropicGaussians data"]);
+    check(&with_limit("limit: Grid(cells: 2, w: (-3.0, 3.0)),"), &["limit.cells: must be between 8 and 4096, got 2"]);
+    check(&with_limit("limit: Grid(cells: 40, w: (3.0, -3.0)),"), &["limit.w: needs low < high, got (3, -3)"]);
+    // c is trained but has no range.
+    let scalar = |limit: &str| {
+        with_limit(limit).replace(
+            "TeacherStudent(dim: 3, teacher: SingleIndex(link: Tanh))",
+            "TeacherStudent(dim: 1, teacher: SingleIndex(link: Tanh))",
+        )
+    };
+    check(&scalar("limit: Grid(cells: 40, w: (-3.0, 3.0)),"), &["c is trained: give its grid range, `c: (low, high)`"]);
+    // A grid that cuts off the initial law.
+    check(
+        &scalar("limit: Grid(cells: 40, w: (-0.5, 0.5), c: (-3.0, 3.0)),"),
+        &["holds only", "of its initial law; widen it"],
+    );
+}
+
+#[test]
+fn studies_that_lack_what_they_measure() {
+    let with = |text: &str| {
+        vary(
+            "observables: [Risk(samples: 100), Moments],",
+            &format!("observables: [Risk(samples: 100), Moments],\n    {text}\n    sweep: (width: [4, 8]),"),
+        )
+    };
+    check(
+        &with("study: Lln(times: [1.0]),"),
+        &["study: Lln measures the distance to the limit: give the scenario a `limit`"],
+    );
+    check(&with("study: Chaos(times: [1.0]),"), &["study: Chaos needs a Tagged observable"]);
+    check(&with("study: ErrorScaling(times: []),"), &["study.times: is empty"]);
+    let one_width = with("study: ErrorScaling(times: [4.0]),").replace("sweep: (width: [4, 8]),", "");
+    check(&one_width, &["sweep.width: a study compares widths: give at least two"]);
+    check(
+        &vary(
+            "observables: [Risk(samples: 100), Moments],",
+            "observables: [Tagged(of: Norm(\"w\"))],\n    study: Chaos(times: [1.0]),",
+        ),
+        &["sweep.width: a study compares widths"],
+    );
+}

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{meanfield, root, scenario_path};
+use common::{meanfield, root, scaled_scenario, scenario_path};
 use meanfield_scenario::Scenario;
 use meanfield_sinks::Summary;
 use std::path::Path;
@@ -69,13 +69,7 @@ fn check_summary(name: &str) {
 /// Like [`check_summary`] on a scaled-down copy: each `(from, to)` replaces text of the scenario file (the
 /// full runs take minutes).
 fn check_scaled_summary(name: &str, replacements: &[(&str, &str)]) {
-    let path = scenario_path(&format!("{name}.ron"));
-    let mut text = std::fs::read_to_string(&path).unwrap();
-    for (from, to) in replacements {
-        assert!(text.contains(from), "{name}.ron no longer contains {from}");
-        text = text.replace(from, to);
-    }
-    let scenario = Scenario::from_text(&text, &path.display().to_string(), path.parent().unwrap()).unwrap();
+    let scenario = scaled_scenario(name, replacements);
     let dir = tempfile::tempdir().unwrap();
     run(&scenario, 2, dir.path());
     insta::assert_snapshot!(format!("{name}_summary"), snapshot_of(&dir.path().join("summary.ron")));
@@ -83,7 +77,7 @@ fn check_scaled_summary(name: &str, replacements: &[(&str, &str)]) {
 
 #[test]
 fn mei_isotropic_gaussians_summary() {
-    check_summary("mei_isotropic_gaussians");
+    check_scaled_summary("mei_isotropic_gaussians", &[("horizon: Time(40.0)", "horizon: Time(0.2)")]);
 }
 
 #[test]

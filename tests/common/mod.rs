@@ -30,6 +30,18 @@ pub fn run_scenario(
     meanfield_scenario::run(scenario, &plans, &options).unwrap()
 }
 
+/// A scenario of `scenarios/` with its text changed by `replacements` (to scale it down for a test); each
+/// replaced text must still be in the file, so the test cannot silently drift from the scenario.
+pub fn scaled_scenario(name: &str, replacements: &[(&str, &str)]) -> meanfield_scenario::Scenario {
+    let path = scenario_path(&format!("{name}.ron"));
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    for (from, to) in replacements {
+        assert!(text.contains(from), "{name}.ron no longer contains {from}");
+        text = text.replace(from, to);
+    }
+    meanfield_scenario::Scenario::from_text(&text, &path.display().to_string(), path.parent().unwrap()).unwrap()
+}
+
 /// Output of one `meanfield` invocation.
 #[derive(Debug)]
 pub struct Outcome {

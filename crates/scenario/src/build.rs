@@ -436,7 +436,9 @@ pub(crate) fn limit_problem(
         (LimitSpec::Grid { .. }, _) => return Err(unsupported("a Grid limit needs TeacherStudent data")),
         (LimitSpec::Radial { .. }, _) => return Err(unsupported("a Radial limit needs IsotropicGaussians data")),
     };
-    Ok(LimitProblem { activation, data, c, w_law, w_range, cells, weight_decay, temperature })
+    let problem = LimitProblem { activation, data, c, w_law, w_range, cells, weight_decay, temperature };
+    problem.check().map_err(|e| BuildError::Limit(e.to_string()))?;
+    Ok(problem)
 }
 
 /// The study of a scenario, with the columns its quantities read (W1 columns come from the limit).

@@ -312,6 +312,12 @@ fn check_study(spec: &ScenarioSpec, study: &StudySpec) -> Result<(), Invalid> {
     for &t in study.times() {
         non_negative("study.times", t)?;
     }
+    if spec.sweep.width.as_ref().is_none_or(|w| w.len() < 2) {
+        return Err(invalid(
+            "sweep.width",
+            "a study compares widths: give at least two, e.g. `sweep: (width: [64, 256])`",
+        ));
+    }
     if study.resamples() < 100 {
         return Err(invalid("study.resamples", format!("must be at least 100, got {}", study.resamples())));
     }
@@ -426,6 +432,12 @@ fn sweep_error(path: &str, message: impl Into<String>) -> Invalid {
 /// Expands the sweep into points: width outermost, then the listed fields in order, seeds innermost.
 pub fn expand(spec: &ScenarioSpec) -> Result<Vec<Point>, Invalid> {
     let sweep = &spec.sweep;
+    if spec.study.is_some() && sweep.width.as_ref().is_none_or(|w| w.len() < 2) {
+        return Err(sweep_error(
+            "width",
+            "a study compares widths: give at least two, e.g. `sweep: (width: [64, 256])`",
+        ));
+    }
     let mut axes: Vec<(String, Vec<f64>)> = Vec::new();
     if let Some(widths) = &sweep.width {
         if widths.is_empty() {

@@ -20,11 +20,16 @@ pub use spec::ScenarioSpec;
 
 use build::{BuildContext, BuildError};
 use meanfield_core::FaultLog;
+use meanfield_dynamics::limit::LimitProblem;
 use meanfield_dynamics::{LimitDistance, PointPlan};
+use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use spec::{DynamicsSpec, ModelSpec};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// A distinct limit problem of a scenario, the PDE times it is needed at, and the points that share it.
+type LimitGroup = (LimitProblem, Vec<f64>, Vec<usize>);
 
 /// A checked scenario and its sweep points.
 #[derive(Debug, Clone)]
@@ -74,18 +79,40 @@ impl Scenario {
     }
 
     /// Builds the components of every point (reads data files, loads plugins and makes their instances).
+    /// A scenario with a `limit` has its limit problems built (and so checked) here, but not solved:
+    /// that is [`Scenario::with_limits`], which [`run`] calls.
     pub fn plans(&self) -> Result<Vec<PointPlan>, ScenarioError> {
-        let mut plans = self.plans_without_limit()?;
+        let plans = self.plans_without_limit()?;
         if self.spec.limit.is_some() {
-            self.attach_limits(&mut plans)?;
+            self.limit_groups(&plans)?;
         }
         Ok(plans)
     }
 
     /// Solves the limit of every group of points that share one (they differ only in width, replicas or
     /// step rule) at the PDE times k·η of all their record steps, and adds a [`LimitDistance`] observable
-    /// to each of their plans.
-    fn attach_limits(&self, plans: &mut [PointPlan]) -> Result<(), ScenarioError> {
+    /// to each of their plans. The solves run in parallel on the current rayon pool; each is
+    /// deterministic, so the thread count does not change the results.
+    pub fn with_limits(&self, mut plans: Vec<PointPlan>) -> Result<Vec<PointPlan>, ScenarioError> {
+        if self.spec.limit.is_none() {
+            return Ok(plans);
+        }
+        let groups = self.limit_groups(&plans)?;
+        let solutions: Vec<_> = groups.par_iter().map(|(problem, times, _)| problem.solve(times)).collect();
+        for ((_, _, members), solution) in groups.iter().zip(solutions) {
+            let solution = Arc::new(
+                solution.map_err(|e| self.build_error(BuildError::Limit(format!("cannot solve the limit: {e}"))))?,
+            );
+            for &m in members {
+                let step_size = plans[m].info.step_size;
+                plans[m].observables.push(Arc::new(LimitDistance { limit: solution.clone(), step_size }));
+            }
+        }
+        Ok(plans)
+    }
+
+    /// The distinct limit problems of the points, each with the PDE times it is needed at and its points.
+    fn limit_groups(&self, plans: &[PointPlan]) -> Result<Vec<LimitGroup>, ScenarioError> {
         let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
         for (index, point) in self.points.iter().enumerate() {
             let mut key_spec = point.spec.clone();
@@ -105,6 +132,7 @@ impl Scenario {
                 None => groups.push((key, vec![index])),
             }
         }
+        let mut problems = Vec::with_capacity(groups.len());
         for (_, members) in groups {
             let first = &self.points[members[0]];
             let faults = Arc::new(FaultLog::default());
@@ -118,17 +146,9 @@ impl Scenario {
                 .collect();
             times.sort_by(f64::total_cmp);
             times.dedup();
-            let solution = problem
-                .solve(&times)
-                .map_err(|e| self.build_error(BuildError::Limit(format!("cannot solve the limit: {e}"))))?;
-            let solution = Arc::new(solution);
-            for &m in &members {
-                plans[m]
-                    .observables
-                    .push(Arc::new(LimitDistance { limit: solution.clone(), step_size: plans[m].info.step_size }));
-            }
+            problems.push((problem, times, members));
         }
-        Ok(())
+        Ok(problems)
     }
 
     fn plans_without_limit(&self) -> Result<Vec<PointPlan>, ScenarioError> {

@@ -77,6 +77,7 @@ pub fn run(scenario: &Scenario, plans: &[PointPlan], options: &RunOptions<'_>) -
         .map_err(|e| RunError::Threads { threads: options.threads.unwrap_or(0), message: e.to_string() })?;
     let started = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let clock = Instant::now();
+    let plans = &pool.install(|| scenario.with_limits(plans.to_vec()))?;
     let points = pool.install(|| run_points(plans, options.progress));
     let wall_seconds = clock.elapsed().as_secs_f64();
 

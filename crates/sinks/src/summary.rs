@@ -72,6 +72,11 @@ pub struct Summary {
 
 fn mean_std(values: &[f64]) -> (f64, f64) {
     let n = values.len() as f64;
+    // Equal values (a limit's column, the same for every replica) have no spread; their rounded mean
+    // would otherwise show one of ~1e-18.
+    if values.windows(2).all(|w| w[0] == w[1]) {
+        return (values.first().copied().unwrap_or(f64::NAN), 0.0);
+    }
     let mean = values.iter().sum::<f64>() / n;
     let std = if values.len() > 1 {
         (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()

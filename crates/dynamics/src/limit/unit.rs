@@ -246,12 +246,6 @@ impl LimitProblem {
                 Ok((kernel, field, y2))
             }
             &LimitData::Isotropic { dim, delta } => {
-                let bound = sphere_cosine_moment(dim, MEHLER_TERMS);
-                if bound > 1e-10 {
-                    return Err(LimitError::Invalid(format!(
-                        "the radial limit's kernel series converges too slowly in d = {dim} (E s^{MEHLER_TERMS} = {bound:.1e}); it needs d ≥ 20"
-                    )));
-                }
                 let mut field = vec![0.0; n];
                 for (sign, scale) in [(1.0, 1.0 + delta), (-1.0, 1.0 - delta)] {
                     let coefficients: Vec<Vec<f64>> =
@@ -339,19 +333,32 @@ impl LimitProblem {
         ))
     }
 
-    /// Checks the problem, builds its grid, kernels and initial density, and solves it at `times` (PDE
-    /// time, ascending).
-    pub fn solve(&self, times: &[f64]) -> Result<LimitSolution, LimitError> {
-        if let LimitData::Isotropic { .. } = self.data {
+    /// Checks what can be checked before the kernels are computed (cheap): the shape of the problem and
+    /// that the grid holds the initial law. Returns the grid and the initial density.
+    pub fn check(&self) -> Result<(Grid, Vec<f64>), LimitError> {
+        if let LimitData::Isotropic { dim, .. } = self.data {
             if self.c0().is_none() {
                 return Err(LimitError::Invalid("the radial limit needs the output weights c frozen".into()));
             }
             if self.w_range.0 < 0.0 {
                 return Err(LimitError::Invalid("the radial grid covers r = |w| ≥ 0".into()));
             }
+            let bound = sphere_cosine_moment(dim, MEHLER_TERMS);
+            if bound > 1e-10 {
+                return Err(LimitError::Invalid(format!(
+                    "the radial limit's kernel series converges too slowly in d = {dim} (E s^{MEHLER_TERMS} = {bound:.1e}); it needs d ≥ 20"
+                )));
+            }
         }
         let grid = self.grid();
         let initial = self.initial(&grid)?;
+        Ok((grid, initial))
+    }
+
+    /// Checks the problem, builds its grid, kernels and initial density, and solves it at `times` (PDE
+    /// time, ascending).
+    pub fn solve(&self, times: &[f64]) -> Result<LimitSolution, LimitError> {
+        let (grid, initial) = self.check()?;
         let (mut potential, y2) = self.potential(&grid)?;
         let solution = FiniteVolume::new(grid.clone(), self.temperature).solve(&initial, &mut potential, times)?;
         let mut marginals = Vec::new();
