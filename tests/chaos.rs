@@ -13,31 +13,12 @@
 mod common;
 
 use meanfield_scenario::Scenario;
-use std::path::Path;
 
 const REPLICAS: usize = 400;
 
-const SCENARIO: &str = r#"Scenario(
-    name: "chaos",
-    seed: 3,
-    replicas: 400,
-    model: OneHidden(
-        width: 8,
-        activation: Identity,
-        c: Frozen(Constant(1.0)),
-        w: Trained(Gaussian(mean: 0.0, std: 1.0)),
-    ),
-    data: TeacherStudent(dim: 3, teacher: SingleIndex(link: Identity)),
-    dynamics: MinibatchSgd(step: Fixed(0.1), batch: 32),
-    horizon: Time(20.0),
-    record: Every(5.0),
-    observables: [Risk(samples: 200), Tagged(of: Coordinate("w", 0), particles: (0, 1))],
-    sweep: (width: [2, 4, 16]),
-)"#;
-
 #[test]
 fn tagged_particles_decorrelate_like_one_over_n() {
-    let scenario = Scenario::from_text(SCENARIO, "chaos.ron", Path::new(".")).unwrap();
+    let scenario = Scenario::from_file(&common::scenario_path("propagation_of_chaos.ron")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let report = common::run_scenario(&scenario, None, dir.path());
     // Fisher's z = atanh(r) has standard error 1/√(R − 3) whatever ρ; 4 of them leave a false alarm rate
@@ -58,4 +39,18 @@ fn tagged_particles_decorrelate_like_one_over_n() {
             assert!((end.atanh() - expected.atanh()).abs() < band, "N = {n}: {end} vs {expected}");
         }
     }
+
+    // The Chaos study fits |correlation| at t = 20 against N; its bootstrap interval must contain the
+    // slope of the exact 1/(N − 1) over the same widths (−1.30 for 2, 4, 8, 16).
+    let widths: Vec<f64> = report.summary.points.iter().map(|p| p.info.width as f64).collect();
+    let exact: Vec<f64> = widths.iter().map(|n| 1.0 / (n - 1.0)).collect();
+    let (lx, ly): (Vec<f64>, Vec<f64>) =
+        (widths.iter().map(|n| n.ln()).collect(), exact.iter().map(|v| v.ln()).collect());
+    let (mx, my) = (lx.iter().sum::<f64>() / 4.0, ly.iter().sum::<f64>() / 4.0);
+    let exact_slope = lx.iter().zip(&ly).map(|(x, y)| (x - mx) * (y - my)).sum::<f64>()
+        / lx.iter().map(|x| (x - mx).powi(2)).sum::<f64>();
+    let fit = &report.summary.study.as_ref().unwrap().fits[0];
+    let (lo, hi) = fit.interval.unwrap();
+    eprintln!("chaos slope {:?} [{lo}, {hi}], exact {exact_slope}", fit.slope);
+    assert!(lo <= exact_slope && exact_slope <= hi, "{fit:?} against {exact_slope}");
 }

@@ -92,6 +92,7 @@ pub struct Study {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StudyRow {
     pub quantity: String,
+    /// The time of the records used: the record nearest the requested time.
     pub time: f64,
     pub width: usize,
     pub replicas: usize,
@@ -151,6 +152,8 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 /// Per width: N and `values[column][replica]` of the finished replicas at the record nearest `time`.
 struct WidthSample {
     width: usize,
+    /// The time of the record used (the nearest to the requested one).
+    time: f64,
     values: Vec<Vec<f64>>,
 }
 
@@ -183,7 +186,7 @@ fn gather(points: &[PointResult], columns: &[&str], time: f64) -> Result<Vec<Wid
                     column.extend::<Vec<f64>>(more);
                 }
             }
-            None => samples.push(WidthSample { width: point.info.width, values }),
+            None => samples.push(WidthSample { width: point.info.width, time: first.records[record].time, values }),
         }
     }
     samples.retain(|s| s.values[0].len() >= 2);
@@ -232,7 +235,7 @@ impl Study {
                     let sd = (finite.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (finite.len() as f64 - 1.0)).sqrt();
                     rows.push(StudyRow {
                         quantity: quantity.statistic.label(),
-                        time,
+                        time: s.time,
                         width: s.width,
                         replicas: s.values[0].len(),
                         value: *value,
