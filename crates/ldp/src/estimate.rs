@@ -1,0 +1,276 @@
+//! The estimators. With x_r = N k A_r + log w_r (w_r = 1 without importance sampling):
+//!
+//! - SCGF: Λ̂(k) = (1/N) log[(1/R) Σ_r e^{x_r}], computed as a log-sum-exp;
+//! - its derivative, the tilted mean: Λ̂'(k) = Σ_r e^{x_r} A_r / Σ_r e^{x_r};
+//! - the effective sample size of the tilted average: (Σ e^{x_r})² / Σ e^{2x_r};
+//! - the rate function, parametrically: a = Λ̂'(k), I(a) = k a − Λ̂(k); numerically: sup_k [k a − Λ̂(k)]
+//!   over the reliable k.
+//!
+//! **Reliability** (Rohwer, Angeletti & Touchette 2015): for large |k| the sum is dominated by the most
+//! extreme replicas, Λ̂ turns linear with slope max A (or min A), and the "rate function" it implies is an
+//! artefact of R. Before that, the tilted law's far side is already missing from the sample, and Λ̂ is
+//! biased while its bootstrap band (which cannot see missing tails) stays narrow; the sample's effective
+//! sample size is then overestimated too. So a point k is reported reliable only if the tilted mean plus
+//! `spread` tilted standard deviations (minus, for k < 0) still lies inside the sample with `margin`
+//! replicas beyond it, and its effective sample size is at least `min_effective`.
+
+use crate::Ensemble;
+use rand::{Rng, RngCore};
+use serde::{Deserialize, Serialize};
+
+/// Λ̂(k), Λ̂'(k) and the effective sample size.
+pub fn scgf(ensemble: &Ensemble, k: f64) -> (f64, f64, f64) {
+    let (lambda, slope, effective, _) = tilted(ensemble, k);
+    (lambda, slope, effective)
+}
+
+/// Λ̂(k), the tilted mean, the effective sample size, and the tilted standard deviation of A.
+fn tilted(ensemble: &Ensemble, k: f64) -> (f64, f64, f64, f64) {
+    let n = ensemble.particles as f64;
+    let r = ensemble.replicas() as f64;
+    let x: Vec<f64> = (0..ensemble.replicas()).map(|i| n * k * ensemble.values[i] + ensemble.log_weight(i)).collect();
+    let top = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let (mut sum, mut sum_sq, mut moment) = (0.0, 0.0, 0.0);
+    for (xi, a) in x.iter().zip(&ensemble.values) {
+        let e = (xi - top).exp();
+        sum += e;
+        sum_sq += e * e;
+        moment += e * a;
+    }
+    let mean = moment / sum;
+    let variance =
+        x.iter().zip(&ensemble.values).map(|(xi, a)| (xi - top).exp() * (a - mean).powi(2)).sum::<f64>() / sum;
+    ((top + sum.ln() - r.ln()) / n, mean, sum * sum / sum_sq, variance.sqrt())
+}
+
+/// How the rate function is estimated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EstimateOptions {
+    /// The k grid.
+    pub k: Vec<f64>,
+    /// Bootstrap resamples of the replicas.
+    pub resamples: usize,
+    /// Confidence level of the bands.
+    pub level: f64,
+    /// Smallest effective sample size of a reliable point.
+    pub min_effective: f64,
+    /// Replicas that must lie beyond a reliable point's tilted mean plus `spread` tilted deviations.
+    pub margin: usize,
+    /// How many tilted standard deviations of A the sample must reach beyond the tilted mean.
+    pub spread: f64,
+}
+
+impl Default for EstimateOptions {
+    fn default() -> Self {
+        EstimateOptions {
+            k: (-40..=40).map(|i| i as f64 * 0.05).collect(),
+            resamples: 1000,
+            level: 0.95,
+            min_effective: 20.0,
+            margin: 10,
+            spread: 1.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Band {
+    pub low: f64,
+    pub high: f64,
+}
+
+impl Band {
+    pub fn contains(&self, v: f64) -> bool {
+        self.low <= v && v <= self.high
+    }
+}
+
+/// Why a point is or is not trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Reliability {
+    Reliable,
+    /// The tilted law reaches beyond the `margin`-th most extreme replica: Λ̂ is biased, then linear.
+    OutsideSample,
+    /// Too few replicas carry the tilted average.
+    FewEffective,
+}
+
+/// The estimate at one k.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RatePoint {
+    pub k: f64,
+    pub scgf: f64,
+    /// Λ̂'(k): the value a of A that this k describes.
+    pub slope: f64,
+    /// I(a) = k a − Λ̂(k).
+    pub rate: f64,
+    pub scgf_band: Band,
+    pub rate_band: Band,
+    pub effective_sample_size: f64,
+    pub reliability: Reliability,
+}
+
+impl RatePoint {
+    pub fn reliable(&self) -> bool {
+        self.reliability == Reliability::Reliable
+    }
+}
+
+/// The rate function of one ensemble.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RateFunction {
+    pub particles: usize,
+    pub replicas: usize,
+    pub points: Vec<RatePoint>,
+}
+
+impl RateFunction {
+    /// The numeric Legendre–Fenchel transform sup_k [k a − Λ̂(k)] over the reliable points, at `a`.
+    pub fn legendre(&self, a: f64) -> Option<f64> {
+        self.points.iter().filter(|p| p.reliable()).map(|p| p.k * a - p.scgf).reduce(f64::max)
+    }
+
+    /// The range of a covered by reliable points.
+    pub fn reliable_range(&self) -> Option<(f64, f64)> {
+        let slopes = self.points.iter().filter(|p| p.reliable()).map(|p| p.slope);
+        let (lo, hi) = slopes.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), s| (lo.min(s), hi.max(s)));
+        (lo <= hi).then_some((lo, hi))
+    }
+}
+
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let pos = q * (sorted.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    sorted[lo] + (pos - lo as f64) * (sorted[hi] - sorted[lo])
+}
+
+/// The SCGF and the rate function on the k grid, with bootstrap bands and the reliability of each point.
+pub fn rate_function(ensemble: &Ensemble, options: &EstimateOptions, rng: &mut dyn RngCore) -> RateFunction {
+    let r = ensemble.replicas();
+    let mut sorted = ensemble.values.clone();
+    sorted.sort_by(f64::total_cmp);
+    let margin = options.margin.min(r.saturating_sub(1) / 2);
+    let (low_edge, high_edge) = (sorted[margin], sorted[r - 1 - margin]);
+
+    // Bootstrap: per k, the resampled Λ̂ and I.
+    let mut resampled: Vec<(Vec<f64>, Vec<f64>)> =
+        vec![(Vec::with_capacity(options.resamples), Vec::with_capacity(options.resamples)); options.k.len()];
+    let mut picks = vec![0; r];
+    for _ in 0..options.resamples {
+        for p in picks.iter_mut() {
+            *p = rng.random_range(0..r);
+        }
+        let sample = ensemble.resample(&picks);
+        for (j, &k) in options.k.iter().enumerate() {
+            let (lambda, slope, _) = scgf(&sample, k);
+            resampled[j].0.push(lambda);
+            resampled[j].1.push(k * slope - lambda);
+        }
+    }
+    let tail = (1.0 - options.level) / 2.0;
+    let band = |values: &mut Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        Band { low: quantile(values, tail), high: quantile(values, 1.0 - tail) }
+    };
+    let points = options
+        .k
+        .iter()
+        .zip(resampled.iter_mut())
+        .map(|(&k, (lambdas, rates))| {
+            let (lambda, slope, effective, deviation) = tilted(ensemble, k);
+            // Tilting towards large A (k > 0) needs the sample to reach beyond the tilted law's upper side.
+            let reach = options.spread * deviation;
+            let (down, up) = if k > 0.0 {
+                (0.0, reach)
+            } else if k < 0.0 {
+                (reach, 0.0)
+            } else {
+                (0.0, 0.0)
+            };
+            let reliability = if slope - down <= low_edge || slope + up >= high_edge {
+                Reliability::OutsideSample
+            } else if effective < options.min_effective {
+                Reliability::FewEffective
+            } else {
+                Reliability::Reliable
+            };
+            RatePoint {
+                k,
+                scgf: lambda,
+                slope,
+                rate: k * slope - lambda,
+                scgf_band: band(lambdas),
+                rate_band: band(rates),
+                effective_sample_size: effective,
+                reliability,
+            }
+        })
+        .collect();
+    RateFunction { particles: ensemble.particles, replicas: r, points }
+}
+
+/// One bin of the direct estimator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistogramPoint {
+    /// The bin's centre.
+    pub value: f64,
+    pub replicas: usize,
+    /// −(1/N) log P̂(A ∈ bin), shifted so that its minimum over the bins is 0 (the shift, (1/N) log of
+    /// the bin width and of the density's prefactor, vanishes as N → ∞).
+    pub rate: f64,
+}
+
+/// The direct estimator −(1/N) log P̂(A_N ∈ bin) on `bins` equal bins over the sample range, for bins that
+/// hold at least one replica.
+pub fn direct_estimate(ensemble: &Ensemble, bins: usize) -> Vec<HistogramPoint> {
+    let n = ensemble.particles as f64;
+    let (lo, hi) = ensemble.values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(*v), h.max(*v)));
+    let width = (hi - lo) / bins as f64;
+    let mut mass = vec![0.0; bins];
+    let mut count = vec![0usize; bins];
+    let top = (0..ensemble.replicas()).map(|r| ensemble.log_weight(r)).fold(f64::NEG_INFINITY, f64::max);
+    for (r, v) in ensemble.values.iter().enumerate() {
+        let b = if width > 0.0 { (((v - lo) / width) as usize).min(bins - 1) } else { 0 };
+        mass[b] += (ensemble.log_weight(r) - top).exp();
+        count[b] += 1;
+    }
+    let raw: Vec<(usize, f64)> = (0..bins)
+        .filter(|&b| count[b] > 0)
+        .map(|b| (b, -(mass[b].ln() + top - (ensemble.replicas() as f64).ln()) / n))
+        .collect();
+    let floor = raw.iter().map(|(_, v)| *v).fold(f64::INFINITY, f64::min);
+    raw.into_iter()
+        .map(|(b, v)| HistogramPoint { value: lo + (b as f64 + 0.5) * width, replicas: count[b], rate: v - floor })
+        .collect()
+}
+
+/// I_N(a) = I(a) + c(a)/N fitted across system sizes at one a.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Extrapolation {
+    pub value: f64,
+    pub limit: f64,
+    pub correction: f64,
+}
+
+/// Fits I_N(a) = I(a) + c(a)/N by least squares in 1/N at every a of `values`, from the numeric
+/// Legendre transform of each rate function (a value outside one's reliable range is skipped there).
+pub fn extrapolate(curves: &[RateFunction], values: &[f64]) -> Vec<Extrapolation> {
+    values
+        .iter()
+        .filter_map(|&a| {
+            let points: Vec<(f64, f64)> = curves
+                .iter()
+                .filter(|c| c.reliable_range().is_some_and(|(lo, hi)| lo <= a && a <= hi))
+                .filter_map(|c| c.legendre(a).map(|i| (1.0 / c.particles as f64, i)))
+                .collect();
+            if points.len() < 2 {
+                return None;
+            }
+            let m = points.len() as f64;
+            let (mx, my) = (points.iter().map(|p| p.0).sum::<f64>() / m, points.iter().map(|p| p.1).sum::<f64>() / m);
+            let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
+            let slope = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>() / sxx;
+            Some(Extrapolation { value: a, limit: my - slope * mx, correction: slope })
+        })
+        .collect()
+}
