@@ -28,6 +28,19 @@ pub struct PointPlan {
     pub record_steps: Vec<u64>,
     /// Where this point's components (plugins) record failures that they turned into NaN.
     pub faults: Arc<FaultLog>,
+    /// The initial weights of the replicas: each its own (annealed) or one configuration for all.
+    pub ensemble: Ensemble,
+}
+
+/// How the replicas of a point draw their initial weights (DESIGN.md §1, large deviations). Data streams
+/// are independent per replica in both.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Ensemble {
+    /// Every replica draws its own initial weights from μ0.
+    #[default]
+    Annealed,
+    /// One initial configuration, drawn once from the point's seed (replica 0's stream), shared by all.
+    Quenched,
 }
 
 impl std::fmt::Debug for PointPlan {
@@ -53,7 +66,11 @@ const PROGRESS_EVERY: u64 = 4096;
 /// Runs one replica of a point to its horizon, or until it diverges.
 pub fn run_replica(plan: &PointPlan, replica: usize, progress: &dyn Progress) -> ReplicaResult {
     let info = &plan.info;
-    let mut model = (plan.model)(&mut plan.key(replica, Purpose::Init).stream());
+    let init_replica = match plan.ensemble {
+        Ensemble::Annealed => replica,
+        Ensemble::Quenched => 0,
+    };
+    let mut model = (plan.model)(&mut plan.key(init_replica, Purpose::Init).stream());
     let d = model.input_dim();
     let batch = plan.dynamics.batch_size();
 

@@ -51,3 +51,6 @@ impl Ensemble {
         }
     }
 }
+
+pub mod ensemble;
+pub use ensemble::{LdpPoint, LdpSummary};

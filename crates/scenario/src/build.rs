@@ -344,6 +344,10 @@ pub(crate) fn plan(
         dynamics: Arc::new(dynamics),
         observables,
         faults: ctx.faults.clone(),
+        ensemble: match spec.ensemble {
+            EnsembleSpec::Annealed => meanfield_dynamics::Ensemble::Annealed,
+            EnsembleSpec::Quenched => meanfield_dynamics::Ensemble::Quenched,
+        },
     })
 }
 

@@ -301,6 +301,21 @@ pub fn validate(spec: &ScenarioSpec) -> Result<(), Invalid> {
     if let Some(study) = &spec.study {
         check_study(spec, study)?;
     }
+    if let Some(ldp) = &spec.ldp {
+        non_negative("ldp.time", ldp.time)?;
+        if !(ldp.k.0.is_finite() && ldp.k.1.is_finite() && ldp.k.0 < ldp.k.1) {
+            return Err(invalid("ldp.k", format!("needs low < high, got {:?}", ldp.k)));
+        }
+        if ldp.points < 2 {
+            return Err(invalid("ldp.points", format!("must be at least 2, got {}", ldp.points)));
+        }
+        if ldp.resamples < 100 {
+            return Err(invalid("ldp.resamples", format!("must be at least 100, got {}", ldp.resamples)));
+        }
+        if spec.replicas < 2 {
+            return Err(invalid("replicas", "an ldp estimate needs at least 2 replicas (thousands in practice)"));
+        }
+    }
     validate_observables(spec, None)
 }
 

@@ -19,6 +19,8 @@ pub enum RunError {
     Threads { threads: usize, message: String },
     #[error("study: {0}")]
     Study(#[from] meanfield_sinks::study::StudyError),
+    #[error(transparent)]
+    Ldp(#[from] meanfield_ldp::ensemble::LdpError),
 }
 
 pub struct RunOptions<'a> {
@@ -92,6 +94,18 @@ pub fn run(scenario: &Scenario, plans: &[PointPlan], options: &RunOptions<'_>) -
         let table = study.analyse(&points, scenario.spec.seed)?;
         files.push(table.write_csv(&dir.join("study.csv"))?);
         summary.set_study(table);
+    }
+    if let Some(ldp) = &scenario.spec.ldp {
+        let options = meanfield_ldp::EstimateOptions {
+            k: (0..ldp.points).map(|i| ldp.k.0 + (ldp.k.1 - ldp.k.0) * i as f64 / (ldp.points - 1) as f64).collect(),
+            resamples: ldp.resamples,
+            ..Default::default()
+        };
+        let ensemble = format!("{:?}", scenario.spec.ensemble);
+        let table =
+            meanfield_ldp::ensemble::analyse(&points, &ldp.column, ldp.time, &ensemble, &options, scenario.spec.seed)?;
+        files.push(AtomicFile::write_all(&dir.join("ldp.csv"), table.to_csv().as_bytes())?);
+        summary.set_ldp(table);
     }
     files.extend(summary.finish()?);
     let divergences: Vec<Divergence> =

@@ -36,6 +36,46 @@ pub struct ScenarioSpec {
     /// A scaling study across the widths of the sweep (`study.csv` and the summary's `study`).
     #[serde(default)]
     pub study: Option<StudySpec>,
+    /// How replicas draw their initial weights: `Annealed` (each its own, the default) or `Quenched`
+    /// (one configuration for all, drawn from the seed); data streams are independent either way.
+    #[serde(default)]
+    pub ensemble: EnsembleSpec,
+    /// Large deviations of a column at one time across the replicas (`ldp.csv`, the summary's `ldp`).
+    #[serde(default)]
+    pub ldp: Option<LdpSpec>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EnsembleSpec {
+    #[default]
+    Annealed,
+    Quenched,
+}
+
+/// The rate function of A_N = `column` at `time` (the nearest record), estimated from the replicas of
+/// every point, with N the point's width: the SCGF on `points` values of k in `k`, bootstrap bands
+/// (`resamples`), the reliability of each k, and across widths the extrapolation I_N = I + c/N.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LdpSpec {
+    pub column: String,
+    pub time: f64,
+    #[serde(default = "default_k")]
+    pub k: (f64, f64),
+    #[serde(default = "default_k_points")]
+    pub points: usize,
+    #[serde(default = "default_ldp_resamples")]
+    pub resamples: usize,
+}
+
+fn default_k() -> (f64, f64) {
+    (-2.0, 2.0)
+}
+fn default_k_points() -> usize {
+    41
+}
+fn default_ldp_resamples() -> usize {
+    500
 }
 
 /// A study (DESIGN.md §1): an across-replica statistic at chosen times against the width N, with its

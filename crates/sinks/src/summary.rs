@@ -68,6 +68,9 @@ pub struct Summary {
     /// Only for a scenario with a `study`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub study: Option<StudySummary>,
+    /// Only for a scenario with an `ldp` section.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ldp: Option<meanfield_ldp::LdpSummary>,
 }
 
 fn mean_std(values: &[f64]) -> (f64, f64) {
@@ -253,6 +256,20 @@ impl Summary {
                 (row.value, row.standard_error) = (r(row.value), r(row.standard_error));
             }
         }
+        if let Some(ldp) = &mut out.ldp {
+            for point in &mut ldp.points {
+                point.time = r(point.time);
+                for p in &mut point.rate_function.points {
+                    (p.k, p.scgf, p.slope, p.rate) = (r(p.k), r(p.scgf), r(p.slope), r(p.rate));
+                    (p.scgf_band.low, p.scgf_band.high) = (r(p.scgf_band.low), r(p.scgf_band.high));
+                    (p.rate_band.low, p.rate_band.high) = (r(p.rate_band.low), r(p.rate_band.high));
+                    p.effective_sample_size = r(p.effective_sample_size);
+                }
+            }
+            for e in &mut ldp.extrapolation {
+                (e.value, e.limit, e.correction) = (r(e.value), r(e.limit), r(e.correction));
+            }
+        }
         out
     }
 }
@@ -273,6 +290,7 @@ impl SummarySink {
                 version: version.to_owned(),
                 points: Vec::new(),
                 study: None,
+                ldp: None,
             },
         }
     }
@@ -283,6 +301,10 @@ impl SummarySink {
 
     pub fn set_study(&mut self, study: StudySummary) {
         self.summary.study = Some(study);
+    }
+
+    pub fn set_ldp(&mut self, ldp: meanfield_ldp::LdpSummary) {
+        self.summary.ldp = Some(ldp);
     }
 }
 

@@ -1,0 +1,116 @@
+//! From a run's replicas to rate functions: the values of one column at one time across the finished
+//! replicas of each sweep point form an [`Ensemble`] with N the point's width; across widths the rate
+//! functions are extrapolated to N → ∞.
+
+use crate::{Ensemble, EstimateOptions, Extrapolation, RateFunction, extrapolate, rate_function};
+use meanfield_core::{PointResult, Purpose, StreamKey};
+use serde::{Deserialize, Serialize};
+
+/// The rate function of one sweep point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LdpPoint {
+    pub label: String,
+    pub width: usize,
+    /// The time of the record used (the nearest to the requested one).
+    pub time: f64,
+    pub rate_function: RateFunction,
+}
+
+/// The large-deviation estimates of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LdpSummary {
+    pub column: String,
+    pub ensemble: String,
+    pub points: Vec<LdpPoint>,
+    /// I_N = I + c/N across the points' widths, on 21 values of A inside every point's reliable range
+    /// (empty with fewer than two widths or no common range).
+    pub extrapolation: Vec<Extrapolation>,
+}
+
+/// Why the estimates cannot be made.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LdpError {
+    #[error("ldp: column '{column}' is not recorded (columns: {known})")]
+    MissingColumn { column: String, known: String },
+}
+
+/// Estimates the rate function of `column` at `time` for every point (points with fewer than two finished
+/// replicas are skipped). The bootstrap draws from the seed's `Bootstrap` stream, so results are
+/// reproducible.
+pub fn analyse(
+    points: &[PointResult],
+    column: &str,
+    time: f64,
+    ensemble: &str,
+    options: &EstimateOptions,
+    seed: u64,
+) -> Result<LdpSummary, LdpError> {
+    let mut rng = StreamKey::shared(seed, Purpose::Bootstrap).stream();
+    let mut out = Vec::new();
+    for point in points {
+        let k = point
+            .columns
+            .iter()
+            .position(|c| c == column)
+            .ok_or_else(|| LdpError::MissingColumn { column: column.to_owned(), known: point.columns.join(", ") })?;
+        let finished: Vec<_> = point.replicas.iter().filter(|r| r.divergence.is_none()).collect();
+        let Some(first) = finished.first().filter(|_| finished.len() >= 2) else { continue };
+        let record = (0..first.records.len())
+            .min_by(|&a, &b| (first.records[a].time - time).abs().total_cmp(&(first.records[b].time - time).abs()))
+            .expect("a finished replica has records");
+        let values = finished.iter().map(|r| r.records[record].values[k]).collect();
+        let sample = Ensemble::new(point.info.width, values);
+        out.push(LdpPoint {
+            label: point.info.label.clone(),
+            width: point.info.width,
+            time: first.records[record].time,
+            rate_function: rate_function(&sample, options, &mut rng),
+        });
+    }
+    let common = out
+        .iter()
+        .map(|p| p.rate_function.reliable_range())
+        .try_fold((f64::NEG_INFINITY, f64::INFINITY), |(lo, hi), range| range.map(|(l, h)| (lo.max(l), hi.min(h))));
+    let widths: std::collections::BTreeSet<usize> = out.iter().map(|p| p.width).collect();
+    let extrapolation = match common {
+        Some((lo, hi)) if lo < hi && widths.len() >= 2 => {
+            let grid: Vec<f64> = (0..21).map(|i| lo + (hi - lo) * i as f64 / 20.0).collect();
+            let curves: Vec<RateFunction> = out.iter().map(|p| p.rate_function.clone()).collect();
+            extrapolate(&curves, &grid)
+        }
+        _ => Vec::new(),
+    };
+    Ok(LdpSummary { column: column.to_owned(), ensemble: ensemble.to_owned(), points: out, extrapolation })
+}
+
+impl LdpSummary {
+    /// The table as CSV, one row per point and k.
+    pub fn to_csv(&self) -> String {
+        let mut text = String::from(
+            "label,width,replicas,time,k,scgf,scgf_low,scgf_high,slope,rate,rate_low,rate_high,effective_sample_size,reliable\n",
+        );
+        for point in &self.points {
+            let f = &point.rate_function;
+            for p in &f.points {
+                text.push_str(&format!(
+                    "\"{}\",{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+                    point.label,
+                    point.width,
+                    f.replicas,
+                    point.time,
+                    p.k,
+                    p.scgf,
+                    p.scgf_band.low,
+                    p.scgf_band.high,
+                    p.slope,
+                    p.rate,
+                    p.rate_band.low,
+                    p.rate_band.high,
+                    p.effective_sample_size,
+                    p.reliable()
+                ));
+            }
+        }
+        text
+    }
+}
