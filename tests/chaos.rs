@@ -44,11 +44,8 @@ fn tagged_particles_decorrelate_like_one_over_n() {
     // slope of the exact 1/(N − 1) over the same widths (−1.30 for 2, 4, 8, 16).
     let widths: Vec<f64> = report.summary.points.iter().map(|p| p.info.width as f64).collect();
     let exact: Vec<f64> = widths.iter().map(|n| 1.0 / (n - 1.0)).collect();
-    let (lx, ly): (Vec<f64>, Vec<f64>) =
-        (widths.iter().map(|n| n.ln()).collect(), exact.iter().map(|v| v.ln()).collect());
-    let (mx, my) = (lx.iter().sum::<f64>() / 4.0, ly.iter().sum::<f64>() / 4.0);
-    let exact_slope = lx.iter().zip(&ly).map(|(x, y)| (x - mx) * (y - my)).sum::<f64>()
-        / lx.iter().map(|x| (x - mx).powi(2)).sum::<f64>();
+    let log = |v: &[f64]| v.iter().map(|v| v.ln()).collect::<Vec<f64>>();
+    let exact_slope = meanfield_core::stats::least_squares(&log(&widths), &log(&exact)).1;
     let fit = &report.summary.study.as_ref().unwrap().fits[0];
     let (lo, hi) = fit.interval.unwrap();
     eprintln!("chaos slope {:?} [{lo}, {hi}], exact {exact_slope}", fit.slope);

@@ -21,6 +21,7 @@ pub mod progress;
 pub mod results;
 pub mod rng;
 pub mod sink;
+pub mod stats;
 
 pub use activation::Activation;
 pub use data::{DataDistribution, DataStream};

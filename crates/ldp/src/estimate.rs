@@ -15,6 +15,7 @@
 //! replicas beyond it, and its effective sample size is at least `min_effective`.
 
 use crate::Ensemble;
+use meanfield_core::stats::{least_squares, quantile};
 use rand::{Rng, RngCore};
 use serde::{Deserialize, Serialize};
 
@@ -136,12 +137,6 @@ impl RateFunction {
         let (lo, hi) = slopes.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), s| (lo.min(s), hi.max(s)));
         (lo <= hi).then_some((lo, hi))
     }
-}
-
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    let pos = q * (sorted.len() - 1) as f64;
-    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-    sorted[lo] + (pos - lo as f64) * (sorted[hi] - sorted[lo])
 }
 
 /// The SCGF and the rate function on the k grid, with bootstrap bands and the reliability of each point.
@@ -266,11 +261,9 @@ pub fn extrapolate(curves: &[RateFunction], values: &[f64]) -> Vec<Extrapolation
             if points.len() < 2 {
                 return None;
             }
-            let m = points.len() as f64;
-            let (mx, my) = (points.iter().map(|p| p.0).sum::<f64>() / m, points.iter().map(|p| p.1).sum::<f64>() / m);
-            let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
-            let slope = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>() / sxx;
-            Some(Extrapolation { value: a, limit: my - slope * mx, correction: slope })
+            let (inverse_n, rate): (Vec<f64>, Vec<f64>) = points.into_iter().unzip();
+            let (limit, correction) = least_squares(&inverse_n, &rate);
+            Some(Extrapolation { value: a, limit, correction })
         })
         .collect()
 }

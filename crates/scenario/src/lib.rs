@@ -119,7 +119,6 @@ impl Scenario {
             if let ModelSpec::OneHidden { width, .. } = &mut key_spec.model {
                 *width = 0;
             }
-            key_spec.replicas = 0;
             let key = format!("{:?}|{:?}|{:?}|{}", key_spec.model, key_spec.data, key_spec.limit, point.seed)
                 + &match key_spec.dynamics {
                     DynamicsSpec::NoisySgd { weight_decay, temperature, .. } => {

@@ -7,6 +7,7 @@
 //! some width (a correlation of the wrong sign) gets no fit.
 
 use crate::atomic::AtomicFile;
+use meanfield_core::stats::{least_squares, quantile};
 use meanfield_core::{PointResult, Purpose, SinkError, StreamKey};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -128,25 +129,13 @@ pub enum StudyError {
     TooFewWidths,
 }
 
-/// Least-squares slope of log y against log x.
+/// Least-squares slope of log y against log x (none if some y is not positive).
 fn log_log_slope(x: &[f64], y: &[f64]) -> Option<f64> {
     if y.iter().any(|v| !(*v > 0.0 && v.is_finite())) || x.len() < 2 {
         return None;
     }
-    let lx: Vec<f64> = x.iter().map(|v| v.ln()).collect();
-    let ly: Vec<f64> = y.iter().map(|v| v.ln()).collect();
-    let n = lx.len() as f64;
-    let (mx, my) = (lx.iter().sum::<f64>() / n, ly.iter().sum::<f64>() / n);
-    let sxy: f64 = lx.iter().zip(&ly).map(|(a, b)| (a - mx) * (b - my)).sum();
-    let sxx: f64 = lx.iter().map(|a| (a - mx).powi(2)).sum();
-    Some(sxy / sxx)
-}
-
-/// The `q`-quantile of sorted values (linear interpolation).
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    let pos = q * (sorted.len() - 1) as f64;
-    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-    sorted[lo] + (pos - lo as f64) * (sorted[hi] - sorted[lo])
+    let log = |v: &[f64]| v.iter().map(|v| v.ln()).collect::<Vec<f64>>();
+    Some(least_squares(&log(x), &log(y)).1)
 }
 
 /// Per width: N and `values[column][replica]` of the finished replicas at the record nearest `time`.
