@@ -28,6 +28,15 @@ pub struct ReplicaResult {
     pub divergence: Option<Divergence>,
 }
 
+impl ReplicaResult {
+    /// The index of the record whose time is nearest `time` (None without records). Studies and
+    /// estimators use it to pick "the state at time t" from schedules whose times differ with the width.
+    pub fn nearest_record(&self, time: f64) -> Option<usize> {
+        (0..self.records.len())
+            .min_by(|&a, &b| (self.records[a].time - time).abs().total_cmp(&(self.records[b].time - time).abs()))
+    }
+}
+
 /// Describes one sweep point: the values that distinguish it and the resolved run parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PointInfo {

@@ -55,9 +55,7 @@ pub fn analyse(
             .ok_or_else(|| LdpError::MissingColumn { column: column.to_owned(), known: point.columns.join(", ") })?;
         let finished: Vec<_> = point.replicas.iter().filter(|r| r.divergence.is_none()).collect();
         let Some(first) = finished.first().filter(|_| finished.len() >= 2) else { continue };
-        let record = (0..first.records.len())
-            .min_by(|&a, &b| (first.records[a].time - time).abs().total_cmp(&(first.records[b].time - time).abs()))
-            .expect("a finished replica has records");
+        let record = first.nearest_record(time).expect("a finished replica has records");
         let values = finished.iter().map(|r| r.records[record].values[k]).collect();
         let sample = Ensemble::new(point.info.width, values);
         out.push(LdpPoint {

@@ -160,13 +160,7 @@ fn gather(points: &[PointResult], columns: &[&str], time: f64) -> Result<Vec<Wid
             .collect::<Result<Vec<usize>, _>>()?;
         let finished: Vec<_> = point.replicas.iter().filter(|r| r.divergence.is_none()).collect();
         let Some(first) = finished.first() else { continue };
-        let record = first
-            .records
-            .iter()
-            .enumerate()
-            .min_by(|a, b| (a.1.time - time).abs().total_cmp(&(b.1.time - time).abs()))
-            .map(|(j, _)| j)
-            .expect("a finished replica has records");
+        let record = first.nearest_record(time).expect("a finished replica has records");
         let values = indices.iter().map(|&k| finished.iter().map(|r| r.records[record].values[k]).collect()).collect();
         // Points of equal width (several seeds) pool their replicas.
         match samples.iter_mut().find(|s| s.width == point.info.width) {
