@@ -34,7 +34,7 @@ fn sgd_step(c: &mut Criterion) {
         let text = scenario(&activation);
         let scenario = Scenario::from_text(&text, "bench", std::path::Path::new(".")).unwrap();
         let plan = scenario.plans().unwrap().remove(0);
-        let mut model = (plan.model)(&mut StreamKey::shared(1, Purpose::Init).stream());
+        let mut model = (plan.model)(&mut StreamKey::shared(1, Purpose::Init).stream()).model;
         let d = model.input_dim();
         let (mut x, mut y) = (vec![0.0; POOL * d], vec![0.0; POOL]);
         plan.data.stream().fill(&mut StreamKey::shared(1, Purpose::Data).stream(), &mut x, &mut y);

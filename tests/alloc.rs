@@ -75,7 +75,7 @@ fn steps_do_not_allocate() {
         let scenario = Scenario::from_text(&text, "alloc", dir.path()).unwrap();
         let plan = &scenario.plans().unwrap()[0];
         let key = |purpose| StreamKey::replica(1, "", 0, purpose).stream();
-        let mut model = (plan.model)(&mut key(Purpose::Init));
+        let mut model = (plan.model)(&mut key(Purpose::Init)).model;
         let (mut data_rng, mut noise_rng) = (key(Purpose::Data), key(Purpose::Noise));
         let mut stream = plan.data.stream();
         let batch = plan.dynamics.batch_size();

@@ -359,3 +359,26 @@ fn studies_that_lack_what_they_measure() {
         &["sweep.width: a study compares widths"],
     );
 }
+
+#[test]
+fn tilted_initial_laws_only_where_the_weights_are_used() {
+    let tilted = |extra: &str| {
+        vary("c: Trained(Gaussian(mean: 0.0, std: 1.0)),", "c: Trained(Gaussian(mean: 0.0, std: 1.0, tilt: 0.5)),")
+            .replace(
+                "observables: [Risk(samples: 100), Moments],",
+                &format!("observables: [Risk(samples: 100), Moments],\n    {extra}"),
+            )
+    };
+    check(&tilted(""), &["model.c.tilt: tilting is importance sampling for the ldp estimates: add an ldp section"]);
+    let ldp = r#"ldp: (column: "mean(c)", time: 0.0),"#;
+    check(&tilted(&format!("{ldp} ensemble: Quenched,")), &["model.c.tilt: tilting needs the Annealed ensemble"]);
+    check(
+        &tilted(&format!("{ldp} study: ErrorScaling(times: [1.0]), sweep: (width: [4, 8]),")),
+        &["model.c.tilt: a study or limit would measure the tilted law"],
+    );
+    check(
+        &vary("c: Trained(Gaussian(mean: 0.0, std: 1.0)),", "c: Trained(Gaussian(mean: 0.0, std: 0.0, tilt: 0.5)),")
+            .replace("observables: [Risk(samples: 100), Moments],", &format!("observables: [Moments],\n    {ldp}")),
+        &["model.c.std: must be positive"],
+    );
+}

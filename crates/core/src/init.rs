@@ -10,4 +10,11 @@ pub trait InitLaw: Send + Sync + Debug {
 
     /// A short description for summaries.
     fn name(&self) -> String;
+
+    /// log(dμ0/dq) summed over entries drawn by `sample`, where q is the law `sample` actually draws from.
+    /// Zero except for importance-sampling proposals (a tilted μ0), whose replicas then carry this weight
+    /// so that averages under μ0 stay unbiased.
+    fn log_likelihood_ratio(&self, _drawn: &[f64]) -> f64 {
+        0.0
+    }
 }

@@ -26,6 +26,10 @@ pub struct ReplicaResult {
     pub replica: usize,
     pub records: Vec<Record>,
     pub divergence: Option<Divergence>,
+    /// log(dP/dQ) of the replica's initial weights: zero unless they were drawn from an importance-sampling
+    /// proposal Q (a tilted initial law, see [`crate::InitLaw::log_likelihood_ratio`]).
+    #[serde(default)]
+    pub log_weight: f64,
 }
 
 impl ReplicaResult {

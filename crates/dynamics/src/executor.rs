@@ -14,7 +14,23 @@ use rayon::prelude::*;
 use std::sync::Arc;
 
 /// Builds one replica's model with its initial particles drawn from the given stream.
-pub type ModelFactory = Arc<dyn Fn(&mut dyn RngCore) -> Box<dyn Model> + Send + Sync>;
+pub type ModelFactory = Arc<dyn Fn(&mut dyn RngCore) -> InitialModel + Send + Sync>;
+
+/// A replica's model at step 0, and log(dμ0/dq) of its initial weights when they were drawn from an
+/// importance-sampling proposal q instead of μ0 (zero otherwise).
+pub struct InitialModel {
+    pub model: Box<dyn Model>,
+    pub log_weight: f64,
+}
+
+impl std::fmt::Debug for InitialModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InitialModel")
+            .field("params", &self.model.params().len())
+            .field("log_weight", &self.log_weight)
+            .finish()
+    }
+}
 
 /// Everything needed to run the replicas of one sweep point.
 #[derive(Clone)]
@@ -70,7 +86,7 @@ pub fn run_replica(plan: &PointPlan, replica: usize, progress: &dyn Progress) ->
         Ensemble::Annealed => replica,
         Ensemble::Quenched => 0,
     };
-    let mut model = (plan.model)(&mut plan.key(init_replica, Purpose::Init).stream());
+    let InitialModel { mut model, log_weight } = (plan.model)(&mut plan.key(init_replica, Purpose::Init).stream());
     let d = model.input_dim();
     let batch = plan.dynamics.batch_size();
 
@@ -116,7 +132,7 @@ pub fn run_replica(plan: &PointPlan, replica: usize, progress: &dyn Progress) ->
                 progress.replica_done();
                 let what =
                     format!("the prediction became non-finite (residual {}); the step is too large", bad.residual);
-                return ReplicaResult { replica, records, divergence: Some(diverged(done + 1, what)) };
+                return ReplicaResult { replica, records, divergence: Some(diverged(done + 1, what)), log_weight };
             }
             done += 1;
             if done.is_multiple_of(PROGRESS_EVERY) {
@@ -127,7 +143,7 @@ pub fn run_replica(plan: &PointPlan, replica: usize, progress: &dyn Progress) ->
             progress.advance(done % PROGRESS_EVERY);
             progress.replica_done();
             let what = "parameters became non-finite; the step is too large".to_owned();
-            return ReplicaResult { replica, records, divergence: Some(diverged(done, what)) };
+            return ReplicaResult { replica, records, divergence: Some(diverged(done, what)), log_weight };
         }
         let mut values = Vec::with_capacity(num_columns);
         let mut ctx =
@@ -139,7 +155,7 @@ pub fn run_replica(plan: &PointPlan, replica: usize, progress: &dyn Progress) ->
     }
     progress.advance(done % PROGRESS_EVERY);
     progress.replica_done();
-    ReplicaResult { replica, records, divergence: None }
+    ReplicaResult { replica, records, divergence: None, log_weight }
 }
 
 /// Runs all replicas of all points on the current rayon pool; results come back in point order, each

@@ -57,7 +57,12 @@ pub fn analyse(
         let Some(first) = finished.first().filter(|_| finished.len() >= 2) else { continue };
         let record = first.nearest_record(time).expect("a finished replica has records");
         let values = finished.iter().map(|r| r.records[record].values[k]).collect();
-        let sample = Ensemble::new(point.info.width, values);
+        // Replicas drawn from a tilted initial law carry their likelihood ratios.
+        let sample = if finished.iter().any(|r| r.log_weight != 0.0) {
+            Ensemble::weighted(point.info.width, values, finished.iter().map(|r| r.log_weight).collect())
+        } else {
+            Ensemble::new(point.info.width, values)
+        };
         out.push(LdpPoint {
             label: point.info.label.clone(),
             width: point.info.width,

@@ -7,13 +7,11 @@
 //! Estimators never see SGD: an [`Ensemble`] is just numbers.
 
 pub mod estimate;
-pub mod tilt;
 
 pub use estimate::{
     Band, EstimateOptions, Extrapolation, HistogramPoint, RateFunction, RatePoint, Reliability, direct_estimate,
     extrapolate, rate_function, scgf,
 };
-pub use tilt::GaussianTilt;
 
 /// The values A_r of one observable over R replicas of a system of N particles, and, when the replicas were
 /// drawn from a tilted law, their log likelihood ratios log(dP/dQ) (importance sampling).

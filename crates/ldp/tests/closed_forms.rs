@@ -4,8 +4,10 @@
 
 #![allow(clippy::unwrap_used)]
 
+use meanfield_core::InitLaw;
 use meanfield_dynamics::limit::quadrature::GaussianQuadrature;
-use meanfield_ldp::{Ensemble, EstimateOptions, GaussianTilt, rate_function};
+use meanfield_ldp::{Ensemble, EstimateOptions, rate_function};
+use meanfield_samplers::{Gaussian, TiltedGaussian};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
@@ -117,12 +119,16 @@ fn importance_sampling_reaches_where_plain_sampling_has_no_samples() {
     let plain = ensemble(n, r, 0.0, 1.0, |t| t, 7);
     assert_eq!(plain.values.iter().filter(|v| **v >= a).count(), 0, "plain Monte Carlo has no sample there");
 
-    let tilt = GaussianTilt::towards(0.0, 1.0, a);
+    let tilt = TiltedGaussian::towards(Gaussian { mean: 0.0, std: 1.0 }, a);
+    let draw = |rng: &mut ChaCha8Rng, theta: &mut [f64]| {
+        tilt.sample(rng, theta);
+        tilt.log_likelihood_ratio(theta)
+    };
     let mut rng = ChaCha8Rng::seed_from_u64(8);
     let mut theta = vec![0.0; n];
     let terms: Vec<f64> = (0..r)
         .map(|_| {
-            let log_ratio = tilt.sample(&mut rng, &mut theta);
+            let log_ratio = draw(&mut rng, &mut theta);
             let mean = theta.iter().sum::<f64>() / n as f64;
             if mean >= a { log_ratio.exp() } else { 0.0 }
         })
@@ -138,7 +144,7 @@ fn importance_sampling_reaches_where_plain_sampling_has_no_samples() {
     let mut rng = ChaCha8Rng::seed_from_u64(9);
     let (mut values, mut weights) = (Vec::with_capacity(r), Vec::with_capacity(r));
     for _ in 0..r {
-        weights.push(tilt.sample(&mut rng, &mut theta));
+        weights.push(draw(&mut rng, &mut theta));
         values.push(theta.iter().sum::<f64>() / n as f64);
     }
     let tilted = Ensemble::weighted(n, values, weights);

@@ -24,6 +24,46 @@ impl InitLaw for Gaussian {
     }
 }
 
+/// Importance sampling for `law` (DESIGN.md §1, large deviations): entries drawn from N(m, s²) tilted by
+/// e^{hθ}, which is exactly N(m + h s², s²), each carrying the likelihood ratio
+/// dμ0/dq(θ) = exp(−h(θ − m) + h² s²/2). A replica of n entries carries the product, so for
+/// A = (1/n) Σ θ_i the choice h = (a − m)/s² centres the proposal's A at a and probabilities of order
+/// e^{−n I(a)} are estimated from replicas that all land near a.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TiltedGaussian {
+    pub law: Gaussian,
+    pub h: f64,
+}
+
+impl TiltedGaussian {
+    /// The tilt that moves the mean of `law` to `target`.
+    pub fn towards(law: Gaussian, target: f64) -> TiltedGaussian {
+        TiltedGaussian { law, h: (target - law.mean) / (law.std * law.std) }
+    }
+
+    /// The law entries are drawn from.
+    pub fn proposal(&self) -> Gaussian {
+        Gaussian { mean: self.law.mean + self.h * self.law.std * self.law.std, std: self.law.std }
+    }
+
+    /// log(dμ0/dq)(θ) of one entry.
+    pub fn log_ratio(&self, theta: f64) -> f64 {
+        -self.h * (theta - self.law.mean) + 0.5 * self.h * self.h * self.law.std * self.law.std
+    }
+}
+
+impl InitLaw for TiltedGaussian {
+    fn sample(&self, rng: &mut dyn RngCore, out: &mut [f64]) {
+        self.proposal().sample(rng, out);
+    }
+    fn name(&self) -> String {
+        format!("gaussian(mean={},std={}) tilted by exp({}·θ)", self.law.mean, self.law.std, self.h)
+    }
+    fn log_likelihood_ratio(&self, drawn: &[f64]) -> f64 {
+        drawn.iter().map(|&theta| self.log_ratio(theta)).sum()
+    }
+}
+
 /// Uniform entries on [low, high).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Uniform {
@@ -57,13 +97,17 @@ impl InitLaw for Constant {
 }
 
 /// Draws every block of `model` from its law, in storage order, from one stream. `laws[k]` belongs to
-/// `model.blocks()[k]`.
-pub fn initialize_blocks(model: &mut dyn Model, laws: &[Arc<dyn InitLaw>], rng: &mut dyn RngCore) {
+/// `model.blocks()[k]`. Returns the summed log likelihood ratio of the draws (zero without tilted laws).
+pub fn initialize_blocks(model: &mut dyn Model, laws: &[Arc<dyn InitLaw>], rng: &mut dyn RngCore) -> f64 {
     let ranges: Vec<_> = model.blocks().iter().map(|b| b.range()).collect();
     assert_eq!(ranges.len(), laws.len(), "one initial law per block");
+    let mut log_weight = 0.0;
     for (range, law) in ranges.into_iter().zip(laws) {
-        law.sample(rng, &mut model.params_mut()[range]);
+        let block = &mut model.params_mut()[range];
+        law.sample(rng, block);
+        log_weight += law.log_likelihood_ratio(block);
     }
+    log_weight
 }
 
 #[cfg(test)]

@@ -9,6 +9,6 @@ pub mod teacher;
 
 pub use dataset::{Column, ColumnSelection, Dataset, DatasetError, Sampling};
 pub use finite::FiniteSample;
-pub use init::{Constant, Gaussian, Uniform, initialize_blocks};
+pub use init::{Constant, Gaussian, TiltedGaussian, Uniform, initialize_blocks};
 pub use isotropic::IsotropicGaussians;
 pub use teacher::{Inputs, Teacher, TeacherStudent};

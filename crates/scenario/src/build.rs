@@ -8,8 +8,8 @@ use meanfield_core::{
 };
 use meanfield_dynamics::limit::{Law, LimitData, LimitProblem, OutputWeights, Unit};
 use meanfield_dynamics::{
-    Averages, Histogram, LIMIT_RISK_COLUMN, LayerDependence, ModelFactory, Moments, PointPlan, Risk, Schedule, Sgd,
-    TAGGED_COLUMN_PREFIX, Tagged,
+    Averages, Histogram, InitialModel, LIMIT_RISK_COLUMN, LayerDependence, ModelFactory, Moments, PointPlan, Risk,
+    Schedule, Sgd, TAGGED_COLUMN_PREFIX, Tagged,
 };
 use meanfield_models::{Kernel, KernelConfig, KernelParticles, OneHidden, OneHiddenConfig, TwoHidden, TwoHiddenConfig};
 use meanfield_samplers as samplers;
@@ -56,9 +56,10 @@ fn activation(spec: &ActivationSpec, path: &str, ctx: &BuildContext<'_>) -> Resu
 /// The initial law of a block; `per_sqrt_dim` standard deviations are divided by √d here.
 fn init_law(spec: &InitSpec, dim: usize) -> Arc<dyn InitLaw> {
     match *spec {
-        InitSpec::Gaussian { mean, std, per_sqrt_dim } => {
+        InitSpec::Gaussian { mean, std, per_sqrt_dim, tilt } => {
             let std = if per_sqrt_dim { std / (dim as f64).sqrt() } else { std };
-            Arc::new(samplers::Gaussian { mean, std })
+            let law = samplers::Gaussian { mean, std };
+            if tilt == 0.0 { Arc::new(law) } else { Arc::new(samplers::TiltedGaussian { law, h: tilt }) }
         }
         InitSpec::Uniform { low, high } => Arc::new(samplers::Uniform { low, high }),
         InitSpec::Constant(v) => Arc::new(samplers::Constant(v)),
@@ -181,9 +182,9 @@ fn trained(blocks: &[(&str, &BlockSpec)]) -> String {
 /// replica's Init stream.
 fn factory(laws: Vec<Arc<dyn InitLaw>>, make: impl Fn() -> Box<dyn Model> + Send + Sync + 'static) -> ModelFactory {
     Arc::new(move |rng| {
-        let mut net = make();
-        samplers::initialize_blocks(net.as_mut(), &laws, rng);
-        net
+        let mut model = make();
+        let log_weight = samplers::initialize_blocks(model.as_mut(), &laws, rng);
+        InitialModel { model, log_weight }
     })
 }
 
@@ -376,7 +377,7 @@ pub(crate) fn limit_problem(
     };
     let law = |init: &InitSpec, what: &str| -> Result<Law, BuildError> {
         match *init {
-            InitSpec::Gaussian { mean, std, per_sqrt_dim } => {
+            InitSpec::Gaussian { mean, std, per_sqrt_dim, .. } => {
                 Ok(Law::Gaussian { mean, std: if per_sqrt_dim { std / (data_dim as f64).sqrt() } else { std } })
             }
             InitSpec::Uniform { low, high } => Ok(Law::Uniform { low, high }),

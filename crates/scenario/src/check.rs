@@ -57,11 +57,17 @@ fn check_plugin_ref(path: &str, lib: &str, name: &str) -> Result<(), Invalid> {
 
 fn check_init(path: &str, init: &InitSpec) -> Result<(), Invalid> {
     match *init {
-        InitSpec::Gaussian { mean, std, .. } => {
+        InitSpec::Gaussian { mean, std, tilt, .. } => {
             if !mean.is_finite() {
                 return Err(invalid(&format!("{path}.mean"), format!("must be finite, got {mean}")));
             }
-            non_negative(&format!("{path}.std"), std)
+            if !tilt.is_finite() {
+                return Err(invalid(&format!("{path}.tilt"), format!("must be finite, got {tilt}")));
+            }
+            if tilt != 0.0 && !path.starts_with("model.") {
+                return Err(invalid(&format!("{path}.tilt"), "only the model's initial laws can be tilted"));
+            }
+            if tilt != 0.0 { positive(&format!("{path}.std"), std) } else { non_negative(&format!("{path}.std"), std) }
         }
         InitSpec::Uniform { low, high } => {
             if low.is_finite() && high.is_finite() && low < high {
@@ -238,7 +244,12 @@ pub fn validate(spec: &ScenarioSpec) -> Result<(), Invalid> {
     for (name, block) in blocks {
         let path = format!("model.{name}");
         match block {
-            BlockSpec::Trained(init) | BlockSpec::Frozen(init) => check_init(&path, init)?,
+            BlockSpec::Trained(init) | BlockSpec::Frozen(init) => {
+                check_init(&path, init)?;
+                if matches!(init, InitSpec::Gaussian { tilt, .. } if *tilt != 0.0) {
+                    check_tilted(spec, &path)?;
+                }
+            }
             BlockSpec::Absent if name != "b" => {
                 return Err(invalid(&path, "only the bias b may be Absent; use Frozen(Constant(1.0)) to fix a block"));
             }
@@ -317,6 +328,22 @@ pub fn validate(spec: &ScenarioSpec) -> Result<(), Invalid> {
         }
     }
     validate_observables(spec, None)
+}
+
+/// A tilted initial law is an importance-sampling proposal: only the `ldp` estimates undo it (with the
+/// replicas' likelihood ratios); every other result would silently describe the proposal instead of μ0.
+fn check_tilted(spec: &ScenarioSpec, path: &str) -> Result<(), Invalid> {
+    let path = format!("{path}.tilt");
+    if spec.ldp.is_none() {
+        return Err(invalid(&path, "tilting is importance sampling for the ldp estimates: add an ldp section"));
+    }
+    if spec.ensemble != EnsembleSpec::Annealed {
+        return Err(invalid(&path, "tilting needs the Annealed ensemble (each replica draws its own weights)"));
+    }
+    if spec.study.is_some() || spec.limit.is_some() {
+        return Err(invalid(&path, "a study or limit would measure the tilted law, not μ0: run them without tilt"));
+    }
+    Ok(())
 }
 
 /// A study's times and what it needs from the rest of the scenario.

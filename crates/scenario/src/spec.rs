@@ -246,12 +246,17 @@ pub enum BlockSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub enum InitSpec {
-    /// N(mean, std²); with `per_sqrt_dim: true` the std is std/√d (κ/√d in Mei et al.).
+    /// N(mean, std²); with `per_sqrt_dim: true` the std is std/√d (κ/√d in Mei et al.). A non-zero `tilt`
+    /// h is importance sampling for large deviations: entries are drawn from the law tilted by e^{hθ},
+    /// N(mean + h·std², std²), and each replica carries its likelihood ratio, which the `ldp` estimates
+    /// use (h = (a − mean)/std² centres the mean of the block at a).
     Gaussian {
         mean: f64,
         std: f64,
         #[serde(default)]
         per_sqrt_dim: bool,
+        #[serde(default)]
+        tilt: f64,
     },
     Uniform {
         low: f64,
@@ -442,10 +447,10 @@ fn epochs() -> SamplingSpec {
 }
 
 fn standard_gaussian() -> InitSpec {
-    InitSpec::Gaussian { mean: 0.0, std: 1.0, per_sqrt_dim: false }
+    InitSpec::Gaussian { mean: 0.0, std: 1.0, per_sqrt_dim: false, tilt: 0.0 }
 }
 fn isotropic_gaussian() -> InitSpec {
-    InitSpec::Gaussian { mean: 0.0, std: 1.0, per_sqrt_dim: true }
+    InitSpec::Gaussian { mean: 0.0, std: 1.0, per_sqrt_dim: true, tilt: 0.0 }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -300,6 +300,7 @@ mod tests {
                     replica,
                     records: vec![Record { step: 1, time: 1.0, values: vec![*v] }],
                     divergence: None,
+                    log_weight: 0.0,
                 })
                 .collect(),
         }
