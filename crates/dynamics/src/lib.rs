@@ -14,7 +14,7 @@ pub mod sgd;
 pub use executor::{Ensemble, InitialModel, ModelFactory, PointPlan, run_points, run_replica};
 pub use observables::{
     Averages, DEPENDENCE_COLUMN_PREFIX, Function, Histogram, LIMIT_RISK_COLUMN, LayerDependence, LimitDistance,
-    Moments, Risk, Statistic, TAGGED_COLUMN_PREFIX, Tagged, TestFunction,
+    Moments, Risk, Statistic, TAGGED_COLUMN_PREFIX, Tagged, TestFunction, Variances,
 };
 pub use schedule::Schedule;
 pub use sgd::Sgd;

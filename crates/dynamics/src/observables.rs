@@ -55,6 +55,28 @@ impl Observable for Moments {
     }
 }
 
+/// The spread of each listed block's entries around their own mean, (1/n) Σ (θ − θ̄)² over the n
+/// entries: columns `var(c)`, `var(w)`, … Unlike m2 − mean², it has no cancellation when the spread is
+/// small next to the mean.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Variances {
+    pub blocks: Vec<String>,
+}
+
+impl Observable for Variances {
+    fn columns(&self) -> Vec<String> {
+        self.blocks.iter().map(|b| format!("var({b})")).collect()
+    }
+    fn observe(&self, ctx: &mut ObservationContext<'_>, out: &mut Vec<f64>) {
+        for name in &self.blocks {
+            let values = &ctx.model.params()[find_block(ctx.model, name).range()];
+            let n = values.len() as f64;
+            let mean = values.iter().sum::<f64>() / n;
+            out.push(values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n);
+        }
+    }
+}
+
 /// A scalar statistic of one particle θ_i.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Statistic {

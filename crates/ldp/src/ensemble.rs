@@ -3,7 +3,7 @@
 //! functions are extrapolated to N → ∞.
 
 use crate::{Ensemble, EstimateOptions, Extrapolation, RateFunction, extrapolate, rate_function};
-use meanfield_core::{PointResult, Purpose, StreamKey};
+use meanfield_core::{PointResult, Purpose, ReplicaResult, StreamKey};
 use serde::{Deserialize, Serialize};
 
 /// The rate function of one sweep point.
@@ -11,15 +11,49 @@ use serde::{Deserialize, Serialize};
 pub struct LdpPoint {
     pub label: String,
     pub width: usize,
-    /// The time of the record used (the nearest to the requested one).
+    /// The time of the (last) record used: the nearest to the requested one.
     pub time: f64,
     pub rate_function: RateFunction,
+}
+
+/// How each replica's records reduce to the one number A_N whose large deviations are estimated.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum Functional {
+    /// The column at the record nearest this time.
+    At(f64),
+    /// The mean of the column over the records with time in [from, to] (a path observable).
+    Average { from: f64, to: f64 },
+}
+
+impl Functional {
+    /// The indices of the records that enter A_N, given one replica's record times.
+    fn records(&self, replica: &ReplicaResult) -> Vec<usize> {
+        match *self {
+            Functional::At(time) => replica.nearest_record(time).into_iter().collect(),
+            Functional::Average { from, to } => {
+                // Record times are k·η: allow for the rounding of a time written in decimal.
+                let slack = 1e-9 * to.abs().max(1.0);
+                (0..replica.records.len())
+                    .filter(|&i| (from - slack..=to + slack).contains(&replica.records[i].time))
+                    .collect()
+            }
+        }
+    }
+
+    fn describe(&self, column: &str) -> String {
+        match self {
+            Functional::At(time) => format!("{column} at t = {time}"),
+            Functional::Average { from, to } => format!("time average of {column} over [{from}, {to}]"),
+        }
+    }
 }
 
 /// The large-deviation estimates of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LdpSummary {
     pub column: String,
+    /// What A_N is, in words (e.g. "mean(c) at t = 0").
+    pub observable: String,
     pub ensemble: String,
     pub points: Vec<LdpPoint>,
     /// I_N = I + c/N across the points' widths, on 21 values of A inside every point's reliable range
@@ -32,15 +66,17 @@ pub struct LdpSummary {
 pub enum LdpError {
     #[error("ldp: column '{column}' is not recorded (columns: {known})")]
     MissingColumn { column: String, known: String },
+    #[error("ldp: no record of point {point} lies in [{from}, {to}]; record more often or widen the window")]
+    EmptyWindow { point: String, from: f64, to: f64 },
 }
 
-/// Estimates the rate function of `column` at `time` for every point (points with fewer than two finished
-/// replicas are skipped). The bootstrap draws from the seed's `Bootstrap` stream, so results are
+/// Estimates the rate function of the `functional` of `column` for every point (points with fewer than two
+/// finished replicas are skipped). The bootstrap draws from the seed's `Bootstrap` stream, so results are
 /// reproducible.
 pub fn analyse(
     points: &[PointResult],
     column: &str,
-    time: f64,
+    functional: Functional,
     ensemble: &str,
     options: &EstimateOptions,
     seed: u64,
@@ -55,8 +91,19 @@ pub fn analyse(
             .ok_or_else(|| LdpError::MissingColumn { column: column.to_owned(), known: point.columns.join(", ") })?;
         let finished: Vec<_> = point.replicas.iter().filter(|r| r.divergence.is_none()).collect();
         let Some(first) = finished.first().filter(|_| finished.len() >= 2) else { continue };
-        let record = first.nearest_record(time).expect("a finished replica has records");
-        let values = finished.iter().map(|r| r.records[record].values[k]).collect();
+        let records = functional.records(first);
+        let Some(&last) = records.last() else {
+            let (from, to) = match functional {
+                Functional::Average { from, to } => (from, to),
+                Functional::At(time) => (time, time),
+            };
+            return Err(LdpError::EmptyWindow { point: point.info.label.clone(), from, to });
+        };
+        // Replicas of a point share their record times, so one replica's indices serve all.
+        let values = finished
+            .iter()
+            .map(|r| records.iter().map(|&i| r.records[i].values[k]).sum::<f64>() / records.len() as f64)
+            .collect();
         // Replicas drawn from a tilted initial law carry their likelihood ratios.
         let sample = if finished.iter().any(|r| r.log_weight != 0.0) {
             Ensemble::weighted(point.info.width, values, finished.iter().map(|r| r.log_weight).collect())
@@ -66,7 +113,7 @@ pub fn analyse(
         out.push(LdpPoint {
             label: point.info.label.clone(),
             width: point.info.width,
-            time: first.records[record].time,
+            time: first.records[last].time,
             rate_function: rate_function(&sample, options, &mut rng),
         });
     }
@@ -83,7 +130,13 @@ pub fn analyse(
         }
         _ => Vec::new(),
     };
-    Ok(LdpSummary { column: column.to_owned(), ensemble: ensemble.to_owned(), points: out, extrapolation })
+    Ok(LdpSummary {
+        column: column.to_owned(),
+        observable: functional.describe(column),
+        ensemble: ensemble.to_owned(),
+        points: out,
+        extrapolation,
+    })
 }
 
 impl LdpSummary {

@@ -51,4 +51,4 @@ impl Ensemble {
 }
 
 pub mod ensemble;
-pub use ensemble::{LdpPoint, LdpSummary};
+pub use ensemble::{Functional, LdpPoint, LdpSummary};

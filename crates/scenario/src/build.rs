@@ -9,7 +9,7 @@ use meanfield_core::{
 use meanfield_dynamics::limit::{Law, LimitData, LimitProblem, OutputWeights, Unit};
 use meanfield_dynamics::{
     Averages, Histogram, InitialModel, LIMIT_RISK_COLUMN, LayerDependence, ModelFactory, Moments, PointPlan, Risk,
-    Schedule, Sgd, TAGGED_COLUMN_PREFIX, Tagged,
+    Schedule, Sgd, TAGGED_COLUMN_PREFIX, Tagged, Variances,
 };
 use meanfield_models::{Kernel, KernelConfig, KernelParticles, OneHidden, OneHiddenConfig, TwoHidden, TwoHiddenConfig};
 use meanfield_samplers as samplers;
@@ -301,6 +301,7 @@ pub(crate) fn plan(
             match o {
                 ObservableSpec::Risk { samples } => Arc::new(Risk { samples: *samples }),
                 ObservableSpec::Moments => Arc::new(Moments { blocks: block_names.clone() }),
+                ObservableSpec::Variances => Arc::new(Variances { blocks: block_names.clone() }),
                 ObservableSpec::Histogram { of, bins, range } => {
                     Arc::new(Histogram { of: of.clone(), bins: *bins, range: *range })
                 }

@@ -314,6 +314,11 @@ pub fn validate(spec: &ScenarioSpec) -> Result<(), Invalid> {
     }
     if let Some(ldp) = &spec.ldp {
         non_negative("ldp.time", ldp.time)?;
+        if let Some(from) = ldp.average_from {
+            if !(from.is_finite() && from >= 0.0 && from < ldp.time) {
+                return Err(invalid("ldp.average_from", format!("needs 0 ≤ average_from < time, got {from}")));
+            }
+        }
         if !(ldp.k.0.is_finite() && ldp.k.1.is_finite() && ldp.k.0 < ldp.k.1) {
             return Err(invalid("ldp.k", format!("needs low < high, got {:?}", ldp.k)));
         }
@@ -411,7 +416,7 @@ pub(crate) fn validate_observables(spec: &ScenarioSpec, dim: Option<usize>) -> R
     for obs in &spec.observables {
         match obs {
             ObservableSpec::Risk { samples } => at_least_one("observables.samples", *samples)?,
-            ObservableSpec::Moments => {}
+            ObservableSpec::Moments | ObservableSpec::Variances => {}
             ObservableSpec::Histogram { of, bins, range } => {
                 at_least_one("observables.bins", *bins)?;
                 check_statistic("observables.of", of, &blocks)?;

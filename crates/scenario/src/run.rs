@@ -102,8 +102,18 @@ pub fn run(scenario: &Scenario, plans: &[PointPlan], options: &RunOptions<'_>) -
             ..Default::default()
         };
         let ensemble = format!("{:?}", scenario.spec.ensemble);
-        let table =
-            meanfield_ldp::ensemble::analyse(&points, &ldp.column, ldp.time, &ensemble, &options, scenario.spec.seed)?;
+        let functional = match ldp.average_from {
+            None => meanfield_ldp::Functional::At(ldp.time),
+            Some(from) => meanfield_ldp::Functional::Average { from, to: ldp.time },
+        };
+        let table = meanfield_ldp::ensemble::analyse(
+            &points,
+            &ldp.column,
+            functional,
+            &ensemble,
+            &options,
+            scenario.spec.seed,
+        )?;
         files.push(AtomicFile::write_all(&dir.join("ldp.csv"), table.to_csv().as_bytes())?);
         summary.set_ldp(table);
     }

@@ -52,7 +52,8 @@ pub enum EnsembleSpec {
     Quenched,
 }
 
-/// The rate function of A_N = `column` at `time` (the nearest record), estimated from the replicas of
+/// The rate function of A_N = `column` at `time` (the nearest record), or with `average_from: Some(t0)`
+/// its time average over the records in [t0, time] (a path observable), estimated from the replicas of
 /// every point, with N the point's width: the SCGF on `points` values of k in `k`, bootstrap bands
 /// (`resamples`), the reliability of each k, and across widths the extrapolation I_N = I + c/N.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,6 +61,8 @@ pub enum EnsembleSpec {
 pub struct LdpSpec {
     pub column: String,
     pub time: f64,
+    #[serde(default)]
+    pub average_from: Option<f64>,
     #[serde(default = "default_k")]
     pub k: (f64, f64),
     #[serde(default = "default_k_points")]
@@ -531,6 +534,8 @@ pub enum ObservableSpec {
     Risk { samples: usize },
     /// Mean and second moment of every block's entries.
     Moments,
+    /// (1/n) Σ (θ − θ̄)² of every block's n entries (columns `var(c)`, `var(w)`, …).
+    Variances,
     /// Density histogram of a per-particle statistic.
     Histogram { of: Statistic, bins: usize, range: (f64, f64) },
     /// (1/N) Σ φ(θ_i) for each test function.
