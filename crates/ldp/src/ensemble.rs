@@ -2,7 +2,9 @@
 //! replicas of each sweep point form an [`Ensemble`] with N the point's width; across widths the rate
 //! functions are extrapolated to N → ∞.
 
-use crate::{Ensemble, EstimateOptions, Extrapolation, RateFunction, extrapolate, rate_function};
+use crate::{
+    Band, Ensemble, EstimateOptions, Extrapolation, RateFunction, RatePoint, Reliability, extrapolate, rate_function,
+};
 use meanfield_core::{PointResult, Purpose, ReplicaResult, StreamKey};
 use serde::{Deserialize, Serialize};
 
@@ -56,6 +58,10 @@ pub struct LdpSummary {
     pub observable: String,
     pub ensemble: String,
     pub points: Vec<LdpPoint>,
+    /// Quenched runs only: per label, the mean over its configurations (the points that differ only in
+    /// their seed) of the quenched SCGF, with its rate function: the estimate for typical configurations.
+    #[serde(default)]
+    pub quenched: Vec<LdpPoint>,
     /// I_N = I + c/N across the points' widths, on 21 values of A inside every point's reliable range
     /// (empty with fewer than two widths or no common range).
     pub extrapolation: Vec<Extrapolation>,
@@ -77,7 +83,7 @@ pub fn analyse(
     points: &[PointResult],
     column: &str,
     functional: Functional,
-    ensemble: &str,
+    disorder: Disorder,
     options: &EstimateOptions,
     seed: u64,
 ) -> Result<LdpSummary, LdpError> {
@@ -117,15 +123,21 @@ pub fn analyse(
             rate_function: rate_function(&sample, options, &mut rng),
         });
     }
-    let common = out
+    let quenched = match disorder {
+        Disorder::Annealed => Vec::new(),
+        Disorder::Quenched => configuration_averages(&out),
+    };
+    // The quenched rate function is that of typical configurations: extrapolate their average.
+    let curves = if quenched.is_empty() { &out } else { &quenched };
+    let common = curves
         .iter()
         .map(|p| p.rate_function.reliable_range())
         .try_fold((f64::NEG_INFINITY, f64::INFINITY), |(lo, hi), range| range.map(|(l, h)| (lo.max(l), hi.min(h))));
-    let widths: std::collections::BTreeSet<usize> = out.iter().map(|p| p.width).collect();
+    let widths: std::collections::BTreeSet<usize> = curves.iter().map(|p| p.width).collect();
     let extrapolation = match common {
         Some((lo, hi)) if lo < hi && widths.len() >= 2 => {
             let grid: Vec<f64> = (0..21).map(|i| lo + (hi - lo) * i as f64 / 20.0).collect();
-            let curves: Vec<RateFunction> = out.iter().map(|p| p.rate_function.clone()).collect();
+            let curves: Vec<RateFunction> = curves.iter().map(|p| p.rate_function.clone()).collect();
             extrapolate(&curves, &grid)
         }
         _ => Vec::new(),
@@ -133,10 +145,96 @@ pub fn analyse(
     Ok(LdpSummary {
         column: column.to_owned(),
         observable: functional.describe(column),
-        ensemble: ensemble.to_owned(),
+        ensemble: format!("{disorder:?}"),
         points: out,
+        quenched,
         extrapolation,
     })
+}
+
+/// How the replicas of a point drew their initial weights (the executor's ensemble).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Disorder {
+    /// Each replica its own: the estimates are those of the annealed LDP.
+    Annealed,
+    /// One configuration per point, shared by its replicas: each point's estimate is the quenched LDP of
+    /// that configuration.
+    Quenched,
+}
+
+/// The quenched SCGF of a typical configuration, E_θ0 Λ_N(k; θ0) (the quenched "free energy" E log Z, as
+/// against the annealed log E Z), estimated over the points that differ only in their seed (one
+/// configuration each). Each configuration's curve is first aligned at its own typical value m(θ0) = Λ'(0)
+/// and the aligned curves are averaged around the mean location m̄: the O(N^(−½)) scatter of m(θ0) across
+/// configurations is not a large deviation, but its linear term k·m(θ0) would otherwise swamp the average
+/// and its band. So Λ(k) = k m̄ + mean[Λ(k; θ0) − k m(θ0)], a = m̄ + mean[Λ'(k; θ0) − m(θ0)], and the rate
+/// k a − Λ(k) is the mean of the configurations' rates at k, with band mean ± 1.96 standard errors across
+/// configurations. A k is reliable where it is for every configuration. By Jensen's inequality, with
+/// E m(θ0) the annealed mean, the aligned annealed SCGF lies above this one at every N and k, so the
+/// annealed rate function lies below the quenched one.
+fn configuration_averages(points: &[LdpPoint]) -> Vec<LdpPoint> {
+    let mut labels: Vec<&str> = Vec::new();
+    for point in points {
+        if !labels.contains(&point.label.as_str()) {
+            labels.push(&point.label);
+        }
+    }
+    labels
+        .into_iter()
+        .filter_map(|label| {
+            let group: Vec<&LdpPoint> = points.iter().filter(|p| p.label == label).collect();
+            let m = group.len();
+            (m >= 2).then(|| {
+                let first = &group[0].rate_function;
+                let typical: Vec<f64> = group.iter().map(|p| p.rate_function.typical_value()).collect();
+                let location = typical.iter().sum::<f64>() / m as f64;
+                let rate_points = (0..first.points.len())
+                    .map(|j| {
+                        let at = |f: &dyn Fn(&RatePoint, f64) -> f64| -> (f64, f64) {
+                            let values: Vec<f64> =
+                                group.iter().zip(&typical).map(|(p, &m)| f(&p.rate_function.points[j], m)).collect();
+                            let mean = values.iter().sum::<f64>() / m as f64;
+                            let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (m - 1) as f64;
+                            (mean, 1.96 * (var / m as f64).sqrt())
+                        };
+                        let k = first.points[j].k;
+                        let (scgf, scgf_half) = at(&|p, m| k * location + p.scgf - k * m);
+                        let (slope, _) = at(&|p, m| location + p.slope - m);
+                        let (rate, rate_half) = at(&|p, _| p.rate);
+                        let worst = group
+                            .iter()
+                            .map(|p| p.rate_function.points[j].reliability)
+                            .find(|r| *r != Reliability::Reliable)
+                            .unwrap_or(Reliability::Reliable);
+                        let effective = group
+                            .iter()
+                            .map(|p| p.rate_function.points[j].effective_sample_size)
+                            .fold(f64::INFINITY, f64::min);
+                        RatePoint {
+                            k,
+                            scgf,
+                            slope,
+                            rate,
+                            scgf_band: Band { low: scgf - scgf_half, high: scgf + scgf_half },
+                            rate_band: Band { low: rate - rate_half, high: rate + rate_half },
+                            effective_sample_size: effective,
+                            reliability: worst,
+                        }
+                    })
+                    .collect();
+                LdpPoint {
+                    label: format!("{label} (mean of {m} configurations)"),
+                    width: group[0].width,
+                    time: group[0].time,
+                    rate_function: RateFunction {
+                        particles: first.particles,
+                        replicas: group.iter().map(|p| p.rate_function.replicas).sum(),
+                        points: rate_points,
+                    },
+                }
+            })
+        })
+        .collect()
 }
 
 impl LdpSummary {
@@ -145,7 +243,7 @@ impl LdpSummary {
         let mut text = String::from(
             "label,width,replicas,time,k,scgf,scgf_low,scgf_high,slope,rate,rate_low,rate_high,effective_sample_size,reliable\n",
         );
-        for point in &self.points {
+        for point in self.points.iter().chain(&self.quenched) {
             let f = &point.rate_function;
             for p in &f.points {
                 text.push_str(&format!(

@@ -16,7 +16,9 @@
 
 use crate::Ensemble;
 use meanfield_core::stats::{least_squares, quantile};
-use rand::{Rng, RngCore};
+use rand::{Rng, RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Λ̂(k), Λ̂'(k) and the effective sample size.
@@ -29,19 +31,19 @@ pub fn scgf(ensemble: &Ensemble, k: f64) -> (f64, f64, f64) {
 fn tilted(ensemble: &Ensemble, k: f64) -> (f64, f64, f64, f64) {
     let n = ensemble.particles as f64;
     let r = ensemble.replicas() as f64;
-    let x: Vec<f64> = (0..ensemble.replicas()).map(|i| n * k * ensemble.values[i] + ensemble.log_weight(i)).collect();
-    let top = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let (mut sum, mut sum_sq, mut moment) = (0.0, 0.0, 0.0);
-    for (xi, a) in x.iter().zip(&ensemble.values) {
-        let e = (xi - top).exp();
+    let exponent = |i: usize| n * k * ensemble.values[i] + ensemble.log_weight(i);
+    let top = (0..ensemble.replicas()).map(exponent).fold(f64::NEG_INFINITY, f64::max);
+    // Weighted sums with shifted weights e^{x_r − top}; the variance by the stable one-pass update.
+    let (mut sum, mut sum_sq, mut mean, mut spread) = (0.0, 0.0, 0.0, 0.0);
+    for (i, &a) in ensemble.values.iter().enumerate() {
+        let e = (exponent(i) - top).exp();
         sum += e;
         sum_sq += e * e;
-        moment += e * a;
+        let delta = a - mean;
+        mean += delta * e / sum;
+        spread += e * delta * (a - mean);
     }
-    let mean = moment / sum;
-    let variance =
-        x.iter().zip(&ensemble.values).map(|(xi, a)| (xi - top).exp() * (a - mean).powi(2)).sum::<f64>() / sum;
-    ((top + sum.ln() - r.ln()) / n, mean, sum * sum / sum_sq, variance.sqrt())
+    ((top + sum.ln() - r.ln()) / n, mean, sum * sum / sum_sq, (spread / sum).sqrt())
 }
 
 /// How the rate function is estimated.
@@ -131,6 +133,11 @@ impl RateFunction {
         self.points.iter().filter(|p| p.reliable()).map(|p| p.k * a - p.scgf).reduce(f64::max)
     }
 
+    /// The typical value of A (the zero of the rate function): the tilted mean at the k nearest 0.
+    pub fn typical_value(&self) -> f64 {
+        self.points.iter().min_by(|a, b| a.k.abs().total_cmp(&b.k.abs())).map_or(f64::NAN, |p| p.slope)
+    }
+
     /// The range of a covered by reliable points.
     pub fn reliable_range(&self) -> Option<(f64, f64)> {
         let slopes = self.points.iter().filter(|p| p.reliable()).map(|p| p.slope);
@@ -147,21 +154,27 @@ pub fn rate_function(ensemble: &Ensemble, options: &EstimateOptions, rng: &mut d
     let margin = options.margin.min(r.saturating_sub(1) / 2);
     let (low_edge, high_edge) = (sorted[margin], sorted[r - 1 - margin]);
 
-    // Bootstrap: per k, the resampled Λ̂ and I.
+    // Bootstrap: per k, the resampled Λ̂ and I. Each resample draws from its own generator, seeded in
+    // order from `rng`, so the resamples run in parallel with results identical for any thread count.
+    let seeds: Vec<u64> = (0..options.resamples).map(|_| rng.next_u64()).collect();
+    let per_resample: Vec<Vec<(f64, f64)>> = seeds
+        .par_iter()
+        .map(|&seed| {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let picks: Vec<usize> = (0..r).map(|_| rng.random_range(0..r)).collect();
+            let sample = ensemble.resample(&picks);
+            options
+                .k
+                .iter()
+                .map(|&k| {
+                    let (lambda, slope, _) = scgf(&sample, k);
+                    (lambda, k * slope - lambda)
+                })
+                .collect()
+        })
+        .collect();
     let mut resampled: Vec<(Vec<f64>, Vec<f64>)> =
-        vec![(Vec::with_capacity(options.resamples), Vec::with_capacity(options.resamples)); options.k.len()];
-    let mut picks = vec![0; r];
-    for _ in 0..options.resamples {
-        for p in picks.iter_mut() {
-            *p = rng.random_range(0..r);
-        }
-        let sample = ensemble.resample(&picks);
-        for (j, &k) in options.k.iter().enumerate() {
-            let (lambda, slope, _) = scgf(&sample, k);
-            resampled[j].0.push(lambda);
-            resampled[j].1.push(k * slope - lambda);
-        }
-    }
+        (0..options.k.len()).map(|j| per_resample.iter().map(|estimates| estimates[j]).unzip()).collect();
     let tail = (1.0 - options.level) / 2.0;
     let band = |values: &mut Vec<f64>| {
         values.sort_by(f64::total_cmp);

@@ -51,4 +51,4 @@ impl Ensemble {
 }
 
 pub mod ensemble;
-pub use ensemble::{Functional, LdpPoint, LdpSummary};
+pub use ensemble::{Disorder, Functional, LdpPoint, LdpSummary};

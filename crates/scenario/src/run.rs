@@ -101,19 +101,16 @@ pub fn run(scenario: &Scenario, plans: &[PointPlan], options: &RunOptions<'_>) -
             resamples: ldp.resamples,
             ..Default::default()
         };
-        let ensemble = format!("{:?}", scenario.spec.ensemble);
+        let disorder = match scenario.spec.ensemble {
+            crate::spec::EnsembleSpec::Annealed => meanfield_ldp::Disorder::Annealed,
+            crate::spec::EnsembleSpec::Quenched => meanfield_ldp::Disorder::Quenched,
+        };
         let functional = match ldp.average_from {
             None => meanfield_ldp::Functional::At(ldp.time),
             Some(from) => meanfield_ldp::Functional::Average { from, to: ldp.time },
         };
-        let table = meanfield_ldp::ensemble::analyse(
-            &points,
-            &ldp.column,
-            functional,
-            &ensemble,
-            &options,
-            scenario.spec.seed,
-        )?;
+        let table =
+            meanfield_ldp::ensemble::analyse(&points, &ldp.column, functional, disorder, &options, scenario.spec.seed)?;
         files.push(AtomicFile::write_all(&dir.join("ldp.csv"), table.to_csv().as_bytes())?);
         summary.set_ldp(table);
     }

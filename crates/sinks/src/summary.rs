@@ -257,7 +257,7 @@ impl Summary {
             }
         }
         if let Some(ldp) = &mut out.ldp {
-            for point in &mut ldp.points {
+            for point in ldp.points.iter_mut().chain(&mut ldp.quenched) {
                 point.time = r(point.time);
                 for p in &mut point.rate_function.points {
                     (p.k, p.scgf, p.slope, p.rate) = (r(p.k), r(p.scgf), r(p.slope), r(p.rate));
