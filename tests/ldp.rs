@@ -222,3 +222,47 @@ fn annealed_rate_function_lies_below_the_quenched_one() {
     }
     assert!(separated >= 2, "{separated} separated points");
 }
+
+/// `ensemble: QuenchedFrom("file.npy")`: every replica starts from the file's configuration, given one
+/// row per particle (c, w side by side) or as the flat parameter vector; at t = 0 every replica's
+/// moments are the file's exactly, and after SGD the replicas differ (their data streams are their own).
+/// A file that does not fit the model is refused with its shape and the layout it needs.
+#[test]
+fn quenched_configuration_from_an_npy_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = ndarray::array![[0.5, -1.0], [1.5, 0.25], [-0.5, 2.0], [1.0, 0.0]];
+    ndarray_npy::write_npy(dir.path().join("rows.npy"), &rows).unwrap();
+    let flat = ndarray::array![0.5, 1.5, -0.5, 1.0, -1.0, 0.25, 2.0, 0.0];
+    ndarray_npy::write_npy(dir.path().join("flat.npy"), &flat).unwrap();
+    ndarray_npy::write_npy(dir.path().join("wrong.npy"), &ndarray::array![1.0, 2.0, 3.0]).unwrap();
+    let text = |file: &str| {
+        format!(
+            r#"Scenario(
+    name: "quenched_file", replicas: 3,
+    model: OneHidden(width: 4, activation: Tanh, c: Trained(Gaussian(mean: 0.0, std: 1.0)),
+                     w: Trained(Gaussian(mean: 0.0, std: 1.0))),
+    data: TeacherStudent(dim: 1, teacher: SingleIndex(link: Tanh)),
+    dynamics: OnlineSgd(step: Fixed(0.1)), horizon: Steps(10), record: Every(0.5), observables: [Moments],
+    ensemble: QuenchedFrom("{file}"),
+)"#
+        )
+    };
+    let (c_mean, c_m2, w_mean) = (0.625, (0.25 + 2.25 + 0.25 + 1.0) / 4.0, 0.3125);
+    let mut finals = Vec::new();
+    for file in ["rows.npy", "flat.npy"] {
+        let scenario = Scenario::from_text(&text(file), "quenched.ron", dir.path()).unwrap();
+        let points = meanfield_dynamics::run_points(&scenario.plans().unwrap(), &meanfield_core::progress::NoProgress);
+        for replica in &points[0].replicas {
+            assert_eq!(replica.records[0].values[..3], [c_mean, c_m2, w_mean], "{file}");
+        }
+        let last: Vec<f64> = points[0].replicas.iter().map(|r| r.records.last().unwrap().values[0]).collect();
+        assert!(last[0] != last[1] && last[1] != last[2], "data streams differ: {last:?}");
+        finals.push(last);
+    }
+    assert_eq!(finals[0], finals[1], "the two layouts are the same configuration");
+    let error = Scenario::from_text(&text("wrong.npy"), "quenched.ron", dir.path()).unwrap().plans().unwrap_err();
+    let message = error.to_string();
+    for fragment in ["wrong.npy", "has shape [3]", "c 4×1, w 4×1", "1-D array of 8 values", "4 × 2 array"] {
+        assert!(message.contains(fragment), "missing {fragment:?} in {message}");
+    }
+}

@@ -182,6 +182,51 @@ fn read_npy(path: &Path) -> Result<(Vec<String>, Array2<f64>), DatasetError> {
     Ok((Vec::new(), table))
 }
 
+/// A model's parameters from an NPY file (a quenched initial configuration), in the model's storage order:
+/// either a 1-D array of every parameter, or a 2-D array with one row per particle whose columns are the
+/// blocks' columns side by side (c, then w's d columns, then b for a one-hidden-layer network), which
+/// needs every block to have one row per particle.
+pub fn read_configuration(path: &Path, blocks: &[meanfield_core::Block]) -> Result<Vec<f64>, DatasetError> {
+    let shape_error = |message: String| DatasetError::Shape { path: path.to_owned(), message };
+    let array: ndarray::ArrayD<f64> = ndarray_npy::read_npy(path)
+        .map_err(|e| DatasetError::Read { path: path.to_owned(), message: e.to_string() })?;
+    if let Some((index, v)) = array.indexed_iter().find(|(_, v)| !v.is_finite()) {
+        return Err(shape_error(format!("value {v} at index {index:?} is not finite")));
+    }
+    let total: usize = blocks.iter().map(|b| b.rows * b.cols).sum();
+    let layout = blocks.iter().map(|b| format!("{} {}×{}", b.name, b.rows, b.cols)).collect::<Vec<_>>().join(", ");
+    match *array.shape() {
+        [len] if len == total => Ok(array.iter().copied().collect()),
+        [rows, cols]
+            if blocks.iter().all(|b| b.rows == rows) && blocks.iter().map(|b| b.cols).sum::<usize>() == cols =>
+        {
+            let mut params = vec![0.0; total];
+            let mut first_col = 0;
+            for block in blocks {
+                for i in 0..rows {
+                    for j in 0..block.cols {
+                        params[block.offset + i * block.cols + j] = array[[i, first_col + j]];
+                    }
+                }
+                first_col += block.cols;
+            }
+            Ok(params)
+        }
+        ref shape => Err(shape_error(format!(
+            "has shape {shape:?}; the model's parameters ({layout}) need a 1-D array of {total} values{}",
+            if blocks.iter().all(|b| b.rows == blocks[0].rows) {
+                format!(
+                    " or a {} × {} array (one row per particle)",
+                    blocks[0].rows,
+                    blocks.iter().map(|b| b.cols).sum::<usize>()
+                )
+            } else {
+                String::new()
+            }
+        ))),
+    }
+}
+
 fn read_csv(path: &Path) -> Result<(Vec<String>, Array2<f64>), DatasetError> {
     let read_error = |message: String| DatasetError::Read { path: path.to_owned(), message };
     let mut reader =

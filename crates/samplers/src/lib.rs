@@ -7,7 +7,7 @@ pub mod init;
 pub mod isotropic;
 pub mod teacher;
 
-pub use dataset::{Column, ColumnSelection, Dataset, DatasetError, Sampling};
+pub use dataset::{Column, ColumnSelection, Dataset, DatasetError, Sampling, read_configuration};
 pub use finite::FiniteSample;
 pub use init::{Constant, Gaussian, TiltedGaussian, Uniform, initialize_blocks};
 pub use isotropic::IsotropicGaussians;

@@ -23,6 +23,8 @@ pub(crate) enum BuildError {
     Data(samplers::DatasetError),
     /// The scenario's `limit` does not fit its model and data, or could not be solved.
     Limit(String),
+    /// The quenched configuration file does not fit the model.
+    Configuration(samplers::DatasetError),
     /// A plugin at `path` (the dotted path of its reference in the scenario) failed to load or build.
     Plugin {
         path: String,
@@ -338,6 +340,10 @@ pub(crate) fn plan(
         data: data.name(),
         dynamics: meanfield_core::Dynamics::name(&dynamics),
     };
+    let model = match &spec.ensemble {
+        EnsembleSpec::QuenchedFrom(path) => quenched_from(model, &ctx.base_dir.join(path))?,
+        EnsembleSpec::Annealed | EnsembleSpec::Quenched => model,
+    };
     Ok(PointPlan {
         record_steps: schedule.steps(steps, rule, width),
         info,
@@ -348,9 +354,21 @@ pub(crate) fn plan(
         faults: ctx.faults.clone(),
         ensemble: match spec.ensemble {
             EnsembleSpec::Annealed => meanfield_dynamics::Ensemble::Annealed,
-            EnsembleSpec::Quenched => meanfield_dynamics::Ensemble::Quenched,
+            EnsembleSpec::Quenched | EnsembleSpec::QuenchedFrom(_) => meanfield_dynamics::Ensemble::Quenched,
         },
     })
+}
+
+/// The factory whose every model starts from the configuration in `path` (read and checked once here).
+fn quenched_from(factory: ModelFactory, path: &Path) -> Result<ModelFactory, BuildError> {
+    let probe = factory(&mut StreamKey::shared(0, Purpose::Init).stream()).model;
+    let configuration = samplers::read_configuration(path, probe.blocks()).map_err(BuildError::Configuration)?;
+    Ok(Arc::new(move |rng| {
+        let mut initial = factory(rng);
+        initial.model.params_mut().copy_from_slice(&configuration);
+        initial.log_weight = 0.0;
+        initial
+    }))
 }
 
 /// The mean-field limit problem of a point (its `limit` section), independent of the width.

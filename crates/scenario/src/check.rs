@@ -314,10 +314,10 @@ pub fn validate(spec: &ScenarioSpec) -> Result<(), Invalid> {
     }
     if let Some(ldp) = &spec.ldp {
         non_negative("ldp.time", ldp.time)?;
-        if let Some(from) = ldp.average_from {
-            if !(from.is_finite() && from >= 0.0 && from < ldp.time) {
-                return Err(invalid("ldp.average_from", format!("needs 0 ≤ average_from < time, got {from}")));
-            }
+        if let Some(from) = ldp.average_from
+            && !(from.is_finite() && from >= 0.0 && from < ldp.time)
+        {
+            return Err(invalid("ldp.average_from", format!("needs 0 ≤ average_from < time, got {from}")));
         }
         if !(ldp.k.0.is_finite() && ldp.k.1.is_finite() && ldp.k.0 < ldp.k.1) {
             return Err(invalid("ldp.k", format!("needs low < high, got {:?}", ldp.k)));

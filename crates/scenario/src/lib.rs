@@ -172,6 +172,12 @@ impl Scenario {
     fn build_error(&self, error: BuildError) -> ScenarioError {
         match error {
             BuildError::Data(error) => ScenarioError::Data { origin: self.origin.clone(), error },
+            BuildError::Configuration(error) => ScenarioError::Invalid {
+                origin: self.origin.clone(),
+                location: Location::of_field(&self.origin, &self.text, "ensemble"),
+                path: "ensemble".into(),
+                message: error.to_string(),
+            },
             BuildError::Limit(message) => ScenarioError::Invalid {
                 origin: self.origin.clone(),
                 location: Location::of_field(&self.origin, &self.text, "limit"),

@@ -103,7 +103,9 @@ pub fn run(scenario: &Scenario, plans: &[PointPlan], options: &RunOptions<'_>) -
         };
         let disorder = match scenario.spec.ensemble {
             crate::spec::EnsembleSpec::Annealed => meanfield_ldp::Disorder::Annealed,
-            crate::spec::EnsembleSpec::Quenched => meanfield_ldp::Disorder::Quenched,
+            crate::spec::EnsembleSpec::Quenched | crate::spec::EnsembleSpec::QuenchedFrom(_) => {
+                meanfield_ldp::Disorder::Quenched
+            }
         };
         let functional = match ldp.average_from {
             None => meanfield_ldp::Functional::At(ldp.time),

@@ -36,8 +36,9 @@ pub struct ScenarioSpec {
     /// A scaling study across the widths of the sweep (`study.csv` and the summary's `study`).
     #[serde(default)]
     pub study: Option<StudySpec>,
-    /// How replicas draw their initial weights: `Annealed` (each its own, the default) or `Quenched`
-    /// (one configuration for all, drawn from the seed); data streams are independent either way.
+    /// How replicas draw their initial weights: `Annealed` (each its own, the default), `Quenched` (one
+    /// configuration for all, drawn from the seed) or `QuenchedFrom("file.npy")`; data streams are
+    /// independent either way.
     #[serde(default)]
     pub ensemble: EnsembleSpec,
     /// Large deviations of a column at one time across the replicas (`ldp.csv`, the summary's `ldp`).
@@ -45,11 +46,15 @@ pub struct ScenarioSpec {
     pub ldp: Option<LdpSpec>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EnsembleSpec {
     #[default]
     Annealed,
+    /// One configuration drawn from the point's seed.
     Quenched,
+    /// One configuration read from an NPY file (relative to the scenario): a 1-D array of the model's
+    /// parameters in storage order, or one row per particle with the blocks' columns side by side.
+    QuenchedFrom(String),
 }
 
 /// The rate function of A_N = `column` at `time` (the nearest record), or with `average_from: Some(t0)`
