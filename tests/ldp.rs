@@ -127,7 +127,8 @@ fn tilted_initial_law_reaches_rates_plain_sampling_cannot() {
 /// w_i by the same amount, −η(ŷ − y)x, so V = (1/N) Σ (w_i − w̄)² is the same at every time as at t = 0,
 /// where N·V/σ² ~ χ²_{N−1}: Λ_N(k) = −((N − 1)/(2N)) log(1 − 2kσ²) exactly, for every N and t, and so for
 /// V's time average along the path too. Both, estimated after 40 steps of minibatch SGD, must match it
-/// with the tolerance of `annealed_ldp_at_time_zero_is_cramer`. (Tanh units, which move each particle by
+/// with the tolerance of `annealed_ldp_at_time_zero_is_cramer`, and so must the time average estimated by
+/// cloning (whose later selections see zero increments: a check of its bookkeeping of Z). (Tanh units, which move each particle by
 /// its own amount, break the invariance and fail this test: tried.)
 #[test]
 fn sample_variance_under_sgd_keeps_its_rate_function() {
@@ -145,7 +146,8 @@ fn sample_variance_under_sgd_keeps_its_rate_function() {
 )"#
         )
     };
-    for functional in ["time: 2.0", "time: 2.0, average_from: Some(0.5)"] {
+    let cloning = "time: 2.0, average_from: Some(0.5), method: Cloning(clones: 1000, populations: 8)";
+    for functional in ["time: 2.0", "time: 2.0, average_from: Some(0.5)", cloning] {
         let scenario = Scenario::from_text(&text(functional), "variance.ron", std::path::Path::new(".")).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let ldp = run_scenario(&scenario, None, dir.path()).summary.ldp.unwrap();
@@ -264,5 +266,56 @@ fn quenched_configuration_from_an_npy_file() {
     let message = error.to_string();
     for fragment in ["wrong.npy", "has shape [3]", "c 4×1, w 4×1", "1-D array of 8 values", "4 × 2 array"] {
         assert!(message.contains(fragment), "missing {fragment:?} in {message}");
+    }
+}
+
+/// Population dynamics (cloning) against plain sampling, on the quenched network of
+/// `scenarios/ldp_one_hidden_quenched.ron` (N = 10, one configuration), where every fluctuation of
+/// A = mean(c) at t = 2 comes from the data path. 8 populations of 500 clones, selected at every record,
+/// must agree with a plain ensemble of 50 000 replicas within the sum of the two bands at every k of
+/// [−16, 16] where both are reliable (measured: the rates within half of it), and be reliable at k = ±16, where
+/// a plain ensemble of as many replicas as there are clones (4000) is not. (A selection that keeps every
+/// clone, parents[r] = r, sums per-record log mean weights instead of the log mean of their product and
+/// fails this: tried.)
+#[test]
+fn cloning_agrees_with_a_large_plain_ensemble() {
+    let scenario = |replicas: &str, method: &str| {
+        common::scaled_scenario(
+            "ldp_one_hidden_quenched",
+            &[
+                ("replicas: 2000", replicas),
+                ("k: (-40.0, 40.0), points: 41", method),
+                ("sweep: (width: [5, 10, 20], seeds: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]),", ""),
+            ],
+        )
+    };
+    let run = |scenario: &Scenario| {
+        let dir = tempfile::tempdir().unwrap();
+        run_scenario(scenario, None, dir.path()).summary.ldp.unwrap().points.remove(0).rate_function
+    };
+    let reference = run(&scenario("replicas: 50000", "k: (-16.0, 16.0), points: 9"));
+    let small = run(&scenario("replicas: 4000", "k: (-16.0, 16.0), points: 9"));
+    let cloning =
+        run(&scenario("replicas: 2", "k: (-16.0, 16.0), points: 9, method: Cloning(clones: 500, populations: 8)"));
+    let half = |band: &meanfield_ldp::Band| 0.5 * (band.high - band.low);
+    let mut compared = 0;
+    for (c, r) in cloning.points.iter().zip(&reference.points) {
+        eprintln!(
+            "k = {}: cloning I = {:.4} ± {:.4}, plain I = {:.4} ± {:.4}",
+            c.k,
+            c.rate,
+            half(&c.rate_band),
+            r.rate,
+            half(&r.rate_band)
+        );
+        if c.reliable() && r.reliable() {
+            assert!((c.scgf - r.scgf).abs() <= half(&c.scgf_band) + half(&r.scgf_band), "{c:?} vs {r:?}");
+            assert!((c.rate - r.rate).abs() <= half(&c.rate_band) + half(&r.rate_band), "{c:?} vs {r:?}");
+            compared += 1;
+        }
+    }
+    assert!(compared >= 7, "{compared} points compared");
+    for j in [0, 8] {
+        assert!(cloning.points[j].reliable() && !small.points[j].reliable(), "k = {}", cloning.points[j].k);
     }
 }

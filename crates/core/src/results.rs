@@ -66,3 +66,13 @@ pub struct PointResult {
     pub columns: Vec<String>,
     pub replicas: Vec<ReplicaResult>,
 }
+
+/// The selection step of a population dynamics (cloning, DESIGN.md §1 large deviations): at each record,
+/// given every clone's record, chooses which clone each slot continues from. The executor runs the clones
+/// and copies states; an estimator implements this and keeps what it accumulates along the ancestry.
+pub trait Selection {
+    /// `records[r]` is clone r's record at this step and `log_weights[r]` the log likelihood ratio of its
+    /// initial weights (zero unless drawn from a tilted law); set `parents[r]` to the clone whose state
+    /// slot r takes (`parents[r] = r` keeps its own).
+    fn select(&mut self, records: &[Record], log_weights: &[f64], parents: &mut [usize]);
+}

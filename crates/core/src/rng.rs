@@ -41,6 +41,9 @@ pub enum Purpose {
     /// Resampling of replicas in a study's bootstrap confidence intervals. Shared: the intervals are a
     /// function of the seed and the results.
     Bootstrap,
+    /// The selection of a population-dynamics (cloning) run: which clones are copied. Keyed by the point
+    /// and the population (its k and group) in place of the replica.
+    Cloning,
 }
 
 impl Purpose {
@@ -54,6 +57,7 @@ impl Purpose {
             Purpose::Sample => "sample",
             Purpose::Features => "features",
             Purpose::Bootstrap => "bootstrap",
+            Purpose::Cloning => "cloning",
         }
     }
 }

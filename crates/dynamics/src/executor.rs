@@ -7,7 +7,7 @@
 
 use meanfield_core::{
     DataDistribution, Divergence, Dynamics, FaultLog, Holdout, Model, Observable, ObservationContext, PointInfo,
-    PointResult, Progress, Purpose, Record, ReplicaResult, StepWorkspace, StreamKey,
+    PointResult, Progress, Purpose, Record, ReplicaResult, Selection, StepWorkspace, StreamKey,
 };
 use rand::RngCore;
 use rayon::prelude::*;
@@ -79,83 +79,178 @@ impl PointPlan {
 /// How often a replica reports progress, in steps: rare enough to cost nothing, frequent enough for a bar.
 const PROGRESS_EVERY: u64 = 4096;
 
-/// Runs one replica of a point to its horizon, or until it diverges.
-pub fn run_replica(plan: &PointPlan, replica: usize, progress: &dyn Progress) -> ReplicaResult {
-    let info = &plan.info;
-    let init_replica = match plan.ensemble {
-        Ensemble::Annealed => replica,
-        Ensemble::Quenched => 0,
-    };
-    let InitialModel { mut model, log_weight } = (plan.model)(&mut plan.key(init_replica, Purpose::Init).stream());
-    let d = model.input_dim();
-    let batch = plan.dynamics.batch_size();
+/// One replica in motion: its model, streams and buffers, advanced record by record. `run_replica` drives
+/// one to its horizon; `run_population` drives many in lockstep and copies states between them.
+struct Replica<'p> {
+    plan: &'p PlanRef<'p>,
+    replica: usize,
+    model: Box<dyn Model>,
+    log_weight: f64,
+    holdout: Holdout,
+    data: Box<dyn meanfield_core::DataStream + 'p>,
+    data_rng: meanfield_core::rng::Stream,
+    noise_rng: meanfield_core::rng::Stream,
+    x: Vec<f64>,
+    y: Vec<f64>,
+    work: StepWorkspace,
+    scratch: Vec<f64>,
+    done: u64,
+}
 
-    let holdout_size = plan.observables.iter().map(|o| o.holdout_size()).max().unwrap_or(0);
-    let mut holdout = Holdout { x: vec![0.0; holdout_size * d], y: vec![0.0; holdout_size] };
-    if holdout_size > 0 {
-        plan.data.holdout().fill(&mut plan.key(replica, Purpose::Holdout).stream(), &mut holdout.x, &mut holdout.y);
+/// A plan with its column count, computed once.
+struct PlanRef<'p> {
+    plan: &'p PointPlan,
+    columns: usize,
+}
+
+impl<'p> Replica<'p> {
+    fn new(plan: &'p PlanRef<'p>, replica: usize) -> Replica<'p> {
+        let (p, key) = (plan.plan, |purpose| plan.plan.key(replica, purpose));
+        let init_replica = match p.ensemble {
+            Ensemble::Annealed => replica,
+            Ensemble::Quenched => 0,
+        };
+        let InitialModel { model, log_weight } = (p.model)(&mut p.key(init_replica, Purpose::Init).stream());
+        let d = model.input_dim();
+        let batch = p.dynamics.batch_size();
+        let holdout_size = p.observables.iter().map(|o| o.holdout_size()).max().unwrap_or(0);
+        let mut holdout = Holdout { x: vec![0.0; holdout_size * d], y: vec![0.0; holdout_size] };
+        if holdout_size > 0 {
+            p.data.holdout().fill(&mut key(Purpose::Holdout).stream(), &mut holdout.x, &mut holdout.y);
+        }
+        let work = StepWorkspace::new(model.params().len(), batch);
+        Replica {
+            plan,
+            replica,
+            model,
+            log_weight,
+            holdout,
+            data: p.data.stream(),
+            data_rng: key(Purpose::Data).stream(),
+            noise_rng: key(Purpose::Noise).stream(),
+            x: vec![0.0; batch * d],
+            y: vec![0.0; batch],
+            work,
+            scratch: Vec::new(),
+            done: 0,
+        }
     }
 
-    let mut data = plan.data.stream();
-    let mut data_rng = plan.key(replica, Purpose::Data).stream();
-    let mut noise_rng = plan.key(replica, Purpose::Noise).stream();
-    let (mut x, mut y) = (vec![0.0; batch * d], vec![0.0; batch]);
-    let mut work = StepWorkspace::new(model.params().len(), batch);
-    let mut scratch = Vec::new();
-    let mut records = Vec::with_capacity(plan.record_steps.len());
-    let num_columns = plan.columns().len();
+    fn time_of(&self, step: u64) -> f64 {
+        step as f64 * self.plan.plan.info.time_per_step
+    }
 
-    let time_of = |step: u64| step as f64 * info.time_per_step;
-    let diverged = |step: u64, what: String| {
+    fn divergence(&self, step: u64, what: String) -> Divergence {
+        let info = &self.plan.plan.info;
         // A component that failed (a plugin panic) wrote NaN: its reason is the real cause.
-        let what = match plan.faults.first() {
+        let what = match self.plan.plan.faults.first() {
             Some(fault) => format!("{fault} (its output was replaced by NaN)"),
             None => what,
         };
         Divergence {
             step,
-            time: time_of(step),
+            time: self.time_of(step),
             message: format!(
-                "replica {replica} of point {} diverged at step {step} (t = {}): {what}",
+                "replica {} of point {} diverged at step {step} (t = {}): {what}",
+                self.replica,
                 if info.label.is_empty() { "0".to_owned() } else { format!("'{}'", info.label) },
-                time_of(step)
+                self.time_of(step)
             ),
         }
-    };
+    }
 
-    let mut done = 0u64;
-    for &record_step in &plan.record_steps {
-        while done < record_step {
-            data.fill(&mut data_rng, &mut x, &mut y);
-            if let Err(bad) = plan.dynamics.step(model.as_mut(), &x, &y, &mut work, &mut noise_rng) {
-                progress.advance(done % PROGRESS_EVERY);
-                progress.replica_done();
+    /// Steps to `target` and records the observables there.
+    fn advance(&mut self, target: u64, progress: &dyn Progress) -> Result<Record, Divergence> {
+        let plan = self.plan.plan;
+        while self.done < target {
+            self.data.fill(&mut self.data_rng, &mut self.x, &mut self.y);
+            if let Err(bad) =
+                plan.dynamics.step(self.model.as_mut(), &self.x, &self.y, &mut self.work, &mut self.noise_rng)
+            {
                 let what =
                     format!("the prediction became non-finite (residual {}); the step is too large", bad.residual);
-                return ReplicaResult { replica, records, divergence: Some(diverged(done + 1, what)), log_weight };
+                return Err(self.divergence(self.done + 1, what));
             }
-            done += 1;
-            if done.is_multiple_of(PROGRESS_EVERY) {
+            self.done += 1;
+            if self.done.is_multiple_of(PROGRESS_EVERY) {
                 progress.advance(PROGRESS_EVERY);
             }
         }
-        if model.params().iter().any(|p| !p.is_finite()) {
-            progress.advance(done % PROGRESS_EVERY);
-            progress.replica_done();
-            let what = "parameters became non-finite; the step is too large".to_owned();
-            return ReplicaResult { replica, records, divergence: Some(diverged(done, what)), log_weight };
+        if self.model.params().iter().any(|p| !p.is_finite()) {
+            return Err(self.divergence(self.done, "parameters became non-finite; the step is too large".to_owned()));
         }
-        let mut values = Vec::with_capacity(num_columns);
-        let mut ctx =
-            ObservationContext { step: done, model: model.as_mut(), holdout: &holdout, scratch: &mut scratch };
+        let mut values = Vec::with_capacity(self.plan.columns);
+        let mut ctx = ObservationContext {
+            step: self.done,
+            model: self.model.as_mut(),
+            holdout: &self.holdout,
+            scratch: &mut self.scratch,
+        };
         for observable in &plan.observables {
             observable.observe(&mut ctx, &mut values);
         }
-        records.push(Record { step: done, time: time_of(done), values });
+        Ok(Record { step: self.done, time: self.time_of(self.done), values })
     }
-    progress.advance(done % PROGRESS_EVERY);
-    progress.replica_done();
-    ReplicaResult { replica, records, divergence: None, log_weight }
+
+    fn finish(&self, progress: &dyn Progress) {
+        progress.advance(self.done % PROGRESS_EVERY);
+        progress.replica_done();
+    }
+}
+
+/// Runs one replica of a point to its horizon, or until it diverges.
+pub fn run_replica(plan: &PointPlan, replica: usize, progress: &dyn Progress) -> ReplicaResult {
+    let plan = PlanRef { plan, columns: plan.columns().len() };
+    let mut state = Replica::new(&plan, replica);
+    let mut records = Vec::with_capacity(plan.plan.record_steps.len());
+    let mut divergence = None;
+    for &record_step in &plan.plan.record_steps {
+        match state.advance(record_step, progress) {
+            Ok(record) => records.push(record),
+            Err(diverged) => {
+                divergence = Some(diverged);
+                break;
+            }
+        }
+    }
+    state.finish(progress);
+    ReplicaResult { replica, records, divergence, log_weight: state.log_weight }
+}
+
+/// Runs `clones` replicas of a point in lockstep (replica indices `first..first + clones`, so
+/// populations with disjoint ranges are independent), calling `selection` at every record step and then
+/// copying each chosen parent's parameters into its slot. Every slot keeps its own data and noise
+/// streams, so copies diverge after the selection. Clones advance in parallel on the current rayon pool;
+/// the selection is sequential, so results are identical for any thread count. A diverged clone stops
+/// the population: its divergence is returned.
+pub fn run_population(
+    plan: &PointPlan,
+    first: usize,
+    clones: usize,
+    selection: &mut dyn Selection,
+    progress: &dyn Progress,
+) -> Result<(), Divergence> {
+    let plan = PlanRef { plan, columns: plan.columns().len() };
+    let mut population: Vec<Replica<'_>> = (first..first + clones).map(|r| Replica::new(&plan, r)).collect();
+    let log_weights: Vec<f64> = population.iter().map(|c| c.log_weight).collect();
+    let size = population.first().map_or(0, |c| c.model.params().len());
+    let mut parents = vec![0; clones];
+    let mut states = vec![0.0; clones * size];
+    for &record_step in &plan.plan.record_steps {
+        let records: Vec<Record> =
+            population.par_iter_mut().map(|clone| clone.advance(record_step, progress)).collect::<Result<_, _>>()?;
+        selection.select(&records, &log_weights, &mut parents);
+        for (state, clone) in states.chunks_exact_mut(size.max(1)).zip(&population) {
+            state[..size].copy_from_slice(clone.model.params());
+        }
+        for (clone, &parent) in population.iter_mut().zip(&parents) {
+            clone.model.params_mut().copy_from_slice(&states[parent * size..(parent + 1) * size]);
+        }
+    }
+    for clone in &population {
+        clone.finish(progress);
+    }
+    Ok(())
 }
 
 /// Runs all replicas of all points on the current rayon pool; results come back in point order, each

@@ -11,7 +11,7 @@ pub mod population;
 pub mod schedule;
 pub mod sgd;
 
-pub use executor::{Ensemble, InitialModel, ModelFactory, PointPlan, run_points, run_replica};
+pub use executor::{Ensemble, InitialModel, ModelFactory, PointPlan, run_points, run_population, run_replica};
 pub use observables::{
     Averages, DEPENDENCE_COLUMN_PREFIX, Function, Histogram, LIMIT_RISK_COLUMN, LayerDependence, LimitDistance,
     Moments, Risk, Statistic, TAGGED_COLUMN_PREFIX, Tagged, TestFunction, Variances,

@@ -2,10 +2,11 @@
 //! replicas of each sweep point form an [`Ensemble`] with N the point's width; across widths the rate
 //! functions are extrapolated to N → ∞.
 
+use crate::estimate::student_quantile;
 use crate::{
     Band, Ensemble, EstimateOptions, Extrapolation, RateFunction, RatePoint, Reliability, extrapolate, rate_function,
 };
-use meanfield_core::{PointResult, Purpose, ReplicaResult, StreamKey};
+use meanfield_core::{PointResult, Purpose, StreamKey};
 use serde::{Deserialize, Serialize};
 
 /// The rate function of one sweep point.
@@ -28,18 +29,40 @@ pub enum Functional {
 }
 
 impl Functional {
-    /// The indices of the records that enter A_N, given one replica's record times.
-    fn records(&self, replica: &ReplicaResult) -> Vec<usize> {
+    /// The indices of the records that enter A_N, given the record times.
+    fn records(&self, times: &[f64]) -> Vec<usize> {
         match *self {
-            Functional::At(time) => replica.nearest_record(time).into_iter().collect(),
+            Functional::At(time) => (0..times.len())
+                .min_by(|&a, &b| (times[a] - time).abs().total_cmp(&(times[b] - time).abs()))
+                .into_iter()
+                .collect(),
             Functional::Average { from, to } => {
                 // Record times are k·η: allow for the rounding of a time written in decimal.
                 let slack = 1e-9 * to.abs().max(1.0);
-                (0..replica.records.len())
-                    .filter(|&i| (from - slack..=to + slack).contains(&replica.records[i].time))
-                    .collect()
+                (0..times.len()).filter(|&i| (from - slack..=to + slack).contains(&times[i])).collect()
             }
         }
+    }
+
+    /// A_N = Σ_m c_m a(t_m) over records at `times`: the c_m (for cloning), or the empty window's error.
+    pub fn coefficients(&self, times: &[f64], point: &str) -> Result<Vec<f64>, LdpError> {
+        let used = self.records(times);
+        if used.is_empty() {
+            return Err(self.empty_window(point));
+        }
+        let mut c = vec![0.0; times.len()];
+        for &i in &used {
+            c[i] = 1.0 / used.len() as f64;
+        }
+        Ok(c)
+    }
+
+    fn empty_window(&self, point: &str) -> LdpError {
+        let (from, to) = match *self {
+            Functional::Average { from, to } => (from, to),
+            Functional::At(time) => (time, time),
+        };
+        LdpError::EmptyWindow { point: point.to_owned(), from, to }
     }
 
     fn describe(&self, column: &str) -> String {
@@ -97,14 +120,9 @@ pub fn analyse(
             .ok_or_else(|| LdpError::MissingColumn { column: column.to_owned(), known: point.columns.join(", ") })?;
         let finished: Vec<_> = point.replicas.iter().filter(|r| r.divergence.is_none()).collect();
         let Some(first) = finished.first().filter(|_| finished.len() >= 2) else { continue };
-        let records = functional.records(first);
-        let Some(&last) = records.last() else {
-            let (from, to) = match functional {
-                Functional::Average { from, to } => (from, to),
-                Functional::At(time) => (time, time),
-            };
-            return Err(LdpError::EmptyWindow { point: point.info.label.clone(), from, to });
-        };
+        let times: Vec<f64> = first.records.iter().map(|r| r.time).collect();
+        let records = functional.records(&times);
+        let Some(&last) = records.last() else { return Err(functional.empty_window(&point.info.label)) };
         // Replicas of a point share their record times, so one replica's indices serve all.
         let values = finished
             .iter()
@@ -123,6 +141,12 @@ pub fn analyse(
             rate_function: rate_function(&sample, options, &mut rng),
         });
     }
+    Ok(summarise(column, functional, disorder, out))
+}
+
+/// The summary of per-point rate functions (from replicas or from cloning populations): for a quenched
+/// run the configuration averages, and the extrapolation across widths.
+pub fn summarise(column: &str, functional: Functional, disorder: Disorder, out: Vec<LdpPoint>) -> LdpSummary {
     let quenched = match disorder {
         Disorder::Annealed => Vec::new(),
         Disorder::Quenched => configuration_averages(&out),
@@ -142,14 +166,14 @@ pub fn analyse(
         }
         _ => Vec::new(),
     };
-    Ok(LdpSummary {
+    LdpSummary {
         column: column.to_owned(),
         observable: functional.describe(column),
         ensemble: format!("{disorder:?}"),
         points: out,
         quenched,
         extrapolation,
-    })
+    }
 }
 
 /// How the replicas of a point drew their initial weights (the executor's ensemble).
@@ -168,7 +192,7 @@ pub enum Disorder {
 /// and the aligned curves are averaged around the mean location m̄: the O(N^(−½)) scatter of m(θ0) across
 /// configurations is not a large deviation, but its linear term k·m(θ0) would otherwise swamp the average
 /// and its band. So Λ(k) = k m̄ + mean[Λ(k; θ0) − k m(θ0)], a = m̄ + mean[Λ'(k; θ0) − m(θ0)], and the rate
-/// k a − Λ(k) is the mean of the configurations' rates at k, with band mean ± 1.96 standard errors across
+/// k a − Λ(k) is the mean of the configurations' rates at k, with band mean ± Student's t quantile × the standard error across
 /// configurations. A k is reliable where it is for every configuration. By Jensen's inequality, with
 /// E m(θ0) the annealed mean, the aligned annealed SCGF lies above this one at every N and k, so the
 /// annealed rate function lies below the quenched one.
@@ -195,7 +219,7 @@ fn configuration_averages(points: &[LdpPoint]) -> Vec<LdpPoint> {
                                 group.iter().zip(&typical).map(|(p, &m)| f(&p.rate_function.points[j], m)).collect();
                             let mean = values.iter().sum::<f64>() / m as f64;
                             let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (m - 1) as f64;
-                            (mean, 1.96 * (var / m as f64).sqrt())
+                            (mean, student_quantile(0.95, m) * (var / m as f64).sqrt())
                         };
                         let k = first.points[j].k;
                         let (scgf, scgf_half) = at(&|p, m| k * location + p.scgf - k * m);

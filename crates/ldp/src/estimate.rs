@@ -46,6 +46,16 @@ fn tilted(ensemble: &Ensemble, k: f64) -> (f64, f64, f64, f64) {
     ((top + sum.ln() - r.ln()) / n, mean, sum * sum / sum_sq, (spread / sum).sqrt())
 }
 
+/// The two-sided `level` quantile of Student's t with `samples` − 1 degrees of freedom (a few populations
+/// give a few degrees of freedom: 1.96 would make the band too narrow); NaN for one sample.
+pub(crate) fn student_quantile(level: f64, samples: usize) -> f64 {
+    use statrs::distribution::{ContinuousCDF, StudentsT};
+    match StudentsT::new(0.0, 1.0, samples as f64 - 1.0) {
+        Ok(t) if samples > 1 => t.inverse_cdf(0.5 + level / 2.0),
+        _ => f64::NAN,
+    }
+}
+
 /// How the rate function is estimated.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EstimateOptions {

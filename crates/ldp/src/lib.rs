@@ -50,5 +50,7 @@ impl Ensemble {
     }
 }
 
+pub mod cloning;
 pub mod ensemble;
+pub use cloning::{Cloning, PopulationEstimate, rate_function_from_populations};
 pub use ensemble::{Disorder, Functional, LdpPoint, LdpSummary};

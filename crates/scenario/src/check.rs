@@ -328,7 +328,15 @@ pub fn validate(spec: &ScenarioSpec) -> Result<(), Invalid> {
         if ldp.resamples < 100 {
             return Err(invalid("ldp.resamples", format!("must be at least 100, got {}", ldp.resamples)));
         }
-        if spec.replicas < 2 {
+        if let LdpMethod::Cloning { clones, populations } = ldp.method {
+            if clones < 2 {
+                return Err(invalid(
+                    "ldp.method.clones",
+                    format!("must be at least 2 (hundreds in practice), got {clones}"),
+                ));
+            }
+            at_least_one("ldp.method.populations", populations)?;
+        } else if spec.replicas < 2 {
             return Err(invalid("replicas", "an ldp estimate needs at least 2 replicas (thousands in practice)"));
         }
     }

@@ -1,8 +1,10 @@
 //! Running a scenario: plans → executor on a thread pool → sinks → manifest.
 
+use crate::spec::{EnsembleSpec, LdpMethod, LdpSpec};
 use crate::{Scenario, ScenarioError};
-use meanfield_core::{Divergence, Progress, Sink, SinkError};
-use meanfield_dynamics::{PointPlan, run_points};
+use meanfield_core::progress::NoProgress;
+use meanfield_core::{Divergence, PointResult, Progress, Purpose, Sink, SinkError, StreamKey};
+use meanfield_dynamics::{PointPlan, run_points, run_population};
 use meanfield_sinks::{AtomicFile, CsvTimeSeries, Manifest, Summary, SummarySink};
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -21,6 +23,8 @@ pub enum RunError {
     Study(#[from] meanfield_sinks::study::StudyError),
     #[error(transparent)]
     Ldp(#[from] meanfield_ldp::ensemble::LdpError),
+    #[error("ldp: the cloning population at k = {k} stopped: {message}")]
+    Cloning { k: f64, message: String },
 }
 
 pub struct RunOptions<'a> {
@@ -51,6 +55,70 @@ pub struct RunReport {
     pub faults: Vec<String>,
     pub threads: usize,
     pub wall_seconds: f64,
+}
+
+/// The rate functions of the `ldp` section: from the replicas of `points`, or from cloning populations.
+fn ldp_summary(
+    scenario: &Scenario,
+    ldp: &LdpSpec,
+    plans: &[PointPlan],
+    points: &[PointResult],
+) -> Result<meanfield_ldp::LdpSummary, RunError> {
+    let options = meanfield_ldp::EstimateOptions {
+        k: (0..ldp.points).map(|i| ldp.k.0 + (ldp.k.1 - ldp.k.0) * i as f64 / (ldp.points - 1) as f64).collect(),
+        resamples: ldp.resamples,
+        ..Default::default()
+    };
+    let disorder = match scenario.spec.ensemble {
+        EnsembleSpec::Annealed => meanfield_ldp::Disorder::Annealed,
+        EnsembleSpec::Quenched | EnsembleSpec::QuenchedFrom(_) => meanfield_ldp::Disorder::Quenched,
+    };
+    let functional = match ldp.average_from {
+        None => meanfield_ldp::Functional::At(ldp.time),
+        Some(from) => meanfield_ldp::Functional::Average { from, to: ldp.time },
+    };
+    let LdpMethod::Cloning { clones, populations } = ldp.method else {
+        return Ok(meanfield_ldp::ensemble::analyse(
+            points,
+            &ldp.column,
+            functional,
+            disorder,
+            &options,
+            scenario.spec.seed,
+        )?);
+    };
+    let mut out = Vec::with_capacity(plans.len());
+    for plan in plans {
+        let info = &plan.info;
+        let columns = plan.columns();
+        let column = columns.iter().position(|c| *c == ldp.column).ok_or_else(|| {
+            meanfield_ldp::ensemble::LdpError::MissingColumn { column: ldp.column.clone(), known: columns.join(", ") }
+        })?;
+        let times: Vec<f64> = plan.record_steps.iter().map(|&s| s as f64 * info.time_per_step).collect();
+        let coefficients = functional.coefficients(&times, &info.label)?;
+        let last = coefficients.iter().rposition(|&c| c != 0.0).unwrap_or(0);
+        let mut runs = Vec::with_capacity(options.k.len());
+        for (j, &k) in options.k.iter().enumerate() {
+            let mut estimates = Vec::with_capacity(populations);
+            for g in 0..populations {
+                let key = StreamKey::replica(info.seed, &info.label, (j * populations + g) as u64, Purpose::Cloning);
+                let mut selection =
+                    meanfield_ldp::Cloning::new(info.width, k, column, coefficients.clone(), clones, key.stream());
+                // Population g uses replicas g·clones.., the same for every k (common random numbers).
+                run_population(plan, g * clones, clones, &mut selection, &NoProgress)
+                    .map_err(|d| RunError::Cloning { k, message: d.message })?;
+                estimates.push(selection.estimate());
+            }
+            runs.push(estimates);
+        }
+        out.push(meanfield_ldp::LdpPoint {
+            label: info.label.clone(),
+            width: info.width,
+            time: times[last],
+            rate_function: meanfield_ldp::rate_function_from_populations(info.width, clones, &options, &runs),
+        });
+    }
+    Ok(meanfield_ldp::ensemble::summarise(&ldp.column, functional, disorder, out))
 }
 
 /// Total steps of all replicas of all points (for progress bars).
@@ -96,23 +164,7 @@ pub fn run(scenario: &Scenario, plans: &[PointPlan], options: &RunOptions<'_>) -
         summary.set_study(table);
     }
     if let Some(ldp) = &scenario.spec.ldp {
-        let options = meanfield_ldp::EstimateOptions {
-            k: (0..ldp.points).map(|i| ldp.k.0 + (ldp.k.1 - ldp.k.0) * i as f64 / (ldp.points - 1) as f64).collect(),
-            resamples: ldp.resamples,
-            ..Default::default()
-        };
-        let disorder = match scenario.spec.ensemble {
-            crate::spec::EnsembleSpec::Annealed => meanfield_ldp::Disorder::Annealed,
-            crate::spec::EnsembleSpec::Quenched | crate::spec::EnsembleSpec::QuenchedFrom(_) => {
-                meanfield_ldp::Disorder::Quenched
-            }
-        };
-        let functional = match ldp.average_from {
-            None => meanfield_ldp::Functional::At(ldp.time),
-            Some(from) => meanfield_ldp::Functional::Average { from, to: ldp.time },
-        };
-        let table =
-            meanfield_ldp::ensemble::analyse(&points, &ldp.column, functional, disorder, &options, scenario.spec.seed)?;
+        let table = pool.install(|| ldp_summary(scenario, ldp, plans, &points))?;
         files.push(AtomicFile::write_all(&dir.join("ldp.csv"), table.to_csv().as_bytes())?);
         summary.set_ldp(table);
     }

@@ -74,6 +74,21 @@ pub struct LdpSpec {
     pub points: usize,
     #[serde(default = "default_ldp_resamples")]
     pub resamples: usize,
+    /// How the SCGF is estimated: from the replicas (default), or by population dynamics.
+    #[serde(default)]
+    pub method: LdpMethod,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum LdpMethod {
+    /// Λ̂(k) from the run's replicas (log-sum-exp), with bootstrap bands.
+    #[default]
+    Replicas,
+    /// Population dynamics: for every k, `populations` independent populations of `clones` replicas,
+    /// selected at every record by their increments of A_N (meanfield-ldp's `cloning`); the band is the
+    /// spread across populations. The run's own replicas still give timeseries.csv and summary.ron.
+    Cloning { clones: usize, populations: usize },
 }
 
 fn default_k() -> (f64, f64) {
