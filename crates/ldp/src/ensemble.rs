@@ -4,7 +4,8 @@
 
 use crate::estimate::student_quantile;
 use crate::{
-    Band, Ensemble, EstimateOptions, Extrapolation, RateFunction, RatePoint, Reliability, extrapolate, rate_function,
+    Band, Ensemble, EstimateOptions, Extrapolation, HistogramPoint, RateFunction, RatePoint, Reliability,
+    direct_estimate, extrapolate, rate_function,
 };
 use meanfield_core::{PointResult, Purpose, StreamKey};
 use serde::{Deserialize, Serialize};
@@ -17,6 +18,9 @@ pub struct LdpPoint {
     /// The time of the (last) record used: the nearest to the requested one.
     pub time: f64,
     pub rate_function: RateFunction,
+    /// The direct estimator's bins, when asked for (replicas only).
+    #[serde(default)]
+    pub direct: Vec<HistogramPoint>,
 }
 
 /// How each replica's records reduce to the one number A_N whose large deviations are estimated.
@@ -139,6 +143,7 @@ pub fn analyse(
             width: point.info.width,
             time: first.records[last].time,
             rate_function: rate_function(&sample, options, &mut rng),
+            direct: options.direct_bins.map_or_else(Vec::new, |bins| direct_estimate(&sample, bins)),
         });
     }
     Ok(summarise(column, functional, disorder, out))
@@ -247,6 +252,7 @@ fn configuration_averages(points: &[LdpPoint]) -> Vec<LdpPoint> {
                     })
                     .collect();
                 LdpPoint {
+                    direct: Vec::new(),
                     label: format!("{label} (mean of {m} configurations)"),
                     width: group[0].width,
                     time: group[0].time,
@@ -262,6 +268,28 @@ fn configuration_averages(points: &[LdpPoint]) -> Vec<LdpPoint> {
 }
 
 impl LdpSummary {
+    /// The direct estimator's bins as CSV, one row per point and bin (empty without `direct_bins`).
+    pub fn direct_csv(&self) -> Option<String> {
+        self.points.iter().any(|p| !p.direct.is_empty()).then(|| {
+            let mut text = String::from("label,width,replicas,time,value,bin_replicas,rate\n");
+            for point in &self.points {
+                for bin in &point.direct {
+                    text.push_str(&format!(
+                        "\"{}\",{},{},{},{},{},{}\n",
+                        point.label,
+                        point.width,
+                        point.rate_function.replicas,
+                        point.time,
+                        bin.value,
+                        bin.replicas,
+                        bin.rate
+                    ));
+                }
+            }
+            text
+        })
+    }
+
     /// The table as CSV, one row per point and k.
     pub fn to_csv(&self) -> String {
         let mut text = String::from(

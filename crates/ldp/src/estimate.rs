@@ -71,6 +71,8 @@ pub struct EstimateOptions {
     pub margin: usize,
     /// How many tilted standard deviations of A the sample must reach beyond the tilted mean.
     pub spread: f64,
+    /// Bins of the direct estimator −(1/N) log P̂ alongside the Legendre transform (none: not computed).
+    pub direct_bins: Option<usize>,
 }
 
 impl Default for EstimateOptions {
@@ -82,6 +84,7 @@ impl Default for EstimateOptions {
             min_effective: 20.0,
             margin: 10,
             spread: 1.0,
+            direct_bins: None,
         }
     }
 }

@@ -328,6 +328,12 @@ pub fn validate(spec: &ScenarioSpec) -> Result<(), Invalid> {
         if ldp.resamples < 100 {
             return Err(invalid("ldp.resamples", format!("must be at least 100, got {}", ldp.resamples)));
         }
+        if let Some(bins) = ldp.direct_bins {
+            at_least_one("ldp.direct_bins", bins)?;
+            if ldp.method != LdpMethod::Replicas {
+                return Err(invalid("ldp.direct_bins", "the direct estimator needs the replicas, not cloning"));
+            }
+        }
         if let LdpMethod::Cloning { clones, populations } = ldp.method {
             if clones < 2 {
                 return Err(invalid(

@@ -67,6 +67,7 @@ fn ldp_summary(
     let options = meanfield_ldp::EstimateOptions {
         k: (0..ldp.points).map(|i| ldp.k.0 + (ldp.k.1 - ldp.k.0) * i as f64 / (ldp.points - 1) as f64).collect(),
         resamples: ldp.resamples,
+        direct_bins: ldp.direct_bins,
         ..Default::default()
     };
     let disorder = match scenario.spec.ensemble {
@@ -116,6 +117,7 @@ fn ldp_summary(
             width: info.width,
             time: times[last],
             rate_function: meanfield_ldp::rate_function_from_populations(info.width, clones, &options, &runs),
+            direct: Vec::new(),
         });
     }
     Ok(meanfield_ldp::ensemble::summarise(&ldp.column, functional, disorder, out))
@@ -166,6 +168,9 @@ pub fn run(scenario: &Scenario, plans: &[PointPlan], options: &RunOptions<'_>) -
     if let Some(ldp) = &scenario.spec.ldp {
         let table = pool.install(|| ldp_summary(scenario, ldp, plans, &points))?;
         files.push(AtomicFile::write_all(&dir.join("ldp.csv"), table.to_csv().as_bytes())?);
+        if let Some(direct) = table.direct_csv() {
+            files.push(AtomicFile::write_all(&dir.join("ldp_direct.csv"), direct.as_bytes())?);
+        }
         summary.set_ldp(table);
     }
     files.extend(summary.finish()?);

@@ -77,6 +77,9 @@ pub struct LdpSpec {
     /// How the SCGF is estimated: from the replicas (default), or by population dynamics.
     #[serde(default)]
     pub method: LdpMethod,
+    /// Also the direct estimator −(1/N) log P̂(A_N ∈ bin) on this many bins (`ldp_direct.csv`; replicas only).
+    #[serde(default)]
+    pub direct_bins: Option<usize>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -265,6 +265,9 @@ impl Summary {
                     (p.rate_band.low, p.rate_band.high) = (r(p.rate_band.low), r(p.rate_band.high));
                     p.effective_sample_size = r(p.effective_sample_size);
                 }
+                for bin in &mut point.direct {
+                    (bin.value, bin.rate) = (r(bin.value), r(bin.rate));
+                }
             }
             for e in &mut ldp.extrapolation {
                 (e.value, e.limit, e.correction) = (r(e.value), r(e.limit), r(e.correction));
