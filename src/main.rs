@@ -166,6 +166,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             if !quiet {
                 print_risk_table(&report.summary);
                 print_study(&report.summary);
+                print_ldp(&report.summary);
             }
             for d in &report.divergences {
                 eprintln!("warning: {}", d.message);
@@ -253,6 +254,37 @@ fn print_study(summary: &Summary) {
             "  {:<36} t = {:<8} slope {slope}{interval}   (theory {:+.1})",
             fit.quantity, fit.time, fit.expected_slope
         );
+    }
+}
+
+/// Per point of an `ldp` section: the reliable k, the range of A they cover and the largest rate there.
+fn print_ldp(summary: &Summary) {
+    let Some(ldp) = &summary.ldp else { return };
+    println!("large deviations of {} ({}); the table is in ldp.csv", ldp.observable, ldp.ensemble);
+    let shown = if ldp.quenched.is_empty() {
+        &ldp.points
+    } else {
+        println!("  {} configurations; their averages (E log Z, aligned at the typical values):", ldp.points.len());
+        &ldp.quenched
+    };
+    for point in shown {
+        let f = &point.rate_function;
+        let reliable: Vec<_> = f.points.iter().filter(|p| p.reliable()).collect();
+        let label = if point.label.is_empty() { format!("N = {}", point.width) } else { point.label.clone() };
+        match (reliable.first(), reliable.last(), f.reliable_range()) {
+            (Some(lo), Some(hi), Some((a_lo, a_hi))) => println!(
+                "  {label:<40} reliable k in [{:+.3}, {:+.3}] ({} of {}): A in [{a_lo:.4}, {a_hi:.4}], I up to {:.4}",
+                lo.k,
+                hi.k,
+                reliable.len(),
+                f.points.len(),
+                reliable.iter().map(|p| p.rate).fold(0.0, f64::max)
+            ),
+            _ => println!("  {label:<40} no reliable k: more replicas, a narrower k range, or a tilt"),
+        }
+    }
+    if !ldp.extrapolation.is_empty() {
+        println!("  I_N = I + c/N fitted at {} values of A (summary.ron, `extrapolation`)", ldp.extrapolation.len());
     }
 }
 

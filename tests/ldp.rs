@@ -236,7 +236,13 @@ fn annealed_rate_function_lies_below_the_quenched_one() {
     }
     let average = &quenched.quenched[0].rate_function;
     for p in average.points.iter().filter(|p| p.reliable() && p.k != 0.0) {
-        eprintln!("k = {}: a − m = {:.4}, quenched I = {:.4} ± {:.4}", p.k, p.slope - average.typical_value(), p.rate, 0.5 * (p.rate_band.high - p.rate_band.low));
+        eprintln!(
+            "k = {}: a − m = {:.4}, quenched I = {:.4} ± {:.4}",
+            p.k,
+            p.slope - average.typical_value(),
+            p.rate,
+            0.5 * (p.rate_band.high - p.rate_band.low)
+        );
     }
     eprintln!("annealed below the band of the quenched at {separated} of {pairs} (configuration, |k| ≥ 2)");
     assert!(pairs >= 16 && separated * 4 >= pairs * 3, "{separated} of {pairs}");

@@ -15,6 +15,9 @@ use serde::{Deserialize, Serialize};
 pub struct LdpPoint {
     pub label: String,
     pub width: usize,
+    /// The point's seed (in a quenched run, which configuration); that of the first for an average.
+    #[serde(default)]
+    pub seed: u64,
     /// The time of the (last) record used: the nearest to the requested one.
     pub time: f64,
     pub rate_function: RateFunction,
@@ -141,6 +144,7 @@ pub fn analyse(
         out.push(LdpPoint {
             label: point.info.label.clone(),
             width: point.info.width,
+            seed: point.info.seed,
             time: first.records[last].time,
             rate_function: rate_function(&sample, options, &mut rng),
             direct: options.direct_bins.map_or_else(Vec::new, |bins| direct_estimate(&sample, bins)),
@@ -255,6 +259,7 @@ fn configuration_averages(points: &[LdpPoint]) -> Vec<LdpPoint> {
                     direct: Vec::new(),
                     label: format!("{label} (mean of {m} configurations)"),
                     width: group[0].width,
+                    seed: group[0].seed,
                     time: group[0].time,
                     rate_function: RateFunction {
                         particles: first.particles,
@@ -271,13 +276,14 @@ impl LdpSummary {
     /// The direct estimator's bins as CSV, one row per point and bin (empty without `direct_bins`).
     pub fn direct_csv(&self) -> Option<String> {
         self.points.iter().any(|p| !p.direct.is_empty()).then(|| {
-            let mut text = String::from("label,width,replicas,time,value,bin_replicas,rate\n");
+            let mut text = String::from("label,width,seed,replicas,time,value,bin_replicas,rate\n");
             for point in &self.points {
                 for bin in &point.direct {
                     text.push_str(&format!(
-                        "\"{}\",{},{},{},{},{},{}\n",
+                        "\"{}\",{},{},{},{},{},{},{}\n",
                         point.label,
                         point.width,
+                        point.seed,
                         point.rate_function.replicas,
                         point.time,
                         bin.value,
@@ -293,15 +299,16 @@ impl LdpSummary {
     /// The table as CSV, one row per point and k.
     pub fn to_csv(&self) -> String {
         let mut text = String::from(
-            "label,width,replicas,time,k,scgf,scgf_low,scgf_high,slope,rate,rate_low,rate_high,effective_sample_size,reliable\n",
+            "label,width,seed,replicas,time,k,scgf,scgf_low,scgf_high,slope,rate,rate_low,rate_high,effective_sample_size,reliable\n",
         );
         for point in self.points.iter().chain(&self.quenched) {
             let f = &point.rate_function;
             for p in &f.points {
                 text.push_str(&format!(
-                    "\"{}\",{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+                    "\"{}\",{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
                     point.label,
                     point.width,
+                    point.seed,
                     f.replicas,
                     point.time,
                     p.k,

@@ -54,6 +54,7 @@ pub struct RunReport {
     /// replicas they hit are also in `divergences`.
     pub faults: Vec<String>,
     pub threads: usize,
+    /// From the limits to the last analysis (not the writing of the manifest).
     pub wall_seconds: f64,
 }
 
@@ -115,6 +116,7 @@ fn ldp_summary(
         out.push(meanfield_ldp::LdpPoint {
             label: info.label.clone(),
             width: info.width,
+            seed: info.seed,
             time: times[last],
             rate_function: meanfield_ldp::rate_function_from_populations(info.width, clones, &options, &runs),
             direct: Vec::new(),
@@ -151,7 +153,6 @@ pub fn run(scenario: &Scenario, plans: &[PointPlan], options: &RunOptions<'_>) -
     let clock = Instant::now();
     let plans = &pool.install(|| scenario.with_limits(plans.to_vec()))?;
     let points = pool.install(|| run_points(plans, options.progress));
-    let wall_seconds = clock.elapsed().as_secs_f64();
 
     let mut csv = CsvTimeSeries::create(&dir.join("timeseries.csv"))?;
     let mut summary = SummarySink::new(&dir.join("summary.ron"), &scenario.spec.name, &options.version);
@@ -174,6 +175,8 @@ pub fn run(scenario: &Scenario, plans: &[PointPlan], options: &RunOptions<'_>) -
         summary.set_ldp(table);
     }
     files.extend(summary.finish()?);
+    // Everything: limits, replicas, analyses (an ldp bootstrap or cloning can outlast the replicas).
+    let wall_seconds = clock.elapsed().as_secs_f64();
     let divergences: Vec<Divergence> =
         points.iter().flat_map(|p| p.replicas.iter().filter_map(|r| r.divergence.clone())).collect();
     let manifest_path = dir.join("manifest.json");
