@@ -382,3 +382,23 @@ fn tilted_initial_laws_only_where_the_weights_are_used() {
         &["model.c.std: must be positive"],
     );
 }
+
+#[test]
+fn ldp_sections_that_do_not_fit() {
+    let with = |ldp: &str| {
+        vary("observables: [Risk(samples: 100), Moments],", &format!("observables: [Moments],\n    ldp: {ldp},"))
+    };
+    check(
+        &with(r#"(column: "mean(c)", time: 1.0, average_from: Some(2.0))"#),
+        &["ldp.average_from: needs 0 ≤ average_from < time"],
+    );
+    check(
+        &with(r#"(column: "mean(c)", time: 1.0, method: Cloning(clones: 1, populations: 2))"#),
+        &["ldp.method.clones: must be at least 2"],
+    );
+    check(
+        &with(r#"(column: "mean(c)", time: 1.0, direct_bins: Some(20), method: Cloning(clones: 10, populations: 2))"#),
+        &["ldp.direct_bins: the direct estimator needs the replicas"],
+    );
+    check(&with(r#"(column: "nope", time: 1.0)"#), &["ldp.column: 'nope' is not recorded", "mean(c), m2(c)"]);
+}

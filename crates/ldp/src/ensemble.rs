@@ -4,8 +4,8 @@
 
 use crate::estimate::student_quantile;
 use crate::{
-    Band, Ensemble, EstimateOptions, Extrapolation, HistogramPoint, RateFunction, RatePoint, Reliability,
-    direct_estimate, extrapolate, rate_function,
+    Band, Ensemble, Estimator, Extrapolation, HistogramPoint, RateFunction, RatePoint, Reliability, extrapolate,
+    run_estimators,
 };
 use meanfield_core::{PointResult, Purpose, StreamKey};
 use serde::{Deserialize, Serialize};
@@ -106,15 +106,15 @@ pub enum LdpError {
     EmptyWindow { point: String, from: f64, to: f64 },
 }
 
-/// Estimates the rate function of the `functional` of `column` for every point (points with fewer than two
-/// finished replicas are skipped). The bootstrap draws from the seed's `Bootstrap` stream, so results are
-/// reproducible.
+/// Runs the `estimators` on the `functional` of `column` for every point (points with fewer than two
+/// finished replicas are skipped). Their randomness (the bootstrap) comes from the seed's `Bootstrap`
+/// stream, so results are reproducible.
 pub fn analyse(
     points: &[PointResult],
     column: &str,
     functional: Functional,
     disorder: Disorder,
-    options: &EstimateOptions,
+    estimators: &[Box<dyn Estimator>],
     seed: u64,
 ) -> Result<LdpSummary, LdpError> {
     let mut rng = StreamKey::shared(seed, Purpose::Bootstrap).stream();
@@ -141,13 +141,14 @@ pub fn analyse(
         } else {
             Ensemble::new(point.info.width, values)
         };
+        let estimate = run_estimators(estimators, &sample, &mut rng);
         out.push(LdpPoint {
             label: point.info.label.clone(),
             width: point.info.width,
             seed: point.info.seed,
             time: first.records[last].time,
-            rate_function: rate_function(&sample, options, &mut rng),
-            direct: options.direct_bins.map_or_else(Vec::new, |bins| direct_estimate(&sample, bins)),
+            rate_function: estimate.rate_function,
+            direct: estimate.direct,
         });
     }
     Ok(summarise(column, functional, disorder, out))

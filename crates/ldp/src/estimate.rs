@@ -73,6 +73,8 @@ pub struct EstimateOptions {
     pub spread: f64,
     /// Bins of the direct estimator −(1/N) log P̂ alongside the Legendre transform (none: not computed).
     pub direct_bins: Option<usize>,
+    /// Whether the reliability window runs (without it every point is reported reliable).
+    pub window: bool,
 }
 
 impl Default for EstimateOptions {
@@ -85,6 +87,7 @@ impl Default for EstimateOptions {
             margin: 10,
             spread: 1.0,
             direct_bins: None,
+            window: true,
         }
     }
 }
@@ -133,7 +136,7 @@ impl RatePoint {
 }
 
 /// The rate function of one ensemble.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RateFunction {
     pub particles: usize,
     pub replicas: usize,
@@ -159,48 +162,116 @@ impl RateFunction {
     }
 }
 
-/// The SCGF and the rate function on the k grid, with bootstrap bands and the reliability of each point.
-pub fn rate_function(ensemble: &Ensemble, options: &EstimateOptions, rng: &mut dyn RngCore) -> RateFunction {
-    let r = ensemble.replicas();
-    let mut sorted = ensemble.values.clone();
-    sorted.sort_by(f64::total_cmp);
-    let margin = options.margin.min(r.saturating_sub(1) / 2);
-    let (low_edge, high_edge) = (sorted[margin], sorted[r - 1 - margin]);
+/// What the estimators have found for one ensemble so far.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Estimate {
+    pub rate_function: RateFunction,
+    /// The direct estimator's bins (empty unless a [`DirectHistogram`] ran).
+    pub direct: Vec<HistogramPoint>,
+}
 
-    // Bootstrap: per k, the resampled Λ̂ and I. Each resample draws from its own generator, seeded in
-    // order from `rng`, so the resamples run in parallel with results identical for any thread count.
-    let seeds: Vec<u64> = (0..options.resamples).map(|_| rng.next_u64()).collect();
-    let per_resample: Vec<Vec<(f64, f64)>> = seeds
-        .par_iter()
-        .map(|&seed| {
-            let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            let picks: Vec<usize> = (0..r).map(|_| rng.random_range(0..r)).collect();
-            let sample = ensemble.resample(&picks);
-            options
+/// One estimator of the large deviations of an ensemble. Estimators compose: each adds its part to the
+/// [`Estimate`] the previous ones left (the SCGF and Legendre points, then their bands, then which of
+/// them are reliable, and independently the direct histogram), so a scenario chooses the chain.
+pub trait Estimator: Send + Sync + std::fmt::Debug {
+    fn estimate(&self, ensemble: &Ensemble, rng: &mut dyn RngCore, estimate: &mut Estimate);
+}
+
+/// Λ̂(k) on a k grid by log-sum-exp, with the parametric Legendre–Fenchel transform a = Λ̂'(k),
+/// I = k a − Λ̂(k), and the effective sample size. Its points start reliable with no band.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scgf {
+    pub k: Vec<f64>,
+}
+
+impl Estimator for Scgf {
+    fn estimate(&self, ensemble: &Ensemble, _rng: &mut dyn RngCore, estimate: &mut Estimate) {
+        let none = Band { low: f64::NAN, high: f64::NAN };
+        estimate.rate_function = RateFunction {
+            particles: ensemble.particles,
+            replicas: ensemble.replicas(),
+            points: self
                 .k
                 .iter()
                 .map(|&k| {
-                    let (lambda, slope, _) = scgf(&sample, k);
-                    (lambda, k * slope - lambda)
+                    let (lambda, slope, effective) = scgf(ensemble, k);
+                    RatePoint {
+                        k,
+                        scgf: lambda,
+                        slope,
+                        rate: k * slope - lambda,
+                        scgf_band: none,
+                        rate_band: none,
+                        effective_sample_size: effective,
+                        reliability: Reliability::Reliable,
+                    }
                 })
-                .collect()
-        })
-        .collect();
-    let mut resampled: Vec<(Vec<f64>, Vec<f64>)> =
-        (0..options.k.len()).map(|j| per_resample.iter().map(|estimates| estimates[j]).unzip()).collect();
-    let tail = (1.0 - options.level) / 2.0;
-    let band = |values: &mut Vec<f64>| {
-        values.sort_by(f64::total_cmp);
-        Band { low: quantile(values, tail), high: quantile(values, 1.0 - tail) }
-    };
-    let points = options
-        .k
-        .iter()
-        .zip(resampled.iter_mut())
-        .map(|(&k, (lambdas, rates))| {
-            let (lambda, slope, effective, deviation) = tilted(ensemble, k);
+                .collect(),
+        };
+    }
+}
+
+/// Percentile-bootstrap bands of Λ̂ and I at every point: `resamples` resamplings of the replicas, each
+/// from its own generator seeded in order from the given stream, so they run in parallel with results
+/// identical for any thread count.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BootstrapBands {
+    pub resamples: usize,
+    pub level: f64,
+}
+
+impl Estimator for BootstrapBands {
+    fn estimate(&self, ensemble: &Ensemble, rng: &mut dyn RngCore, estimate: &mut Estimate) {
+        let r = ensemble.replicas();
+        let ks: Vec<f64> = estimate.rate_function.points.iter().map(|p| p.k).collect();
+        let seeds: Vec<u64> = (0..self.resamples).map(|_| rng.next_u64()).collect();
+        let per_resample: Vec<Vec<(f64, f64)>> = seeds
+            .par_iter()
+            .map(|&seed| {
+                let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                let picks: Vec<usize> = (0..r).map(|_| rng.random_range(0..r)).collect();
+                let sample = ensemble.resample(&picks);
+                ks.iter()
+                    .map(|&k| {
+                        let (lambda, slope, _) = scgf(&sample, k);
+                        (lambda, k * slope - lambda)
+                    })
+                    .collect()
+            })
+            .collect();
+        let tail = (1.0 - self.level) / 2.0;
+        let band = |mut values: Vec<f64>| {
+            values.sort_by(f64::total_cmp);
+            Band { low: quantile(&values, tail), high: quantile(&values, 1.0 - tail) }
+        };
+        for (j, point) in estimate.rate_function.points.iter_mut().enumerate() {
+            let (lambdas, rates): (Vec<f64>, Vec<f64>) = per_resample.iter().map(|e| e[j]).unzip();
+            (point.scgf_band, point.rate_band) = (band(lambdas), band(rates));
+        }
+    }
+}
+
+/// The reliability window of Rohwer, Angeletti & Touchette (module doc): marks the points whose tilted
+/// law reaches beyond the sample (`OutsideSample`) or rests on too few replicas (`FewEffective`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReliabilityWindow {
+    pub min_effective: f64,
+    pub margin: usize,
+    pub spread: f64,
+}
+
+impl Estimator for ReliabilityWindow {
+    fn estimate(&self, ensemble: &Ensemble, _rng: &mut dyn RngCore, estimate: &mut Estimate) {
+        let r = ensemble.replicas();
+        let mut sorted = ensemble.values.clone();
+        sorted.sort_by(f64::total_cmp);
+        let margin = self.margin.min(r.saturating_sub(1) / 2);
+        let (low_edge, high_edge) = (sorted[margin], sorted[r - 1 - margin]);
+        for point in &mut estimate.rate_function.points {
+            let k = point.k;
+            let (_, slope, effective, deviation) = tilted(ensemble, k);
             // Tilting towards large A (k > 0) needs the sample to reach beyond the tilted law's upper side.
-            let reach = options.spread * deviation;
+            let reach = self.spread * deviation;
             let (down, up) = if k > 0.0 {
                 (0.0, reach)
             } else if k < 0.0 {
@@ -208,26 +279,65 @@ pub fn rate_function(ensemble: &Ensemble, options: &EstimateOptions, rng: &mut d
             } else {
                 (0.0, 0.0)
             };
-            let reliability = if slope - down <= low_edge || slope + up >= high_edge {
+            point.reliability = if slope - down <= low_edge || slope + up >= high_edge {
                 Reliability::OutsideSample
-            } else if effective < options.min_effective {
+            } else if effective < self.min_effective {
                 Reliability::FewEffective
             } else {
                 Reliability::Reliable
             };
-            RatePoint {
-                k,
-                scgf: lambda,
-                slope,
-                rate: k * slope - lambda,
-                scgf_band: band(lambdas),
-                rate_band: band(rates),
-                effective_sample_size: effective,
-                reliability,
-            }
-        })
-        .collect();
-    RateFunction { particles: ensemble.particles, replicas: r, points }
+        }
+    }
+}
+
+/// The direct estimator −(1/N) log P̂(A_N ∈ bin) ([`direct_estimate`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DirectHistogram {
+    pub bins: usize,
+}
+
+impl Estimator for DirectHistogram {
+    fn estimate(&self, ensemble: &Ensemble, _rng: &mut dyn RngCore, estimate: &mut Estimate) {
+        estimate.direct = direct_estimate(ensemble, self.bins);
+    }
+}
+
+impl EstimateOptions {
+    /// The chain these options describe: the SCGF on the k grid, its bootstrap bands, the reliability
+    /// window (unless switched off), and the direct histogram when `direct_bins` is set.
+    pub fn estimators(&self) -> Vec<Box<dyn Estimator>> {
+        let mut chain: Vec<Box<dyn Estimator>> = vec![
+            Box::new(Scgf { k: self.k.clone() }),
+            Box::new(BootstrapBands { resamples: self.resamples, level: self.level }),
+        ];
+        if self.window {
+            chain.push(Box::new(ReliabilityWindow {
+                min_effective: self.min_effective,
+                margin: self.margin,
+                spread: self.spread,
+            }));
+        }
+        if let Some(bins) = self.direct_bins {
+            chain.push(Box::new(DirectHistogram { bins }));
+        }
+        chain
+    }
+}
+
+/// Runs `estimators` in turn on `ensemble`.
+pub fn run_estimators(estimators: &[Box<dyn Estimator>], ensemble: &Ensemble, rng: &mut dyn RngCore) -> Estimate {
+    let mut estimate = Estimate::default();
+    for estimator in estimators {
+        estimator.estimate(ensemble, rng, &mut estimate);
+    }
+    estimate
+}
+
+/// The SCGF and the rate function on the k grid, with bootstrap bands and the reliability of each point:
+/// the chain of `options` without the direct histogram.
+pub fn rate_function(ensemble: &Ensemble, options: &EstimateOptions, rng: &mut dyn RngCore) -> RateFunction {
+    let options = EstimateOptions { direct_bins: None, ..options.clone() };
+    run_estimators(&options.estimators(), ensemble, rng).rate_function
 }
 
 /// One bin of the direct estimator.

@@ -9,8 +9,9 @@
 pub mod estimate;
 
 pub use estimate::{
-    Band, EstimateOptions, Extrapolation, HistogramPoint, RateFunction, RatePoint, Reliability, direct_estimate,
-    extrapolate, rate_function, scgf,
+    Band, BootstrapBands, DirectHistogram, Estimate, EstimateOptions, Estimator, Extrapolation, HistogramPoint,
+    RateFunction, RatePoint, Reliability, ReliabilityWindow, Scgf, direct_estimate, extrapolate, rate_function,
+    run_estimators, scgf,
 };
 
 /// The values A_r of one observable over R replicas of a system of N particles, and, when the replicas were

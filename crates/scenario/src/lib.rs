@@ -86,6 +86,20 @@ impl Scenario {
         if self.spec.limit.is_some() {
             self.limit_groups(&plans)?;
         }
+        if let (Some(ldp), Some(plan)) = (&self.spec.ldp, plans.first()) {
+            // The limit's columns are added when it is solved, at run time.
+            let from_limit = self.spec.limit.is_some()
+                && (ldp.column.starts_with("W1(") || ldp.column == meanfield_dynamics::LIMIT_RISK_COLUMN);
+            let columns = plan.columns();
+            if !from_limit && !columns.contains(&ldp.column) {
+                return Err(ScenarioError::Invalid {
+                    origin: self.origin.clone(),
+                    location: Location::of_field(&self.origin, &self.text, "ldp.column"),
+                    path: "ldp.column".into(),
+                    message: format!("'{}' is not recorded; the columns are: {}", ldp.column, columns.join(", ")),
+                });
+            }
+        }
         Ok(plans)
     }
 

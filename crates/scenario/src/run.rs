@@ -69,6 +69,7 @@ fn ldp_summary(
         k: (0..ldp.points).map(|i| ldp.k.0 + (ldp.k.1 - ldp.k.0) * i as f64 / (ldp.points - 1) as f64).collect(),
         resamples: ldp.resamples,
         direct_bins: ldp.direct_bins,
+        window: ldp.window,
         ..Default::default()
     };
     let disorder = match scenario.spec.ensemble {
@@ -85,7 +86,7 @@ fn ldp_summary(
             &ldp.column,
             functional,
             disorder,
-            &options,
+            &options.estimators(),
             scenario.spec.seed,
         )?);
     };

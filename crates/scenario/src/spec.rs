@@ -80,6 +80,9 @@ pub struct LdpSpec {
     /// Also the direct estimator −(1/N) log P̂(A_N ∈ bin) on this many bins (`ldp_direct.csv`; replicas only).
     #[serde(default)]
     pub direct_bins: Option<usize>,
+    /// The reliability window (default on); `false` reports every k reliable: the naive estimate.
+    #[serde(default = "yes")]
+    pub window: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -94,6 +97,9 @@ pub enum LdpMethod {
     Cloning { clones: usize, populations: usize },
 }
 
+fn yes() -> bool {
+    true
+}
 fn default_k() -> (f64, f64) {
     (-2.0, 2.0)
 }
