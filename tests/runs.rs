@@ -98,6 +98,19 @@ fn three_spin_error_scaling_summary() {
     );
 }
 
+/// The quenched LDP summary: per configuration and their average (2 seeds × 300 replicas, 9 k).
+#[test]
+fn ldp_one_hidden_quenched_summary() {
+    check_scaled_summary(
+        "ldp_one_hidden_quenched",
+        &[
+            ("replicas: 2000", "replicas: 300"),
+            ("k: (-40.0, 40.0), points: 41", "k: (-8.0, 8.0), points: 9"),
+            ("sweep: (width: [5, 10, 20], seeds: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]),", "sweep: (seeds: [1, 2]),"),
+        ],
+    );
+}
+
 #[test]
 fn rbf_mixture_summary() {
     check_summary("rbf_mixture");

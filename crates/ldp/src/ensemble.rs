@@ -258,7 +258,11 @@ fn configuration_averages(points: &[LdpPoint]) -> Vec<LdpPoint> {
                     .collect();
                 LdpPoint {
                     direct: Vec::new(),
-                    label: format!("{label} (mean of {m} configurations)"),
+                    label: if label.is_empty() {
+                        format!("mean of {m} configurations")
+                    } else {
+                        format!("{label} (mean of {m} configurations)")
+                    },
                     width: group[0].width,
                     seed: group[0].seed,
                     time: group[0].time,
