@@ -21,7 +21,7 @@
 //! `min_effective` the population has collapsed onto few ancestors and the estimate is that of a few
 //! paths (reported `FewEffective`).
 
-use crate::estimate::student_quantile;
+use crate::estimate::mean_with_band;
 use crate::{Band, EstimateOptions, RateFunction, RatePoint, Reliability};
 use meanfield_core::{Record, Selection};
 use rand::{Rng, RngCore};
@@ -149,10 +149,10 @@ pub fn rate_function_from_populations(
             let scgf = (top + (total / g).ln()) / n;
             let slope = populations.iter().zip(&z).map(|(p, z)| p.slope * z).sum::<f64>() / total;
             let rate = k * slope - scgf;
+            // The band is that of the populations' own estimates, placed around the pooled one.
             let half = |values: Vec<f64>| {
-                let mean = values.iter().sum::<f64>() / g;
-                let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (g - 1.0);
-                student_quantile(options.level, populations.len()) * (var / g).sqrt()
+                let (_, band) = mean_with_band(&values, options.level);
+                0.5 * (band.high - band.low)
             };
             let scgf_half = half(populations.iter().map(|p| p.scgf).collect());
             let rate_half = half(populations.iter().map(|p| k * p.slope - p.scgf).collect());

@@ -2,7 +2,7 @@
 //! replicas of each sweep point form an [`Ensemble`] with N the point's width; across widths the rate
 //! functions are extrapolated to N → ∞.
 
-use crate::estimate::student_quantile;
+use crate::estimate::mean_with_band;
 use crate::{
     Band, Ensemble, Estimator, Extrapolation, HistogramPoint, RateFunction, RatePoint, Reliability, extrapolate,
     run_estimators,
@@ -224,17 +224,15 @@ fn configuration_averages(points: &[LdpPoint]) -> Vec<LdpPoint> {
                 let location = typical.iter().sum::<f64>() / m as f64;
                 let rate_points = (0..first.points.len())
                     .map(|j| {
-                        let at = |f: &dyn Fn(&RatePoint, f64) -> f64| -> (f64, f64) {
+                        let at = |f: &dyn Fn(&RatePoint, f64) -> f64| -> (f64, Band) {
                             let values: Vec<f64> =
                                 group.iter().zip(&typical).map(|(p, &m)| f(&p.rate_function.points[j], m)).collect();
-                            let mean = values.iter().sum::<f64>() / m as f64;
-                            let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (m - 1) as f64;
-                            (mean, student_quantile(0.95, m) * (var / m as f64).sqrt())
+                            mean_with_band(&values, 0.95)
                         };
                         let k = first.points[j].k;
-                        let (scgf, scgf_half) = at(&|p, m| k * location + p.scgf - k * m);
+                        let (scgf, scgf_band) = at(&|p, m| k * location + p.scgf - k * m);
                         let (slope, _) = at(&|p, m| location + p.slope - m);
-                        let (rate, rate_half) = at(&|p, _| p.rate);
+                        let (rate, rate_band) = at(&|p, _| p.rate);
                         let worst = group
                             .iter()
                             .map(|p| p.rate_function.points[j].reliability)
@@ -249,8 +247,8 @@ fn configuration_averages(points: &[LdpPoint]) -> Vec<LdpPoint> {
                             scgf,
                             slope,
                             rate,
-                            scgf_band: Band { low: scgf - scgf_half, high: scgf + scgf_half },
-                            rate_band: Band { low: rate - rate_half, high: rate + rate_half },
+                            scgf_band,
+                            rate_band,
                             effective_sample_size: effective,
                             reliability: worst,
                         }
@@ -277,58 +275,86 @@ fn configuration_averages(points: &[LdpPoint]) -> Vec<LdpPoint> {
         .collect()
 }
 
+impl LdpPoint {
+    /// The columns that name the point in both CSV tables: `label,width,seed,replicas,time`.
+    fn csv_prefix(&self) -> Vec<String> {
+        vec![
+            self.label.clone(),
+            self.width.to_string(),
+            self.seed.to_string(),
+            self.rate_function.replicas.to_string(),
+            self.time.to_string(),
+        ]
+    }
+}
+
+/// A CSV table in memory (the csv crate quotes labels that hold commas).
+fn csv_table(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    // Writing to a Vec<u8> cannot fail.
+    writer.write_record(header).expect("in memory");
+    for row in rows {
+        writer.write_record(&row).expect("in memory");
+    }
+    String::from_utf8(writer.into_inner().expect("in memory")).expect("the fields are UTF-8")
+}
+
 impl LdpSummary {
-    /// The direct estimator's bins as CSV, one row per point and bin (empty without `direct_bins`).
+    /// The direct estimator's bins as CSV, one row per point and bin (none without `direct_bins`).
     pub fn direct_csv(&self) -> Option<String> {
         self.points.iter().any(|p| !p.direct.is_empty()).then(|| {
-            let mut text = String::from("label,width,seed,replicas,time,value,bin_replicas,rate\n");
-            for point in &self.points {
-                for bin in &point.direct {
-                    text.push_str(&format!(
-                        "\"{}\",{},{},{},{},{},{},{}\n",
-                        point.label,
-                        point.width,
-                        point.seed,
-                        point.rate_function.replicas,
-                        point.time,
-                        bin.value,
-                        bin.replicas,
-                        bin.rate
-                    ));
-                }
-            }
-            text
+            let header = ["label", "width", "seed", "replicas", "time", "value", "bin_replicas", "rate"];
+            let rows = self.points.iter().flat_map(|point| {
+                point.direct.iter().map(|bin| {
+                    let mut row = point.csv_prefix();
+                    row.extend([bin.value.to_string(), bin.replicas.to_string(), bin.rate.to_string()]);
+                    row
+                })
+            });
+            csv_table(&header, rows)
         })
     }
 
-    /// The table as CSV, one row per point and k.
+    /// The table as CSV, one row per point (configurations, then their averages) and k.
     pub fn to_csv(&self) -> String {
-        let mut text = String::from(
-            "label,width,seed,replicas,time,k,scgf,scgf_low,scgf_high,slope,rate,rate_low,rate_high,effective_sample_size,reliable\n",
-        );
-        for point in self.points.iter().chain(&self.quenched) {
-            let f = &point.rate_function;
-            for p in &f.points {
-                text.push_str(&format!(
-                    "\"{}\",{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
-                    point.label,
-                    point.width,
-                    point.seed,
-                    f.replicas,
-                    point.time,
-                    p.k,
-                    p.scgf,
-                    p.scgf_band.low,
-                    p.scgf_band.high,
-                    p.slope,
-                    p.rate,
-                    p.rate_band.low,
-                    p.rate_band.high,
-                    p.effective_sample_size,
-                    p.reliable()
-                ));
-            }
-        }
-        text
+        let header = [
+            "label",
+            "width",
+            "seed",
+            "replicas",
+            "time",
+            "k",
+            "scgf",
+            "scgf_low",
+            "scgf_high",
+            "slope",
+            "rate",
+            "rate_low",
+            "rate_high",
+            "effective_sample_size",
+            "reliable",
+        ];
+        let rows = self.points.iter().chain(&self.quenched).flat_map(|point| {
+            point.rate_function.points.iter().map(|p| {
+                let mut row = point.csv_prefix();
+                row.extend(
+                    [
+                        p.k,
+                        p.scgf,
+                        p.scgf_band.low,
+                        p.scgf_band.high,
+                        p.slope,
+                        p.rate,
+                        p.rate_band.low,
+                        p.rate_band.high,
+                        p.effective_sample_size,
+                    ]
+                    .map(|v| v.to_string()),
+                );
+                row.push(p.reliable().to_string());
+                row
+            })
+        });
+        csv_table(&header, rows)
     }
 }

@@ -46,14 +46,20 @@ fn tilted(ensemble: &Ensemble, k: f64) -> (f64, f64, f64, f64) {
     ((top + sum.ln() - r.ln()) / n, mean, sum * sum / sum_sq, (spread / sum).sqrt())
 }
 
-/// The two-sided `level` quantile of Student's t with `samples` − 1 degrees of freedom (a few populations
-/// give a few degrees of freedom: 1.96 would make the band too narrow); NaN for one sample.
-pub(crate) fn student_quantile(level: f64, samples: usize) -> f64 {
+/// The mean of a few independent estimates (cloning populations, quenched configurations) and the band
+/// mean ± t·s/√n at `level`, with Student's t for n − 1 degrees of freedom: a few estimates give a few
+/// degrees of freedom, and 1.96 would make the band too narrow. The band is NaN for one estimate.
+pub(crate) fn mean_with_band(values: &[f64], level: f64) -> (f64, Band) {
     use statrs::distribution::{ContinuousCDF, StudentsT};
-    match StudentsT::new(0.0, 1.0, samples as f64 - 1.0) {
-        Ok(t) if samples > 1 => t.inverse_cdf(0.5 + level / 2.0),
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let variance = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    let t = match StudentsT::new(0.0, 1.0, n - 1.0) {
+        Ok(t) if values.len() > 1 => t.inverse_cdf(0.5 + level / 2.0),
         _ => f64::NAN,
-    }
+    };
+    let half = t * (variance / n).sqrt();
+    (mean, Band { low: mean - half, high: mean + half })
 }
 
 /// How the rate function is estimated.
