@@ -135,7 +135,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
         Command::Run { file, threads, out, quiet } => {
             let scenario = load(file.as_deref())?;
             let plans = scenario.plans()?;
-            let total = total_steps(&plans);
+            let total = total_steps(&scenario, &plans);
             if !quiet {
                 eprintln!(
                     "meanfield: scenario '{}' ({}): {} point(s) × {} replica(s), {} steps",

@@ -377,3 +377,37 @@ fn ldp_results_are_identical_for_any_thread_count() {
         }
     }
 }
+
+/// The progress a run reports adds up to `total_steps`, cloning populations included (the bar's length).
+#[test]
+fn progress_counts_the_cloning_populations() {
+    struct Count(std::sync::atomic::AtomicU64);
+    impl meanfield_core::Progress for Count {
+        fn advance(&self, steps: u64) {
+            self.0.fetch_add(steps, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    let scenario = common::scaled_scenario(
+        "ldp_one_hidden_quenched",
+        &[
+            ("replicas: 2000", "replicas: 3"),
+            ("points: 41)", "points: 3, method: Cloning(clones: 50, populations: 2))"),
+            ("sweep: (width: [5, 10, 20], seeds: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]),", "sweep: (width: [5, 10]),"),
+        ],
+    );
+    let plans = scenario.plans().unwrap();
+    let count = Count(std::sync::atomic::AtomicU64::new(0));
+    let dir = tempfile::tempdir().unwrap();
+    let options = meanfield_scenario::RunOptions {
+        threads: Some(2),
+        output: Some(dir.path().to_owned()),
+        progress: &count,
+        version: "test".into(),
+        git_commit: "test".into(),
+    };
+    meanfield_scenario::run(&scenario, &plans, &options).unwrap();
+    // Widths 5 and 10 run 10 and 20 steps: (3 replicas + 3 k × 2 populations × 50 clones) × 30.
+    let expected = meanfield_scenario::run::total_steps(&scenario, &plans);
+    assert_eq!(expected, (3 + 3 * 2 * 50) * 30);
+    assert_eq!(count.0.into_inner(), expected);
+}

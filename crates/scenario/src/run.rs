@@ -2,7 +2,6 @@
 
 use crate::spec::{EnsembleSpec, LdpMethod, LdpSpec};
 use crate::{Scenario, ScenarioError};
-use meanfield_core::progress::NoProgress;
 use meanfield_core::{Divergence, PointResult, Progress, Purpose, Sink, SinkError, StreamKey};
 use meanfield_dynamics::{PointPlan, run_points, run_population};
 use meanfield_sinks::{AtomicFile, CsvTimeSeries, Manifest, Summary, SummarySink};
@@ -64,6 +63,7 @@ fn ldp_summary(
     ldp: &LdpSpec,
     plans: &[PointPlan],
     points: &[PointResult],
+    progress: &dyn Progress,
 ) -> Result<meanfield_ldp::LdpSummary, RunError> {
     let options = meanfield_ldp::EstimateOptions {
         k: (0..ldp.points).map(|i| ldp.k.0 + (ldp.k.1 - ldp.k.0) * i as f64 / (ldp.points - 1) as f64).collect(),
@@ -108,7 +108,7 @@ fn ldp_summary(
                 let mut selection =
                     meanfield_ldp::Cloning::new(info.width, k, column, coefficients.clone(), clones, key.stream());
                 // Population g uses replicas g·clones.., the same for every k (common random numbers).
-                run_population(plan, g * clones, clones, &mut selection, &NoProgress)
+                run_population(plan, g * clones, clones, &mut selection, progress)
                     .map_err(|d| RunError::Cloning { k, message: d.message })?;
                 estimates.push(selection.estimate());
             }
@@ -126,9 +126,14 @@ fn ldp_summary(
     Ok(meanfield_ldp::ensemble::summarise(&ldp.column, functional, disorder, out))
 }
 
-/// Total steps of all replicas of all points (for progress bars).
-pub fn total_steps(plans: &[PointPlan]) -> u64 {
-    plans.iter().map(|p| p.info.steps * p.info.replicas as u64).sum()
+/// Total SGD steps of a run (for progress bars and the manifest): every replica of every point, and with
+/// `ldp` cloning every clone of every population at every k.
+pub fn total_steps(scenario: &Scenario, plans: &[PointPlan]) -> u64 {
+    let clones_per_point = match scenario.spec.ldp.as_ref().map(|l| (&l.method, l.points)) {
+        Some((LdpMethod::Cloning { clones, populations }, points)) => (clones * populations * points) as u64,
+        _ => 0,
+    };
+    plans.iter().map(|p| p.info.steps * (p.info.replicas as u64 + clones_per_point)).sum()
 }
 
 /// Runs the plans of `scenario` and writes `timeseries.csv`, `summary.ron` and `manifest.json` into the
@@ -168,7 +173,8 @@ pub fn run(scenario: &Scenario, plans: &[PointPlan], options: &RunOptions<'_>) -
         summary.set_study(table);
     }
     if let Some(ldp) = &scenario.spec.ldp {
-        let table = pool.install(|| ldp_summary(scenario, ldp, plans, &points))?;
+        // After timeseries.csv: a cloning population that diverges must not lose the replicas' results.
+        let table = pool.install(|| ldp_summary(scenario, ldp, plans, &points, options.progress))?;
         files.push(AtomicFile::write_all(&dir.join("ldp.csv"), table.to_csv().as_bytes())?);
         if let Some(direct) = table.direct_csv() {
             files.push(AtomicFile::write_all(&dir.join("ldp_direct.csv"), direct.as_bytes())?);
@@ -193,7 +199,7 @@ pub fn run(scenario: &Scenario, plans: &[PointPlan], options: &RunOptions<'_>) -
         threads: pool.current_num_threads(),
         started_unix_seconds: started,
         wall_seconds,
-        steps_total: total_steps(plans),
+        steps_total: total_steps(scenario, plans),
         diverged_replicas: divergences.len(),
         files: files.clone(),
     }
