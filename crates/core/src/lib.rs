@@ -31,6 +31,6 @@ pub use init::InitLaw;
 pub use model::{Block, Model};
 pub use observable::{Holdout, Observable, ObservationContext};
 pub use progress::Progress;
-pub use results::{Divergence, PointInfo, PointResult, Record, ReplicaResult, Selection};
+pub use results::{Divergence, PointInfo, PointResult, Record, ReplicaResult, Selection, nearest_time};
 pub use rng::{Purpose, Stream, StreamKey};
 pub use sink::{Sink, SinkError};

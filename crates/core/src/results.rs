@@ -36,9 +36,13 @@ impl ReplicaResult {
     /// The index of the record whose time is nearest `time` (None without records). Studies and
     /// estimators use it to pick "the state at time t" from schedules whose times differ with the width.
     pub fn nearest_record(&self, time: f64) -> Option<usize> {
-        (0..self.records.len())
-            .min_by(|&a, &b| (self.records[a].time - time).abs().total_cmp(&(self.records[b].time - time).abs()))
+        nearest_time(self.records.iter().map(|r| r.time), time)
     }
+}
+
+/// The index of the time nearest `time` (the first on a tie; None for no times).
+pub fn nearest_time(times: impl IntoIterator<Item = f64>, time: f64) -> Option<usize> {
+    times.into_iter().enumerate().min_by(|(_, a), (_, b)| (a - time).abs().total_cmp(&(b - time).abs())).map(|(i, _)| i)
 }
 
 /// Describes one sweep point: the values that distinguish it and the resolved run parameters.

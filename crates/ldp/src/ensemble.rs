@@ -7,7 +7,7 @@ use crate::{
     Band, Ensemble, Estimator, Extrapolation, HistogramPoint, RateFunction, RatePoint, Reliability, extrapolate,
     run_estimators,
 };
-use meanfield_core::{PointResult, Purpose, StreamKey};
+use meanfield_core::{PointResult, Purpose, StreamKey, nearest_time};
 use serde::{Deserialize, Serialize};
 
 /// The rate function of one sweep point.
@@ -39,10 +39,7 @@ impl Functional {
     /// The indices of the records that enter A_N, given the record times.
     fn records(&self, times: &[f64]) -> Vec<usize> {
         match *self {
-            Functional::At(time) => (0..times.len())
-                .min_by(|&a, &b| (times[a] - time).abs().total_cmp(&(times[b] - time).abs()))
-                .into_iter()
-                .collect(),
+            Functional::At(time) => nearest_time(times.iter().copied(), time).into_iter().collect(),
             Functional::Average { from, to } => {
                 // Record times are k·η: allow for the rounding of a time written in decimal.
                 let slack = 1e-9 * to.abs().max(1.0);

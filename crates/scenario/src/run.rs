@@ -1,6 +1,6 @@
 //! Running a scenario: plans → executor on a thread pool → sinks → manifest.
 
-use crate::spec::{EnsembleSpec, LdpMethod, LdpSpec};
+use crate::spec::{LdpMethod, LdpSpec};
 use crate::{Scenario, ScenarioError};
 use meanfield_core::{Divergence, PointResult, Progress, Purpose, Sink, SinkError, StreamKey};
 use meanfield_dynamics::{PointPlan, run_points, run_population};
@@ -72,9 +72,10 @@ fn ldp_summary(
         window: ldp.window,
         ..Default::default()
     };
-    let disorder = match scenario.spec.ensemble {
-        EnsembleSpec::Annealed => meanfield_ldp::Disorder::Annealed,
-        EnsembleSpec::Quenched | EnsembleSpec::QuenchedFrom(_) => meanfield_ldp::Disorder::Quenched,
+    // The plans already say how replicas drew their weights (build resolved the ensemble spec).
+    let disorder = match plans.first().map(|p| p.ensemble) {
+        Some(meanfield_dynamics::Ensemble::Quenched) => meanfield_ldp::Disorder::Quenched,
+        _ => meanfield_ldp::Disorder::Annealed,
     };
     let functional = match ldp.average_from {
         None => meanfield_ldp::Functional::At(ldp.time),
