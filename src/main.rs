@@ -1,17 +1,19 @@
 //! `meanfield`: run and check scenario files. Thin by design: everything it does is a call into
 //! `meanfield-scenario`; this file only parses arguments, shows progress and prints results.
 
-use anyhow::Context;
-use clap::{Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use meanfield_core::Progress;
+mod progress;
+
+use clap::{Parser, Subcommand, ValueEnum};
 use meanfield_models::BuiltinActivation;
 use meanfield_scenario::plugins::{self, PLUGIN_PATH_VAR, PluginLibrary};
 use meanfield_scenario::spec::DataSpec;
-use meanfield_scenario::{RunOptions, Scenario, run::total_steps};
+use meanfield_scenario::{RunError, RunOptions, Scenario, run::point_steps, run::total_steps};
 use meanfield_sinks::Summary;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The scenario `meanfield` runs without arguments.
 const DEFAULT_SCENARIO: &str = include_str!("../scenarios/default.ron");
@@ -19,6 +21,8 @@ const DEFAULT_ORIGIN: &str = "<embedded default>";
 
 /// Exit code of a run that finished but had diverged replicas (their partial results are written).
 const EXIT_DIVERGED: u8 = 3;
+/// Exit code of a run stopped by Ctrl-C (its checkpoint is written), as shells report SIGINT.
+const EXIT_INTERRUPTED: u8 = 130;
 
 #[derive(Debug, Parser)]
 #[command(name = "meanfield", version, about = "Mean-field SGD of wide networks as interacting particle systems")]
@@ -36,12 +40,29 @@ enum Command {
         #[arg(long)]
         threads: Option<usize>,
         /// Write results here instead of the scenario's `output` directory.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "resume")]
         out: Option<PathBuf>,
-        /// No progress bar and no table.
+        /// Continue the interrupted run whose output directory (with its `checkpoint/`) is DIR. The
+        /// results are byte-identical to those of an uninterrupted run.
+        #[arg(long, value_name = "DIR")]
+        resume: Option<PathBuf>,
+        /// No progress display and no table.
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Redraw the plots of result tables (timeseries.csv, study.csv, ldp.csv) without running anything.
+    Plot {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Where to write the images (default: next to each table).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Image formats (default: both).
+        #[arg(long, value_enum)]
+        format: Vec<ImageFormat>,
+    },
+    /// Write DIR/report.html: one self-contained page with the run's scenario, manifest, plots and tables.
+    Report { dir: PathBuf },
     /// Validate a scenario file without running it; prints the sweep points.
     Check { file: PathBuf },
     /// Print the embedded default scenario (a starting point for your own).
@@ -51,6 +72,12 @@ enum Command {
         #[command(subcommand)]
         command: PluginsCommand,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ImageFormat {
+    Svg,
+    Png,
 }
 
 #[derive(Debug, Subcommand)]
@@ -65,14 +92,6 @@ enum PluginsCommand {
     List,
 }
 
-struct Bar(ProgressBar);
-
-impl Progress for Bar {
-    fn advance(&self, steps: u64) {
-        self.0.inc(steps);
-    }
-}
-
 fn load(file: Option<&Path>) -> anyhow::Result<Scenario> {
     Ok(match file {
         Some(path) => Scenario::from_file(path)?,
@@ -82,7 +101,8 @@ fn load(file: Option<&Path>) -> anyhow::Result<Scenario> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let command = cli.command.unwrap_or(Command::Run { file: None, threads: None, out: None, quiet: false });
+    let command =
+        cli.command.unwrap_or(Command::Run { file: None, threads: None, out: None, resume: None, quiet: false });
     match execute(command) {
         Ok(code) => code,
         Err(e) => {
@@ -132,73 +152,137 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run { file, threads, out, quiet } => {
-            let scenario = load(file.as_deref())?;
-            let plans = scenario.plans()?;
-            let total = total_steps(&scenario, &plans);
-            if !quiet {
-                eprintln!(
-                    "meanfield: scenario '{}' ({}): {} point(s) × {} replica(s), {} steps",
-                    scenario.spec.name,
-                    scenario.origin,
-                    plans.len(),
-                    scenario.spec.replicas,
-                    total
-                );
+        Command::Plot { files, out, format } => {
+            let formats = meanfield_plot::Formats {
+                svg: format.is_empty() || format.contains(&ImageFormat::Svg),
+                png: format.is_empty() || format.contains(&ImageFormat::Png),
+            };
+            for file in &files {
+                let dir = match &out {
+                    Some(dir) => dir.clone(),
+                    None => file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_owned(),
+                };
+                std::fs::create_dir_all(&dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+                let written = meanfield_plot::plot_file(file, &dir, formats)?;
+                println!("{}: {}", file.display(), names(&written));
             }
-            let target = if quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() };
-            let bar = ProgressBar::with_draw_target(Some(total), target).with_style(
-                ProgressStyle::with_template("{bar:40} {percent:>3}% {human_pos}/{human_len} steps, eta {eta}")
-                    .context("progress bar template")?,
-            );
-            let report = meanfield_scenario::run(
-                &scenario,
-                &plans,
-                &RunOptions {
-                    threads,
-                    output: out,
-                    progress: &Bar(bar.clone()),
-                    version: env!("CARGO_PKG_VERSION").to_owned(),
-                    git_commit: env!("MEANFIELD_GIT_COMMIT").to_owned(),
-                },
-            )?;
-            bar.finish_and_clear();
-            if !quiet {
-                print_risk_table(&report.summary);
-                print_study(&report.summary);
-                print_ldp(&report.summary);
-            }
-            for d in &report.divergences {
-                eprintln!("warning: {}", d.message);
-            }
-            for fault in &report.faults {
-                eprintln!("error: a plugin failed during the run: {fault}");
-            }
-            let names: Vec<String> = report
-                .files
-                .iter()
-                .map(|f| f.file_name().map_or_else(|| f.display().to_string(), |n| n.to_string_lossy().into_owned()))
-                .collect();
-            println!(
-                "results written to {}/ ({}) in {:.2} s on {} thread(s)",
-                report.output_dir.display(),
-                names.join(", "),
-                report.wall_seconds,
-                report.threads
-            );
-            if !report.faults.is_empty() {
-                Ok(ExitCode::FAILURE)
-            } else if report.divergences.is_empty() {
-                Ok(ExitCode::SUCCESS)
-            } else {
-                eprintln!(
-                    "error: {} replica(s) diverged (see above); what they recorded before diverging is kept",
-                    report.divergences.len()
-                );
-                Ok(ExitCode::from(EXIT_DIVERGED))
-            }
+            Ok(ExitCode::SUCCESS)
         }
+        Command::Report { dir } => {
+            let path = meanfield_plot::write_report(&dir)?;
+            println!("report written to {}", path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run { file, threads, out, resume, quiet } => run(file, threads, out, resume, quiet),
     }
+}
+
+fn run(
+    file: Option<PathBuf>,
+    threads: Option<usize>,
+    out: Option<PathBuf>,
+    resume: Option<PathBuf>,
+    quiet: bool,
+) -> anyhow::Result<ExitCode> {
+    let scenario = load(file.as_deref())?;
+    let plans = scenario.plans()?;
+    let total = total_steps(&scenario, &plans);
+    if !quiet {
+        eprintln!(
+            "meanfield: scenario '{}' ({}): {} point(s) × {} replica(s), {} steps{}",
+            scenario.spec.name,
+            scenario.origin,
+            plans.len(),
+            scenario.spec.replicas,
+            total,
+            resume.as_ref().map_or(String::new(), |d| format!(", resuming {}", d.display()))
+        );
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    if scenario.spec.outputs.checkpoint_seconds.is_some() || resume.is_some() {
+        let flag = stop.clone();
+        // The first Ctrl-C checkpoints the running replicas and stops; a second one quits at once.
+        ctrlc::set_handler(move || {
+            if flag.swap(true, Ordering::SeqCst) {
+                std::process::exit(EXIT_INTERRUPTED.into());
+            }
+            eprintln!("\nmeanfield: stopping: saving the running replicas (Ctrl-C again to quit at once)");
+        })?;
+    }
+    let points = plans
+        .iter()
+        .map(|p| progress::PointTotal {
+            name: if p.info.label.is_empty() { format!("N = {}", p.info.width) } else { p.info.label.clone() },
+            steps: point_steps(&scenario, p),
+            replicas: p.info.replicas,
+        })
+        .collect();
+    let display = progress::Display::new(quiet, std::io::stderr().is_terminal(), points)?;
+    let outcome = meanfield_scenario::run(
+        &scenario,
+        &plans,
+        &RunOptions {
+            threads,
+            output: out.or_else(|| resume.clone()),
+            progress: &display,
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            git_commit: env!("MEANFIELD_GIT_COMMIT").to_owned(),
+            resume: resume.is_some(),
+            stop,
+        },
+    );
+    display.finish();
+    let report = match outcome {
+        Ok(report) => report,
+        Err(e @ RunError::Interrupted { .. }) => {
+            eprintln!("meanfield: {e}");
+            return Ok(ExitCode::from(EXIT_INTERRUPTED));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if !quiet {
+        print_risk_table(&report.summary);
+        print_study(&report.summary);
+        print_ldp(&report.summary);
+    }
+    for d in &report.divergences {
+        eprintln!("warning: {}", d.message);
+    }
+    for fault in &report.faults {
+        eprintln!("error: a plugin failed during the run: {fault}");
+    }
+    println!(
+        "results written to {}/ ({}) in {:.2} s on {} thread(s)",
+        report.output_dir.display(),
+        names(&report.files),
+        report.wall_seconds,
+        report.threads
+    );
+    if !report.faults.is_empty() {
+        Ok(ExitCode::FAILURE)
+    } else if report.divergences.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!(
+            "error: {} replica(s) diverged (see above); what they recorded before diverging is kept",
+            report.divergences.len()
+        );
+        Ok(ExitCode::from(EXIT_DIVERGED))
+    }
+}
+
+/// File names for a one-line listing; snapshot files are counted, not listed.
+fn names(files: &[PathBuf]) -> String {
+    let snapshots = files.iter().filter(|f| f.extension().is_some_and(|e| e == "npy")).count();
+    let mut names: Vec<String> = files
+        .iter()
+        .filter(|f| f.extension().is_none_or(|e| e != "npy"))
+        .map(|f| f.file_name().map_or_else(|| f.display().to_string(), |n| n.to_string_lossy().into_owned()))
+        .collect();
+    if snapshots > 0 {
+        names.push(format!("{snapshots} snapshot files in snapshots/"));
+    }
+    names.join(", ")
 }
 
 fn print_library(library: &PluginLibrary) {

@@ -402,3 +402,18 @@ fn ldp_sections_that_do_not_fit() {
     );
     check(&with(r#"(column: "nope", time: 1.0)"#), &["ldp.column: 'nope' is not recorded", "mean(c), m2(c)"]);
 }
+
+#[test]
+fn outputs_that_do_not_fit() {
+    let with = |outputs: &str| {
+        vary(
+            "observables: [Risk(samples: 100), Moments],",
+            &format!("observables: [Moments],\n    outputs: {outputs},"),
+        )
+    };
+    check(&with("(csv: false)"), &["outputs.plots: plots are drawn from timeseries.csv"]);
+    check(&with("(snapshots: Some((times: [])))"), &["outputs.snapshots.times: needs at least one time"]);
+    check(&with("(snapshots: Some((times: [1.0], replicas: 0)))"), &["outputs.snapshots.replicas: must be at least 1"]);
+    check(&with("(checkpoint_seconds: Some(0.0))"), &["outputs.checkpoint_seconds: must be positive"]);
+    check(&with("(plots: [Pdf])"), &["Pdf", "Svg", "Png"]);
+}

@@ -381,10 +381,11 @@ fn ldp_results_are_identical_for_any_thread_count() {
 /// The progress a run reports adds up to `total_steps`, cloning populations included (the bar's length).
 #[test]
 fn progress_counts_the_cloning_populations() {
-    struct Count(std::sync::atomic::AtomicU64);
+    /// Steps reported per point.
+    struct Count([std::sync::atomic::AtomicU64; 2]);
     impl meanfield_core::Progress for Count {
-        fn advance(&self, steps: u64) {
-            self.0.fetch_add(steps, std::sync::atomic::Ordering::Relaxed);
+        fn advance(&self, point: usize, steps: u64) {
+            self.0[point].fetch_add(steps, std::sync::atomic::Ordering::Relaxed);
         }
     }
     let scenario = common::scaled_scenario(
@@ -396,7 +397,7 @@ fn progress_counts_the_cloning_populations() {
         ],
     );
     let plans = scenario.plans().unwrap();
-    let count = Count(std::sync::atomic::AtomicU64::new(0));
+    let count = Count(Default::default());
     let dir = tempfile::tempdir().unwrap();
     let options = meanfield_scenario::RunOptions {
         threads: Some(2),
@@ -404,10 +405,14 @@ fn progress_counts_the_cloning_populations() {
         progress: &count,
         version: "test".into(),
         git_commit: "test".into(),
+        resume: false,
+        stop: Default::default(),
     };
     meanfield_scenario::run(&scenario, &plans, &options).unwrap();
     // Widths 5 and 10 run 10 and 20 steps: (3 replicas + 3 k × 2 populations × 50 clones) × 30.
     let expected = meanfield_scenario::run::total_steps(&scenario, &plans);
     assert_eq!(expected, (3 + 3 * 2 * 50) * 30);
-    assert_eq!(count.0.into_inner(), expected);
+    let [first, second] = count.0.map(|c| c.into_inner());
+    assert_eq!(first + second, expected);
+    assert_eq!(first, meanfield_scenario::run::point_steps(&scenario, &plans[0]), "point bars add up too");
 }

@@ -57,7 +57,12 @@ fn lln_distance_to_the_grid_limit_falls_like_one_over_root_n() {
     assert!(gap.abs() < 4.0 * standard_error + 2e-4, "risk − risk_limit = {gap}, standard error {standard_error}");
 
     let csv = std::fs::read_to_string(dir.path().join("study.csv")).unwrap();
-    assert!(csv.starts_with("quantity,time,width,replicas,value,standard_error\n"), "{csv}");
+    assert!(
+        csv.starts_with(
+            "quantity,time,width,replicas,value,standard_error,study_time,slope,slope_low,slope_high,expected_slope\n"
+        ),
+        "{csv}"
+    );
     assert_eq!(csv.lines().count(), 1 + 3 * 2 * 5, "three quantities, two times, five widths");
 }
 

@@ -19,6 +19,37 @@ fn run(scenario: &Scenario, threads: usize, out: &Path) -> meanfield_scenario::R
     common::run_scenario(scenario, Some(threads), out)
 }
 
+/// Significant digits of the plotted numbers in figure snapshots.
+const FIGURE_DIGITS: usize = 4;
+
+/// Snapshots the data of every figure drawn from the tables in `dir` (not the pixels), and checks that
+/// the run wrote each as SVG with its title and legend labels in it.
+fn check_figures(name: &str, dir: &Path) {
+    let mut figures = Vec::new();
+    for table in ["timeseries.csv", "study.csv", "ldp.csv"] {
+        if dir.join(table).exists() {
+            figures.extend(meanfield_plot::figures(&dir.join(table)).unwrap());
+        }
+    }
+    for figure in &figures {
+        let svg =
+            std::fs::read_to_string(dir.join(format!("{}.svg", meanfield_sinks::file_stem(&figure.name)))).unwrap();
+        for layer in &figure.layers {
+            // plotters writes each text element's content on a line of its own.
+            if let meanfield_plot::Layer::Line { label, .. } | meanfield_plot::Layer::Steps { label, .. } = layer
+                && !label.is_empty()
+            {
+                assert!(svg.contains(&format!("\n{label}\n")), "{}: legend {label:?}", figure.name);
+            }
+        }
+        assert!(svg.contains(&format!("\n{}\n", figure.title)), "{}", figure.name);
+        assert!(dir.join(format!("{}.png", meanfield_sinks::file_stem(&figure.name))).is_file());
+    }
+    let rounded: Vec<_> = figures.iter().map(|f| f.rounded(FIGURE_DIGITS)).collect();
+    let text = ron::ser::to_string_pretty(&rounded, ron::ser::PrettyConfig::default().compact_arrays(true)).unwrap();
+    insta::assert_snapshot!(format!("{name}_figures"), text);
+}
+
 fn snapshot_of(path: &Path) -> String {
     let summary = Summary::read(path).unwrap();
     summary.rounded(SNAPSHOT_DIGITS).to_ron().unwrap()
@@ -73,7 +104,14 @@ fn check_scaled_summary(name: &str, replacements: &[(&str, &str)]) {
     let dir = tempfile::tempdir().unwrap();
     run(&scenario, 2, dir.path());
     insta::assert_snapshot!(format!("{name}_summary"), snapshot_of(&dir.path().join("summary.ron")));
+    if PLOTTED.contains(&name) {
+        check_figures(name, dir.path());
+    }
 }
+
+/// Scenarios whose figures are snapshotted: one per plot kind (risk with the limit and marginals against
+/// the limit density: Mei; scaling fits: 3-spin; rate functions: the quenched LDP).
+const PLOTTED: [&str; 3] = ["mei_isotropic_gaussians", "three_spin_error_scaling", "ldp_one_hidden_quenched"];
 
 #[test]
 fn mei_isotropic_gaussians_summary() {

@@ -26,6 +26,8 @@ pub fn run_scenario(
         progress: &meanfield_core::progress::NoProgress,
         version: "test".into(),
         git_commit: "test".into(),
+        resume: false,
+        stop: Default::default(),
     };
     meanfield_scenario::run(scenario, &plans, &options).unwrap()
 }

@@ -11,6 +11,7 @@
 //! - the loss is ℓ = ½ (y − ŷ)², and the risk is its expectation.
 
 pub mod activation;
+pub mod checkpoint;
 pub mod data;
 pub mod dynamics;
 pub mod fault;
@@ -24,6 +25,7 @@ pub mod sink;
 pub mod stats;
 
 pub use activation::Activation;
+pub use checkpoint::{Checkpoints, NoCheckpoints, ReplicaState, Saved};
 pub use data::{DataDistribution, DataStream};
 pub use dynamics::{Dynamics, NonFinite, StepRule, StepWorkspace};
 pub use fault::FaultLog;
@@ -31,6 +33,6 @@ pub use init::InitLaw;
 pub use model::{Block, Model};
 pub use observable::{Holdout, Observable, ObservationContext};
 pub use progress::Progress;
-pub use results::{Divergence, PointInfo, PointResult, Record, ReplicaResult, Selection, nearest_time};
+pub use results::{Divergence, PointInfo, PointResult, Record, ReplicaResult, Selection, Snapshot, nearest_time};
 pub use rng::{Purpose, Stream, StreamKey};
 pub use sink::{Sink, SinkError};

@@ -1,11 +1,12 @@
 //! Progress reporting from the runner to whoever shows it (a terminal bar, a log, nothing).
 
-/// Receives progress events from replicas running on several threads.
+/// Receives progress events from replicas running on several threads. `point` is the index of the sweep
+/// point (`PointInfo::index`) the replica belongs to, so a display can show one bar per point.
 pub trait Progress: Sync {
-    /// `steps` more steps of some replica are done.
-    fn advance(&self, steps: u64);
-    /// One replica finished (or diverged).
-    fn replica_done(&self) {}
+    /// `steps` more steps of some replica of `point` are done.
+    fn advance(&self, point: usize, steps: u64);
+    /// One replica of `point` finished (or diverged, or was restored finished from a checkpoint).
+    fn replica_done(&self, _point: usize) {}
 }
 
 /// Reports nothing.
@@ -13,5 +14,5 @@ pub trait Progress: Sync {
 pub struct NoProgress;
 
 impl Progress for NoProgress {
-    fn advance(&self, _steps: u64) {}
+    fn advance(&self, _point: usize, _steps: u64) {}
 }

@@ -6,12 +6,14 @@
 //! output identical for any number of threads.
 
 use meanfield_core::{
-    DataDistribution, Divergence, Dynamics, FaultLog, Holdout, Model, Observable, ObservationContext, PointInfo,
-    PointResult, Progress, Purpose, Record, ReplicaResult, Selection, StepWorkspace, StreamKey,
+    Checkpoints, DataDistribution, Divergence, Dynamics, FaultLog, Holdout, Model, NoCheckpoints, Observable,
+    ObservationContext, PointInfo, PointResult, Progress, Purpose, Record, ReplicaResult, ReplicaState, Saved,
+    Selection, Snapshot, StepWorkspace, StreamKey,
 };
 use rand::RngCore;
 use rayon::prelude::*;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// Builds one replica's model with its initial particles drawn from the given stream.
 pub type ModelFactory = Arc<dyn Fn(&mut dyn RngCore) -> InitialModel + Send + Sync>;
@@ -46,6 +48,12 @@ pub struct PointPlan {
     pub faults: Arc<FaultLog>,
     /// The initial weights of the replicas: each its own (annealed) or one configuration for all.
     pub ensemble: Ensemble,
+    /// The mean-field limit solved for this point, if the scenario asked for one (its observable is among
+    /// `observables`; the solution is kept here so its densities can be written out).
+    pub limit: Option<Arc<crate::limit::LimitSolution>>,
+    /// Record steps at which replicas `0..snapshot_replicas` keep their whole parameter vector.
+    pub snapshot_steps: Vec<u64>,
+    pub snapshot_replicas: usize,
 }
 
 /// How the replicas of a point draw their initial weights (DESIGN.md §1, large deviations). Data streams
@@ -95,6 +103,8 @@ struct Replica<'p> {
     work: StepWorkspace,
     scratch: Vec<f64>,
     done: u64,
+    /// Whether this replica keeps parameter snapshots, and those kept so far.
+    snapshots: Option<Vec<Snapshot>>,
 }
 
 /// A plan with its column count, computed once.
@@ -133,6 +143,46 @@ impl<'p> Replica<'p> {
             work,
             scratch: Vec::new(),
             done: 0,
+            snapshots: (replica < p.snapshot_replicas && !p.snapshot_steps.is_empty()).then(Vec::new),
+        }
+    }
+
+    /// Continues from a checkpoint: the parameters and the noise stream are restored, the data stream is
+    /// replayed for `done` steps (so a stream with state of its own, e.g. an epoch order, is rebuilt too)
+    /// and must arrive where the checkpoint says. `Err` when it does not: the checkpoint is from another
+    /// scenario or program.
+    fn restore(&mut self, state: &ReplicaState) -> Result<(), String> {
+        if state.params.len() != self.model.params().len() {
+            return Err(format!(
+                "it holds {} parameters, the model has {}",
+                state.params.len(),
+                self.model.params().len()
+            ));
+        }
+        for _ in 0..state.done {
+            self.data.fill(&mut self.data_rng, &mut self.x, &mut self.y);
+        }
+        if self.data_rng.get_word_pos() != state.data_position {
+            return Err(format!("its data stream position does not match a replay of {} steps", state.done));
+        }
+        self.noise_rng.set_word_pos(state.noise_position);
+        self.model.params_mut().copy_from_slice(&state.params);
+        self.done = state.done;
+        self.log_weight = state.log_weight;
+        self.snapshots = self.snapshots.as_ref().map(|_| state.snapshots.clone());
+        Ok(())
+    }
+
+    fn state(&self, records: &[Record]) -> ReplicaState {
+        ReplicaState {
+            replica: self.replica,
+            done: self.done,
+            params: self.model.params().to_vec(),
+            data_position: self.data_rng.get_word_pos(),
+            noise_position: self.noise_rng.get_word_pos(),
+            records: records.to_vec(),
+            snapshots: self.snapshots.clone().unwrap_or_default(),
+            log_weight: self.log_weight,
         }
     }
 
@@ -161,7 +211,19 @@ impl<'p> Replica<'p> {
 
     /// Steps to `target` and records the observables there.
     fn advance(&mut self, target: u64, progress: &dyn Progress) -> Result<Record, Divergence> {
+        self.step_to(target, progress, &mut |_| false).map(|stopped| stopped.expect("never paused"))
+    }
+
+    /// Steps to `target` and records the observables there; every `PROGRESS_EVERY` steps asks `pause`
+    /// (given the steps done) whether to stop early, and returns `Ok(None)` if it did.
+    fn step_to(
+        &mut self,
+        target: u64,
+        progress: &dyn Progress,
+        pause: &mut dyn FnMut(&Self) -> bool,
+    ) -> Result<Option<Record>, Divergence> {
         let plan = self.plan.plan;
+        let point = plan.info.index;
         while self.done < target {
             self.data.fill(&mut self.data_rng, &mut self.x, &mut self.y);
             if let Err(bad) =
@@ -173,7 +235,10 @@ impl<'p> Replica<'p> {
             }
             self.done += 1;
             if self.done.is_multiple_of(PROGRESS_EVERY) {
-                progress.advance(PROGRESS_EVERY);
+                progress.advance(point, PROGRESS_EVERY);
+                if self.done < target && pause(self) {
+                    return Ok(None);
+                }
             }
         }
         if self.model.params().iter().any(|p| !p.is_finite()) {
@@ -189,32 +254,137 @@ impl<'p> Replica<'p> {
         for observable in &plan.observables {
             observable.observe(&mut ctx, &mut values);
         }
-        Ok(Record { step: self.done, time: self.time_of(self.done), values })
+        let time = self.time_of(self.done);
+        if let Some(snapshots) = &mut self.snapshots
+            && plan.snapshot_steps.binary_search(&self.done).is_ok()
+        {
+            snapshots.push(Snapshot { step: self.done, time, params: self.model.params().to_vec() });
+        }
+        Ok(Some(Record { step: self.done, time, values }))
     }
 
     fn finish(&self, progress: &dyn Progress) {
-        progress.advance(self.done % PROGRESS_EVERY);
-        progress.replica_done();
+        progress.advance(self.plan.plan.info.index, self.done % PROGRESS_EVERY);
+        progress.replica_done(self.plan.plan.info.index);
     }
 }
 
 /// Runs one replica of a point to its horizon, or until it diverges.
 pub fn run_replica(plan: &PointPlan, replica: usize, progress: &dyn Progress) -> ReplicaResult {
+    match run_replica_with(plan, replica, progress, &NoCheckpoints) {
+        Ok(result) => result,
+        Err(Stopped) => unreachable!("NoCheckpoints never stops a run"),
+    }
+}
+
+/// The run stopped before every replica finished (Ctrl-C, or a checkpoint could not be written); what
+/// was done is in the checkpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stopped;
+
+/// A checkpoint's saved state does not fit the replica it is for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the checkpoint of replica {replica} of point {point} does not fit this scenario: {reason}")]
+pub struct Mismatch {
+    pub point: usize,
+    pub replica: usize,
+    pub reason: String,
+}
+
+/// [`run_replica`] with checkpoints: starts from what `checkpoints` saved of the replica, saves its state
+/// every interval, and stops (saving) when the run is stopping. The result is the same as without
+/// checkpoints, however often it was interrupted. A saved state that does not fit is reported to
+/// `checkpoints` as a stop; [`run_points_with`] returns it as a [`Mismatch`].
+pub fn run_replica_with(
+    plan: &PointPlan,
+    replica: usize,
+    progress: &dyn Progress,
+    checkpoints: &dyn Checkpoints,
+) -> Result<ReplicaResult, Stopped> {
+    run_replica_checked(plan, replica, progress, checkpoints).map_err(|e| match e {
+        Interruption::Stopped | Interruption::Mismatch(_) => Stopped,
+    })
+}
+
+enum Interruption {
+    Stopped,
+    Mismatch(Mismatch),
+}
+
+fn run_replica_checked(
+    plan: &PointPlan,
+    replica: usize,
+    progress: &dyn Progress,
+    checkpoints: &dyn Checkpoints,
+) -> Result<ReplicaResult, Interruption> {
+    let point = plan.info.index;
+    let saved = checkpoints.saved(point, replica);
+    if let Some(Saved::Finished(result)) = saved {
+        progress.advance(point, result.records.last().map_or(0, |r| r.step));
+        progress.replica_done(point);
+        return Ok(result);
+    }
+    if checkpoints.stopping() {
+        return Err(Interruption::Stopped);
+    }
     let plan = PlanRef { plan, columns: plan.columns().len() };
     let mut state = Replica::new(&plan, replica);
     let mut records = Vec::with_capacity(plan.plan.record_steps.len());
+    if let Some(Saved::Running(saved)) = saved {
+        state.restore(&saved).map_err(|reason| Interruption::Mismatch(Mismatch { point, replica, reason }))?;
+        records = saved.records;
+        progress.advance(point, state.done - state.done % PROGRESS_EVERY);
+    }
+    let interval = checkpoints.interval();
+    let mut last_saved = Instant::now();
     let mut divergence = None;
+    let mut stopped = false;
+    let mut pause = |replica: &Replica<'_>, records: &[Record]| {
+        let due = interval.is_some_and(|every| last_saved.elapsed() >= every);
+        let stop = checkpoints.stopping();
+        if due || stop {
+            checkpoints.save(point, &replica.state(records));
+            last_saved = Instant::now();
+        }
+        stop
+    };
     for &record_step in &plan.plan.record_steps {
-        match state.advance(record_step, progress) {
-            Ok(record) => records.push(record),
+        if record_step < state.done || records.last().is_some_and(|r: &Record| r.step >= record_step) {
+            continue;
+        }
+        let outcome = {
+            let done_records: &[Record] = &records;
+            state.step_to(record_step, progress, &mut |r| pause(r, done_records))
+        };
+        match outcome {
+            Ok(Some(record)) => records.push(record),
+            Ok(None) => {
+                stopped = true;
+                break;
+            }
             Err(diverged) => {
                 divergence = Some(diverged);
                 break;
             }
         }
+        if pause(&state, &records) && records.len() < plan.plan.record_steps.len() {
+            stopped = true;
+            break;
+        }
+    }
+    if stopped {
+        return Err(Interruption::Stopped);
     }
     state.finish(progress);
-    ReplicaResult { replica, records, divergence, log_weight: state.log_weight }
+    let result = ReplicaResult {
+        replica,
+        records,
+        divergence,
+        log_weight: state.log_weight,
+        snapshots: state.snapshots.take().unwrap_or_default(),
+    };
+    checkpoints.finished(point, &result);
+    Ok(result)
 }
 
 /// Runs `clones` replicas of a point in lockstep (replica indices `first..first + clones`, so
@@ -256,14 +426,48 @@ pub fn run_population(
 /// Runs all replicas of all points on the current rayon pool; results come back in point order, each
 /// point's replicas in replica order.
 pub fn run_points(plans: &[PointPlan], progress: &dyn Progress) -> Vec<PointResult> {
+    match run_points_with(plans, progress, &NoCheckpoints) {
+        Ok(points) => points,
+        Err(_) => unreachable!("NoCheckpoints never stops a run"),
+    }
+}
+
+/// Why [`run_points_with`] returned without every result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unfinished {
+    /// Stopped (Ctrl-C, or a checkpoint could not be written); the checkpoints hold what was done.
+    Stopped,
+    /// A saved state does not fit its replica.
+    Mismatch(Mismatch),
+}
+
+/// [`run_points`] with checkpoints (see [`run_replica_with`]).
+pub fn run_points_with(
+    plans: &[PointPlan],
+    progress: &dyn Progress,
+    checkpoints: &dyn Checkpoints,
+) -> Result<Vec<PointResult>, Unfinished> {
     let jobs: Vec<(usize, usize)> =
         plans.iter().enumerate().flat_map(|(p, plan)| (0..plan.info.replicas).map(move |r| (p, r))).collect();
-    let mut results: Vec<ReplicaResult> = jobs.par_iter().map(|&(p, r)| run_replica(&plans[p], r, progress)).collect();
+    let outcomes: Vec<Result<ReplicaResult, Interruption>> =
+        jobs.par_iter().map(|&(p, r)| run_replica_checked(&plans[p], r, progress, checkpoints)).collect();
+    let mut results = Vec::with_capacity(outcomes.len());
+    let mut stopped = false;
+    for outcome in outcomes {
+        match outcome {
+            Ok(result) => results.push(result),
+            Err(Interruption::Mismatch(m)) => return Err(Unfinished::Mismatch(m)),
+            Err(Interruption::Stopped) => stopped = true,
+        }
+    }
+    if stopped {
+        return Err(Unfinished::Stopped);
+    }
     let mut points = Vec::with_capacity(plans.len());
     for plan in plans.iter().rev() {
         let replicas = results.split_off(results.len() - plan.info.replicas);
         points.push(PointResult { info: plan.info.clone(), columns: plan.columns(), replicas });
     }
     points.reverse();
-    points
+    Ok(points)
 }

@@ -11,7 +11,10 @@ pub mod population;
 pub mod schedule;
 pub mod sgd;
 
-pub use executor::{Ensemble, InitialModel, ModelFactory, PointPlan, run_points, run_population, run_replica};
+pub use executor::{
+    Ensemble, InitialModel, Mismatch, ModelFactory, PointPlan, Stopped, Unfinished, run_points, run_points_with,
+    run_population, run_replica, run_replica_with,
+};
 pub use observables::{
     Averages, DEPENDENCE_COLUMN_PREFIX, Function, Histogram, LIMIT_RISK_COLUMN, LayerDependence, LimitDistance,
     Moments, Risk, Statistic, TAGGED_COLUMN_PREFIX, Tagged, TestFunction, Variances,

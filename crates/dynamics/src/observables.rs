@@ -267,7 +267,7 @@ impl Observable for LayerDependence {
     }
 }
 
-/// Histogram of a statistic over the particles, as a density: column k holds
+/// Histogram of a statistic over the particles, as a density: column `hist(S)[lo:hi]` (bin k) holds
 /// (number of particles in bin k) / (N · bin width). Particles outside the range are not counted, so the
 /// columns integrate to the fraction of particles inside it.
 #[derive(Debug, Clone, PartialEq)]
@@ -286,8 +286,10 @@ impl Histogram {
 
 impl Observable for Histogram {
     fn columns(&self) -> Vec<String> {
+        // The bin's edges are in its name, so the table alone can be plotted: `hist(|w|)[0.5:0.75]`.
         let label = self.of.label();
-        (0..self.bins).map(|k| format!("hist({label})[{k}]")).collect()
+        let edges = self.bin_edges();
+        edges.windows(2).map(|e| format!("hist({label})[{}:{}]", e[0], e[1])).collect()
     }
     fn observe(&self, ctx: &mut ObservationContext<'_>, out: &mut Vec<f64>) {
         let start = out.len();

@@ -344,8 +344,26 @@ pub(crate) fn plan(
         EnsembleSpec::QuenchedFrom(path) => quenched_from(model, &ctx.base_dir.join(path))?,
         EnsembleSpec::Annealed | EnsembleSpec::Quenched => model,
     };
+    let record_steps = schedule.steps(steps, rule, width);
+    let (snapshot_steps, snapshot_replicas) = match &spec.outputs.snapshots {
+        Some(snapshots) => {
+            let times = record_steps.iter().map(|&s| s as f64 * info.time_per_step);
+            let mut chosen: Vec<u64> = snapshots
+                .times
+                .iter()
+                .filter_map(|&t| meanfield_core::nearest_time(times.clone(), t).map(|i| record_steps[i]))
+                .collect();
+            chosen.sort_unstable();
+            chosen.dedup();
+            (chosen, snapshots.replicas.min(spec.replicas))
+        }
+        None => (Vec::new(), 0),
+    };
     Ok(PointPlan {
-        record_steps: schedule.steps(steps, rule, width),
+        record_steps,
+        limit: None,
+        snapshot_steps,
+        snapshot_replicas,
         info,
         model,
         data,

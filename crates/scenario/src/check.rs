@@ -346,7 +346,30 @@ pub fn validate(spec: &ScenarioSpec) -> Result<(), Invalid> {
             return Err(invalid("replicas", "an ldp estimate needs at least 2 replicas (thousands in practice)"));
         }
     }
+    check_outputs(&spec.outputs)?;
     validate_observables(spec, None)
+}
+
+fn check_outputs(outputs: &crate::spec::OutputSpec) -> Result<(), Invalid> {
+    if !outputs.csv && !outputs.plots.is_empty() {
+        return Err(invalid(
+            "outputs.plots",
+            "plots are drawn from timeseries.csv: keep `csv: true` or set `plots: []`",
+        ));
+    }
+    if let Some(snapshots) = &outputs.snapshots {
+        at_least_one("outputs.snapshots.replicas", snapshots.replicas)?;
+        if snapshots.times.is_empty() {
+            return Err(invalid("outputs.snapshots.times", "needs at least one time"));
+        }
+        for t in &snapshots.times {
+            non_negative("outputs.snapshots.times", *t)?;
+        }
+    }
+    if let Some(seconds) = outputs.checkpoint_seconds {
+        positive("outputs.checkpoint_seconds", seconds)?;
+    }
+    Ok(())
 }
 
 /// A tilted initial law is an importance-sampling proposal: only the `ldp` estimates undo it (with the

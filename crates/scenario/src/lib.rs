@@ -120,6 +120,7 @@ impl Scenario {
             for &m in members {
                 let step_size = plans[m].info.step_size;
                 plans[m].observables.push(Arc::new(LimitDistance { limit: solution.clone(), step_size }));
+                plans[m].limit = Some(solution.clone());
             }
         }
         Ok(plans)

@@ -1,12 +1,19 @@
 //! Running a scenario: plans → executor on a thread pool → sinks → manifest.
 
-use crate::spec::{LdpMethod, LdpSpec};
+use crate::spec::{LdpMethod, LdpSpec, PlotFormat};
 use crate::{Scenario, ScenarioError};
-use meanfield_core::{Divergence, PointResult, Progress, Purpose, Sink, SinkError, StreamKey};
-use meanfield_dynamics::{PointPlan, run_points, run_population};
-use meanfield_sinks::{AtomicFile, CsvTimeSeries, Manifest, Summary, SummarySink};
-use std::path::PathBuf;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use meanfield_core::{
+    Checkpoints, Divergence, NoCheckpoints, PointResult, Progress, Purpose, Sink, SinkError, StreamKey,
+};
+use meanfield_dynamics::{Mismatch, PointPlan, Unfinished, run_points_with, run_population};
+use meanfield_sinks::{
+    AtomicFile, CheckpointError, CheckpointHeader, CheckpointStore, CsvTimeSeries, JsonLines, Manifest, Summary,
+    SummarySink,
+};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -24,6 +31,27 @@ pub enum RunError {
     Ldp(#[from] meanfield_ldp::ensemble::LdpError),
     #[error("ldp: the cloning population at k = {k} stopped: {message}")]
     Cloning { k: f64, message: String },
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    #[error(transparent)]
+    Mismatch(#[from] Mismatch),
+    #[error(
+        "interrupted: {finished} of {total} replicas finished; the checkpoint is in {}: continue with `{resume}`",
+        dir.join("checkpoint").display()
+    )]
+    Interrupted { dir: PathBuf, finished: usize, total: usize, resume: String },
+    #[error(
+        "{source}; the run stopped, and what finished is kept in {}: fix the cause (a full disk?) and continue with `{resume}`",
+        dir.join("checkpoint").display()
+    )]
+    CheckpointWrite { dir: PathBuf, source: SinkError, resume: String },
+    #[error(
+        "{source}; every replica's results are kept in {}: fix the cause (a full disk?) and `{resume}` writes them without recomputing",
+        dir.join("checkpoint").display()
+    )]
+    WriteKept { dir: PathBuf, source: Box<RunError>, resume: String },
+    #[error(transparent)]
+    Plot(#[from] meanfield_plot::PlotError),
 }
 
 pub struct RunOptions<'a> {
@@ -35,11 +63,19 @@ pub struct RunOptions<'a> {
     /// Recorded in the manifest.
     pub version: String,
     pub git_commit: String,
+    /// Continue the interrupted run whose checkpoint is in the output directory.
+    pub resume: bool,
+    /// Set (by a Ctrl-C handler) to stop the run; running replicas are checkpointed first.
+    pub stop: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for RunOptions<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RunOptions").field("threads", &self.threads).field("output", &self.output).finish()
+        f.debug_struct("RunOptions")
+            .field("threads", &self.threads)
+            .field("output", &self.output)
+            .field("resume", &self.resume)
+            .finish()
     }
 }
 
@@ -127,19 +163,27 @@ fn ldp_summary(
     Ok(meanfield_ldp::ensemble::summarise(&ldp.column, functional, disorder, out))
 }
 
-/// Total SGD steps of a run (for progress bars and the manifest): every replica of every point, and with
-/// `ldp` cloning every clone of every population at every k.
-pub fn total_steps(scenario: &Scenario, plans: &[PointPlan]) -> u64 {
+/// SGD steps of one point (for its progress bar): every replica, and with `ldp` cloning every clone of
+/// every population at every k.
+pub fn point_steps(scenario: &Scenario, plan: &PointPlan) -> u64 {
     let clones_per_point = match scenario.spec.ldp.as_ref().map(|l| (&l.method, l.points)) {
         Some((LdpMethod::Cloning { clones, populations }, points)) => (clones * populations * points) as u64,
         _ => 0,
     };
-    plans.iter().map(|p| p.info.steps * (p.info.replicas as u64 + clones_per_point)).sum()
+    plan.info.steps * (plan.info.replicas as u64 + clones_per_point)
 }
 
-/// Runs the plans of `scenario` and writes `timeseries.csv`, `summary.ron` and `manifest.json` into the
-/// output directory. Diverged replicas do not fail the run: they are reported in the summary and in
-/// [`RunReport::divergences`], and everything they recorded before diverging is kept.
+/// Total SGD steps of a run (for progress bars and the manifest).
+pub fn total_steps(scenario: &Scenario, plans: &[PointPlan]) -> u64 {
+    plans.iter().map(|p| point_steps(scenario, p)).sum()
+}
+
+/// Runs the plans of `scenario` and writes its outputs (`summary.ron`, `manifest.json` and the sinks of
+/// `outputs`: `timeseries.csv`, `timeseries.jsonl`, snapshots, plots; `study.csv`, `ldp.csv`, `limit.csv`
+/// where the scenario has them) into the output directory. Diverged replicas do not fail the run: they are
+/// reported in the summary and in [`RunReport::divergences`], and everything they recorded before
+/// diverging is kept. With checkpoints (the default), finished replicas and the state of running ones are
+/// kept in `<output>/checkpoint` until every output is written; `options.resume` continues from there.
 pub fn run(scenario: &Scenario, plans: &[PointPlan], options: &RunOptions<'_>) -> Result<RunReport, RunError> {
     let dir = options.output.clone().unwrap_or_else(|| scenario.output_dir());
     // Fail before computing anything if results could not be written.
@@ -156,38 +200,64 @@ pub fn run(scenario: &Scenario, plans: &[PointPlan], options: &RunOptions<'_>) -
     let pool = builder
         .build()
         .map_err(|e| RunError::Threads { threads: options.threads.unwrap_or(0), message: e.to_string() })?;
+    let header = CheckpointHeader::new(
+        scenario.sha256(),
+        options.version.clone(),
+        plans.iter().map(|p| (p.info.label.clone(), p.info.replicas, p.info.steps)).collect(),
+    );
+    let interval = scenario.spec.outputs.checkpoint_seconds.map(Duration::from_secs_f64);
+    let store = if options.resume {
+        Some(CheckpointStore::resume(&dir, &header, interval, options.stop.clone())?)
+    } else if interval.is_some() {
+        Some(CheckpointStore::create(&dir, &header, interval, options.stop.clone())?)
+    } else {
+        None
+    };
+    let checkpoints: &dyn Checkpoints = store.as_ref().map_or(&NoCheckpoints, |s| s);
     let started = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let clock = Instant::now();
     let plans = &pool.install(|| scenario.with_limits(plans.to_vec()))?;
-    let points = pool.install(|| run_points(plans, options.progress));
-
-    let mut csv = CsvTimeSeries::create(&dir.join("timeseries.csv"))?;
-    let mut summary = SummarySink::new(&dir.join("summary.ron"), &scenario.spec.name, &options.version);
-    for point in &points {
-        csv.point(point)?;
-        summary.point(point)?;
-    }
-    let mut files = csv.finish()?;
-    if let Some(study) = crate::build::study(&scenario.spec, plans) {
-        let table = study.analyse(&points, scenario.spec.seed)?;
-        files.push(table.write_csv(&dir.join("study.csv"))?);
-        summary.set_study(table);
-    }
-    if let Some(ldp) = &scenario.spec.ldp {
-        // After timeseries.csv: a cloning population that diverges must not lose the replicas' results.
-        let table = pool.install(|| ldp_summary(scenario, ldp, plans, &points, options.progress))?;
-        files.push(AtomicFile::write_all(&dir.join("ldp.csv"), table.to_csv().as_bytes())?);
-        if let Some(direct) = table.direct_csv() {
-            files.push(AtomicFile::write_all(&dir.join("ldp_direct.csv"), direct.as_bytes())?);
+    let points = match pool.install(|| run_points_with(plans, options.progress, checkpoints)) {
+        Ok(points) => points,
+        Err(Unfinished::Mismatch(m)) => return Err(m.into()),
+        Err(Unfinished::Stopped) => {
+            let store = store.as_ref().expect("only a checkpoint store stops a run");
+            let resume = resume_command(scenario, &dir);
+            return Err(match store.take_error() {
+                Some(source) => RunError::CheckpointWrite { dir, source, resume },
+                None => RunError::Interrupted {
+                    dir,
+                    finished: store.finished_count(),
+                    total: plans.iter().map(|p| p.info.replicas).sum(),
+                    resume,
+                },
+            });
         }
-        summary.set_ldp(table);
-    }
-    files.extend(summary.finish()?);
+    };
+    let written = write_outputs(scenario, plans, &points, &pool, &dir, options);
+    let (files, summary) = match (written, store) {
+        (Ok(written), store) => {
+            if let Some(store) = store {
+                store.remove()?;
+            }
+            written
+        }
+        // Only a failure to write is cured by writing again; a misfit analysis would fail the same way.
+        (
+            Err(e @ (RunError::Sink(SinkError::Io { .. }) | RunError::Plot(meanfield_plot::PlotError::Write(_)))),
+            Some(_),
+        ) => {
+            let resume = resume_command(scenario, &dir);
+            return Err(RunError::WriteKept { dir, source: Box::new(e), resume });
+        }
+        (Err(e), _) => return Err(e),
+    };
     // Everything: limits, replicas, analyses (an ldp bootstrap or cloning can outlast the replicas).
     let wall_seconds = clock.elapsed().as_secs_f64();
     let divergences: Vec<Divergence> =
         points.iter().flat_map(|p| p.replicas.iter().filter_map(|r| r.divergence.clone())).collect();
     let manifest_path = dir.join("manifest.json");
+    let mut files = files;
     files.push(manifest_path.clone());
     Manifest {
         scenario_name: scenario.spec.name.clone(),
@@ -202,16 +272,121 @@ pub fn run(scenario: &Scenario, plans: &[PointPlan], options: &RunOptions<'_>) -
         wall_seconds,
         steps_total: total_steps(scenario, plans),
         diverged_replicas: divergences.len(),
+        resumed: options.resume,
         files: files.clone(),
     }
     .write(&manifest_path)?;
     Ok(RunReport {
         output_dir: dir,
         files,
-        summary: summary.summary().clone(),
+        summary,
         divergences,
         faults: plans.iter().filter_map(|p| p.faults.first().map(|f| format!("point {}: {f}", p.info.index))).collect(),
         threads: pool.current_num_threads(),
         wall_seconds,
     })
+}
+
+/// The command that continues a run of `scenario` stopped with its checkpoint in `dir`.
+fn resume_command(scenario: &Scenario, dir: &Path) -> String {
+    // The embedded default scenario is the one `meanfield run` runs without a file.
+    let file = if scenario.origin.starts_with('<') { String::new() } else { format!(" {}", scenario.origin) };
+    format!("meanfield run{file} --resume {}", dir.display())
+}
+
+/// Everything a finished run writes but the manifest: the sinks, the analyses and the plots.
+fn write_outputs(
+    scenario: &Scenario,
+    plans: &[PointPlan],
+    points: &[PointResult],
+    pool: &rayon::ThreadPool,
+    dir: &Path,
+    options: &RunOptions<'_>,
+) -> Result<(Vec<PathBuf>, Summary), RunError> {
+    let outputs = &scenario.spec.outputs;
+    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+    if outputs.csv {
+        sinks.push(Box::new(CsvTimeSeries::create(&dir.join("timeseries.csv"))?));
+    }
+    if outputs.jsonl {
+        sinks.push(Box::new(JsonLines::create(&dir.join("timeseries.jsonl"))?));
+    }
+    let mut summary = SummarySink::new(&dir.join("summary.ron"), &scenario.spec.name, &options.version);
+    let mut files = Vec::new();
+    for (point, plan) in points.iter().zip(plans) {
+        for sink in &mut sinks {
+            sink.point(point)?;
+        }
+        summary.point(point)?;
+        if outputs.snapshots.is_some() {
+            let probe = (plan.model)(&mut StreamKey::shared(0, Purpose::Init).stream()).model;
+            files.extend(meanfield_sinks::write_snapshots(&dir.join("snapshots"), point, probe.blocks())?);
+        }
+    }
+    for sink in &mut sinks {
+        files.extend(sink.finish()?);
+    }
+    if let Some(path) = write_limit_csv(&dir.join("limit.csv"), plans)? {
+        files.push(path);
+    }
+    if let Some(study) = crate::build::study(&scenario.spec, plans) {
+        let table = study.analyse(points, scenario.spec.seed)?;
+        files.push(table.write_csv(&dir.join("study.csv"))?);
+        summary.set_study(table);
+    }
+    if let Some(ldp) = &scenario.spec.ldp {
+        // After timeseries.csv: a cloning population that diverges must not lose the replicas' results.
+        let table = pool.install(|| ldp_summary(scenario, ldp, plans, points, options.progress))?;
+        files.push(AtomicFile::write_all(&dir.join("ldp.csv"), table.to_csv().as_bytes())?);
+        if let Some(direct) = table.direct_csv() {
+            files.push(AtomicFile::write_all(&dir.join("ldp_direct.csv"), direct.as_bytes())?);
+        }
+        summary.set_ldp(table);
+    }
+    if !outputs.plots.is_empty() {
+        let formats = meanfield_plot::Formats {
+            svg: outputs.plots.contains(&PlotFormat::Svg),
+            png: outputs.plots.contains(&PlotFormat::Png),
+        };
+        files.extend(meanfield_plot::plot_run(dir, formats)?);
+    }
+    files.extend(summary.finish()?);
+    Ok((files, summary.summary().clone()))
+}
+
+/// `limit.csv`: the solved limit's marginal densities at every record time of every point that has one,
+/// as `label,time,statistic,lo,hi,density` (one row per grid cell; densities normalised to total mass 1).
+fn write_limit_csv(path: &Path, plans: &[PointPlan]) -> Result<Option<PathBuf>, RunError> {
+    if plans.iter().all(|p| p.limit.is_none()) {
+        return Ok(None);
+    }
+    let io = |e: csv::Error| SinkError::io(path, std::io::Error::other(e));
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    csv.write_record(["label", "time", "statistic", "lo", "hi", "density"]).map_err(io)?;
+    for plan in plans {
+        let Some(limit) = &plan.limit else { continue };
+        for &step in &plan.record_steps {
+            // The limit was solved at PDE time k·η of every record step k.
+            let Some(snapshot) = limit.snapshot(step as f64 * plan.info.step_size) else { continue };
+            let time = (step as f64 * plan.info.time_per_step).to_string();
+            for (marginal, density) in limit.marginals.iter().zip(&limit.marginal_densities[snapshot]) {
+                let total: f64 = density.masses.iter().sum();
+                let statistic = marginal.statistic.label();
+                for (k, mass) in density.masses.iter().enumerate() {
+                    let (lo, hi) = (density.edges[k], density.edges[k + 1]);
+                    let row = [
+                        plan.info.label.clone(),
+                        time.clone(),
+                        statistic.clone(),
+                        lo.to_string(),
+                        hi.to_string(),
+                        (mass / total / (hi - lo)).to_string(),
+                    ];
+                    csv.write_record(row).map_err(io)?;
+                }
+            }
+        }
+    }
+    let bytes = csv.into_inner().map_err(|e| SinkError::io(path, e.into_error()))?;
+    Ok(Some(AtomicFile::write_all(path, &bytes)?))
 }

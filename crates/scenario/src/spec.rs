@@ -44,6 +44,67 @@ pub struct ScenarioSpec {
     /// Large deviations of a column at one time across the replicas (`ldp.csv`, the summary's `ldp`).
     #[serde(default)]
     pub ldp: Option<LdpSpec>,
+    /// Which files a run writes besides `summary.ron` and `manifest.json`, and how often it checkpoints.
+    #[serde(default)]
+    pub outputs: OutputSpec,
+}
+
+/// The sinks of a run (docs/output.md has their schemas).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSpec {
+    /// `timeseries.csv`: one row per (point, replica, record).
+    #[serde(default = "yes")]
+    pub csv: bool,
+    /// `timeseries.jsonl`: the same records as JSON lines.
+    #[serde(default)]
+    pub jsonl: bool,
+    /// Image formats of the plots drawn from the tables (`[]`: none).
+    #[serde(default = "default_plots")]
+    pub plots: Vec<PlotFormat>,
+    /// NPY files of the particles' parameters at chosen times.
+    #[serde(default)]
+    pub snapshots: Option<SnapshotSpec>,
+    /// Seconds between checkpoints of running replicas (`None`: no checkpoints, and Ctrl-C stops at once).
+    /// Finished replicas are checkpointed as they finish.
+    #[serde(default = "default_checkpoint_seconds")]
+    pub checkpoint_seconds: Option<f64>,
+}
+
+impl Default for OutputSpec {
+    fn default() -> Self {
+        OutputSpec {
+            csv: true,
+            jsonl: false,
+            plots: default_plots(),
+            snapshots: None,
+            checkpoint_seconds: default_checkpoint_seconds(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PlotFormat {
+    Svg,
+    Png,
+}
+
+/// The parameters of replicas `0..replicas` of every point at the records nearest `times`, written to
+/// `snapshots/<point>_t=<time>_<block>.npy` as arrays of shape (replicas, rows, cols) per block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotSpec {
+    pub times: Vec<f64>,
+    #[serde(default = "one")]
+    pub replicas: usize,
+}
+
+fn default_plots() -> Vec<PlotFormat> {
+    vec![PlotFormat::Svg, PlotFormat::Png]
+}
+
+fn default_checkpoint_seconds() -> Option<f64> {
+    Some(60.0)
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

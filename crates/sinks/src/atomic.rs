@@ -16,11 +16,12 @@ impl AtomicFile {
     /// A temporary file next to `target` (same directory, so the rename cannot cross file systems).
     pub fn create(target: &Path) -> Result<AtomicFile, SinkError> {
         let dir = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let temp = tempfile::Builder::new()
-            .prefix(".meanfield-")
-            .suffix(".partial")
-            .tempfile_in(dir)
-            .map_err(|e| SinkError::io(target, e))?;
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".meanfield-").suffix(".partial");
+        // A temporary file is private (0600); a result is an ordinary file (0644 less the umask).
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+        let temp = builder.tempfile_in(dir).map_err(|e| SinkError::io(target, e))?;
         Ok(AtomicFile { target: target.to_owned(), temp })
     }
 
@@ -73,5 +74,13 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "an uncommitted file leaves nothing");
         AtomicFile::write_all(&target, b"whole").unwrap();
         assert_eq!(std::fs::read(&target).unwrap(), b"whole");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            // Readable by group and others as far as the umask allows, like a file std::fs::write makes.
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o044;
+            std::fs::write(dir.path().join("plain"), b"").unwrap();
+            assert_eq!(mode(&target), mode(&dir.path().join("plain")));
+        }
     }
 }

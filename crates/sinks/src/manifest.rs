@@ -22,6 +22,9 @@ pub struct Manifest {
     pub wall_seconds: f64,
     pub steps_total: u64,
     pub diverged_replicas: usize,
+    /// Whether the run continued from a checkpoint (`wall_seconds` then counts this part only).
+    #[serde(default)]
+    pub resumed: bool,
     pub files: Vec<PathBuf>,
 }
 

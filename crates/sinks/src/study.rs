@@ -247,13 +247,35 @@ impl Study {
 }
 
 impl StudySummary {
-    /// Writes the table as CSV (`quantity,time,width,replicas,value,standard_error`), plot-ready.
+    /// Writes the table as CSV, plot-ready: `quantity,time,width,replicas,value,standard_error`, then the
+    /// fit the row belongs to, repeated on each of its rows: `study_time` (the time asked for; `time` is
+    /// the record nearest it), `slope`, `slope_low`, `slope_high` (empty when there is none) and
+    /// `expected_slope`.
     pub fn write_csv(&self, path: &Path) -> Result<PathBuf, SinkError> {
         let io = |source| SinkError::Io { path: path.to_owned(), source };
         let mut csv = csv::Writer::from_writer(Vec::new());
-        csv.write_record(["quantity", "time", "width", "replicas", "value", "standard_error"])
-            .map_err(|e| io(e.into()))?;
-        for row in &self.rows {
+        csv.write_record([
+            "quantity",
+            "time",
+            "width",
+            "replicas",
+            "value",
+            "standard_error",
+            "study_time",
+            "slope",
+            "slope_low",
+            "slope_high",
+            "expected_slope",
+        ])
+        .map_err(|e| io(e.into()))?;
+        // Rows come in one run of increasing widths per fit, in the order of the fits.
+        let mut fit = 0;
+        let optional = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
+        for (i, row) in self.rows.iter().enumerate() {
+            if i > 0 && (row.quantity != self.rows[i - 1].quantity || row.width <= self.rows[i - 1].width) {
+                fit += 1;
+            }
+            let f = self.fits.get(fit);
             csv.write_record([
                 row.quantity.clone(),
                 row.time.to_string(),
@@ -261,6 +283,11 @@ impl StudySummary {
                 row.replicas.to_string(),
                 row.value.to_string(),
                 row.standard_error.to_string(),
+                optional(f.map(|f| f.time)),
+                optional(f.and_then(|f| f.slope)),
+                optional(f.and_then(|f| f.interval.map(|i| i.0))),
+                optional(f.and_then(|f| f.interval.map(|i| i.1))),
+                optional(f.map(|f| f.expected_slope)),
             ])
             .map_err(|e| io(e.into()))?;
         }
@@ -297,6 +324,7 @@ mod tests {
                 .iter()
                 .enumerate()
                 .map(|(replica, v)| ReplicaResult {
+                    snapshots: Vec::new(),
                     replica,
                     records: vec![Record { step: 1, time: 1.0, values: vec![*v] }],
                     divergence: None,

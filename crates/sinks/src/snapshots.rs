@@ -1,0 +1,62 @@
+//! NPY snapshots of the particles: for every point and snapshot time, one file per parameter block,
+//! `snapshots/<point>_t=<time>_<block>.npy`, a float64 array of shape (replicas, rows, cols), replica r
+//! being replica r of the point (`rows` = particles, `cols` = coordinates per particle, e.g. d for `w`).
+//! A replica that diverged before a snapshot has NaN there. Load with `numpy.load`.
+
+use crate::atomic::AtomicFile;
+use meanfield_core::{Block, PointResult, SinkError};
+use ndarray::Array3;
+use ndarray_npy::WriteNpyExt;
+use std::path::{Path, PathBuf};
+
+/// Writes the snapshots of `point`, whose model's parameter vector is split into `blocks`.
+pub fn write_snapshots(dir: &Path, point: &PointResult, blocks: &[Block]) -> Result<Vec<PathBuf>, SinkError> {
+    let kept: Vec<_> = point.replicas.iter().filter(|r| !r.snapshots.is_empty()).collect();
+    let Some(longest) = kept.iter().max_by_key(|r| r.snapshots.len()) else { return Ok(Vec::new()) };
+    let replicas = kept.iter().map(|r| r.replica + 1).max().unwrap_or(0);
+    std::fs::create_dir_all(dir).map_err(|e| SinkError::io(dir, e))?;
+    let name = if point.info.label.is_empty() { "run".to_owned() } else { file_stem(&point.info.label) };
+    let mut written = Vec::new();
+    for (k, snapshot) in longest.snapshots.iter().enumerate() {
+        for block in blocks {
+            let mut array = Array3::from_elem((replicas, block.rows, block.cols), f64::NAN);
+            for replica in &kept {
+                if let Some(s) = replica.snapshots.get(k).filter(|s| s.step == snapshot.step) {
+                    let values = &s.params[block.range()];
+                    for (slot, v) in array.slice_mut(ndarray::s![replica.replica, .., ..]).iter_mut().zip(values) {
+                        *slot = *v;
+                    }
+                }
+            }
+            let path = dir.join(format!("{name}_t={}_{}.npy", snapshot.time, file_stem(&block.name)));
+            let mut bytes = Vec::new();
+            array.write_npy(&mut bytes).map_err(|e| SinkError::io(&path, std::io::Error::other(e)))?;
+            written.push(AtomicFile::write_all(&path, &bytes)?);
+        }
+    }
+    Ok(written)
+}
+
+/// A label or name as a portable file stem: `width=64,seed=2` → `width=64_seed=2`, `|w|` → `w`.
+pub fn file_stem(name: &str) -> String {
+    let mut stem = String::with_capacity(name.len());
+    for c in name.chars() {
+        let c = if c.is_ascii_alphanumeric() || "=.-".contains(c) { c } else { '_' };
+        if !(c == '_' && stem.ends_with('_')) {
+            stem.push(c);
+        }
+    }
+    stem.trim_matches('_').to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stems_are_portable() {
+        assert_eq!(file_stem("marginal_|w|_kappa=0.1"), "marginal_w_kappa=0.1");
+        assert_eq!(file_stem("scaling_W1(c)"), "scaling_W1_c");
+        assert_eq!(file_stem("width=64,seed=2"), "width=64_seed=2");
+    }
+}

@@ -1,0 +1,393 @@
+//! What a run leaves behind: sinks chosen in the scenario, NPY snapshots (checked against the CSV here and
+//! in NumPy), checkpoints that resume byte-identically after Ctrl-C or a kill, plots redrawn from the
+//! tables, the HTML report (rendered in headless Chromium), progress lines, and a full disk.
+
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
+mod common;
+
+use common::meanfield;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Two widths × 3 replicas of 200 000 online steps (a few seconds in all), every sink on, checkpoints
+/// every 0.2 s so that an interruption finds running replicas with saved states.
+const RESUMABLE: &str = r#"Scenario(
+    name: "resumable",
+    seed: 5,
+    replicas: 3,
+    model: OneHidden(
+        width: 100,
+        activation: Tanh,
+        c: Trained(Gaussian(mean: 0.0, std: 1.0)),
+        w: Trained(Gaussian(mean: 0.0, std: 1.0, per_sqrt_dim: true)),
+    ),
+    data: TeacherStudent(dim: 10, teacher: SingleIndex(link: Tanh)),
+    dynamics: OnlineSgd(step: Fixed(0.05)),
+    horizon: Steps(200000),
+    record: Every(1000.0),
+    observables: [Risk(samples: 200), Moments],
+    sweep: (width: [50, 100]),
+    outputs: (
+        jsonl: true,
+        plots: [Svg],
+        snapshots: Some((times: [0.0, 5000.0, 10000.0], replicas: 2)),
+        checkpoint_seconds: Some(0.2),
+    ),
+)
+"#;
+
+/// Every file under `dir` (relative paths, sorted), but the manifest (it holds timings).
+fn files(dir: &Path) -> Vec<PathBuf> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else if path.file_name().is_some_and(|n| n != "manifest.json") {
+                out.push(path.strip_prefix(root).unwrap().to_owned());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// `a` and `b` hold the same files, byte for byte.
+fn assert_same_outputs(a: &Path, b: &Path) {
+    let (left, right) = (files(a), files(b));
+    assert_eq!(left, right, "different files");
+    for file in &left {
+        assert!(
+            std::fs::read(a.join(file)).unwrap() == std::fs::read(b.join(file)).unwrap(),
+            "{} differs",
+            file.display()
+        );
+    }
+}
+
+/// Starts `meanfield run` on `scenario` into `out`, waits until its checkpoint holds a finished replica
+/// and a running one's state, and sends `signal`; returns the exit status.
+fn interrupt(dir: &Path, out: &str, signal: &str) -> std::process::ExitStatus {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meanfield"))
+        .args(["run", "resumable.ron", "--out", out, "-q"])
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let checkpoint = dir.join(out).join("checkpoint");
+    let started = Instant::now();
+    loop {
+        let finished = std::fs::read_to_string(checkpoint.join("finished.log")).unwrap_or_default();
+        let running = std::fs::read_dir(checkpoint.join("running")).map_or(0, |d| d.count());
+        if finished.lines().count() >= 1 && running >= 1 {
+            break;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "the run finished before it could be interrupted");
+        assert!(started.elapsed() < Duration::from_secs(120), "no checkpoint after two minutes");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let killed = Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    child.wait().unwrap()
+}
+
+#[test]
+fn interrupted_runs_resume_byte_identically() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("resumable.ron"), RESUMABLE).unwrap();
+    let reference = meanfield(&["run", "resumable.ron", "--out", "reference", "-q"], dir.path());
+    assert_eq!(reference.code, Some(0), "{}", reference.stderr);
+    assert!(!dir.path().join("reference/checkpoint").exists(), "a finished run removes its checkpoint");
+
+    // Ctrl-C: the running replicas save their state, the run says how to continue and exits with 130.
+    let status = interrupt(dir.path(), "stopped", "-INT");
+    assert_eq!(status.code(), Some(130));
+    let resumed = meanfield(&["run", "resumable.ron", "--resume", "stopped", "-q"], dir.path());
+    assert_eq!(resumed.code, Some(0), "{}", resumed.stderr);
+    assert_same_outputs(&dir.path().join("reference"), &dir.path().join("stopped"));
+    let manifest = std::fs::read_to_string(dir.path().join("stopped/manifest.json")).unwrap();
+    assert!(manifest.contains("\"resumed\": true"), "{manifest}");
+
+    // A kill: no chance to save, so the run continues from the last interval's states; a torn last line
+    // of the finished log is dropped.
+    let status = interrupt(dir.path(), "killed", "-KILL");
+    assert_eq!(status.code(), None, "killed by a signal");
+    let killed = dir.path().join("killed");
+
+    // Refusals, before anything runs: another scenario, a corrupted checkpoint.
+    let other = dir.path().join("other.ron");
+    std::fs::write(&other, RESUMABLE.replace("seed: 5", "seed: 6")).unwrap();
+    let refused = meanfield(&["run", "other.ron", "--resume", "killed", "-q"], dir.path());
+    assert_eq!(refused.code, Some(1));
+    assert!(refused.stderr.contains("is from another scenario"), "{}", refused.stderr);
+    let copy = dir.path().join("corrupted");
+    copy_dir(&killed, &copy);
+    let log = copy.join("checkpoint/finished.log");
+    let mut bytes = std::fs::read(&log).unwrap();
+    // A digit of the first entry, past its 64-digit checksum.
+    let digit = (70..bytes.len()).find(|&i| bytes[i].is_ascii_digit() && bytes[i] != b'9').unwrap();
+    bytes[digit] += 1;
+    std::fs::write(&log, bytes).unwrap();
+    let refused = meanfield(&["run", "resumable.ron", "--resume", "corrupted", "-q"], dir.path());
+    assert_eq!(refused.code, Some(1));
+    assert!(
+        refused.stderr.contains("finished.log is corrupted at line 1") && !refused.stderr.contains("panicked"),
+        "{}",
+        refused.stderr
+    );
+    let missing = meanfield(&["run", "resumable.ron", "--resume", "reference", "-q"], dir.path());
+    assert!(missing.code == Some(1) && missing.stderr.contains("holds no checkpoint"), "{}", missing.stderr);
+
+    let resumed = meanfield(&["run", "resumable.ron", "--resume", "killed", "-q"], dir.path());
+    assert_eq!(resumed.code, Some(0), "{}", resumed.stderr);
+    assert_same_outputs(&dir.path().join("reference"), &killed);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
+}
+
+/// A smaller run with every sink: its JSON lines, snapshots and CSV agree.
+const SINKS: &str = r#"Scenario(
+    name: "sinks",
+    seed: 2,
+    replicas: 3,
+    model: OneHidden(
+        width: 6,
+        activation: Tanh,
+        c: Trained(Gaussian(mean: 0.0, std: 1.0)),
+        w: Trained(Gaussian(mean: 0.0, std: 1.0, per_sqrt_dim: true)),
+    ),
+    data: TeacherStudent(dim: 3, teacher: SingleIndex(link: Tanh)),
+    dynamics: OnlineSgd(step: Fixed(0.1)),
+    horizon: Steps(100),
+    record: Every(2.0),
+    observables: [Risk(samples: 50), Moments],
+    outputs: (jsonl: true, plots: [], snapshots: Some((times: [0.0, 4.9, 10.0], replicas: 2))),
+)
+"#;
+
+/// The CSV as rows of (replica, step, column → value).
+fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    let header = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    let rows = reader.records().map(|r| r.unwrap().iter().map(str::to_owned).collect()).collect();
+    (header, rows)
+}
+
+#[test]
+fn json_lines_and_npy_snapshots_match_the_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("sinks.ron"), SINKS).unwrap();
+    let out = meanfield(&["run", "sinks.ron", "--out", "out", "-q"], dir.path());
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let out = dir.path().join("out");
+    assert!(!out.join("risk.svg").exists(), "plots: [] draws nothing");
+    let (header, rows) = read_csv(&out.join("timeseries.csv"));
+
+    // JSON lines: one per CSV row, the same numbers (the shortest round-trip form in both).
+    let jsonl = std::fs::read_to_string(out.join("timeseries.jsonl")).unwrap();
+    assert_eq!(jsonl.lines().count(), rows.len());
+    for (line, row) in jsonl.lines().zip(&rows) {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(value["replica"].as_u64().unwrap().to_string(), row[4]);
+        assert_eq!(value["step"].as_u64().unwrap().to_string(), row[5]);
+        for (column, cell) in header.iter().zip(row).skip(7) {
+            assert_eq!(value["values"][column].as_f64().unwrap(), cell.parse::<f64>().unwrap(), "{column}");
+        }
+    }
+
+    // Snapshots: the records nearest 0, 4.9 and 10 (steps 0, 40 and 100 at t = 0.1 per step, records
+    // every 20 steps), replicas 0 and 1; mean(c) and m2(w) recomputed from them equal the CSV's exactly
+    // (same summation order).
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    for (time, step) in [("0", "0"), ("4", "40"), ("10", "100")] {
+        let c: ndarray::Array3<f64> = ndarray_npy::read_npy(out.join(format!("snapshots/run_t={time}_c.npy"))).unwrap();
+        let w: ndarray::Array3<f64> = ndarray_npy::read_npy(out.join(format!("snapshots/run_t={time}_w.npy"))).unwrap();
+        assert_eq!((c.shape(), w.shape()), (&[2, 6, 1][..], &[2, 6, 3][..]));
+        for replica in 0..2 {
+            let row = rows.iter().find(|r| r[4] == replica.to_string() && r[5] == step).unwrap();
+            let c_values: Vec<f64> = c.slice(ndarray::s![replica, .., ..]).iter().copied().collect();
+            let w_values: Vec<f64> = w.slice(ndarray::s![replica, .., ..]).iter().copied().collect();
+            let mean_c = c_values.iter().sum::<f64>() / 6.0;
+            let m2_w = w_values.iter().map(|v| v * v).sum::<f64>() / 18.0;
+            assert_eq!(mean_c, row[col("mean(c)")].parse::<f64>().unwrap(), "t = {time}, replica {replica}");
+            assert_eq!(m2_w, row[col("m2(w)")].parse::<f64>().unwrap(), "t = {time}, replica {replica}");
+        }
+    }
+    let names: Vec<String> = files(&out.join("snapshots")).iter().map(|p| p.display().to_string()).collect();
+    assert_eq!(names.len(), 6, "{names:?}");
+
+    // The same check in NumPy, when there is one.
+    let numpy = Command::new("python3").args(["-c", "import numpy"]).output();
+    if !numpy.is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped the NumPy round trip: python3 with numpy is not available");
+        return;
+    }
+    let script = r#"
+import csv, sys, numpy as np
+out = sys.argv[1]
+rows = list(csv.DictReader(open(out + "/timeseries.csv")))
+for time, step in [("0", "0"), ("4", "40"), ("10", "100")]:
+    c = np.load(f"{out}/snapshots/run_t={time}_c.npy")
+    w = np.load(f"{out}/snapshots/run_t={time}_w.npy")
+    assert c.dtype == np.float64 and c.shape == (2, 6, 1) and w.shape == (2, 6, 3), (c.shape, w.shape)
+    for replica in range(2):
+        row = next(r for r in rows if r["replica"] == str(replica) and r["step"] == step)
+        assert abs(c[replica].mean() - float(row["mean(c)"])) <= 1e-12, (c[replica].mean(), row["mean(c)"])
+        assert abs((w[replica] ** 2).mean() - float(row["m2(w)"])) <= 1e-12
+print("numpy round trip ok")
+"#;
+    let run = Command::new("python3").args(["-c", script, &out.display().to_string()]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success() && stdout.contains("round trip ok"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+}
+
+#[test]
+fn plots_are_redrawn_from_the_tables_and_the_report_renders() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("sinks.ron"), SINKS.replace("plots: [], ", "")).unwrap();
+    let run = meanfield(&["run", "sinks.ron", "--out", "out"], dir.path());
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    // Not a terminal: plain progress lines instead of bars.
+    assert!(
+        run.stderr.contains("progress: 100%") && run.stderr.contains("progress: point N = 6 finished"),
+        "{}",
+        run.stderr
+    );
+    let out = dir.path().join("out");
+    let (svg, png) = (std::fs::read(out.join("risk.svg")).unwrap(), std::fs::read(out.join("risk.png")).unwrap());
+    assert!(png.starts_with(b"\x89PNG"));
+
+    // `meanfield plot` redraws the same figure from the table alone.
+    let redrawn = meanfield(&["plot", "out/timeseries.csv", "--out", "again", "--format", "svg"], dir.path());
+    assert_eq!(redrawn.code, Some(0), "{}", redrawn.stderr);
+    assert!(std::fs::read(dir.path().join("again/risk.svg")).unwrap() == svg, "the redrawn SVG differs");
+    assert!(!dir.path().join("again/risk.png").exists());
+    let wrong = meanfield(&["plot", "out/summary.ron"], dir.path());
+    assert_eq!(wrong.code, Some(1));
+    assert!(wrong.stderr.contains("not a table meanfield plots"), "{}", wrong.stderr);
+
+    let report = meanfield(&["report", "out"], dir.path());
+    assert_eq!(report.code, Some(0), "{}", report.stderr);
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert_eq!(html.matches("<figure").count(), 1, "one figure: the risk");
+    for part in [
+        "<h2>Manifest</h2>",
+        "scenario_sha256",
+        "name: &quot;sinks&quot;",
+        "<h2>timeseries.csv</h2>",
+        "Population risk",
+    ] {
+        assert!(html.contains(part), "{part}");
+    }
+    assert!(!html.contains("src=\"http") && !html.contains("href=\"http"), "self-contained");
+    let not_a_run = meanfield(&["report", "."], dir.path());
+    assert!(not_a_run.code == Some(1) && not_a_run.stderr.contains("manifest.json"), "{}", not_a_run.stderr);
+
+    check_rendered_in_chromium(&out.join("report.html"), 1);
+}
+
+/// Opens the report in headless Chromium and reads back how many plots it laid out and drew (the page's
+/// own script writes the counts on `<body>`). Skipped when Chromium is absent, unless
+/// MEANFIELD_REQUIRE_CHROMIUM is set (as `.ci/run` does after installing it).
+fn check_rendered_in_chromium(report: &Path, expected: usize) {
+    let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| Command::new(b).arg("--version").output().is_ok_and(|o| o.status.success()))
+    else {
+        assert!(
+            std::env::var_os("MEANFIELD_REQUIRE_CHROMIUM").is_none(),
+            "MEANFIELD_REQUIRE_CHROMIUM is set but no Chromium was found"
+        );
+        eprintln!("skipped the browser check of report.html: no chromium on PATH (`.ci/run` installs it)");
+        return;
+    };
+    let profile = tempfile::tempdir().unwrap();
+    let dom = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            &format!("--user-data-dir={}", profile.path().display()),
+            "--dump-dom",
+            &format!("file://{}", report.display()),
+        ])
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    let attribute = |name: &str| {
+        let start = dom.find(&format!("{name}=\"")).unwrap_or_else(|| panic!("no {name} in the rendered DOM:\n{dom}"));
+        let rest = &dom[start + name.len() + 2..];
+        rest[..rest.find('"').unwrap()].parse::<usize>().unwrap()
+    };
+    assert_eq!(attribute("data-plots"), expected);
+    assert_eq!(attribute("data-plots-rendered"), expected, "plots laid out with drawn shapes");
+}
+
+/// A tiny tmpfs fills up during the run: a clear error naming the file and the cause, exit 1, and what
+/// finished is kept in the checkpoint, from which the run resumes elsewhere to the same results. Needs
+/// root (to mount); skipped with a message otherwise.
+#[test]
+fn a_full_disk_keeps_what_finished() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = dir.path().join("disk");
+    std::fs::create_dir(&disk).unwrap();
+    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=48k", "tmpfs"]).arg(&disk).output();
+    if !mounted.as_ref().is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped the full-disk test: cannot mount a tmpfs here (needs root): {mounted:?}");
+        return;
+    }
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _guard = Unmount(disk.clone());
+    let scenario = SINKS.replace("replicas: 3", "replicas: 40").replace("horizon: Steps(100)", "horizon: Steps(400)");
+    std::fs::write(dir.path().join("big.ron"), &scenario).unwrap();
+    let full = meanfield(&["run", "big.ron", "--out", "disk/out", "-q"], dir.path());
+    assert_eq!(full.code, Some(1), "{}", full.stderr);
+    assert!(full.stderr.contains("No space left on device"), "{}", full.stderr);
+    assert!(full.stderr.contains("kept in") && full.stderr.contains("--resume"), "{}", full.stderr);
+    assert!(!full.stderr.contains("panicked"), "{}", full.stderr);
+    let log = std::fs::read_to_string(disk.join("out/checkpoint/finished.log")).unwrap();
+    let kept = log.lines().count();
+    assert!(kept >= 1, "finished replicas are kept");
+
+    // Elsewhere, with room: the run continues from what was kept and matches a run that never failed.
+    copy_dir(&disk.join("out"), &dir.path().join("moved"));
+    let resumed = meanfield(&["run", "big.ron", "--resume", "moved", "-q"], dir.path());
+    assert_eq!(resumed.code, Some(0), "{}", resumed.stderr);
+    let reference = meanfield(&["run", "big.ron", "--out", "reference", "-q"], dir.path());
+    assert_eq!(reference.code, Some(0), "{}", reference.stderr);
+    for file in ["timeseries.csv", "timeseries.jsonl", "summary.ron"] {
+        let same = std::fs::read(dir.path().join("moved").join(file)).unwrap()
+            == std::fs::read(dir.path().join("reference").join(file)).unwrap();
+        assert!(same, "{file} differs after resuming from the kept part ({kept} replicas)");
+    }
+}
