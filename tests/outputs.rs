@@ -107,6 +107,10 @@ fn interrupted_runs_resume_byte_identically() {
     // Ctrl-C: the running replicas save their state, the run says how to continue and exits with 130.
     let status = interrupt(dir.path(), "stopped", "-INT");
     assert_eq!(status.code(), Some(130));
+    // Running it again without --resume would throw the work away: refused.
+    let again = meanfield(&["run", "resumable.ron", "--out", "stopped", "-q"], dir.path());
+    assert_eq!(again.code, Some(1));
+    assert!(again.stderr.contains("holds the checkpoint of an interrupted run"), "{}", again.stderr);
     let resumed = meanfield(&["run", "resumable.ron", "--resume", "stopped", "-q"], dir.path());
     assert_eq!(resumed.code, Some(0), "{}", resumed.stderr);
     assert_same_outputs(&dir.path().join("reference"), &dir.path().join("stopped"));

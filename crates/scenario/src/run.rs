@@ -250,7 +250,13 @@ pub fn run(scenario: &Scenario, plans: &[PointPlan], options: &RunOptions<'_>) -
             let resume = resume_command(scenario, &dir);
             return Err(RunError::WriteKept { dir, source: Box::new(e), resume });
         }
-        (Err(e), _) => return Err(e),
+        (Err(e), store) => {
+            // An analysis that does not fit fails the same way on every resume: nothing to keep for.
+            if let Some(store) = store {
+                store.remove()?;
+            }
+            return Err(e);
+        }
     };
     // Everything: limits, replicas, analyses (an ldp bootstrap or cloning can outlast the replicas).
     let wall_seconds = clock.elapsed().as_secs_f64();

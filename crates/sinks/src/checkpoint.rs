@@ -61,6 +61,10 @@ pub enum CheckpointError {
         "the checkpoint file {file} is corrupted at line {line}: {reason}; it cannot be resumed (delete the directory to start over)"
     )]
     Corrupted { file: PathBuf, line: usize, reason: String },
+    #[error(
+        "{dir} holds the checkpoint of an interrupted run: continue it with `--resume {dir}`, or delete {dir}/checkpoint to start over"
+    )]
+    Exists { dir: PathBuf },
     #[error(transparent)]
     Io(#[from] SinkError),
 }
@@ -73,13 +77,16 @@ pub struct CheckpointStore {
     stop: Arc<AtomicBool>,
     saved: HashMap<(usize, usize), Saved>,
     log: Mutex<std::fs::File>,
-    /// The first failure to write (then the run stops).
+    /// The first failure to write (then the run stops), and whether there was one (read without a lock by
+    /// every replica at every check).
     error: Mutex<Option<SinkError>>,
+    failed: AtomicBool,
     finished: AtomicUsize,
 }
 
 impl CheckpointStore {
-    /// A fresh checkpoint in `<output>/checkpoint`, replacing any left by an earlier run.
+    /// A fresh checkpoint in `<output>/checkpoint`. One left by an interrupted run is not replaced: that
+    /// would throw away its work; the user resumes it or deletes it.
     pub fn create(
         output: &Path,
         header: &CheckpointHeader,
@@ -88,7 +95,7 @@ impl CheckpointStore {
     ) -> Result<CheckpointStore, CheckpointError> {
         let dir = output.join("checkpoint");
         if dir.exists() {
-            std::fs::remove_dir_all(&dir).map_err(|e| SinkError::io(&dir, e))?;
+            return Err(CheckpointError::Exists { dir: output.to_owned() });
         }
         std::fs::create_dir_all(dir.join(RUNNING)).map_err(|e| SinkError::io(&dir, e))?;
         let text = ron::ser::to_string_pretty(header, ron::ser::PrettyConfig::default())
@@ -182,6 +189,7 @@ impl CheckpointStore {
             saved,
             log: Mutex::new(log),
             error: Mutex::new(None),
+            failed: AtomicBool::new(false),
             finished: AtomicUsize::new(finished),
         })
     }
@@ -207,6 +215,7 @@ impl CheckpointStore {
     }
 
     fn fail(&self, error: SinkError) {
+        self.failed.store(true, Ordering::SeqCst);
         if let Ok(mut slot) = self.error.lock()
             && slot.is_none()
         {
@@ -263,7 +272,7 @@ impl Checkpoints for CheckpointStore {
     }
 
     fn stopping(&self) -> bool {
-        self.stop.load(Ordering::Relaxed) || self.error.lock().map_or(true, |e| e.is_some())
+        self.stop.load(Ordering::Relaxed) || self.failed.load(Ordering::Relaxed)
     }
 
     fn save(&self, point: usize, state: &ReplicaState) {
@@ -277,22 +286,25 @@ impl Checkpoints for CheckpointStore {
     }
 
     fn finished(&self, point: usize, result: &ReplicaResult) {
-        // After a failed append the log may end in a partial line: nothing may follow it.
-        if self.error.lock().map_or(true, |e| e.is_some()) {
+        let path = self.dir.join(FINISHED);
+        let line = match (Entry { point, saved: Saved::Finished(result.clone()) }).line() {
+            Ok(line) => line,
+            Err(e) => return self.fail(e),
+        };
+        let Ok(mut log) = self.log.lock() else {
+            return self.fail(SinkError::io(&path, std::io::Error::other("a writer panicked")));
+        };
+        // After a failed append the log may end in a partial line: nothing may follow it. Both the check
+        // and the marking happen under the lock, so no append slips in between.
+        if self.failed.load(Ordering::SeqCst) {
             return;
         }
-        let path = self.dir.join(FINISHED);
-        let appended = Entry { point, saved: Saved::Finished(result.clone()) }.line().and_then(|line| {
-            let mut log = self.log.lock().map_err(|_| SinkError::io(&path, std::io::Error::other("poisoned")))?;
-            log.write_all(line.as_bytes()).and_then(|()| log.flush()).map_err(|e| SinkError::io(&path, e))
-        });
-        match appended {
-            Ok(()) => {
-                self.finished.fetch_add(1, Ordering::Relaxed);
-                let _ = std::fs::remove_file(self.running_path(point, result.replica));
-            }
-            Err(e) => self.fail(e),
+        if let Err(e) = log.write_all(line.as_bytes()).and_then(|()| log.flush()) {
+            return self.fail(SinkError::io(&path, e));
         }
+        drop(log);
+        self.finished.fetch_add(1, Ordering::Relaxed);
+        let _ = std::fs::remove_file(self.running_path(point, result.replica));
     }
 }
 
