@@ -63,6 +63,20 @@ enum Command {
     },
     /// Write DIR/report.html: one self-contained page with the run's scenario, manifest, plots and tables.
     Report { dir: PathBuf },
+    /// Time the benchmark workloads (all without names): ns per weight update and the final risk.
+    Bench {
+        /// online-100, online-1000, online-10000, minibatch-1000, ensemble-64.
+        workloads: Vec<String>,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Also write the results as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Print each workload's scenario file instead of running it.
+        #[arg(long)]
+        show: bool,
+    },
     /// Validate a scenario file without running it; prints the sweep points.
     Check { file: PathBuf },
     /// Print the embedded default scenario (a starting point for your own).
@@ -174,6 +188,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Run { file, threads, out, resume, quiet } => run(file, threads, out, resume, quiet),
+        Command::Bench { workloads, threads, json, show } => bench(&workloads, threads, json.as_deref(), show),
     }
 }
 
@@ -269,6 +284,52 @@ fn run(
         );
         Ok(ExitCode::from(EXIT_DIVERGED))
     }
+}
+
+fn bench(names: &[String], threads: Option<usize>, json: Option<&Path>, show: bool) -> anyhow::Result<ExitCode> {
+    use meanfield_scenario::bench::{WORKLOADS, Workload};
+    let workloads: Vec<Workload> = if names.is_empty() {
+        WORKLOADS.to_vec()
+    } else {
+        names
+            .iter()
+            .map(|name| {
+                Workload::find(name).ok_or_else(|| {
+                    let known: Vec<&str> = WORKLOADS.iter().map(|w| w.name).collect();
+                    anyhow::anyhow!("unknown workload '{name}' (known: {})", known.join(", "))
+                })
+            })
+            .collect::<anyhow::Result<_>>()?
+    };
+    if show {
+        for w in &workloads {
+            println!("// {}\n{}", w.name, w.scenario_text());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut results = Vec::with_capacity(workloads.len());
+    for w in &workloads {
+        let r = meanfield_scenario::bench::run(w, threads)?;
+        println!(
+            "{:<15} N={:<6} d={:<3} batch={:<3} steps={:<5} replicas={:<3} threads={} seconds={:.4} ns_per_weight_update={:.4} final_risk={:.5}",
+            r.workload,
+            r.width,
+            r.dim,
+            r.batch,
+            r.steps,
+            r.replicas,
+            r.threads,
+            r.seconds,
+            r.ns_per_weight_update,
+            r.final_risk
+        );
+        results.push(r);
+    }
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(&results)?;
+        std::fs::write(path, text + "\n").map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// File names for a one-line listing; snapshot files are counted, not listed.

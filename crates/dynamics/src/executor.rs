@@ -222,6 +222,19 @@ impl<'p> Replica<'p> {
         progress: &dyn Progress,
         pause: &mut dyn FnMut(&Self) -> bool,
     ) -> Result<Option<Record>, Divergence> {
+        if !self.steps(target, progress, pause)? {
+            return Ok(None);
+        }
+        self.observe().map(Some)
+    }
+
+    /// The stepping loop: steps to `target`; `Ok(false)` if `pause` stopped it early.
+    fn steps(
+        &mut self,
+        target: u64,
+        progress: &dyn Progress,
+        pause: &mut dyn FnMut(&Self) -> bool,
+    ) -> Result<bool, Divergence> {
         let plan = self.plan.plan;
         let point = plan.info.index;
         while self.done < target {
@@ -237,10 +250,16 @@ impl<'p> Replica<'p> {
             if self.done.is_multiple_of(PROGRESS_EVERY) {
                 progress.advance(point, PROGRESS_EVERY);
                 if self.done < target && pause(self) {
-                    return Ok(None);
+                    return Ok(false);
                 }
             }
         }
+        Ok(true)
+    }
+
+    /// Checks the parameters and records the observables at the current step.
+    fn observe(&mut self) -> Result<Record, Divergence> {
+        let plan = self.plan.plan;
         if self.model.params().iter().any(|p| !p.is_finite()) {
             return Err(self.divergence(self.done, "parameters became non-finite; the step is too large".to_owned()));
         }
@@ -260,7 +279,7 @@ impl<'p> Replica<'p> {
         {
             snapshots.push(Snapshot { step: self.done, time, params: self.model.params().to_vec() });
         }
-        Ok(Some(Record { step: self.done, time, values }))
+        Ok(Record { step: self.done, time, values })
     }
 
     fn finish(&self, progress: &dyn Progress) {
@@ -385,6 +404,31 @@ fn run_replica_checked(
     };
     checkpoints.finished(point, &result);
     Ok(result)
+}
+
+/// Replicas trained by [`time_replicas`]: their final records and the wall seconds of the stepping.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timed {
+    pub records: Vec<Record>,
+    pub seconds: f64,
+}
+
+/// Trains replicas `0..replicas` of `plan` to the horizon in parallel on the current rayon pool, with the
+/// stepping loop of [`run_replica`], and times the stepping alone: the replicas are built (initial
+/// weights, held-out samples) before the clock starts and observed after it stops. What `meanfield bench`
+/// measures.
+pub fn time_replicas(plan: &PointPlan, replicas: usize) -> Result<Timed, Divergence> {
+    let plan = PlanRef { plan, columns: plan.columns().len() };
+    let mut states: Vec<Replica<'_>> = (0..replicas).into_par_iter().map(|r| Replica::new(&plan, r)).collect();
+    let horizon = plan.plan.info.steps;
+    let clock = Instant::now();
+    states
+        .par_iter_mut()
+        .map(|s| s.steps(horizon, &meanfield_core::progress::NoProgress, &mut |_| false))
+        .collect::<Result<Vec<bool>, Divergence>>()?;
+    let seconds = clock.elapsed().as_secs_f64();
+    let records = states.iter_mut().map(Replica::observe).collect::<Result<_, _>>()?;
+    Ok(Timed { records, seconds })
 }
 
 /// Runs `clones` replicas of a point in lockstep (replica indices `first..first + clones`, so

@@ -12,8 +12,8 @@ pub mod schedule;
 pub mod sgd;
 
 pub use executor::{
-    Ensemble, InitialModel, Mismatch, ModelFactory, PointPlan, Stopped, Unfinished, run_points, run_points_with,
-    run_population, run_replica, run_replica_with,
+    Ensemble, InitialModel, Mismatch, ModelFactory, PointPlan, Stopped, Timed, Unfinished, run_points, run_points_with,
+    run_population, run_replica, run_replica_with, time_replicas,
 };
 pub use observables::{
     Averages, DEPENDENCE_COLUMN_PREFIX, Function, Histogram, LIMIT_RISK_COLUMN, LayerDependence, LimitDistance,

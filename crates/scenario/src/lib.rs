@@ -5,6 +5,7 @@
 //! ```
 //! Every failure on the way is a [`ScenarioError`] or [`RunError`] that names the place in the file.
 
+pub mod bench;
 mod build;
 pub mod check;
 pub mod error;

@@ -52,6 +52,8 @@ pub enum RunError {
     WriteKept { dir: PathBuf, source: Box<RunError>, resume: String },
     #[error(transparent)]
     Plot(#[from] meanfield_plot::PlotError),
+    #[error("{0}")]
+    Diverged(String),
 }
 
 pub struct RunOptions<'a> {

@@ -1,0 +1,51 @@
+//! The step kernels of the `meanfield bench` workloads, one step at a time: the online step at N = 1000
+//! and 10000 and the minibatch step (B = 64) at N = 1000, d = 20, and the activation over 1000 units (the
+//! largest single cost of the online step, measured with perf). `cargo bench --bench step_kernels`.
+
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use meanfield_core::{Activation, Purpose, StepWorkspace, StreamKey};
+use meanfield_scenario::Scenario;
+use meanfield_scenario::bench::Workload;
+
+/// Samples drawn once and cycled through, so that the benchmark measures the step, not the sampler.
+const POOL: usize = 256;
+
+fn steps(c: &mut Criterion) {
+    let mut group = c.benchmark_group("sgd step");
+    for name in ["online-1000", "online-10000", "minibatch-1000"] {
+        let workload = Workload::find(name).unwrap();
+        let scenario = Scenario::from_text(&workload.scenario_text(), name, std::path::Path::new(".")).unwrap();
+        let plan = scenario.plans().unwrap().remove(0);
+        let mut model = (plan.model)(&mut StreamKey::shared(1, Purpose::Init).stream()).model;
+        let (d, batch) = (model.input_dim(), workload.batch);
+        let (mut x, mut y) = (vec![0.0; POOL * batch * d], vec![0.0; POOL * batch]);
+        plan.data.stream().fill(&mut StreamKey::shared(1, Purpose::Data).stream(), &mut x, &mut y);
+        let mut work = StepWorkspace::new(model.params().len(), batch);
+        let mut noise = StreamKey::shared(1, Purpose::Noise).stream();
+        let mut k = 0;
+        group.throughput(Throughput::Elements((workload.width * d * batch) as u64));
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                k = (k + 1) % POOL;
+                let (xs, ys) = (&x[k * batch * d..(k + 1) * batch * d], &y[k * batch..(k + 1) * batch]);
+                plan.dynamics.step(model.as_mut(), xs, ys, &mut work, &mut noise).unwrap();
+            })
+        });
+    }
+    group.finish();
+}
+
+fn activation(c: &mut Criterion) {
+    let tanh = meanfield_models::BuiltinActivation::Tanh;
+    let z: Vec<f64> = (0..1000).map(|i| (i as f64 - 500.0) / 200.0).collect();
+    let (mut v, mut dv) = (vec![0.0; 1000], vec![0.0; 1000]);
+    let mut group = c.benchmark_group("activation, 1000 units");
+    group.throughput(Throughput::Elements(1000));
+    group.bench_function("tanh value and derivative", |b| b.iter(|| tanh.eval(&z, &mut v, Some(&mut dv))));
+    group.finish();
+}
+
+criterion_group!(benches, steps, activation);
+criterion_main!(benches);

@@ -1,0 +1,138 @@
+//! `meanfield bench`: the workloads of issue 8, run through the same scenario, model and dynamics code as
+//! `meanfield run` (only the harness differs: it times the stepping loop and records once, at the end).
+//!
+//! Every workload is ŷ = (1/N) Σ c_i tanh(w_i·x) learning y = tanh(w*·x), w* ~ N(0, I/d), x ~ N(0, I_d),
+//! from w_i ~ N(0, I/d), c_i ~ N(0, 1), with `Fixed(0.5)` steps, in float64. The peers in `bench/peers/`
+//! do the same arithmetic.
+
+use crate::{RunError, Scenario};
+use serde::Serialize;
+
+/// One benchmark workload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Workload {
+    pub name: &'static str,
+    pub width: usize,
+    pub dim: usize,
+    pub batch: usize,
+    pub steps: u64,
+    pub replicas: usize,
+}
+
+pub const WORKLOADS: [Workload; 5] = [
+    Workload { name: "online-100", width: 100, dim: 20, batch: 1, steps: 2000, replicas: 1 },
+    Workload { name: "online-1000", width: 1000, dim: 20, batch: 1, steps: 2000, replicas: 1 },
+    Workload { name: "online-10000", width: 10000, dim: 20, batch: 1, steps: 2000, replicas: 1 },
+    Workload { name: "minibatch-1000", width: 1000, dim: 20, batch: 64, steps: 500, replicas: 1 },
+    Workload { name: "ensemble-64", width: 100, dim: 10, batch: 1, steps: 2000, replicas: 64 },
+];
+
+/// Held-out samples of the final risk (not timed).
+const RISK_SAMPLES: usize = 1000;
+
+impl Workload {
+    pub fn find(name: &str) -> Option<Workload> {
+        WORKLOADS.iter().copied().find(|w| w.name == name)
+    }
+
+    /// The workload as a scenario file.
+    pub fn scenario_text(&self) -> String {
+        let dynamics = if self.batch == 1 {
+            "OnlineSgd(step: Fixed(0.5))".to_owned()
+        } else {
+            format!("MinibatchSgd(step: Fixed(0.5), batch: {})", self.batch)
+        };
+        format!(
+            r#"Scenario(
+    name: "{name}",
+    seed: 1,
+    replicas: {replicas},
+    model: OneHidden(
+        width: {width},
+        activation: Tanh,
+        c: Trained(Gaussian(mean: 0.0, std: 1.0)),
+        w: Trained(Gaussian(mean: 0.0, std: 1.0, per_sqrt_dim: true)),
+    ),
+    data: TeacherStudent(dim: {dim}, teacher: SingleIndex(link: Tanh)),
+    dynamics: {dynamics},
+    horizon: Steps({steps}),
+    observables: [Risk(samples: {RISK_SAMPLES})],
+    outputs: (csv: false, plots: [], checkpoint_seconds: None),
+)
+"#,
+            name = self.name,
+            replicas = self.replicas,
+            width = self.width,
+            dim = self.dim,
+            steps = self.steps,
+        )
+    }
+
+    /// N·d·steps·batch·replicas: the weight updates of the `w` block, the figure of merit's denominator.
+    pub fn weight_updates(&self) -> f64 {
+        (self.width * self.dim) as f64 * self.steps as f64 * (self.batch * self.replicas) as f64
+    }
+}
+
+/// What one benchmark run measured.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BenchResult {
+    pub workload: String,
+    pub width: usize,
+    pub dim: usize,
+    pub batch: usize,
+    pub steps: u64,
+    pub replicas: usize,
+    pub threads: usize,
+    /// Wall seconds of the stepping loop (all replicas, in parallel).
+    pub seconds: f64,
+    pub ns_per_weight_update: f64,
+    /// The risk after training, mean over replicas.
+    pub final_risk: f64,
+}
+
+/// Runs `workload` on `threads` worker threads (`None`: all cores).
+pub fn run(workload: &Workload, threads: Option<usize>) -> Result<BenchResult, RunError> {
+    let scenario = Scenario::from_text(&workload.scenario_text(), workload.name, std::path::Path::new("."))?;
+    let plans = scenario.plans()?;
+    let plan = plans.first().expect("a workload has no sweep: one point");
+    let mut builder = rayon::ThreadPoolBuilder::new();
+    if let Some(threads) = threads {
+        builder = builder.num_threads(threads);
+    }
+    let pool =
+        builder.build().map_err(|e| RunError::Threads { threads: threads.unwrap_or(0), message: e.to_string() })?;
+    let timed = pool
+        .install(|| meanfield_dynamics::time_replicas(plan, workload.replicas))
+        .map_err(|d| RunError::Diverged(d.message))?;
+    let risk = timed.records.iter().map(|r| r.values[0]).sum::<f64>() / timed.records.len() as f64;
+    Ok(BenchResult {
+        workload: workload.name.to_owned(),
+        width: workload.width,
+        dim: workload.dim,
+        batch: workload.batch,
+        steps: workload.steps,
+        replicas: workload.replicas,
+        threads: pool.current_num_threads(),
+        seconds: timed.seconds,
+        ns_per_weight_update: timed.seconds * 1e9 / workload.weight_updates(),
+        final_risk: risk,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_workload_is_a_valid_scenario_of_its_size() {
+        for w in WORKLOADS {
+            let scenario = Scenario::from_text(&w.scenario_text(), w.name, std::path::Path::new(".")).unwrap();
+            let plans = scenario.plans().unwrap();
+            assert_eq!(plans.len(), 1);
+            let info = &plans[0].info;
+            assert_eq!((info.width, info.steps, info.replicas), (w.width, w.steps, w.replicas), "{}", w.name);
+            assert_eq!(plans[0].dynamics.batch_size(), w.batch);
+        }
+    }
+}
