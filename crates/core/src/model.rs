@@ -48,6 +48,15 @@ pub trait Model: Send + Debug {
     /// This is the step direction of DESIGN.md §1: the update is θ ← θ + η · direction.
     fn descent_direction(&mut self, x: &[f64], y: &[f64], residual: &mut [f64], direction: &mut [f64]);
 
+    /// Plain SGD in one pass, θ ← θ + η · direction on the trainable blocks, without writing the direction
+    /// out and reading it back: writes the residuals as [`Model::descent_direction`] does and returns `true`,
+    /// or returns `false` without touching anything when the model has no fused step (the default; the
+    /// caller then uses `descent_direction`). A fused step must leave exactly the parameters, bit for bit,
+    /// that `descent_direction` followed by `θ += η · direction` leaves.
+    fn fused_sgd_step(&mut self, _x: &[f64], _y: &[f64], _eta: f64, _residual: &mut [f64]) -> bool {
+        false
+    }
+
     /// The mean-field prefactor exponent β of ŷ = N^(−β) Σ u.
     fn beta(&self) -> f64;
 

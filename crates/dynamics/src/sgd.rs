@@ -58,6 +58,14 @@ impl Dynamics for Sgd {
         noise: &mut dyn RngCore,
     ) -> Result<(), NonFinite> {
         let residual = &mut work.residual[..y.len()];
+        // Plain SGD (no decay, no noise) in one pass where the model has one: the same parameters, bit for
+        // bit, with one pass less over memory.
+        if self.noise_scale == 0.0 && self.weight_decay == 0.0 && model.fused_sgd_step(x, y, self.eta, residual) {
+            return match residual.iter().find(|r| !r.is_finite()) {
+                Some(r) => Err(NonFinite { residual: *r }),
+                None => Ok(()),
+            };
+        }
         model.descent_direction(x, y, residual, &mut work.direction);
         if let Some(r) = residual.iter().find(|r| !r.is_finite()) {
             return Err(NonFinite { residual: *r });

@@ -104,9 +104,11 @@ impl OneHidden {
         let w = &c_w[width..];
         let bias = if self.config.bias { Some(&rest[..width]) } else { None };
         for (xb, pre) in x.chunks_exact(d).take(n).zip(self.pre.chunks_exact_mut(width)) {
-            for (i, (wi, z)) in w.chunks_exact(d).zip(pre.iter_mut()).enumerate() {
-                let dot: f64 = wi.iter().zip(xb).map(|(a, b)| a * b).sum();
-                *z = dot + bias.map_or(0.0, |b| b[i]);
+            dots(w, xb, pre);
+            if let Some(bias) = bias {
+                for (z, b) in pre.iter_mut().zip(bias) {
+                    *z += b;
+                }
             }
         }
         let len = n * width;
@@ -120,6 +122,32 @@ impl OneHidden {
         let c = &self.params[..width];
         let h = &self.act[b * width..(b + 1) * width];
         self.prefactor * c.iter().zip(h).map(|(c, h)| c * h).sum::<f64>()
+    }
+}
+
+/// `out[i] = w_i · x` for the rows w_i of `w` (row-major, `x.len()` columns), each summed in index order
+/// from 0 exactly as `iter().sum()` does, so results are bit-identical to the plain loop. Four rows at a
+/// time: four independent addition chains keep the FPU busy where one chain would wait on each addition.
+fn dots(w: &[f64], x: &[f64], out: &mut [f64]) {
+    let d = x.len();
+    let mut rows = w.chunks_exact(4 * d);
+    let mut outs = out.chunks_exact_mut(4);
+    for (block, o) in (&mut rows).zip(&mut outs) {
+        let (w0, rest) = block.split_at(d);
+        let (w1, rest) = rest.split_at(d);
+        let (w2, w3) = rest.split_at(d);
+        let (mut a0, mut a1, mut a2, mut a3) = (-0.0, -0.0, -0.0, -0.0);
+        for j in 0..d {
+            let xj = x[j];
+            a0 += w0[j] * xj;
+            a1 += w1[j] * xj;
+            a2 += w2[j] * xj;
+            a3 += w3[j] * xj;
+        }
+        o.copy_from_slice(&[a0, a1, a2, a3]);
+    }
+    for (wi, o) in rows.remainder().chunks_exact(d).zip(outs.into_remainder()) {
+        *o = wi.iter().zip(x).map(|(a, b)| a * b).sum();
     }
 }
 
@@ -214,6 +242,38 @@ impl Model for OneHidden {
         }
     }
 
+    fn fused_sgd_step(&mut self, x: &[f64], y: &[f64], eta: f64, residual: &mut [f64]) -> bool {
+        // Online steps only: with a batch, accumulating the direction sample by sample (the general
+        // path) reads the activations contiguously, which a per-particle fused loop would not. The bias
+        // block is rare: the general path serves it too.
+        if y.len() != 1 || self.config.bias {
+            return false;
+        }
+        let (width, d) = (self.config.width, self.config.dim);
+        let (train_c, train_w) = (self.config.train_c, self.config.train_w);
+        self.forward(x, 1, train_w);
+        residual[0] = y[0] - self.output(0);
+        // The arithmetic of `descent_direction` + `θ += η g` expression by expression, with n = 1: each
+        // gradient entry is 0 + (its one sample's term), scaled by η and added. The w step uses the c of
+        // before the step, so c is updated last.
+        let (r, inv_n) = (residual[0], 1.0);
+        let (c, w) = self.params.split_at_mut(width);
+        if train_w {
+            for ((wi, hp), c) in w.chunks_exact_mut(d).zip(&self.act_prime[..width]).zip(c.iter()) {
+                let k = hp * (r * inv_n * c);
+                for (p, x) in wi.iter_mut().zip(&x[..d]) {
+                    *p += eta * (0.0 + k * x);
+                }
+            }
+        }
+        if train_c {
+            for (c, h) in c.iter_mut().zip(&self.act[..width]) {
+                *c += eta * (0.0 + r * inv_n * h);
+            }
+        }
+        true
+    }
+
     fn clone_box(&self) -> Box<dyn Model> {
         let mut copy = OneHidden::new(self.config.clone()).expect("configuration was valid when built");
         copy.params.copy_from_slice(&self.params);
@@ -236,6 +296,65 @@ mod tests {
             *p = rng.random_range(-1.0..1.0);
         }
         net
+    }
+
+    /// The interleaved dot products equal the plain `iter().sum()` bit for bit, for widths that leave a
+    /// remainder, including rows whose products are all −0 (the sign of a zero sum depends on the start).
+    #[test]
+    fn interleaved_dots_equal_the_plain_sums_bitwise() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        for (rows, d) in [(1, 3), (4, 20), (7, 5), (13, 1)] {
+            let mut w: Vec<f64> = (0..rows * d).map(|_| rng.random_range(-2.0..2.0)).collect();
+            w[..d].iter_mut().for_each(|v| *v = -0.0);
+            let x: Vec<f64> = (0..d).map(|_| rng.random_range(0.5..2.0)).collect();
+            let mut out = vec![0.0; rows];
+            dots(&w, &x, &mut out);
+            for (i, o) in out.iter().enumerate() {
+                let plain: f64 = w[i * d..(i + 1) * d].iter().zip(&x).map(|(a, b)| a * b).sum();
+                assert_eq!(o.to_bits(), plain.to_bits(), "row {i} of {rows}×{d}");
+            }
+        }
+    }
+
+    /// The fused (online) SGD step leaves the parameters `descent_direction` + θ += η·direction leaves, bit
+    /// for bit, with either block frozen; it declines batches and networks with a bias.
+    #[test]
+    fn fused_step_equals_direction_then_update_bitwise() {
+        let (width, d, eta) = (9, 7, 0.37);
+        for (batch, train_c, train_w) in [(1, true, true), (1, false, true), (1, true, false)] {
+            let config = OneHiddenConfig::mean_field(width, d, Arc::new(BuiltinActivation::Tanh));
+            let config = OneHiddenConfig { max_batch: batch, train_c, train_w, ..config };
+            let mut plain = OneHidden::new(config).unwrap();
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(batch as u64);
+            for p in plain.params_mut() {
+                *p = rng.random_range(-1.0..1.0);
+            }
+            let mut fused = OneHidden::new(plain.config.clone()).unwrap();
+            fused.params_mut().copy_from_slice(plain.params());
+            for _ in 0..3 {
+                let x: Vec<f64> = (0..batch * d).map(|_| rng.random_range(-1.5..1.5)).collect();
+                let y: Vec<f64> = (0..batch).map(|_| rng.random_range(-1.0..1.0)).collect();
+                let (mut r_plain, mut r_fused) = (vec![0.0; batch], vec![0.0; batch]);
+                let mut direction = vec![0.0; plain.params().len()];
+                plain.descent_direction(&x, &y, &mut r_plain, &mut direction);
+                let blocks = plain.blocks().to_vec();
+                for block in blocks.iter().filter(|b| b.trainable) {
+                    for k in block.range() {
+                        plain.params[k] += eta * direction[k];
+                    }
+                }
+                assert!(fused.fused_sgd_step(&x, &y, eta, &mut r_fused));
+                let bits = |v: &[f64]| v.iter().map(|p| p.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&r_fused), bits(&r_plain));
+                assert_eq!(bits(fused.params()), bits(plain.params()), "batch {batch}, c {train_c}, w {train_w}");
+            }
+        }
+        let mut biased = network(3, 2, 1.0, true, BuiltinActivation::Tanh, 2);
+        let before = biased.params().to_vec();
+        assert!(!biased.fused_sgd_step(&[0.1, 0.2], &[0.5], 0.1, &mut [0.0]));
+        let mut unbiased = network(3, 2, 1.0, false, BuiltinActivation::Tanh, 2);
+        assert!(!unbiased.fused_sgd_step(&[0.1, 0.2, 0.3, 0.4], &[0.5, 0.6], 0.1, &mut [0.0, 0.0]), "a batch");
+        assert_eq!(biased.params(), &before[..]);
     }
 
     fn batch_loss(net: &mut OneHidden, x: &[f64], y: &[f64]) -> f64 {
