@@ -120,7 +120,9 @@ fn main() -> ExitCode {
     match execute(command) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Every error type of the project writes its cause into its own message; the alternate form
+            // would print each cause a second time.
+            eprintln!("error: {e}");
             ExitCode::FAILURE
         }
     }
