@@ -326,8 +326,11 @@ fn check_rendered_in_chromium(report: &Path, expected: usize) {
         return;
     };
     let profile = tempfile::tempdir().unwrap();
-    let dom = Command::new(chromium)
+    // A browser that hangs must fail the test, not stall CI: coreutils' timeout bounds it.
+    let dom = Command::new("timeout")
         .args([
+            "120",
+            chromium,
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
@@ -342,6 +345,7 @@ fn check_rendered_in_chromium(report: &Path, expected: usize) {
         ])
         .output()
         .unwrap();
+    assert!(dom.status.success(), "chromium failed or timed out: {}", String::from_utf8_lossy(&dom.stderr));
     let dom = String::from_utf8_lossy(&dom.stdout);
     let attribute = |name: &str| {
         let start = dom.find(&format!("{name}=\"")).unwrap_or_else(|| panic!("no {name} in the rendered DOM:\n{dom}"));
