@@ -379,8 +379,8 @@ fn log_ticks(range: &Range<f64>) -> Vec<f64> {
     ticks
 }
 
-/// Tick labels: at most four significant digits, no trailing zeros.
-fn short(v: f64) -> String {
+/// Numbers in tick labels and legends: at most four significant digits, no trailing zeros.
+pub(crate) fn short(v: f64) -> String {
     if v == 0.0 {
         return "0".to_owned();
     }

@@ -118,10 +118,3 @@ pub fn write_figure(figure: &Figure, out_dir: &Path, formats: Formats) -> Result
     }
     Ok(written)
 }
-
-/// A time or other coordinate in a legend: up to four significant digits.
-pub(crate) fn figure_number(v: f64) -> String {
-    let s = format!("{:.4}", v);
-    let s = if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_owned() } else { s };
-    if v != 0.0 && v.abs() < 1e-3 { format!("{v:.2e}") } else { s }
-}

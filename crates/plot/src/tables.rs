@@ -296,7 +296,7 @@ fn marginal_figure(statistic: &str, bins: &[(usize, f64, f64)], point: &PointSer
         let cell = cells[j];
         layers.push(Layer::Steps {
             series,
-            label: format!("t = {}", crate::figure_number(cell.time)),
+            label: format!("t = {}", crate::figure::short(cell.time)),
             edges: edges.clone(),
             heights: bins.iter().map(|b| cell.histograms[b.0].mean).collect(),
         });
@@ -382,7 +382,7 @@ fn scaling_figure(quantity: &str, groups: &[StudyGroup]) -> Figure {
     let mut layers = Vec::new();
     let mut notes = Vec::new();
     for (series, group) in groups.iter().enumerate() {
-        let t = crate::figure_number(group.time);
+        let t = crate::figure::short(group.time);
         let rows = &group.rows;
         let x: Vec<f64> = rows.iter().map(|r| r.width).collect();
         layers.push(Layer::Points {
