@@ -33,8 +33,8 @@ impl BuiltinActivation {
         match self {
             BuiltinActivation::Identity => (z, 1.0),
             BuiltinActivation::Tanh => {
-                let v = z.tanh();
-                (v, 1.0 - v * v)
+                let v = crate::tanh::tanh(z);
+                (v, (-v).mul_add(v, 1.0))
             }
             BuiltinActivation::Relu => {
                 if z >= 0.0 {
@@ -89,6 +89,9 @@ impl Activation for BuiltinActivation {
     }
 
     fn eval(&self, z: &[f64], value: &mut [f64], derivative: Option<&mut [f64]>) {
+        if *self == BuiltinActivation::Tanh {
+            return crate::tanh::tanh_slice(z, value, derivative);
+        }
         match derivative {
             Some(derivative) => {
                 for ((z, v), d) in z.iter().zip(value.iter_mut()).zip(derivative.iter_mut()) {

@@ -3,8 +3,10 @@
 
 pub mod activations;
 mod batched;
+mod dense;
 pub mod kernel;
 pub mod one_hidden;
+pub mod tanh;
 pub mod two_hidden;
 
 pub use activations::BuiltinActivation;

@@ -2,7 +2,9 @@
 //! θ_i = (c_i, w_i, b_i).
 
 use crate::batched::{Batched, predict_in_chunks};
+use crate::dense;
 use meanfield_core::{Activation, Block, Model};
+use rayon::prelude::*;
 use std::sync::Arc;
 
 /// Invalid model dimensions.
@@ -60,10 +62,17 @@ pub struct OneHidden {
     blocks: Vec<Block>,
     params: Vec<f64>,
     prefactor: f64,
-    // Scratch for a batch of up to max_batch samples, laid out b-major (sample b's N units contiguous).
+    // Scratch for a batch of up to max_batch samples, particle-major (unit i's n samples contiguous), so
+    // that the per-particle sums over the batch read contiguously.
     pre: Vec<f64>,
     act: Vec<f64>,
     act_prime: Vec<f64>,
+    /// The batch transposed (d rows of n), for the batched forward pass.
+    xt: Vec<f64>,
+    /// r_b / n for the c gradient.
+    weight: Vec<f64>,
+    /// Samples in the last forward pass.
+    filled: usize,
 }
 
 impl OneHidden {
@@ -93,61 +102,118 @@ impl OneHidden {
             pre: vec![0.0; scratch],
             act: vec![0.0; scratch],
             act_prime: vec![0.0; scratch],
+            xt: vec![0.0; config.max_batch * d],
+            weight: vec![0.0; config.max_batch],
+            filled: 0,
             config,
         })
     }
 
     /// Pre-activations and activations (and derivatives when asked) of `n` samples into the scratch.
+    /// Online networks (max_batch 1) take row dot products; batched ones vectorise across samples. Either
+    /// way a sample's pre-activations do not depend on the batch it is part of.
     fn forward(&mut self, x: &[f64], n: usize, with_derivative: bool) {
         let (width, d) = (self.config.width, self.config.dim);
         let (c_w, rest) = self.params.split_at(width + width * d);
         let w = &c_w[width..];
         let bias = if self.config.bias { Some(&rest[..width]) } else { None };
-        for (xb, pre) in x.chunks_exact(d).take(n).zip(self.pre.chunks_exact_mut(width)) {
-            dots(w, xb, pre);
-            if let Some(bias) = bias {
-                for (z, b) in pre.iter_mut().zip(bias) {
+        let len = n * width;
+        let tasks = dense::particle_tasks(width, len * d);
+        let online = self.config.max_batch == 1;
+        let xt = &mut self.xt[..d * n];
+        if !online {
+            for (b, xb) in x.chunks_exact(d).take(n).enumerate() {
+                for (j, v) in xb.iter().enumerate() {
+                    xt[j * n + b] = *v;
+                }
+            }
+        }
+        let (x, xt) = (&x[..d], &*xt);
+        dense::for_particles(tasks, (&mut self.pre[..len], n), (w, d), |pre, w| {
+            if online {
+                dense::row_dots(w, x, pre);
+            } else {
+                dense::batch_dots(w, xt, d, n, pre);
+            }
+        });
+        if let Some(bias) = bias {
+            for (pre_i, b) in self.pre[..len].chunks_exact_mut(n).zip(bias) {
+                for z in pre_i {
                     *z += b;
                 }
             }
         }
-        let len = n * width;
-        let derivative = if with_derivative { Some(&mut self.act_prime[..len]) } else { None };
-        self.config.activation.eval(&self.pre[..len], &mut self.act[..len], derivative);
+        self.filled = n;
+        let activation = &*self.config.activation;
+        let pre = &self.pre[..len];
+        let act = &mut self.act[..len];
+        match (with_derivative, tasks) {
+            (true, None) => activation.eval(pre, act, Some(&mut self.act_prime[..len])),
+            (true, Some(p)) => {
+                let act_prime = self.act_prime[..len].par_chunks_mut(p * n);
+                act.par_chunks_mut(p * n).zip(act_prime).zip(pre.par_chunks(p * n)).for_each(
+                    |((act, act_prime), pre)| {
+                        activation.eval(pre, act, Some(act_prime));
+                    },
+                );
+            }
+            (false, _) => dense::for_particles(tasks, (act, n), (pre, n), |act, pre| activation.eval(pre, act, None)),
+        }
     }
 
     /// ŷ for sample `b` of the last forward pass.
     fn output(&self, b: usize) -> f64 {
         let width = self.config.width;
-        let c = &self.params[..width];
-        let h = &self.act[b * width..(b + 1) * width];
-        self.prefactor * c.iter().zip(h).map(|(c, h)| c * h).sum::<f64>()
+        self.prefactor * dense::strided_dot(&self.params[..width], &self.act[b..], self.filled)
     }
-}
 
-/// `out[i] = w_i · x` for the rows w_i of `w` (row-major, `x.len()` columns), each summed in index order
-/// from 0 exactly as `iter().sum()` does, so results are bit-identical to the plain loop. Four rows at a
-/// time: four independent addition chains keep the FPU busy where one chain would wait on each addition.
-fn dots(w: &[f64], x: &[f64], out: &mut [f64]) {
-    let d = x.len();
-    let mut rows = w.chunks_exact(4 * d);
-    let mut outs = out.chunks_exact_mut(4);
-    for (block, o) in (&mut rows).zip(&mut outs) {
-        let (w0, rest) = block.split_at(d);
-        let (w1, rest) = rest.split_at(d);
-        let (w2, w3) = rest.split_at(d);
-        let (mut a0, mut a1, mut a2, mut a3) = (-0.0, -0.0, -0.0, -0.0);
-        for j in 0..d {
-            let xj = x[j];
-            a0 += w0[j] * xj;
-            a1 += w1[j] * xj;
-            a2 += w2[j] * xj;
-            a3 += w3[j] * xj;
+    /// Residuals of the last forward pass, then the per-(i, b) coefficient r_b c_i σ'_ib / n of the w and
+    /// b gradients, in place of σ' (when `coefficients`).
+    fn residuals(&mut self, y: &[f64], residual: &mut [f64], coefficients: bool) {
+        let (n, width) = (y.len(), self.config.width);
+        let tasks = dense::particle_tasks(width, n * width * self.config.dim);
+        let this = &*self;
+        if tasks.is_some() && n > 1 {
+            residual.par_iter_mut().zip(y).enumerate().for_each(|(b, (r, y))| *r = y - this.output(b));
+        } else {
+            for b in 0..n {
+                residual[b] = y[b] - self.output(b);
+            }
         }
-        o.copy_from_slice(&[a0, a1, a2, a3]);
+        if coefficients {
+            let (act_prime, c) = (&mut self.act_prime[..n * width], &self.params[..width]);
+            let residual = &*residual;
+            dense::for_particles(tasks, (act_prime, n), (c, 1), |act_prime, c| {
+                dense::gradient_coefficients(act_prime, residual, 1.0 / n as f64, c);
+            });
+        }
     }
-    for (wi, o) in rows.remainder().chunks_exact(d).zip(outs.into_remainder()) {
-        *o = wi.iter().zip(x).map(|(a, b)| a * b).sum();
+
+    /// ∂u/∂c_i = σ(w_i·x_b + b_i), averaged over the batch with the residuals: Σ_b (r_b/n) σ_ib.
+    fn c_gradient(&mut self, residual: &[f64], target: dense::RowTarget<'_>) {
+        let (n, width) = (residual.len(), self.config.width);
+        let inv_n = 1.0 / n as f64;
+        let weight = &mut self.weight[..n];
+        for (w, r) in weight.iter_mut().zip(residual) {
+            *w = r * inv_n;
+        }
+        let weight = &*weight;
+        let tasks = dense::particle_tasks(width, n * width * self.config.dim);
+        let (out, eta) = target.into_parts();
+        dense::for_particles(tasks, (out, 1), (&self.act[..n * width], n), |out, h| {
+            dense::weighted_sums(h, weight, dense::RowTarget::from_parts(out, eta));
+        });
+    }
+
+    /// The w gradient Σ_b coef_ib x_b of every particle into `target`.
+    fn w_gradient(&self, x: &[f64], n: usize, target: dense::RowTarget<'_>) {
+        let (width, d) = (self.config.width, self.config.dim);
+        let tasks = dense::particle_tasks(width, n * width * d);
+        let (out, eta) = target.into_parts();
+        let x = &x[..n * d];
+        dense::for_particles(tasks, (out, d), (&self.act_prime[..n * width], n), |out, coef| {
+            dense::accumulate_rows(coef, x, d, n, dense::RowTarget::from_parts(out, eta));
+        });
     }
 }
 
@@ -197,79 +263,45 @@ impl Model for OneHidden {
         let (train_c, train_w) = (self.config.train_c, self.config.train_w);
         let train_b = self.config.bias && self.config.train_b;
         self.forward(x, n, train_w || train_b);
-        for b in 0..n {
-            residual[b] = y[b] - self.output(b);
-        }
-        let inv_n = 1.0 / n as f64;
-        let c = &self.params[..width];
+        self.residuals(y, residual, train_w || train_b);
         let (dir_c, rest) = direction.split_at_mut(width);
         let (dir_w, dir_b) = rest.split_at_mut(width * d);
         if train_c {
-            // ∂u/∂c_i = σ(w_i·x + b_i)
-            dir_c.fill(0.0);
-            for (r, h) in residual.iter().zip(self.act.chunks_exact(width)) {
-                for (g, h) in dir_c.iter_mut().zip(h) {
-                    *g += r * inv_n * h;
-                }
-            }
+            self.c_gradient(residual, dense::RowTarget::Store(dir_c));
         }
-        if train_w || train_b {
-            // ∂u/∂w_i = c_i σ'(·) x and ∂u/∂b_i = c_i σ'(·): reuse act_prime to hold the per-(b, i)
-            // coefficient r_b c_i σ'_bi / n.
-            for (r, hp) in residual.iter().zip(self.act_prime.chunks_exact_mut(width)) {
-                for (hp, c) in hp.iter_mut().zip(c) {
-                    *hp *= r * inv_n * c;
-                }
-            }
-            if train_w {
-                dir_w.fill(0.0);
-                for (xb, coef) in x.chunks_exact(d).take(n).zip(self.act_prime.chunks_exact(width)) {
-                    for (gi, k) in dir_w.chunks_exact_mut(d).zip(coef) {
-                        for (g, x) in gi.iter_mut().zip(xb) {
-                            *g += k * x;
-                        }
-                    }
-                }
-            }
-            if train_b {
-                dir_b.fill(0.0);
-                for coef in self.act_prime.chunks_exact(width).take(n) {
-                    for (g, k) in dir_b.iter_mut().zip(coef) {
-                        *g += k;
-                    }
-                }
+        // ∂u/∂w_i = c_i σ'(·) x and ∂u/∂b_i = c_i σ'(·).
+        let coef = &self.act_prime[..n * width];
+        if train_w {
+            self.w_gradient(x, n, dense::RowTarget::Store(dir_w));
+        }
+        if train_b {
+            for (g, coef) in dir_b.iter_mut().zip(coef.chunks_exact(n)) {
+                *g = coef.iter().fold(0.0, |g, k| g + k);
             }
         }
     }
 
     fn fused_sgd_step(&mut self, x: &[f64], y: &[f64], eta: f64, residual: &mut [f64]) -> bool {
-        // Online steps only: with a batch, accumulating the direction sample by sample (the general
-        // path) reads the activations contiguously, which a per-particle fused loop would not. The bias
-        // block is rare: the general path serves it too.
-        if y.len() != 1 || self.config.bias {
+        // The bias block is rare: the general path serves it.
+        if self.config.bias {
             return false;
         }
+        let n = y.len();
         let (width, d) = (self.config.width, self.config.dim);
         let (train_c, train_w) = (self.config.train_c, self.config.train_w);
-        self.forward(x, 1, train_w);
-        residual[0] = y[0] - self.output(0);
-        // The arithmetic of `descent_direction` + `θ += η g` expression by expression, with n = 1: each
-        // gradient entry is 0 + (its one sample's term), scaled by η and added. The w step uses the c of
-        // before the step, so c is updated last.
-        let (r, inv_n) = (residual[0], 1.0);
-        let (c, w) = self.params.split_at_mut(width);
+        self.forward(x, n, train_w);
+        self.residuals(y, residual, train_w);
+        // The arithmetic of `descent_direction` + `θ += η g`, entry by entry. The w step uses the c of
+        // before the step (in the coefficients), so c is updated last.
         if train_w {
-            for ((wi, hp), c) in w.chunks_exact_mut(d).zip(&self.act_prime[..width]).zip(c.iter()) {
-                let k = hp * (r * inv_n * c);
-                for (p, x) in wi.iter_mut().zip(&x[..d]) {
-                    *p += eta * (0.0 + k * x);
-                }
-            }
+            let mut params = std::mem::take(&mut self.params);
+            self.w_gradient(x, n, dense::RowTarget::Step { params: &mut params[width..width + width * d], eta });
+            self.params = params;
         }
         if train_c {
-            for (c, h) in c.iter_mut().zip(&self.act[..width]) {
-                *c += eta * (0.0 + r * inv_n * h);
-            }
+            let mut c = std::mem::take(&mut self.params);
+            self.c_gradient(residual, dense::RowTarget::Step { params: &mut c[..width], eta });
+            self.params = c;
         }
         true
     }
@@ -298,30 +330,14 @@ mod tests {
         net
     }
 
-    /// The interleaved dot products equal the plain `iter().sum()` bit for bit, for widths that leave a
-    /// remainder, including rows whose products are all −0 (the sign of a zero sum depends on the start).
-    #[test]
-    fn interleaved_dots_equal_the_plain_sums_bitwise() {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
-        for (rows, d) in [(1, 3), (4, 20), (7, 5), (13, 1)] {
-            let mut w: Vec<f64> = (0..rows * d).map(|_| rng.random_range(-2.0..2.0)).collect();
-            w[..d].iter_mut().for_each(|v| *v = -0.0);
-            let x: Vec<f64> = (0..d).map(|_| rng.random_range(0.5..2.0)).collect();
-            let mut out = vec![0.0; rows];
-            dots(&w, &x, &mut out);
-            for (i, o) in out.iter().enumerate() {
-                let plain: f64 = w[i * d..(i + 1) * d].iter().zip(&x).map(|(a, b)| a * b).sum();
-                assert_eq!(o.to_bits(), plain.to_bits(), "row {i} of {rows}×{d}");
-            }
-        }
-    }
-
-    /// The fused (online) SGD step leaves the parameters `descent_direction` + θ += η·direction leaves, bit
-    /// for bit, with either block frozen; it declines batches and networks with a bias.
+    /// The fused SGD step leaves the parameters `descent_direction` + θ += η·direction leaves, bit for bit,
+    /// online and batched (both forward kernels), with either block frozen; it declines networks with a bias.
     #[test]
     fn fused_step_equals_direction_then_update_bitwise() {
         let (width, d, eta) = (9, 7, 0.37);
-        for (batch, train_c, train_w) in [(1, true, true), (1, false, true), (1, true, false)] {
+        for (batch, train_c, train_w) in
+            [(1, true, true), (1, false, true), (1, true, false), (5, true, true), (8, true, false)]
+        {
             let config = OneHiddenConfig::mean_field(width, d, Arc::new(BuiltinActivation::Tanh));
             let config = OneHiddenConfig { max_batch: batch, train_c, train_w, ..config };
             let mut plain = OneHidden::new(config).unwrap();
@@ -352,9 +368,40 @@ mod tests {
         let mut biased = network(3, 2, 1.0, true, BuiltinActivation::Tanh, 2);
         let before = biased.params().to_vec();
         assert!(!biased.fused_sgd_step(&[0.1, 0.2], &[0.5], 0.1, &mut [0.0]));
-        let mut unbiased = network(3, 2, 1.0, false, BuiltinActivation::Tanh, 2);
-        assert!(!unbiased.fused_sgd_step(&[0.1, 0.2, 0.3, 0.4], &[0.5, 0.6], 0.1, &mut [0.0, 0.0]), "a batch");
         assert_eq!(biased.params(), &before[..]);
+    }
+
+    /// Wide networks split their passes over particles across the rayon pool: steps on pools of 1, 2 and 3
+    /// threads leave the same bits, online and batched, fused and through the direction (with a bias).
+    #[test]
+    fn steps_are_identical_for_any_thread_count() {
+        let step = |threads: usize, batch: usize, bias: bool| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| {
+                let (width, d) = (3500, 20);
+                assert!(dense::particle_tasks(width, width * d * batch).is_some(), "the parallel path is taken");
+                let mut net = network(width, d, 1.0, bias, BuiltinActivation::Tanh, batch);
+                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+                let mut direction = vec![0.0; net.params().len()];
+                let mut residual = vec![0.0; batch];
+                for _ in 0..3 {
+                    let x: Vec<f64> = (0..batch * d).map(|_| rng.random_range(-1.5..1.5)).collect();
+                    let y: Vec<f64> = (0..batch).map(|_| rng.random_range(-1.0..1.0)).collect();
+                    if !net.fused_sgd_step(&x, &y, 0.3, &mut residual) {
+                        net.descent_direction(&x, &y, &mut residual, &mut direction);
+                        for (p, g) in net.params_mut().iter_mut().zip(&direction) {
+                            *p += 0.3 * g;
+                        }
+                    }
+                }
+                net.params().iter().chain(&residual).map(|v| v.to_bits()).collect::<Vec<_>>()
+            })
+        };
+        for (batch, bias) in [(1, false), (1, true), (3, false), (64, true)] {
+            let one = step(1, batch, bias);
+            assert_eq!(step(2, batch, bias), one, "batch {batch}, bias {bias}: 2 threads");
+            assert_eq!(step(3, batch, bias), one, "batch {batch}, bias {bias}: 3 threads");
+        }
     }
 
     fn batch_loss(net: &mut OneHidden, x: &[f64], y: &[f64]) -> f64 {

@@ -60,7 +60,8 @@ impl Activation for Swish {
     }
 }
 
-/// tanh, written exactly as the built-in: value and derivative 1 − tanh² from one evaluation.
+/// tanh exactly as the built-in: meanfield's own tanh (`meanfield_models::tanh`), value and derivative
+/// 1 − tanh² from one evaluation.
 #[derive(Debug)]
 pub struct Tanh;
 
@@ -73,19 +74,7 @@ impl Activation for Tanh {
     }
 
     fn eval(&self, z: &[f64], value: &mut [f64], derivative: Option<&mut [f64]>) {
-        match derivative {
-            Some(derivative) => {
-                for ((z, v), d) in z.iter().zip(value.iter_mut()).zip(derivative.iter_mut()) {
-                    let t = z.tanh();
-                    (*v, *d) = (t, 1.0 - t * t);
-                }
-            }
-            None => {
-                for (z, v) in z.iter().zip(value.iter_mut()) {
-                    *v = z.tanh();
-                }
-            }
-        }
+        meanfield_models::tanh::tanh_slice(z, value, derivative);
     }
 }
 

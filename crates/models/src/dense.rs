@@ -1,0 +1,441 @@
+//! The hot loops of the one-hidden-layer network, written so that LLVM turns them into vector code:
+//! explicit lanes (fixed-size arrays the compiler keeps in registers), register tiles, no bounds checks
+//! in the inner loops (fixed-size chunks), and `mul_add`. Each public kernel is compiled twice by
+//! `multiversion`, for AVX2 + FMA and for the baseline, and chosen at run time.
+//!
+//! Every kernel defines its arithmetic exactly (which products are fused, in which order they are
+//! summed), independently of tiles and vector width: the baseline clone computes the same bits as the
+//! AVX2 one (`mul_add` is a correctly rounded fused multiply-add everywhere), so results do not depend on
+//! the machine. The `plain` functions in the tests spell each definition out as a scalar loop, and the
+//! tests check the kernels against them bit for bit.
+
+use multiversion::multiversion;
+use rayon::prelude::*;
+
+/// Multiply-adds per step from which a step's passes over the particles are split across the rayon pool.
+/// Below it (online networks of a few thousand units, ensembles of small ones) a fork-join costs more than
+/// it saves, and ensembles already keep every thread busy with replicas.
+const PARALLEL_WORK: usize = 1 << 16;
+/// Particles per parallel task: a multiple of the tile height, so tiles are the same as on one thread
+/// (which would not change a result anyway: every particle's arithmetic is its own).
+const PARTICLES_PER_TASK: usize = 256;
+
+/// How a pass over `width` particles with `work` multiply-adds is split: `None` on the calling thread,
+/// `Some(p)` in tasks of p particles.
+pub(crate) fn particle_tasks(width: usize, work: usize) -> Option<usize> {
+    (work >= PARALLEL_WORK && width > PARTICLES_PER_TASK).then_some(PARTICLES_PER_TASK)
+}
+
+/// `f` on matching runs of particles of `a` (`a_per` entries per particle) and `b` (`b_per`), in parallel
+/// tasks of `tasks` particles, or on the whole slices at once.
+pub(crate) fn for_particles<A: Send, B: Sync>(
+    tasks: Option<usize>,
+    (a, a_per): (&mut [A], usize),
+    (b, b_per): (&[B], usize),
+    f: impl Fn(&mut [A], &[B]) + Sync,
+) {
+    match tasks {
+        None => f(a, b),
+        Some(p) => a.par_chunks_mut(p * a_per).zip(b.par_chunks(p * b_per)).for_each(|(a, b)| f(a, b)),
+    }
+}
+
+/// Lanes of [`row_dots`]' partial sums: one AVX2 register.
+const ROW_LANES: usize = 4;
+/// Lanes of [`strided_dot`]'s partial sums: four registers, enough independent chains to hide the latency
+/// of the fused multiply-add over a long sum.
+const SUM_LANES: usize = 16;
+/// Particle rows per register tile.
+const TILE_ROWS: usize = 4;
+/// Columns per register tile: two AVX2 registers.
+const TILE_COLS: usize = 8;
+
+/// Σ_j a_j b_j in `L` lanes: lane l sums the products j ≡ l (mod L) of the full chunks of L in index
+/// order, the lanes are added as a halving tree (lane l + L/2 into lane l, …), and the products of the
+/// last partial chunk are added in index order.
+#[inline(always)]
+fn lane_dot<const L: usize>(a: &[f64], b: &[f64], stride: usize) -> f64 {
+    let n = a.len();
+    let full = n / L * L;
+    let mut acc = [0.0; L];
+    if stride == 1 {
+        for (ca, cb) in a[..full].chunks_exact(L).zip(b[..full].chunks_exact(L)) {
+            for l in 0..L {
+                acc[l] = ca[l].mul_add(cb[l], acc[l]);
+            }
+        }
+    } else {
+        for (k, ca) in a[..full].chunks_exact(L).enumerate() {
+            for l in 0..L {
+                acc[l] = ca[l].mul_add(b[(k * L + l) * stride], acc[l]);
+            }
+        }
+    }
+    let mut width = L;
+    while width > 1 {
+        width /= 2;
+        for l in 0..width {
+            acc[l] += acc[l + width];
+        }
+    }
+    let mut sum = acc[0];
+    for j in full..n {
+        sum = a[j].mul_add(b[j * stride], sum);
+    }
+    sum
+}
+
+/// `out[i] = w_i · x` for the rows w_i of `w` (row-major, `x.len()` columns), each a 4-lane dot product
+/// ([`lane_dot`]): the online forward pass, where a single sample leaves only the row to vectorise. Four
+/// rows at a time, so that their four accumulators are reduced together.
+#[multiversion(targets("x86_64+avx2+fma"))]
+pub(crate) fn row_dots(w: &[f64], x: &[f64], out: &mut [f64]) {
+    let d = x.len();
+    let full = d / ROW_LANES * ROW_LANES;
+    let mut rows = w.chunks_exact(TILE_ROWS * d);
+    let mut outs = out.chunks_exact_mut(TILE_ROWS);
+    for (tile, out) in (&mut rows).zip(&mut outs) {
+        let mut acc = [[0.0; ROW_LANES]; TILE_ROWS];
+        for j0 in (0..full).step_by(ROW_LANES) {
+            let xj: &[f64; ROW_LANES] = x[j0..][..ROW_LANES].try_into().expect("lanes");
+            for (p, acc) in acc.iter_mut().enumerate() {
+                let wp: &[f64; ROW_LANES] = tile[p * d + j0..][..ROW_LANES].try_into().expect("lanes");
+                for l in 0..ROW_LANES {
+                    acc[l] = wp[l].mul_add(xj[l], acc[l]);
+                }
+            }
+        }
+        for (p, (acc, o)) in acc.iter().zip(out.iter_mut()).enumerate() {
+            let mut sum = (acc[0] + acc[2]) + (acc[1] + acc[3]);
+            for j in full..d {
+                sum = tile[p * d + j].mul_add(x[j], sum);
+            }
+            *o = sum;
+        }
+    }
+    for (wi, o) in rows.remainder().chunks_exact(d).zip(outs.into_remainder()) {
+        *o = lane_dot::<ROW_LANES>(wi, x, 1);
+    }
+}
+
+/// Σ_i a_i b_(i·stride), a 16-lane dot product ([`lane_dot`]); the stride reads one sample's column of
+/// particle-major scratch. The arithmetic is the same for every stride.
+#[multiversion(targets("x86_64+avx2+fma"))]
+pub(crate) fn strided_dot(a: &[f64], b: &[f64], stride: usize) -> f64 {
+    lane_dot::<SUM_LANES>(a, b, stride)
+}
+
+/// The batched forward pass: `out[i·n + b] = Σ_j w_ij xt[j·n + b]` for the N rows of `w` (row-major,
+/// d columns) and the n samples of `xt` (the batch transposed: d rows of n), each summed in index order
+/// j = 0, 1, … from 0 with fused multiply-adds. Tiles of 4 particles × 8 samples vectorise across samples.
+#[multiversion(targets("x86_64+avx2+fma"))]
+pub(crate) fn batch_dots(w: &[f64], xt: &[f64], d: usize, n: usize, out: &mut [f64]) {
+    let rows = out.len() / n;
+    let full_rows = rows / TILE_ROWS * TILE_ROWS;
+    let full_cols = n / TILE_COLS * TILE_COLS;
+    for i0 in (0..full_rows).step_by(TILE_ROWS) {
+        let w_tile = &w[i0 * d..(i0 + TILE_ROWS) * d];
+        for b0 in (0..full_cols).step_by(TILE_COLS) {
+            let mut acc = [[0.0; TILE_COLS]; TILE_ROWS];
+            for j in 0..d {
+                let x: &[f64; TILE_COLS] = xt[j * n + b0..][..TILE_COLS].try_into().expect("tile width");
+                for (p, acc) in acc.iter_mut().enumerate() {
+                    let wpj = w_tile[p * d + j];
+                    for l in 0..TILE_COLS {
+                        acc[l] = wpj.mul_add(x[l], acc[l]);
+                    }
+                }
+            }
+            for (p, acc) in acc.iter().enumerate() {
+                out[(i0 + p) * n + b0..][..TILE_COLS].copy_from_slice(acc);
+            }
+        }
+        for b in full_cols..n {
+            for p in 0..TILE_ROWS {
+                out[(i0 + p) * n + b] = column_dot(&w_tile[p * d..(p + 1) * d], xt, n, b);
+            }
+        }
+    }
+    for i in full_rows..rows {
+        for b in 0..n {
+            out[i * n + b] = column_dot(&w[i * d..(i + 1) * d], xt, n, b);
+        }
+    }
+}
+
+/// One entry of [`batch_dots`] outside the full tiles, in the same order.
+#[inline(always)]
+fn column_dot(wi: &[f64], xt: &[f64], n: usize, b: usize) -> f64 {
+    let mut acc = 0.0;
+    for (j, w) in wi.iter().enumerate() {
+        acc = w.mul_add(xt[j * n + b], acc);
+    }
+    acc
+}
+
+/// Where [`accumulate_rows`] and [`weighted_sums`] put each sum g.
+#[derive(Debug)]
+pub(crate) enum RowTarget<'a> {
+    /// `out[k] = g_k`.
+    Store(&'a mut [f64]),
+    /// `params[k] += eta · g_k` (a product then a sum, as `Store` followed by θ += η·direction).
+    Step { params: &'a mut [f64], eta: f64 },
+}
+
+impl<'a> RowTarget<'a> {
+    /// The slice written and the step size of a `Step`.
+    pub(crate) fn into_parts(self) -> (&'a mut [f64], Option<f64>) {
+        match self {
+            RowTarget::Store(out) => (out, None),
+            RowTarget::Step { params, eta } => (params, Some(eta)),
+        }
+    }
+
+    pub(crate) fn from_parts(out: &'a mut [f64], eta: Option<f64>) -> Self {
+        match eta {
+            None => RowTarget::Store(out),
+            Some(eta) => RowTarget::Step { params: out, eta },
+        }
+    }
+}
+
+/// `Store` (`STEP` false) or `Step` of one sum.
+#[inline(always)]
+fn put<const STEP: bool>(slot: &mut f64, eta: f64, g: f64) {
+    if STEP {
+        *slot += eta * g;
+    } else {
+        *slot = g;
+    }
+}
+
+/// The gradient of the weights: g_ij = Σ_b coef[i·n + b] · x[b·d + j] for particle-major `coef` (N×n)
+/// and sample-major `x` (n×d), each summed in sample order from 0 with fused multiply-adds. Register tiles
+/// of 4 particles × 8 (then 4) columns vectorise across columns.
+#[multiversion(targets("x86_64+avx2+fma"))]
+pub(crate) fn accumulate_rows(coef: &[f64], x: &[f64], d: usize, n: usize, target: RowTarget<'_>) {
+    match target {
+        RowTarget::Store(out) => accumulate::<false>(coef, x, d, n, out, 0.0),
+        RowTarget::Step { params, eta } => accumulate::<true>(coef, x, d, n, params, eta),
+    }
+}
+
+#[inline(always)]
+fn accumulate<const STEP: bool>(coef: &[f64], x: &[f64], d: usize, n: usize, out: &mut [f64], eta: f64) {
+    let rows = coef.len() / n;
+    let full_rows = rows / TILE_ROWS * TILE_ROWS;
+    for i0 in (0..full_rows).step_by(TILE_ROWS) {
+        let coef_tile = &coef[i0 * n..(i0 + TILE_ROWS) * n];
+        let out_tile = &mut out[i0 * d..(i0 + TILE_ROWS) * d];
+        let mut j0 = 0;
+        while j0 + TILE_COLS <= d {
+            tile::<TILE_COLS, STEP>(coef_tile, x, d, n, j0, out_tile, eta);
+            j0 += TILE_COLS;
+        }
+        if j0 + TILE_COLS / 2 <= d {
+            tile::<{ TILE_COLS / 2 }, STEP>(coef_tile, x, d, n, j0, out_tile, eta);
+            j0 += TILE_COLS / 2;
+        }
+        for p in 0..TILE_ROWS {
+            for j in j0..d {
+                put::<STEP>(&mut out_tile[p * d + j], eta, row_column_sum(&coef_tile[p * n..(p + 1) * n], x, d, j));
+            }
+        }
+    }
+    for i in full_rows..rows {
+        for j in 0..d {
+            put::<STEP>(&mut out[i * d + j], eta, row_column_sum(&coef[i * n..(i + 1) * n], x, d, j));
+        }
+    }
+}
+
+/// Columns j0..j0 + C of the 4 rows of one tile of [`accumulate_rows`].
+#[inline(always)]
+fn tile<const C: usize, const STEP: bool>(
+    coef_tile: &[f64],
+    x: &[f64],
+    d: usize,
+    n: usize,
+    j0: usize,
+    out_tile: &mut [f64],
+    eta: f64,
+) {
+    let mut acc = [[0.0; C]; TILE_ROWS];
+    for b in 0..n {
+        let xb: &[f64; C] = x[b * d + j0..][..C].try_into().expect("tile width");
+        for (p, acc) in acc.iter_mut().enumerate() {
+            let k = coef_tile[p * n + b];
+            for l in 0..C {
+                acc[l] = k.mul_add(xb[l], acc[l]);
+            }
+        }
+    }
+    for (p, acc) in acc.iter().enumerate() {
+        let row: &mut [f64; C] = (&mut out_tile[p * d + j0..][..C]).try_into().expect("tile width");
+        for l in 0..C {
+            put::<STEP>(&mut row[l], eta, acc[l]);
+        }
+    }
+}
+
+/// One entry of [`accumulate_rows`] outside the full tiles, in the same order.
+#[inline(always)]
+fn row_column_sum(coef: &[f64], x: &[f64], d: usize, j: usize) -> f64 {
+    let mut acc = 0.0;
+    for (b, k) in coef.iter().enumerate() {
+        acc = k.mul_add(x[b * d + j], acc);
+    }
+    acc
+}
+
+/// g_i = Σ_b weight_b · h[i·n + b] for particle-major `h` (N×n), in sample order from 0 with fused
+/// multiply-adds: the gradient of the output weights.
+#[multiversion(targets("x86_64+avx2+fma"))]
+pub(crate) fn weighted_sums(h: &[f64], weight: &[f64], target: RowTarget<'_>) {
+    match target {
+        RowTarget::Store(out) => weighted::<false>(h, weight, out, 0.0),
+        RowTarget::Step { params, eta } => weighted::<true>(h, weight, params, eta),
+    }
+}
+
+#[inline(always)]
+fn weighted<const STEP: bool>(h: &[f64], weight: &[f64], out: &mut [f64], eta: f64) {
+    if let [w] = weight {
+        // One sample: the loop over particles is the one to vectorise.
+        for (slot, h) in out.iter_mut().zip(h) {
+            put::<STEP>(slot, eta, w.mul_add(*h, 0.0));
+        }
+    } else {
+        for (slot, h) in out.iter_mut().zip(h.chunks_exact(weight.len())) {
+            let g = h.iter().zip(weight).fold(0.0, |g, (h, w)| w.mul_add(*h, g));
+            put::<STEP>(slot, eta, g);
+        }
+    }
+}
+
+/// coef[i·n + b] = σ'[i·n + b] · (r_b · scale · c_i), in place of σ': the per-(particle, sample) factor of the
+/// hidden-layer gradients.
+#[multiversion(targets("x86_64+avx2+fma"))]
+pub(crate) fn gradient_coefficients(act_prime: &mut [f64], residual: &[f64], scale: f64, c: &[f64]) {
+    let n = residual.len();
+    if let [r] = residual {
+        for (hp, c) in act_prime.iter_mut().zip(c) {
+            *hp *= r * scale * c;
+        }
+    } else {
+        for (hp, c) in act_prime.chunks_exact_mut(n).zip(c) {
+            for (hp, r) in hp.iter_mut().zip(residual) {
+                *hp *= r * scale * c;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    /// The definitions, as scalar loops.
+    mod plain {
+        pub(super) fn lane_dot(a: &[f64], b: &[f64], stride: usize, lanes: usize) -> f64 {
+            let full = a.len() / lanes * lanes;
+            let mut acc = vec![0.0; lanes];
+            for j in 0..full {
+                acc[j % lanes] = a[j].mul_add(b[j * stride], acc[j % lanes]);
+            }
+            let mut width = lanes;
+            while width > 1 {
+                width /= 2;
+                for l in 0..width {
+                    acc[l] += acc[l + width];
+                }
+            }
+            (full..a.len()).fold(acc[0], |sum, j| a[j].mul_add(b[j * stride], sum))
+        }
+
+        pub(super) fn sequential_dot(a: impl Iterator<Item = f64>, b: impl Iterator<Item = f64>) -> f64 {
+            a.zip(b).fold(0.0, |acc, (a, b)| a.mul_add(b, acc))
+        }
+    }
+
+    fn random(len: usize, rng: &mut impl Rng) -> Vec<f64> {
+        (0..len).map(|_| rng.random_range(-2.0..2.0)).collect()
+    }
+
+    fn bits(v: &[f64]) -> Vec<u64> {
+        v.iter().map(|v| v.to_bits()).collect()
+    }
+
+    /// Shapes with and without remainders in every tiled dimension (rows, samples, columns, lanes).
+    const SHAPES: [(usize, usize, usize); 6] =
+        [(1, 1, 1), (4, 8, 8), (9, 13, 20), (1000, 64, 20), (7, 1, 3), (5, 3, 17)];
+
+    #[test]
+    fn row_and_strided_dots_follow_their_definition_bitwise() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        for (rows, _, d) in SHAPES {
+            let (w, x) = (random(rows * d, &mut rng), random(d, &mut rng));
+            let mut out = vec![0.0; rows];
+            row_dots(&w, &x, &mut out);
+            let expected: Vec<f64> = w.chunks(d).map(|wi| plain::lane_dot(wi, &x, 1, ROW_LANES)).collect();
+            assert_eq!(bits(&out), bits(&expected), "{rows}×{d}");
+        }
+        for (len, stride) in [(1, 1), (15, 1), (16, 1), (1000, 1), (37, 3), (1000, 64)] {
+            let (a, b) = (random(len, &mut rng), random(len * stride, &mut rng));
+            let got = strided_dot(&a, &b, stride);
+            assert_eq!(got.to_bits(), plain::lane_dot(&a, &b, stride, SUM_LANES).to_bits(), "{len}, stride {stride}");
+            let column: Vec<f64> = b.iter().step_by(stride).copied().collect();
+            assert_eq!(got.to_bits(), strided_dot(&a, &column, 1).to_bits(), "the stride does not change the sum");
+        }
+    }
+
+    #[test]
+    fn batch_dots_follow_their_definition_bitwise() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
+        for (rows, n, d) in SHAPES {
+            let (w, xt) = (random(rows * d, &mut rng), random(d * n, &mut rng));
+            let mut out = vec![0.0; rows * n];
+            batch_dots(&w, &xt, d, n, &mut out);
+            for i in 0..rows {
+                for b in 0..n {
+                    let expected =
+                        plain::sequential_dot(w[i * d..][..d].iter().copied(), xt[b..].iter().step_by(n).copied());
+                    assert_eq!(out[i * n + b].to_bits(), expected.to_bits(), "{rows}×{n}×{d} at ({i}, {b})");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn accumulated_rows_and_weighted_sums_follow_their_definition_bitwise() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        for (rows, n, d) in SHAPES {
+            let (coef, x) = (random(rows * n, &mut rng), random(n * d, &mut rng));
+            let mut stored = vec![f64::NAN; rows * d];
+            accumulate_rows(&coef, &x, d, n, RowTarget::Store(&mut stored));
+            let start = random(rows * d, &mut rng);
+            let weight = random(n, &mut rng);
+            let mut sums = vec![f64::NAN; rows];
+            weighted_sums(&coef, &weight, RowTarget::Store(&mut sums));
+            let mut stepped_sums = start[..rows].to_vec();
+            weighted_sums(&coef, &weight, RowTarget::Step { params: &mut stepped_sums, eta: 0.3 });
+            for i in 0..rows {
+                let g = plain::sequential_dot(weight.iter().copied(), coef[i * n..][..n].iter().copied());
+                assert_eq!(sums[i].to_bits(), g.to_bits(), "weighted sum {i} of {rows}×{n}");
+                assert_eq!(stepped_sums[i].to_bits(), (start[i] + 0.3 * g).to_bits());
+            }
+            let mut stepped = start.clone();
+            accumulate_rows(&coef, &x, d, n, RowTarget::Step { params: &mut stepped, eta: 0.3 });
+            for i in 0..rows {
+                for j in 0..d {
+                    let g =
+                        plain::sequential_dot(coef[i * n..][..n].iter().copied(), x[j..].iter().step_by(d).copied());
+                    let k = i * d + j;
+                    assert_eq!(stored[k].to_bits(), g.to_bits(), "{rows}×{n}×{d} at ({i}, {j})");
+                    assert_eq!(stepped[k].to_bits(), (start[k] + 0.3 * g).to_bits());
+                }
+            }
+        }
+    }
+}
