@@ -222,6 +222,15 @@ pub(crate) fn accumulate_rows(coef: &[f64], x: &[f64], d: usize, n: usize, targe
 
 #[inline(always)]
 fn accumulate<const STEP: bool>(coef: &[f64], x: &[f64], d: usize, n: usize, out: &mut [f64], eta: f64) {
+    if n == 1 {
+        // One sample: each sum is its one product, and a row at a time streams through the weights.
+        for (row, k) in out.chunks_exact_mut(d).zip(coef) {
+            for (slot, x) in row.iter_mut().zip(&x[..d]) {
+                put::<STEP>(slot, eta, k.mul_add(*x, 0.0));
+            }
+        }
+        return;
+    }
     let rows = coef.len() / n;
     let full_rows = rows / TILE_ROWS * TILE_ROWS;
     for i0 in (0..full_rows).step_by(TILE_ROWS) {
