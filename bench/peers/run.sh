@@ -19,3 +19,6 @@ for peer in numpy torch; do
     fi
 done
 python3 bench/peers/compare.py "$out/meanfield.json" "${peers[@]}"
+if python3 -c "import numpy" 2>/dev/null; then
+    python3 bench/peers/peak.py "$out/meanfield.json"
+fi

@@ -82,4 +82,19 @@ pub trait Dynamics: Send + Sync + Debug {
         work: &mut StepWorkspace,
         noise: &mut dyn RngCore,
     ) -> Result<(), NonFinite>;
+
+    /// [`Dynamics::step`] when the caller has already drawn the next step's batch `next_x`, which a
+    /// dynamics may pass on to [`Model::fused_sgd_step`]. The same result as `step`, bit for bit (the
+    /// default ignores `next_x`).
+    fn step_before(
+        &self,
+        model: &mut dyn Model,
+        x: &[f64],
+        y: &[f64],
+        _next_x: Option<&[f64]>,
+        work: &mut StepWorkspace,
+        noise: &mut dyn RngCore,
+    ) -> Result<(), NonFinite> {
+        self.step(model, x, y, work, noise)
+    }
 }

@@ -53,7 +53,19 @@ pub trait Model: Send + Debug {
     /// or returns `false` without touching anything when the model has no fused step (the default; the
     /// caller then uses `descent_direction`). A fused step must leave exactly the parameters, bit for bit,
     /// that `descent_direction` followed by `θ += η · direction` leaves.
-    fn fused_sgd_step(&mut self, _x: &[f64], _y: &[f64], _eta: f64, _residual: &mut [f64]) -> bool {
+    ///
+    /// `next_x`, when given, is the batch of the following step, already drawn: a model may do part of that
+    /// step's forward pass now (while the weights it has just written are in cache) and reuse it if the
+    /// next call brings the same batch and nothing touched the parameters or its scratch in between. It
+    /// must give the same bits either way.
+    fn fused_sgd_step(
+        &mut self,
+        _x: &[f64],
+        _y: &[f64],
+        _eta: f64,
+        _residual: &mut [f64],
+        _next_x: Option<&[f64]>,
+    ) -> bool {
         false
     }
 

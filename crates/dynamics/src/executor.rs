@@ -100,6 +100,9 @@ struct Replica<'p> {
     noise_rng: meanfield_core::rng::Stream,
     x: Vec<f64>,
     y: Vec<f64>,
+    /// The following step's batch, drawn ahead within a run of steps (see [`Replica::steps`]).
+    next_x: Vec<f64>,
+    next_y: Vec<f64>,
     work: StepWorkspace,
     scratch: Vec<f64>,
     done: u64,
@@ -140,6 +143,8 @@ impl<'p> Replica<'p> {
             noise_rng: key(Purpose::Noise).stream(),
             x: vec![0.0; batch * d],
             y: vec![0.0; batch],
+            next_x: vec![0.0; batch * d],
+            next_y: vec![0.0; batch],
             work,
             scratch: Vec::new(),
             done: 0,
@@ -237,11 +242,32 @@ impl<'p> Replica<'p> {
     ) -> Result<bool, Divergence> {
         let plan = self.plan.plan;
         let point = plan.info.index;
+        // The batch of step k + 1 is drawn before step k runs, so that a model can start its forward pass
+        // early (`Model::fused_sgd_step`); the stream's order is unchanged. Never across the end of this
+        // run or a point where `pause` may save the replica: there the stream stands exactly after the
+        // batches of the steps done, which is what a restore replays.
+        let mut drawn = false;
         while self.done < target {
-            self.data.fill(&mut self.data_rng, &mut self.x, &mut self.y);
-            if let Err(bad) =
-                plan.dynamics.step(self.model.as_mut(), &self.x, &self.y, &mut self.work, &mut self.noise_rng)
-            {
+            if drawn {
+                std::mem::swap(&mut self.x, &mut self.next_x);
+                std::mem::swap(&mut self.y, &mut self.next_y);
+            } else {
+                self.data.fill(&mut self.data_rng, &mut self.x, &mut self.y);
+            }
+            let next = self.done + 1;
+            drawn = next < target && !next.is_multiple_of(PROGRESS_EVERY);
+            if drawn {
+                self.data.fill(&mut self.data_rng, &mut self.next_x, &mut self.next_y);
+            }
+            let next_x = if drawn { Some(&self.next_x[..]) } else { None };
+            if let Err(bad) = plan.dynamics.step_before(
+                self.model.as_mut(),
+                &self.x,
+                &self.y,
+                next_x,
+                &mut self.work,
+                &mut self.noise_rng,
+            ) {
                 let what =
                     format!("the prediction became non-finite (residual {}); the step is too large", bad.residual);
                 return Err(self.divergence(self.done + 1, what));

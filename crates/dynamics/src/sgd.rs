@@ -57,10 +57,23 @@ impl Dynamics for Sgd {
         work: &mut StepWorkspace,
         noise: &mut dyn RngCore,
     ) -> Result<(), NonFinite> {
+        self.step_before(model, x, y, None, work, noise)
+    }
+
+    fn step_before(
+        &self,
+        model: &mut dyn Model,
+        x: &[f64],
+        y: &[f64],
+        next_x: Option<&[f64]>,
+        work: &mut StepWorkspace,
+        noise: &mut dyn RngCore,
+    ) -> Result<(), NonFinite> {
         let residual = &mut work.residual[..y.len()];
         // Plain SGD (no decay, no noise) in one pass where the model has one: the same parameters, bit for
         // bit, with one pass less over memory.
-        if self.noise_scale == 0.0 && self.weight_decay == 0.0 && model.fused_sgd_step(x, y, self.eta, residual) {
+        if self.noise_scale == 0.0 && self.weight_decay == 0.0 && model.fused_sgd_step(x, y, self.eta, residual, next_x)
+        {
             return match residual.iter().find(|r| !r.is_finite()) {
                 Some(r) => Err(NonFinite { residual: *r }),
                 None => Ok(()),

@@ -91,30 +91,82 @@ fn lane_dot<const L: usize>(a: &[f64], b: &[f64], stride: usize) -> f64 {
 #[multiversion(targets("x86_64+avx2+fma"))]
 pub(crate) fn row_dots(w: &[f64], x: &[f64], out: &mut [f64]) {
     let d = x.len();
-    let full = d / ROW_LANES * ROW_LANES;
     let mut rows = w.chunks_exact(TILE_ROWS * d);
     let mut outs = out.chunks_exact_mut(TILE_ROWS);
     for (tile, out) in (&mut rows).zip(&mut outs) {
+        out.copy_from_slice(&dot_tile(tile, x));
+    }
+    for (wi, o) in rows.remainder().chunks_exact(d).zip(outs.into_remainder()) {
+        *o = lane_dot::<ROW_LANES>(wi, x, 1);
+    }
+}
+
+/// [`lane_dot`] of each of 4 consecutive rows with `x`, their accumulators side by side.
+#[inline(always)]
+fn dot_tile(tile: &[f64], x: &[f64]) -> [f64; TILE_ROWS] {
+    let d = x.len();
+    let full = d / ROW_LANES * ROW_LANES;
+    let mut acc = [[0.0; ROW_LANES]; TILE_ROWS];
+    for j0 in (0..full).step_by(ROW_LANES) {
+        let xj: &[f64; ROW_LANES] = x[j0..][..ROW_LANES].try_into().expect("lanes");
+        for (p, acc) in acc.iter_mut().enumerate() {
+            let wp: &[f64; ROW_LANES] = tile[p * d + j0..][..ROW_LANES].try_into().expect("lanes");
+            for l in 0..ROW_LANES {
+                acc[l] = wp[l].mul_add(xj[l], acc[l]);
+            }
+        }
+    }
+    let mut out = [0.0; TILE_ROWS];
+    for (p, (acc, o)) in acc.iter().zip(out.iter_mut()).enumerate() {
+        let mut sum = (acc[0] + acc[2]) + (acc[1] + acc[3]);
+        for j in full..d {
+            sum = tile[p * d + j].mul_add(x[j], sum);
+        }
+        *o = sum;
+    }
+    out
+}
+
+/// The online weight step followed by the next step's forward pass, in one pass over the weights:
+/// `w_i += eta · (coef_i x)` exactly as [`accumulate_rows`] steps with one sample, then `pre_i = w_i · next`
+/// exactly as [`row_dots`], each new weight going from the register that computed it into the dot product
+/// (reading it back from memory would stall on the store just made).
+#[multiversion(targets("x86_64+avx2+fma"))]
+pub(crate) fn step_rows_then_dots(coef: &[f64], x: &[f64], eta: f64, w: &mut [f64], next: &[f64], pre: &mut [f64]) {
+    let d = x.len();
+    let full = d / ROW_LANES * ROW_LANES;
+    let mut rows = w.chunks_exact_mut(TILE_ROWS * d);
+    let mut pres = pre.chunks_exact_mut(TILE_ROWS);
+    let mut coefs = coef.chunks_exact(TILE_ROWS);
+    for ((tile, pre), k) in (&mut rows).zip(&mut pres).zip(&mut coefs) {
         let mut acc = [[0.0; ROW_LANES]; TILE_ROWS];
         for j0 in (0..full).step_by(ROW_LANES) {
             let xj: &[f64; ROW_LANES] = x[j0..][..ROW_LANES].try_into().expect("lanes");
+            let nj: &[f64; ROW_LANES] = next[j0..][..ROW_LANES].try_into().expect("lanes");
             for (p, acc) in acc.iter_mut().enumerate() {
-                let wp: &[f64; ROW_LANES] = tile[p * d + j0..][..ROW_LANES].try_into().expect("lanes");
+                let wp: &mut [f64; ROW_LANES] = (&mut tile[p * d + j0..][..ROW_LANES]).try_into().expect("lanes");
                 for l in 0..ROW_LANES {
-                    acc[l] = wp[l].mul_add(xj[l], acc[l]);
+                    put::<true>(&mut wp[l], eta, k[p].mul_add(xj[l], 0.0));
+                    acc[l] = wp[l].mul_add(nj[l], acc[l]);
                 }
             }
         }
-        for (p, (acc, o)) in acc.iter().zip(out.iter_mut()).enumerate() {
+        for (p, (acc, o)) in acc.iter().zip(pre.iter_mut()).enumerate() {
             let mut sum = (acc[0] + acc[2]) + (acc[1] + acc[3]);
             for j in full..d {
-                sum = tile[p * d + j].mul_add(x[j], sum);
+                let slot = &mut tile[p * d + j];
+                put::<true>(slot, eta, k[p].mul_add(x[j], 0.0));
+                sum = slot.mul_add(next[j], sum);
             }
             *o = sum;
         }
     }
-    for (wi, o) in rows.remainder().chunks_exact(d).zip(outs.into_remainder()) {
-        *o = lane_dot::<ROW_LANES>(wi, x, 1);
+    let rows = rows.into_remainder().chunks_exact_mut(d);
+    for ((row, p), k) in rows.zip(pres.into_remainder()).zip(coefs.remainder()) {
+        for (slot, x) in row.iter_mut().zip(x) {
+            put::<true>(slot, eta, k.mul_add(*x, 0.0));
+        }
+        *p = lane_dot::<ROW_LANES>(row, next, 1);
     }
 }
 
@@ -396,6 +448,24 @@ mod tests {
             assert_eq!(got.to_bits(), plain::lane_dot(&a, &b, stride, SUM_LANES).to_bits(), "{len}, stride {stride}");
             let column: Vec<f64> = b.iter().step_by(stride).copied().collect();
             assert_eq!(got.to_bits(), strided_dot(&a, &column, 1).to_bits(), "the stride does not change the sum");
+        }
+    }
+
+    /// The fused online step and next forward pass equal the step of `accumulate_rows` followed by
+    /// `row_dots`, bit for bit.
+    #[test]
+    fn step_then_dots_equals_step_and_dots_bitwise() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+        for (rows, _, d) in SHAPES {
+            let (coef, x, next) = (random(rows, &mut rng), random(d, &mut rng), random(d, &mut rng));
+            let w = random(rows * d, &mut rng);
+            let (mut fused_w, mut fused_pre) = (w.clone(), vec![0.0; rows]);
+            step_rows_then_dots(&coef, &x, 0.3, &mut fused_w, &next, &mut fused_pre);
+            let (mut plain_w, mut plain_pre) = (w.clone(), vec![0.0; rows]);
+            accumulate_rows(&coef, &x, d, 1, RowTarget::Step { params: &mut plain_w, eta: 0.3 });
+            row_dots(&plain_w, &next, &mut plain_pre);
+            assert_eq!(bits(&fused_w), bits(&plain_w), "{rows}×{d}");
+            assert_eq!(bits(&fused_pre), bits(&plain_pre), "{rows}×{d}");
         }
     }
 

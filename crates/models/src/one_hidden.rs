@@ -73,6 +73,10 @@ pub struct OneHidden {
     weight: Vec<f64>,
     /// Samples in the last forward pass.
     filled: usize,
+    /// Whether `pre` holds the pre-activations of `ahead_x` under the current weights, computed by the
+    /// last fused step; cleared by anything that may change either.
+    ahead: bool,
+    ahead_x: Vec<f64>,
 }
 
 impl OneHidden {
@@ -105,6 +109,8 @@ impl OneHidden {
             xt: vec![0.0; config.max_batch * d],
             weight: vec![0.0; config.max_batch],
             filled: 0,
+            ahead: false,
+            ahead_x: vec![0.0; d],
             config,
         })
     }
@@ -113,6 +119,8 @@ impl OneHidden {
     /// Online networks (max_batch 1) take row dot products; batched ones vectorise across samples. Either
     /// way a sample's pre-activations do not depend on the batch it is part of.
     fn forward(&mut self, x: &[f64], n: usize, with_derivative: bool) {
+        // A forward pass overwrites the pre-activations a fused step may have computed ahead.
+        self.ahead = false;
         let (width, d) = (self.config.width, self.config.dim);
         let (c_w, rest) = self.params.split_at(width + width * d);
         let w = &c_w[width..];
@@ -143,6 +151,13 @@ impl OneHidden {
                 }
             }
         }
+        self.activate(n, with_derivative);
+    }
+
+    /// Activations (and derivatives when asked) of the pre-activations of `n` samples in the scratch.
+    fn activate(&mut self, n: usize, with_derivative: bool) {
+        let len = n * self.config.width;
+        let tasks = dense::particle_tasks(self.config.width, len * self.config.dim);
         self.filled = n;
         let activation = &*self.config.activation;
         let pre = &self.pre[..len];
@@ -205,6 +220,23 @@ impl OneHidden {
         });
     }
 
+    /// The online w step followed by the pre-activations of the next sample `next`, in one pass (see
+    /// [`dense::step_rows_then_dots`]); the next fused step reuses them if it gets that sample.
+    fn step_weights_ahead(&mut self, x: &[f64], eta: f64, w: &mut [f64], next: &[f64]) {
+        let (width, d) = (self.config.width, self.config.dim);
+        let (coef, pre) = (&self.act_prime[..width], &mut self.pre[..width]);
+        match dense::particle_tasks(width, width * d) {
+            None => dense::step_rows_then_dots(coef, x, eta, w, next, pre),
+            Some(p) => w
+                .par_chunks_mut(p * d)
+                .zip(pre.par_chunks_mut(p))
+                .zip(coef.par_chunks(p))
+                .for_each(|((w, pre), coef)| dense::step_rows_then_dots(coef, x, eta, w, next, pre)),
+        }
+        self.ahead_x.copy_from_slice(next);
+        self.ahead = true;
+    }
+
     /// The w gradient Σ_b coef_ib x_b of every particle into `target`.
     fn w_gradient(&self, x: &[f64], n: usize, target: dense::RowTarget<'_>) {
         let (width, d) = (self.config.width, self.config.dim);
@@ -237,6 +269,7 @@ impl Model for OneHidden {
         &self.params
     }
     fn params_mut(&mut self) -> &mut [f64] {
+        self.ahead = false;
         &mut self.params
     }
     fn input_dim(&self) -> usize {
@@ -281,7 +314,7 @@ impl Model for OneHidden {
         }
     }
 
-    fn fused_sgd_step(&mut self, x: &[f64], y: &[f64], eta: f64, residual: &mut [f64]) -> bool {
+    fn fused_sgd_step(&mut self, x: &[f64], y: &[f64], eta: f64, residual: &mut [f64], next_x: Option<&[f64]>) -> bool {
         // The bias block is rare: the general path serves it.
         if self.config.bias {
             return false;
@@ -289,13 +322,25 @@ impl Model for OneHidden {
         let n = y.len();
         let (width, d) = (self.config.width, self.config.dim);
         let (train_c, train_w) = (self.config.train_c, self.config.train_w);
-        self.forward(x, n, train_w);
+        let same_sample = || x[..d].iter().zip(&self.ahead_x).all(|(a, b)| a.to_bits() == b.to_bits());
+        if self.ahead && n == 1 && same_sample() {
+            // The last step computed these pre-activations with the current weights (and no bias).
+            self.ahead = false;
+            self.activate(1, train_w);
+        } else {
+            self.forward(x, n, train_w);
+        }
         self.residuals(y, residual, train_w);
         // The arithmetic of `descent_direction` + `θ += η g`, entry by entry. The w step uses the c of
         // before the step (in the coefficients), so c is updated last.
+        let online_ahead = next_x.filter(|next| self.config.max_batch == 1 && next.len() == d);
         if train_w {
             let mut params = std::mem::take(&mut self.params);
-            self.w_gradient(x, n, dense::RowTarget::Step { params: &mut params[width..width + width * d], eta });
+            let w = &mut params[width..width + width * d];
+            match online_ahead {
+                Some(next) => self.step_weights_ahead(&x[..d], eta, w, next),
+                None => self.w_gradient(x, n, dense::RowTarget::Step { params: w, eta }),
+            }
             self.params = params;
         }
         if train_c {
@@ -359,7 +404,7 @@ mod tests {
                         plain.params[k] += eta * direction[k];
                     }
                 }
-                assert!(fused.fused_sgd_step(&x, &y, eta, &mut r_fused));
+                assert!(fused.fused_sgd_step(&x, &y, eta, &mut r_fused, None));
                 let bits = |v: &[f64]| v.iter().map(|p| p.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(&r_fused), bits(&r_plain));
                 assert_eq!(bits(fused.params()), bits(plain.params()), "batch {batch}, c {train_c}, w {train_w}");
@@ -367,7 +412,7 @@ mod tests {
         }
         let mut biased = network(3, 2, 1.0, true, BuiltinActivation::Tanh, 2);
         let before = biased.params().to_vec();
-        assert!(!biased.fused_sgd_step(&[0.1, 0.2], &[0.5], 0.1, &mut [0.0]));
+        assert!(!biased.fused_sgd_step(&[0.1, 0.2], &[0.5], 0.1, &mut [0.0], None));
         assert_eq!(biased.params(), &before[..]);
     }
 
@@ -384,11 +429,16 @@ mod tests {
                 let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
                 let mut direction = vec![0.0; net.params().len()];
                 let mut residual = vec![0.0; batch];
-                for _ in 0..3 {
-                    let x: Vec<f64> = (0..batch * d).map(|_| rng.random_range(-1.5..1.5)).collect();
-                    let y: Vec<f64> = (0..batch).map(|_| rng.random_range(-1.0..1.0)).collect();
-                    if !net.fused_sgd_step(&x, &y, 0.3, &mut residual) {
-                        net.descent_direction(&x, &y, &mut residual, &mut direction);
+                let samples: Vec<(Vec<f64>, Vec<f64>)> = (0..4)
+                    .map(|_| {
+                        let x = (0..batch * d).map(|_| rng.random_range(-1.5..1.5)).collect();
+                        (x, (0..batch).map(|_| rng.random_range(-1.0..1.0)).collect())
+                    })
+                    .collect();
+                for (k, (x, y)) in samples.iter().enumerate() {
+                    let next = samples.get(k + 1).map(|(x, _)| &x[..]);
+                    if !net.fused_sgd_step(x, y, 0.3, &mut residual, next) {
+                        net.descent_direction(x, y, &mut residual, &mut direction);
                         for (p, g) in net.params_mut().iter_mut().zip(&direction) {
                             *p += 0.3 * g;
                         }
@@ -402,6 +452,41 @@ mod tests {
             assert_eq!(step(2, batch, bias), one, "batch {batch}, bias {bias}: 2 threads");
             assert_eq!(step(3, batch, bias), one, "batch {batch}, bias {bias}: 3 threads");
         }
+    }
+
+    /// Online fused steps told the next sample compute its pre-activations ahead and reuse them: the same
+    /// bits as steps that are not told, also when the next call brings another sample, when a prediction
+    /// overwrites the scratch in between, or when the parameters are written in between.
+    #[test]
+    fn stepping_ahead_changes_no_bit() {
+        let (width, d, steps) = (9, 6, 12);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(8);
+        let samples: Vec<(Vec<f64>, f64)> = (0..steps)
+            .map(|_| ((0..d).map(|_| rng.random_range(-1.5..1.5)).collect(), rng.random_range(-1.0..1.0)))
+            .collect();
+        let decoy: Vec<f64> = (0..d).map(|_| rng.random_range(-1.5..1.5)).collect();
+        let run = |ahead: bool| {
+            let mut net = network(width, d, 1.0, false, BuiltinActivation::Tanh, 1);
+            let mut trace = Vec::new();
+            for (k, (x, y)) in samples.iter().enumerate() {
+                let next = match k {
+                    _ if !ahead => None,
+                    3 => Some(&decoy[..]),
+                    _ => samples.get(k + 1).map(|(x, _)| &x[..]),
+                };
+                let mut residual = [0.0];
+                assert!(net.fused_sgd_step(x, &[*y], 0.2, &mut residual, next));
+                trace.push(residual[0].to_bits());
+                match k {
+                    5 => net.predict(&decoy, &mut [0.0]),
+                    8 => net.params_mut()[width] += 0.125,
+                    _ => {}
+                }
+            }
+            trace.extend(net.params().iter().map(|p| p.to_bits()));
+            trace
+        };
+        assert_eq!(run(true), run(false));
     }
 
     fn batch_loss(net: &mut OneHidden, x: &[f64], y: &[f64]) -> f64 {

@@ -210,7 +210,8 @@ mod tests {
         };
         let data = TeacherStudent { dim: 2, teacher, noise: 0.0, inputs: Inputs::Gaussian };
         let x = [0.3, -0.7];
-        assert_eq!(data.target(&x), (2.0 * 0.3f64.tanh() - (-0.7f64).tanh()) / 2.0);
+        let tanh = meanfield_models::tanh::tanh;
+        assert_eq!(data.target(&x), (2.0 * tanh(0.3) - tanh(-0.7)) / 2.0);
     }
 
     /// With a linear single-index teacher y = w*·x + σε, Var y = |w*|² + σ². 50 000 samples give a
