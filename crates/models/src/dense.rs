@@ -94,7 +94,9 @@ pub(crate) fn row_dots(w: &[f64], x: &[f64], out: &mut [f64]) {
     let mut rows = w.chunks_exact(TILE_ROWS * d);
     let mut outs = out.chunks_exact_mut(TILE_ROWS);
     for (tile, out) in (&mut rows).zip(&mut outs) {
-        out.copy_from_slice(&dot_tile(tile, x));
+        // Through a fixed-size array: a copy of run-time length would be a call to memcpy.
+        let out: &mut [f64; TILE_ROWS] = out.try_into().expect("tile height");
+        *out = dot_tile(tile, x);
     }
     for (wi, o) in rows.remainder().chunks_exact(d).zip(outs.into_remainder()) {
         *o = lane_dot::<ROW_LANES>(wi, x, 1);
@@ -199,7 +201,8 @@ pub(crate) fn batch_dots(w: &[f64], xt: &[f64], d: usize, n: usize, out: &mut [f
                 }
             }
             for (p, acc) in acc.iter().enumerate() {
-                out[(i0 + p) * n + b0..][..TILE_COLS].copy_from_slice(acc);
+                let out: &mut [f64; TILE_COLS] = (&mut out[(i0 + p) * n + b0..][..TILE_COLS]).try_into().expect("tile");
+                *out = *acc;
             }
         }
         for b in full_cols..n {

@@ -56,6 +56,8 @@ const LN2_LO: f64 = 7.371002565167799e-13;
 /// Values per iteration of [`tanh_slice`]: four AVX2 registers, whose chains overlap (criterion, 1000 values
 /// with derivatives: 3.0 µs for 4, 2.6 µs for 8, 2.4 µs for 16).
 const BLOCK: usize = 16;
+/// Values per iteration after the last full block.
+const TAIL: usize = 4;
 
 /// Σ_k c_k x^k for coefficients given highest power first, by second-order Horner: the even and the odd
 /// powers are two independent Horner chains in x², joined by one multiply-add. Each chain is half as long
@@ -134,14 +136,20 @@ pub fn tanh_slice(z: &[f64], value: &mut [f64], derivative: Option<&mut [f64]>) 
     let full = len / BLOCK * BLOCK;
     for (z, v) in z[..full].chunks_exact(BLOCK).zip(value[..full].chunks_exact_mut(BLOCK)) {
         let z: &[f64; BLOCK] = z.try_into().expect("block");
-        v.copy_from_slice(&tanh_lanes(z));
+        let v: &mut [f64; BLOCK] = v.try_into().expect("block");
+        *v = tanh_lanes(z);
     }
-    // The last partial block, padded: lanes are independent, so each value gets the bits of `tanh`, and a
-    // block costs little more than the one value that a scalar loop would wait on at a time.
-    if full < len {
-        let mut block = [0.0; BLOCK];
-        block[..len - full].copy_from_slice(&z[full..len]);
-        value[full..len].copy_from_slice(&tanh_lanes(&block)[..len - full]);
+    // The rest in blocks of one register, the last one padded: lanes are independent, so every value gets
+    // the bits of `tanh`, and a register costs little more than the one value a scalar loop would wait on.
+    for (z, v) in z[full..len].chunks(TAIL).zip(value[full..len].chunks_mut(TAIL)) {
+        // Lane by lane: a copy of run-time length would be a call to memcpy.
+        let mut block = [0.0; TAIL];
+        for (b, z) in block.iter_mut().zip(z) {
+            *b = *z;
+        }
+        for (v, t) in v.iter_mut().zip(tanh_lanes(&block)) {
+            *v = t;
+        }
     }
     if let Some(derivative) = derivative {
         for (d, t) in derivative[..len].iter_mut().zip(&value[..len]) {
