@@ -179,6 +179,36 @@ pub(crate) fn strided_dot(a: &[f64], b: &[f64], stride: usize) -> f64 {
     lane_dot::<SUM_LANES>(a, b, stride)
 }
 
+/// `out[b] = Σ_i a_i h[i·n + b]` for every sample b of particle-major `h` (N×n), each exactly
+/// [`strided_dot`]`(a, &h[b..], n)`, but reading `h` row by row (a column would touch a new cache line
+/// per particle): the 16 lanes of every sample live in `lanes` (16·n scratch) until the halving tree.
+#[multiversion(targets("x86_64+avx2+fma"))]
+pub(crate) fn column_dots(a: &[f64], h: &[f64], n: usize, lanes: &mut [f64], out: &mut [f64]) {
+    let full = a.len() / SUM_LANES * SUM_LANES;
+    let lanes = &mut lanes[..SUM_LANES * n];
+    lanes.fill(0.0);
+    for (i, (a, row)) in a[..full].iter().zip(h.chunks_exact(n)).enumerate() {
+        let lane = &mut lanes[(i % SUM_LANES) * n..][..n];
+        for (acc, h) in lane.iter_mut().zip(row) {
+            *acc = a.mul_add(*h, *acc);
+        }
+    }
+    let mut width = SUM_LANES;
+    while width > 1 {
+        width /= 2;
+        let (low, high) = lanes.split_at_mut(width * n);
+        for (acc, other) in low.iter_mut().zip(&high[..width * n]) {
+            *acc += other;
+        }
+    }
+    out[..n].copy_from_slice(&lanes[..n]);
+    for (i, a) in a.iter().enumerate().skip(full) {
+        for (sum, h) in out[..n].iter_mut().zip(&h[i * n..(i + 1) * n]) {
+            *sum = a.mul_add(*h, *sum);
+        }
+    }
+}
+
 /// The batched forward pass: `out[i·n + b] = Σ_j w_ij xt[j·n + b]` for the N rows of `w` (row-major,
 /// d columns) and the n samples of `xt` (the batch transposed: d rows of n), each summed in index order
 /// j = 0, 1, … from 0 with fused multiply-adds. Tiles of 4 particles × 8 samples vectorise across samples.
@@ -469,6 +499,19 @@ mod tests {
             row_dots(&plain_w, &next, &mut plain_pre);
             assert_eq!(bits(&fused_w), bits(&plain_w), "{rows}×{d}");
             assert_eq!(bits(&fused_pre), bits(&plain_pre), "{rows}×{d}");
+        }
+    }
+
+    #[test]
+    fn column_dots_equal_strided_dots_bitwise() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        for (rows, n) in [(1, 2), (15, 3), (16, 8), (1000, 64), (37, 5)] {
+            let (a, h) = (random(rows, &mut rng), random(rows * n, &mut rng));
+            let (mut lanes, mut out) = (vec![f64::NAN; SUM_LANES * n], vec![0.0; n]);
+            column_dots(&a, &h, n, &mut lanes, &mut out);
+            for b in 0..n {
+                assert_eq!(out[b].to_bits(), strided_dot(&a, &h[b..], n).to_bits(), "{rows}×{n}, sample {b}");
+            }
         }
     }
 

@@ -73,6 +73,9 @@ pub struct OneHidden {
     weight: Vec<f64>,
     /// Samples in the last forward pass.
     filled: usize,
+    /// Σ_i c_i σ_ib of the samples of the last forward pass, and the 16 partial sums of each (scratch).
+    sums: Vec<f64>,
+    lanes: Vec<f64>,
     /// Whether `pre` holds the pre-activations of `ahead_x` under the current weights, computed by the
     /// last fused step; cleared by anything that may change either.
     ahead: bool,
@@ -109,6 +112,8 @@ impl OneHidden {
             xt: vec![0.0; config.max_batch * d],
             weight: vec![0.0; config.max_batch],
             filled: 0,
+            sums: vec![0.0; config.max_batch],
+            lanes: vec![0.0; 16 * config.max_batch],
             ahead: false,
             ahead_x: vec![0.0; d],
             config,
@@ -174,12 +179,23 @@ impl OneHidden {
             }
             (false, _) => dense::for_particles(tasks, (act, n), (pre, n), |act, pre| activation.eval(pre, act, None)),
         }
+        self.output_sums(n);
     }
 
     /// ŷ for sample `b` of the last forward pass.
     fn output(&self, b: usize) -> f64 {
+        self.prefactor * self.sums[b]
+    }
+
+    /// Σ_i c_i σ_ib for the `n` samples of the last forward pass into `sums`.
+    fn output_sums(&mut self, n: usize) {
         let width = self.config.width;
-        self.prefactor * dense::strided_dot(&self.params[..width], &self.act[b..], self.filled)
+        let (c, act) = (&self.params[..width], &self.act[..n * width]);
+        if n == 1 {
+            self.sums[0] = dense::strided_dot(c, act, 1);
+        } else {
+            dense::column_dots(c, act, n, &mut self.lanes, &mut self.sums[..n]);
+        }
     }
 
     /// Residuals of the last forward pass, then the per-(i, b) coefficient r_b c_i σ'_ib / n of the w and
@@ -187,13 +203,8 @@ impl OneHidden {
     fn residuals(&mut self, y: &[f64], residual: &mut [f64], coefficients: bool) {
         let (n, width) = (y.len(), self.config.width);
         let tasks = dense::particle_tasks(width, n * width * self.config.dim);
-        let this = &*self;
-        if tasks.is_some() && n > 1 {
-            residual.par_iter_mut().zip(y).enumerate().for_each(|(b, (r, y))| *r = y - this.output(b));
-        } else {
-            for b in 0..n {
-                residual[b] = y[b] - self.output(b);
-            }
+        for b in 0..n {
+            residual[b] = y[b] - self.output(b);
         }
         if coefficients {
             let (act_prime, c) = (&mut self.act_prime[..n * width], &self.params[..width]);
