@@ -42,7 +42,7 @@ pub(crate) fn for_particles<A: Send, B: Sync>(
 
 /// Lanes of [`row_dots`]' partial sums: one AVX2 register.
 const ROW_LANES: usize = 4;
-/// Lanes of [`strided_dot`]'s partial sums: four registers, enough independent chains to hide the latency
+/// Lanes of [`output_dot`]'s and [`column_dots`]' partial sums: four registers, enough independent chains to hide the latency
 /// of the fused multiply-add over a long sum.
 const SUM_LANES: usize = 16;
 /// Particle rows per register tile.
@@ -54,21 +54,13 @@ const TILE_COLS: usize = 8;
 /// order, the lanes are added as a halving tree (lane l + L/2 into lane l, …), and the products of the
 /// last partial chunk are added in index order.
 #[inline(always)]
-fn lane_dot<const L: usize>(a: &[f64], b: &[f64], stride: usize) -> f64 {
+fn lane_dot<const L: usize>(a: &[f64], b: &[f64]) -> f64 {
     let n = a.len();
     let full = n / L * L;
     let mut acc = [0.0; L];
-    if stride == 1 {
-        for (ca, cb) in a[..full].chunks_exact(L).zip(b[..full].chunks_exact(L)) {
-            for l in 0..L {
-                acc[l] = ca[l].mul_add(cb[l], acc[l]);
-            }
-        }
-    } else {
-        for (k, ca) in a[..full].chunks_exact(L).enumerate() {
-            for l in 0..L {
-                acc[l] = ca[l].mul_add(b[(k * L + l) * stride], acc[l]);
-            }
+    for (ca, cb) in a[..full].chunks_exact(L).zip(b[..full].chunks_exact(L)) {
+        for l in 0..L {
+            acc[l] = ca[l].mul_add(cb[l], acc[l]);
         }
     }
     let mut width = L;
@@ -80,7 +72,7 @@ fn lane_dot<const L: usize>(a: &[f64], b: &[f64], stride: usize) -> f64 {
     }
     let mut sum = acc[0];
     for j in full..n {
-        sum = a[j].mul_add(b[j * stride], sum);
+        sum = a[j].mul_add(b[j], sum);
     }
     sum
 }
@@ -99,7 +91,7 @@ pub(crate) fn row_dots(w: &[f64], x: &[f64], out: &mut [f64]) {
         *out = dot_tile(tile, x);
     }
     for (wi, o) in rows.remainder().chunks_exact(d).zip(outs.into_remainder()) {
-        *o = lane_dot::<ROW_LANES>(wi, x, 1);
+        *o = lane_dot::<ROW_LANES>(wi, x);
     }
 }
 
@@ -168,19 +160,18 @@ pub(crate) fn step_rows_then_dots(coef: &[f64], x: &[f64], eta: f64, w: &mut [f6
         for (slot, x) in row.iter_mut().zip(x) {
             put::<true>(slot, eta, k.mul_add(*x, 0.0));
         }
-        *p = lane_dot::<ROW_LANES>(row, next, 1);
+        *p = lane_dot::<ROW_LANES>(row, next);
     }
 }
 
-/// Σ_i a_i b_(i·stride), a 16-lane dot product ([`lane_dot`]); the stride reads one sample's column of
-/// particle-major scratch. The arithmetic is the same for every stride.
+/// Σ_i a_i b_i, a 16-lane dot product ([`lane_dot`]): the output of one sample.
 #[multiversion(targets("x86_64+avx2+fma"))]
-pub(crate) fn strided_dot(a: &[f64], b: &[f64], stride: usize) -> f64 {
-    lane_dot::<SUM_LANES>(a, b, stride)
+pub(crate) fn output_dot(a: &[f64], b: &[f64]) -> f64 {
+    lane_dot::<SUM_LANES>(a, b)
 }
 
 /// `out[b] = Σ_i a_i h[i·n + b]` for every sample b of particle-major `h` (N×n), each exactly
-/// [`strided_dot`]`(a, &h[b..], n)`, but reading `h` row by row (a column would touch a new cache line
+/// [`output_dot`] of `a` with column b, but reading `h` row by row (a column would touch a new cache line
 /// per particle): the 16 lanes of every sample live in `lanes` (16·n scratch) until the halving tree.
 #[multiversion(targets("x86_64+avx2+fma"))]
 pub(crate) fn column_dots(a: &[f64], h: &[f64], n: usize, lanes: &mut [f64], out: &mut [f64]) {
@@ -466,7 +457,7 @@ mod tests {
         [(1, 1, 1), (4, 8, 8), (9, 13, 20), (1000, 64, 20), (7, 1, 3), (5, 3, 17)];
 
     #[test]
-    fn row_and_strided_dots_follow_their_definition_bitwise() {
+    fn row_and_output_dots_follow_their_definition_bitwise() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         for (rows, _, d) in SHAPES {
             let (w, x) = (random(rows * d, &mut rng), random(d, &mut rng));
@@ -475,12 +466,9 @@ mod tests {
             let expected: Vec<f64> = w.chunks(d).map(|wi| plain::lane_dot(wi, &x, 1, ROW_LANES)).collect();
             assert_eq!(bits(&out), bits(&expected), "{rows}×{d}");
         }
-        for (len, stride) in [(1, 1), (15, 1), (16, 1), (1000, 1), (37, 3), (1000, 64)] {
-            let (a, b) = (random(len, &mut rng), random(len * stride, &mut rng));
-            let got = strided_dot(&a, &b, stride);
-            assert_eq!(got.to_bits(), plain::lane_dot(&a, &b, stride, SUM_LANES).to_bits(), "{len}, stride {stride}");
-            let column: Vec<f64> = b.iter().step_by(stride).copied().collect();
-            assert_eq!(got.to_bits(), strided_dot(&a, &column, 1).to_bits(), "the stride does not change the sum");
+        for len in [1, 15, 16, 37, 1000] {
+            let (a, b) = (random(len, &mut rng), random(len, &mut rng));
+            assert_eq!(output_dot(&a, &b).to_bits(), plain::lane_dot(&a, &b, 1, SUM_LANES).to_bits(), "{len}");
         }
     }
 
@@ -503,14 +491,15 @@ mod tests {
     }
 
     #[test]
-    fn column_dots_equal_strided_dots_bitwise() {
+    fn column_dots_follow_their_definition_bitwise() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
         for (rows, n) in [(1, 2), (15, 3), (16, 8), (1000, 64), (37, 5)] {
             let (a, h) = (random(rows, &mut rng), random(rows * n, &mut rng));
             let (mut lanes, mut out) = (vec![f64::NAN; SUM_LANES * n], vec![0.0; n]);
             column_dots(&a, &h, n, &mut lanes, &mut out);
             for b in 0..n {
-                assert_eq!(out[b].to_bits(), strided_dot(&a, &h[b..], n).to_bits(), "{rows}×{n}, sample {b}");
+                let expected = plain::lane_dot(&a, &h[b..], n, SUM_LANES);
+                assert_eq!(out[b].to_bits(), expected.to_bits(), "{rows}×{n}, sample {b}");
             }
         }
     }

@@ -192,7 +192,7 @@ impl OneHidden {
         let width = self.config.width;
         let (c, act) = (&self.params[..width], &self.act[..n * width]);
         if n == 1 {
-            self.sums[0] = dense::strided_dot(c, act, 1);
+            self.sums[0] = dense::output_dot(c, act);
         } else {
             dense::column_dots(c, act, n, &mut self.lanes, &mut self.sums[..n]);
         }
@@ -345,20 +345,21 @@ impl Model for OneHidden {
         // The arithmetic of `descent_direction` + `θ += η g`, entry by entry. The w step uses the c of
         // before the step (in the coefficients), so c is updated last.
         let online_ahead = next_x.filter(|next| self.config.max_batch == 1 && next.len() == d);
+        // The gradient passes read the scratch while they write the parameters: the parameters are moved
+        // out for the step (a move, not a copy) and back.
+        let mut params = std::mem::take(&mut self.params);
+        let (c, rest) = params.split_at_mut(width);
         if train_w {
-            let mut params = std::mem::take(&mut self.params);
-            let w = &mut params[width..width + width * d];
+            let w = &mut rest[..width * d];
             match online_ahead {
                 Some(next) => self.step_weights_ahead(&x[..d], eta, w, next),
                 None => self.w_gradient(x, n, dense::RowTarget::Step { params: w, eta }),
             }
-            self.params = params;
         }
         if train_c {
-            let mut c = std::mem::take(&mut self.params);
-            self.c_gradient(residual, dense::RowTarget::Step { params: &mut c[..width], eta });
-            self.params = c;
+            self.c_gradient(residual, dense::RowTarget::Step { params: c, eta });
         }
+        self.params = params;
         true
     }
 
