@@ -44,7 +44,7 @@ pub(crate) fn for_particles<A: Send, B: Sync>(
 const ROW_LANES: usize = 4;
 /// Lanes of [`output_dot`]'s and [`column_dots`]' partial sums: four registers, enough independent chains to hide the latency
 /// of the fused multiply-add over a long sum.
-const SUM_LANES: usize = 16;
+pub(crate) const SUM_LANES: usize = 16;
 /// Particle rows per register tile.
 const TILE_ROWS: usize = 4;
 /// Columns per register tile: two AVX2 registers.

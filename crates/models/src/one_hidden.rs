@@ -71,8 +71,6 @@ pub struct OneHidden {
     xt: Vec<f64>,
     /// r_b / n for the c gradient.
     weight: Vec<f64>,
-    /// Samples in the last forward pass.
-    filled: usize,
     /// Σ_i c_i σ_ib of the samples of the last forward pass, and the 16 partial sums of each (scratch).
     sums: Vec<f64>,
     lanes: Vec<f64>,
@@ -111,9 +109,8 @@ impl OneHidden {
             act_prime: vec![0.0; scratch],
             xt: vec![0.0; config.max_batch * d],
             weight: vec![0.0; config.max_batch],
-            filled: 0,
             sums: vec![0.0; config.max_batch],
-            lanes: vec![0.0; 16 * config.max_batch],
+            lanes: vec![0.0; dense::SUM_LANES * config.max_batch],
             ahead: false,
             ahead_x: vec![0.0; d],
             config,
@@ -163,7 +160,6 @@ impl OneHidden {
     fn activate(&mut self, n: usize, with_derivative: bool) {
         let len = n * self.config.width;
         let tasks = dense::particle_tasks(self.config.width, len * self.config.dim);
-        self.filled = n;
         let activation = &*self.config.activation;
         let pre = &self.pre[..len];
         let act = &mut self.act[..len];
