@@ -71,6 +71,11 @@ pub trait Dynamics: Send + Sync + Debug {
     fn uses_noise(&self) -> bool;
     /// A short description for summaries.
     fn name(&self) -> String;
+    /// η when every step is exactly plain online SGD, θ ← θ + η·direction on one sample with no decay and
+    /// no noise (what [`crate::Lockstep`] steps); `None` otherwise (the default).
+    fn plain_online_step(&self) -> Option<f64> {
+        None
+    }
 
     /// Performs one step on `model` with the batch `(x, y)`. Must not allocate. Returns `Err` when the
     /// batch residual is not finite; the model may then hold non-finite values.

@@ -30,7 +30,7 @@ pub use data::{DataDistribution, DataStream};
 pub use dynamics::{Dynamics, NonFinite, StepRule, StepWorkspace};
 pub use fault::FaultLog;
 pub use init::InitLaw;
-pub use model::{Block, Model};
+pub use model::{Block, Lockstep, Model};
 pub use observable::{Holdout, Observable, ObservationContext};
 pub use progress::Progress;
 pub use results::{Divergence, PointInfo, PointResult, Record, ReplicaResult, Selection, Snapshot, nearest_time};

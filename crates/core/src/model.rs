@@ -69,9 +69,34 @@ pub trait Model: Send + Debug {
         false
     }
 
+    /// Several replicas of this model stepped together, one per vector lane, for ensembles of networks
+    /// too small to fill the vector units alone: `None` (the default) when the model has no such path for
+    /// its configuration. The lanes start with zero parameters; the caller loads each replica's.
+    fn lockstep(&self) -> Option<Box<dyn Lockstep>> {
+        None
+    }
+
     /// The mean-field prefactor exponent β of ŷ = N^(−β) Σ u.
     fn beta(&self) -> f64;
 
     /// A deep copy (same parameters, fresh scratch).
     fn clone_box(&self) -> Box<dyn Model>;
+}
+
+/// Replicas of one model, stepped together by plain online SGD with each replica in a vector lane (see
+/// [`Model::lockstep`]). Every lane computes exactly what its replica would alone: after
+/// [`Lockstep::sgd_step`], lane r holds bit for bit the parameters that [`Model::fused_sgd_step`] with
+/// lane r's sample leaves in a copy of the model holding lane r's parameters, and `residual[r]` is that
+/// step's residual. Lanes never mix, so a diverged lane's non-finite values stay in that lane.
+pub trait Lockstep: Send + Debug {
+    /// The number of replicas it steps.
+    fn lanes(&self) -> usize;
+    /// Sets lane `lane`'s parameters (a slice laid out as [`Model::params`]).
+    fn load(&mut self, lane: usize, params: &[f64]);
+    /// Copies lane `lane`'s parameters out (laid out as [`Model::params`]).
+    fn unload(&self, lane: usize, params: &mut [f64]);
+    /// One step θ ← θ + η · direction of every lane, lane r with sample `x[r·d..(r + 1)·d]` and label
+    /// `y[r]`; writes each lane's residual. `next_x`, laid out as `x`, is the next step's samples, as in
+    /// [`Model::fused_sgd_step`].
+    fn sgd_step(&mut self, x: &[f64], y: &[f64], eta: f64, residual: &mut [f64], next_x: Option<&[f64]>);
 }

@@ -3,10 +3,11 @@
 //! A replica is a sequential loop (sample a batch, step, record on schedule) whose randomness comes only
 //! from its own streams, so its result does not depend on the thread that runs it. Replicas of all points
 //! are spread over the current rayon pool and collected back in (point, replica) order, which makes the
-//! output identical for any number of threads.
+//! output identical for any number of threads. Small online networks under plain SGD run in groups, one
+//! replica per vector lane of a [`Lockstep`], which changes no replica's bits (see [`Group`]).
 
 use meanfield_core::{
-    Checkpoints, DataDistribution, Divergence, Dynamics, FaultLog, Holdout, Model, NoCheckpoints, Observable,
+    Checkpoints, DataDistribution, Divergence, Dynamics, FaultLog, Holdout, Lockstep, Model, NoCheckpoints, Observable,
     ObservationContext, PointInfo, PointResult, Progress, Purpose, Record, ReplicaResult, ReplicaState, Saved,
     Selection, Snapshot, StepWorkspace, StreamKey,
 };
@@ -268,9 +269,7 @@ impl<'p> Replica<'p> {
                 &mut self.work,
                 &mut self.noise_rng,
             ) {
-                let what =
-                    format!("the prediction became non-finite (residual {}); the step is too large", bad.residual);
-                return Err(self.divergence(self.done + 1, what));
+                return Err(self.divergence(self.done + 1, non_finite_residual(bad.residual)));
             }
             self.done += 1;
             if self.done.is_multiple_of(PROGRESS_EVERY) {
@@ -311,6 +310,156 @@ impl<'p> Replica<'p> {
     fn finish(&self, progress: &dyn Progress) {
         progress.advance(self.plan.plan.info.index, self.done % PROGRESS_EVERY);
         progress.replica_done(self.plan.plan.info.index);
+    }
+
+    fn result(&mut self, records: Vec<Record>, divergence: Option<Divergence>) -> ReplicaResult {
+        ReplicaResult {
+            replica: self.replica,
+            records,
+            divergence,
+            log_weight: self.log_weight,
+            snapshots: self.snapshots.take().unwrap_or_default(),
+        }
+    }
+}
+
+fn non_finite_residual(residual: f64) -> String {
+    format!("the prediction became non-finite (residual {residual}); the step is too large")
+}
+
+/// Replicas of one point stepped together in the lanes of a [`Lockstep`]: the ensemble path for small
+/// online networks under plain SGD. Each replica keeps its own streams, records and divergence, drawn,
+/// stepped and recorded exactly as [`Replica::steps`] and [`Replica::observe`] do alone, so the results
+/// are the same bit for bit; the lanes only share the vector registers. The replicas' models hold their
+/// parameters only after [`Group::sync`].
+struct Group<'p> {
+    replicas: Vec<Replica<'p>>,
+    lanes: Box<dyn Lockstep>,
+    eta: f64,
+    /// This step's samples and the next one's, lane-major (lane r's sample at r·d), and their labels.
+    x: Vec<f64>,
+    y: Vec<f64>,
+    next_x: Vec<f64>,
+    next_y: Vec<f64>,
+    residual: Vec<f64>,
+    /// Steps done by every replica still running.
+    done: u64,
+    /// Why each lane's replica stopped, once it diverged; its lane then holds zeros (a finite state that
+    /// costs the others nothing) and its replica keeps the step count and records of the moment.
+    diverged: Vec<Option<Divergence>>,
+}
+
+impl<'p> Group<'p> {
+    /// The replicas in lanes, if the point's dynamics is plain online SGD and its model has lanes for
+    /// exactly this many replicas; the replicas back otherwise.
+    fn new(replicas: Vec<Replica<'p>>) -> Result<Group<'p>, Vec<Replica<'p>>> {
+        let first = &replicas[0];
+        let (Some(eta), Some(mut lanes)) = (first.plan.plan.dynamics.plain_online_step(), first.model.lockstep())
+        else {
+            return Err(replicas);
+        };
+        if lanes.lanes() != replicas.len() || replicas.iter().any(|r| r.done != 0) {
+            return Err(replicas);
+        }
+        for (lane, replica) in replicas.iter().enumerate() {
+            lanes.load(lane, replica.model.params());
+        }
+        let (n, d) = (replicas.len(), first.model.input_dim());
+        Ok(Group {
+            lanes,
+            eta,
+            x: vec![0.0; n * d],
+            y: vec![0.0; n],
+            next_x: vec![0.0; n * d],
+            next_y: vec![0.0; n],
+            residual: vec![0.0; n],
+            done: 0,
+            diverged: vec![None; n],
+            replicas,
+        })
+    }
+
+    fn running(&self) -> impl Iterator<Item = usize> + '_ {
+        self.diverged.iter().enumerate().filter(|(_, d)| d.is_none()).map(|(lane, _)| lane)
+    }
+
+    /// Draws the next sample of every running replica into `x`/`y` (or `next_x`/`next_y`).
+    fn draw(&mut self, ahead: bool) {
+        let d = self.x.len() / self.y.len();
+        let (x, y) = if ahead { (&mut self.next_x, &mut self.next_y) } else { (&mut self.x, &mut self.y) };
+        for (lane, replica) in self.replicas.iter_mut().enumerate() {
+            if self.diverged[lane].is_none() {
+                replica.data.fill(&mut replica.data_rng, &mut x[lane * d..][..d], &mut y[lane..][..1]);
+            }
+        }
+    }
+
+    /// [`Replica::steps`] for every running lane at once.
+    fn steps(&mut self, target: u64, progress: &dyn Progress, pause: &mut dyn FnMut(&mut Self) -> bool) -> bool {
+        let point = self.replicas[0].plan.plan.info.index;
+        let mut drawn = false;
+        while self.done < target {
+            if drawn {
+                std::mem::swap(&mut self.x, &mut self.next_x);
+                std::mem::swap(&mut self.y, &mut self.next_y);
+            } else {
+                self.draw(false);
+            }
+            let next = self.done + 1;
+            drawn = next < target && !next.is_multiple_of(PROGRESS_EVERY);
+            if drawn {
+                self.draw(true);
+            }
+            let next_x = if drawn { Some(&self.next_x[..]) } else { None };
+            self.lanes.sgd_step(&self.x, &self.y, self.eta, &mut self.residual, next_x);
+            for lane in 0..self.replicas.len() {
+                if self.diverged[lane].is_none() && !self.residual[lane].is_finite() {
+                    let why = non_finite_residual(self.residual[lane]);
+                    self.stop_lane(lane, |replica, done| replica.divergence(done + 1, why));
+                }
+            }
+            self.done += 1;
+            if self.done.is_multiple_of(PROGRESS_EVERY) {
+                progress.advance(point, PROGRESS_EVERY * self.running().count() as u64);
+                if self.done < target && pause(self) {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// Stops lane `lane` with the divergence `why` makes of its replica at the steps done.
+    fn stop_lane(&mut self, lane: usize, why: impl FnOnce(&Replica<'p>, u64) -> Divergence) {
+        let replica = &mut self.replicas[lane];
+        replica.done = self.done;
+        self.diverged[lane] = Some(why(replica, self.done));
+        let zeros = vec![0.0; replica.model.params().len()];
+        self.lanes.load(lane, &zeros);
+    }
+
+    /// Brings the running replicas' models and step counts up to date.
+    fn sync(&mut self) {
+        for lane in 0..self.replicas.len() {
+            if self.diverged[lane].is_none() {
+                let replica = &mut self.replicas[lane];
+                self.lanes.unload(lane, replica.model.params_mut());
+                replica.done = self.done;
+            }
+        }
+    }
+
+    /// [`Replica::observe`] of every running lane: its record, or it stops (the parameters diverged).
+    fn observe(&mut self, records: &mut [Vec<Record>]) {
+        self.sync();
+        for lane in 0..self.replicas.len() {
+            if self.diverged[lane].is_none() {
+                match self.replicas[lane].observe() {
+                    Ok(record) => records[lane].push(record),
+                    Err(divergence) => self.stop_lane(lane, |_, _| divergence),
+                }
+            }
+        }
     }
 }
 
@@ -421,15 +570,112 @@ fn run_replica_checked(
         return Err(Interruption::Stopped);
     }
     state.finish(progress);
-    let result = ReplicaResult {
-        replica,
-        records,
-        divergence,
-        log_weight: state.log_weight,
-        snapshots: state.snapshots.take().unwrap_or_default(),
-    };
+    let result = state.result(records, divergence);
     checkpoints.finished(point, &result);
     Ok(result)
+}
+
+/// How many replicas of `plan` share one [`Lockstep`] (`None`: every replica runs alone). Asks a model
+/// built for the purpose, which costs one initialisation, only when the dynamics is plain online SGD and
+/// there are replicas enough to fill the lanes.
+fn lanes_of(plan: &PointPlan) -> Option<usize> {
+    plan.dynamics.plain_online_step()?;
+    let model = (plan.model)(&mut plan.key(0, Purpose::Init).stream()).model;
+    let lanes = model.lockstep()?.lanes();
+    (lanes > 1 && plan.info.replicas >= lanes).then_some(lanes)
+}
+
+/// The replicas `first..first + count` of one point, run by one task: in lanes when `count` is the
+/// point's lane count, alone otherwise.
+#[derive(Debug, Clone, Copy)]
+struct Unit {
+    point: usize,
+    first: usize,
+    count: usize,
+}
+
+/// Every point's replicas as units: groups of the lane count where the point has lanes, the rest alone.
+fn units(plans: &[PointPlan]) -> Vec<Unit> {
+    let mut units = Vec::new();
+    for (point, plan) in plans.iter().enumerate() {
+        let replicas = plan.info.replicas;
+        let lanes = if replicas > 1 { lanes_of(plan).unwrap_or(1) } else { 1 };
+        let grouped = replicas / lanes * lanes;
+        units.extend((0..grouped).step_by(lanes).map(|first| Unit { point, first, count: lanes }));
+        units.extend((grouped..replicas).map(|first| Unit { point, first, count: 1 }));
+    }
+    units
+}
+
+/// [`run_replica_checked`] for the replicas of a unit. Lanes start only from scratch: a unit with a
+/// replica saved by an interrupted run runs its replicas alone (with the same results).
+fn run_unit_checked(
+    plan: &PointPlan,
+    unit: Unit,
+    progress: &dyn Progress,
+    checkpoints: &dyn Checkpoints,
+) -> Vec<Result<ReplicaResult, Interruption>> {
+    let (point, range) = (plan.info.index, unit.first..unit.first + unit.count);
+    let alone = |range: std::ops::Range<usize>| -> Vec<_> {
+        range.map(|r| run_replica_checked(plan, r, progress, checkpoints)).collect()
+    };
+    if unit.count == 1 || range.clone().any(|r| checkpoints.saved(point, r).is_some()) || checkpoints.stopping() {
+        return alone(range);
+    }
+    let plan_ref = PlanRef { plan, columns: plan.columns().len() };
+    let replicas: Vec<Replica<'_>> = range.clone().map(|r| Replica::new(&plan_ref, r)).collect();
+    let Ok(mut group) = Group::new(replicas) else {
+        return alone(range);
+    };
+    let mut records: Vec<Vec<Record>> = vec![Vec::with_capacity(plan.record_steps.len()); unit.count];
+    let interval = checkpoints.interval();
+    let mut last_saved = Instant::now();
+    let mut pause = |group: &mut Group<'_>, records: &[Vec<Record>]| {
+        let due = interval.is_some_and(|every| last_saved.elapsed() >= every);
+        let stop = checkpoints.stopping();
+        if due || stop {
+            group.sync();
+            for lane in group.running().collect::<Vec<_>>() {
+                checkpoints.save(point, &group.replicas[lane].state(&records[lane]));
+            }
+            last_saved = Instant::now();
+        }
+        stop
+    };
+    let mut stopped = false;
+    for &record_step in &plan.record_steps {
+        let done_records: &[Vec<Record>] = &records;
+        if !group.steps(record_step, progress, &mut |g| pause(g, done_records)) {
+            stopped = true;
+            break;
+        }
+        group.observe(&mut records);
+        if group.running().next().is_none() {
+            break;
+        }
+        let unfinished = group.running().any(|lane| records[lane].len() < plan.record_steps.len());
+        if pause(&mut group, &records) && unfinished {
+            stopped = true;
+            break;
+        }
+    }
+    group.sync();
+    let Group { mut replicas, diverged, .. } = group;
+    replicas
+        .iter_mut()
+        .zip(diverged)
+        .zip(records)
+        .map(|((replica, divergence), records)| {
+            // A diverged replica has finished, even when the others stopped: as alone.
+            if stopped && divergence.is_none() {
+                return Err(Interruption::Stopped);
+            }
+            replica.finish(progress);
+            let result = replica.result(records, divergence);
+            checkpoints.finished(point, &result);
+            Ok(result)
+        })
+        .collect()
 }
 
 /// Replicas trained by [`time_replicas`]: their final records and the wall seconds of the stepping.
@@ -444,16 +690,47 @@ pub struct Timed {
 /// weights, held-out samples) before the clock starts and observed after it stops. What `meanfield bench`
 /// measures.
 pub fn time_replicas(plan: &PointPlan, replicas: usize) -> Result<Timed, Divergence> {
+    let lanes = if replicas > 1 { lanes_of(plan).unwrap_or(1) } else { 1 };
     let plan = PlanRef { plan, columns: plan.columns().len() };
-    let mut states: Vec<Replica<'_>> = (0..replicas).into_par_iter().map(|r| Replica::new(&plan, r)).collect();
+    let states: Vec<Replica<'_>> = (0..replicas).into_par_iter().map(|r| Replica::new(&plan, r)).collect();
+    // The units of `run_points`: lanes where the point has them, the rest alone.
+    let mut units: Vec<Result<Group<'_>, Vec<Replica<'_>>>> = Vec::new();
+    let mut states = states.into_iter();
+    for _ in 0..replicas / lanes {
+        let chunk: Vec<Replica<'_>> = states.by_ref().take(lanes).collect();
+        units.push(if lanes > 1 { Group::new(chunk) } else { Err(chunk) });
+    }
+    units.extend(states.map(|s| Err(vec![s])));
     let horizon = plan.plan.info.steps;
+    let none = &meanfield_core::progress::NoProgress;
     let clock = Instant::now();
-    states
-        .par_iter_mut()
-        .map(|s| s.steps(horizon, &meanfield_core::progress::NoProgress, &mut |_| false))
-        .collect::<Result<Vec<bool>, Divergence>>()?;
+    units.par_iter_mut().try_for_each(|unit| match unit {
+        Ok(group) => {
+            group.steps(horizon, none, &mut |_| false);
+            match group.diverged.iter().flatten().next() {
+                Some(divergence) => Err(divergence.clone()),
+                None => Ok(()),
+            }
+        }
+        Err(alone) => alone.iter_mut().try_for_each(|s| s.steps(horizon, none, &mut |_| false).map(|_| ())),
+    })?;
     let seconds = clock.elapsed().as_secs_f64();
-    let records = states.iter_mut().map(Replica::observe).collect::<Result<_, _>>()?;
+    let mut records = Vec::with_capacity(replicas);
+    for unit in &mut units {
+        match unit {
+            Ok(group) => {
+                group.sync();
+                for replica in &mut group.replicas {
+                    records.push(replica.observe()?);
+                }
+            }
+            Err(alone) => {
+                for replica in alone {
+                    records.push(replica.observe()?);
+                }
+            }
+        }
+    }
     Ok(Timed { records, seconds })
 }
 
@@ -517,13 +794,12 @@ pub fn run_points_with(
     progress: &dyn Progress,
     checkpoints: &dyn Checkpoints,
 ) -> Result<Vec<PointResult>, Unfinished> {
-    let jobs: Vec<(usize, usize)> =
-        plans.iter().enumerate().flat_map(|(p, plan)| (0..plan.info.replicas).map(move |r| (p, r))).collect();
-    let outcomes: Vec<Result<ReplicaResult, Interruption>> =
-        jobs.par_iter().map(|&(p, r)| run_replica_checked(&plans[p], r, progress, checkpoints)).collect();
-    let mut results = Vec::with_capacity(outcomes.len());
+    let units = units(plans);
+    let outcomes: Vec<Vec<Result<ReplicaResult, Interruption>>> =
+        units.par_iter().map(|&unit| run_unit_checked(&plans[unit.point], unit, progress, checkpoints)).collect();
+    let mut results = Vec::with_capacity(plans.iter().map(|p| p.info.replicas).sum());
     let mut stopped = false;
-    for outcome in outcomes {
+    for outcome in outcomes.into_iter().flatten() {
         match outcome {
             Ok(result) => results.push(result),
             Err(Interruption::Mismatch(m)) => return Err(Unfinished::Mismatch(m)),

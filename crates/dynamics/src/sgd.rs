@@ -38,6 +38,9 @@ impl Dynamics for Sgd {
     fn uses_noise(&self) -> bool {
         self.temperature > 0.0
     }
+    fn plain_online_step(&self) -> Option<f64> {
+        (self.batch == 1 && self.noise_scale == 0.0 && self.weight_decay == 0.0).then_some(self.eta)
+    }
     fn name(&self) -> String {
         let kind = if self.temperature > 0.0 || self.weight_decay > 0.0 {
             "noisy-sgd"

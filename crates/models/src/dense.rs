@@ -41,7 +41,7 @@ pub(crate) fn for_particles<A: Send, B: Sync>(
 }
 
 /// Lanes of [`row_dots`]' partial sums: one AVX2 register.
-const ROW_LANES: usize = 4;
+pub(crate) const ROW_LANES: usize = 4;
 /// Lanes of [`output_dot`]'s and [`column_dots`]' partial sums: four registers, enough independent chains to hide the latency
 /// of the fused multiply-add over a long sum.
 pub(crate) const SUM_LANES: usize = 16;

@@ -5,6 +5,7 @@ pub mod activations;
 mod batched;
 mod dense;
 pub mod kernel;
+mod lockstep;
 pub mod one_hidden;
 pub mod tanh;
 pub mod two_hidden;

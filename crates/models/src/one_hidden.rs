@@ -3,7 +3,8 @@
 
 use crate::batched::{Batched, predict_in_chunks};
 use crate::dense;
-use meanfield_core::{Activation, Block, Model};
+use crate::lockstep::OneHiddenLanes;
+use meanfield_core::{Activation, Block, Lockstep, Model};
 use rayon::prelude::*;
 use std::sync::Arc;
 
@@ -290,6 +291,15 @@ impl Model for OneHidden {
     }
     fn beta(&self) -> f64 {
         self.config.beta
+    }
+
+    fn lockstep(&self) -> Option<Box<dyn Lockstep>> {
+        // The lanes do the online fused step; a bias or a batch takes the general path, and so does a
+        // network wide enough to split its own passes over the threads (it fills the vectors alone).
+        let (width, d) = (self.config.width, self.config.dim);
+        let small = dense::particle_tasks(width, width * d).is_none();
+        let online = self.config.max_batch == 1 && !self.config.bias;
+        (online && small).then(|| Box::new(OneHiddenLanes::new(&self.config, self.prefactor)) as Box<dyn Lockstep>)
     }
 
     fn predict(&mut self, x: &[f64], out: &mut [f64]) {

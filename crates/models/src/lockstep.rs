@@ -1,0 +1,485 @@
+//! Replicas of a one-hidden-layer network stepped together, one replica per vector lane: the ensemble
+//! path ([`meanfield_core::Lockstep`]).
+//!
+//! A small network alone leaves the vector units half idle: with d = 10 a row is two and a half AVX2
+//! registers, every dot product ends in a horizontal sum and a scalar tail. Here every quantity of a
+//! replica (a weight, a pre-activation, an output sum) sits in lane r of a `[f64; LANES]` next to the same
+//! quantity of the other replicas, so every operation is a vertical vector operation with no tail and no
+//! shuffle. Each lane computes exactly the arithmetic of [`crate::OneHidden`]'s online fused step (the same
+//! lane sums of [`dense`], the same products and order), so a replica's result does not depend on whether
+//! it ran alone or in a lane; the tests check that bit for bit.
+
+use crate::dense::{ROW_LANES, SUM_LANES};
+use crate::one_hidden::OneHiddenConfig;
+use meanfield_core::{Activation, Lockstep};
+use multiversion::multiversion;
+use std::sync::Arc;
+
+/// Replicas per group: one AVX2 register of f64.
+pub(crate) const LANES: usize = 4;
+type Lane = [f64; LANES];
+
+/// Entries per chunk of a row dot product: ROW_LANES entries of every replica.
+const ROW_CHUNK: usize = ROW_LANES * LANES;
+
+/// The first `len` entries of lane-interleaved `a` and `b` as [`dense`]'s `lane_dot::<L>` sums them, in
+/// every lane: partial sums over full chunks of L in index order, a halving tree, then the tail in index
+/// order. (`crate::dense` for the definition.)
+#[inline(always)]
+fn lanes_dot<const L: usize>(a: &[f64], b: &[f64], len: usize) -> Lane {
+    let (a, b) = (&a[..len * LANES], &b[..len * LANES]);
+    let mut acc = [[0.0; LANES]; L];
+    let (mut a_chunks, mut b_chunks) = (a.chunks_exact(L * LANES), b.chunks_exact(L * LANES));
+    for (a, b) in (&mut a_chunks).zip(&mut b_chunks) {
+        for (l, acc) in acc.iter_mut().enumerate() {
+            let (a, b): (&Lane, &Lane) = (lane(a, l), lane(b, l));
+            for r in 0..LANES {
+                acc[r] = a[r].mul_add(b[r], acc[r]);
+            }
+        }
+    }
+    let mut sum = halving_tree(acc);
+    for (a, b) in a_chunks.remainder().chunks_exact(LANES).zip(b_chunks.remainder().chunks_exact(LANES)) {
+        for r in 0..LANES {
+            sum[r] = a[r].mul_add(b[r], sum[r]);
+        }
+    }
+    sum
+}
+
+/// Lane `l` of a chunk.
+#[inline(always)]
+fn lane(chunk: &[f64], l: usize) -> &Lane {
+    chunk[l * LANES..][..LANES].try_into().expect("a lane")
+}
+
+/// The partial sums added as `lane_dot`'s halving tree: lane l + L/2 into lane l, …
+#[inline(always)]
+fn halving_tree<const L: usize>(mut acc: [Lane; L]) -> Lane {
+    let mut width = L;
+    while width > 1 {
+        width /= 2;
+        for l in 0..width {
+            for r in 0..LANES {
+                acc[l][r] += acc[l + width][r];
+            }
+        }
+    }
+    acc[0]
+}
+
+/// `pre_i = w_i · x` in every lane, as `dense::row_dots` (rows of `d` lanes, `x` transposed: d lanes).
+#[multiversion(targets("x86_64+avx2+fma"))]
+fn row_dots(w: &[f64], x: &[f64], d: usize, pre: &mut [f64]) {
+    for (row, out) in w.chunks_exact(d * LANES).zip(pre.chunks_exact_mut(LANES)) {
+        let out: &mut Lane = out.try_into().expect("a lane");
+        *out = lanes_dot::<ROW_LANES>(row, x, d);
+    }
+}
+
+/// A step's arithmetic once the residuals are known, in one pass over the particles, in every lane: the
+/// coefficient `k_i = σ'_i · (r · 1 · c_i)` (`dense::gradient_coefficients` with one sample), the w step
+/// `w_i += eta · (k_i x)` (`dense::accumulate_rows` with one sample), with `ahead` also `pre_i = w_i · next`
+/// as [`row_dots`] (`dense::step_rows_then_dots`: each new weight goes from its register into the dot
+/// product), and, when `c` is trained, the c step `c_i += eta · (r · 1) σ_i` (`dense::weighted_sums`) after
+/// `k_i` has read the old c_i, as the single replica updates c after w.
+#[multiversion(targets("x86_64+avx2+fma"))]
+fn step_particles(
+    step: &ParticleStep<'_>,
+    c: &mut [f64],
+    train_c: bool,
+    w: &mut [f64],
+    ahead: Option<(&[f64], &mut [f64])>,
+) {
+    let ParticleStep { act, act_prime, residual, x, eta, d } = *step;
+    // `scale` and the c weight are r/n with n = 1: kept as products so the arithmetic is the single
+    // replica's.
+    let (scale, inv_n) = (1.0, 1.0);
+    let weight: Lane = std::array::from_fn(|r| residual[r] * inv_n);
+    let particles = w.chunks_exact_mut(d * LANES).zip(c.chunks_exact_mut(LANES)).zip(act.chunks_exact(LANES));
+    let particles = particles.zip(act_prime.chunks_exact(LANES));
+    let mut pre = ahead.map(|(next, pre)| (next, pre.chunks_exact_mut(LANES)));
+    for (((row, c), h), hp) in particles {
+        let c: &mut Lane = c.try_into().expect("a lane");
+        let (h, hp): (&Lane, &Lane) = (h.try_into().expect("a lane"), hp.try_into().expect("a lane"));
+        let k: Lane = std::array::from_fn(|r| hp[r] * (residual[r] * scale * c[r]));
+        match &mut pre {
+            Some((next, pre)) => {
+                let out: &mut Lane = pre.next().expect("a pre-activation per particle").try_into().expect("a lane");
+                *out = step_row_then_dot(row, &k, x, eta, next);
+            }
+            None => {
+                for (w, x) in row.chunks_exact_mut(LANES).zip(x.chunks_exact(LANES)) {
+                    for r in 0..LANES {
+                        w[r] += eta * k[r].mul_add(x[r], 0.0);
+                    }
+                }
+            }
+        }
+        if train_c {
+            for r in 0..LANES {
+                c[r] += eta * weight[r].mul_add(h[r], 0.0);
+            }
+        }
+    }
+}
+
+/// What [`step_particles`] reads: σ, σ', the residuals, the samples (d lanes), η and d.
+#[derive(Clone, Copy)]
+struct ParticleStep<'a> {
+    act: &'a [f64],
+    act_prime: &'a [f64],
+    residual: &'a Lane,
+    x: &'a [f64],
+    eta: f64,
+    d: usize,
+}
+
+#[inline(always)]
+fn step_row_then_dot(row: &mut [f64], k: &Lane, x: &[f64], eta: f64, next: &[f64]) -> Lane {
+    let mut acc = [[0.0; LANES]; ROW_LANES];
+    let mut rows = row.chunks_exact_mut(ROW_CHUNK);
+    let (mut xs, mut nexts) = (x.chunks_exact(ROW_CHUNK), next.chunks_exact(ROW_CHUNK));
+    for ((w, x), next) in (&mut rows).zip(&mut xs).zip(&mut nexts) {
+        let w: &mut [f64; ROW_CHUNK] = w.try_into().expect("a chunk");
+        let (x, next): (&[f64; ROW_CHUNK], &[f64; ROW_CHUNK]) =
+            (x.try_into().expect("a chunk"), next.try_into().expect("a chunk"));
+        for (l, acc) in acc.iter_mut().enumerate() {
+            for r in 0..LANES {
+                let j = l * LANES + r;
+                w[j] += eta * k[r].mul_add(x[j], 0.0);
+                acc[r] = w[j].mul_add(next[j], acc[r]);
+            }
+        }
+    }
+    let mut sum = halving_tree(acc);
+    let tail = rows.into_remainder().chunks_exact_mut(LANES);
+    for ((w, x), next) in tail.zip(xs.remainder().chunks_exact(LANES)).zip(nexts.remainder().chunks_exact(LANES)) {
+        for r in 0..LANES {
+            w[r] += eta * k[r].mul_add(x[r], 0.0);
+            sum[r] = w[r].mul_add(next[r], sum[r]);
+        }
+    }
+    sum
+}
+
+/// The output sums Σ_i c_i σ_i of every lane, as `dense::output_dot`.
+#[multiversion(targets("x86_64+avx2+fma"))]
+fn output_sums(c: &[f64], act: &[f64], width: usize) -> Lane {
+    lanes_dot::<SUM_LANES>(c, act, width)
+}
+
+/// The c step alone (when w is frozen), as in [`step_particles`].
+#[multiversion(targets("x86_64+avx2+fma"))]
+fn step_c(c: &mut [f64], act: &[f64], residual: &Lane, eta: f64) {
+    let inv_n = 1.0;
+    let weight: Lane = std::array::from_fn(|r| residual[r] * inv_n);
+    for (slot, h) in c.chunks_exact_mut(LANES).zip(act.chunks_exact(LANES)) {
+        for r in 0..LANES {
+            slot[r] += eta * weight[r].mul_add(h[r], 0.0);
+        }
+    }
+}
+
+/// [`LANES`] replicas of an online [`crate::OneHidden`] without bias, lane-interleaved: `c` is N lanes,
+/// `w` N×d lanes (particle i's weights contiguous, each weight a lane), the scratch N lanes.
+#[derive(Debug)]
+pub(crate) struct OneHiddenLanes {
+    width: usize,
+    dim: usize,
+    prefactor: f64,
+    train_c: bool,
+    train_w: bool,
+    activation: Arc<dyn Activation>,
+    c: Vec<f64>,
+    w: Vec<f64>,
+    pre: Vec<f64>,
+    act: Vec<f64>,
+    act_prime: Vec<f64>,
+    /// This step's samples and the next one's, transposed (d lanes).
+    x: Vec<f64>,
+    next: Vec<f64>,
+    /// Whether `pre` holds the pre-activations of the samples `ahead_x` (as given, lane-major), computed
+    /// by the last step with the current weights.
+    ahead: bool,
+    ahead_x: Vec<f64>,
+    /// One lane's pre-activations, activations and derivatives, when the lanes are evaluated one by one.
+    single: [Vec<f64>; 3],
+}
+
+impl OneHiddenLanes {
+    /// Lanes for networks of `config`, which must be online (max_batch 1) without bias: the
+    /// configurations [`crate::OneHidden::lockstep`] accepts.
+    pub(crate) fn new(config: &OneHiddenConfig, prefactor: f64) -> OneHiddenLanes {
+        let (n, d) = (config.width, config.dim);
+        debug_assert!(!config.bias && config.max_batch == 1);
+        OneHiddenLanes {
+            width: n,
+            dim: d,
+            prefactor,
+            train_c: config.train_c,
+            train_w: config.train_w,
+            activation: config.activation.clone(),
+            c: vec![0.0; n * LANES],
+            w: vec![0.0; n * d * LANES],
+            pre: vec![0.0; n * LANES],
+            act: vec![0.0; n * LANES],
+            act_prime: vec![0.0; n * LANES],
+            x: vec![0.0; d * LANES],
+            next: vec![0.0; d * LANES],
+            ahead: false,
+            ahead_x: vec![0.0; d * LANES],
+            single: [vec![0.0; n], vec![0.0; n], vec![0.0; n]],
+        }
+    }
+
+    /// Samples given lane-major (lane r's d entries contiguous) into `out` transposed (d lanes).
+    fn transpose(samples: &[f64], d: usize, out: &mut [f64]) {
+        for (r, sample) in samples.chunks_exact(d).take(LANES).enumerate() {
+            for (j, v) in sample.iter().enumerate() {
+                out[j * LANES + r] = *v;
+            }
+        }
+    }
+
+    /// σ and σ' of every lane's pre-activations; each lane's own residual from them.
+    fn activate_and_residuals(&mut self, y: &[f64], residual: &mut [f64]) {
+        let derivative = self.train_w.then_some(&mut self.act_prime[..]);
+        self.activation.eval(&self.pre, &mut self.act, derivative);
+        self.residuals(y, residual);
+        if residual[..LANES].iter().any(|r| !r.is_finite()) {
+            // A non-finite value in one lane. Activations are elementwise, so this changes nothing unless
+            // the activation failed for the whole slice (a plugin that panicked turns its output into NaN):
+            // then each lane is evaluated alone, so only the lane that fails alone fails here.
+            self.activate_lane_by_lane();
+            self.residuals(y, residual);
+        }
+    }
+
+    fn activate_lane_by_lane(&mut self) {
+        let [pre, act, act_prime] = &mut self.single;
+        for r in 0..LANES {
+            for (i, z) in pre.iter_mut().enumerate() {
+                *z = self.pre[i * LANES + r];
+            }
+            self.activation.eval(pre, act, self.train_w.then_some(&mut act_prime[..]));
+            for i in 0..self.width {
+                self.act[i * LANES + r] = act[i];
+                self.act_prime[i * LANES + r] = act_prime[i];
+            }
+        }
+    }
+
+    fn residuals(&self, y: &[f64], residual: &mut [f64]) {
+        let sums = output_sums(&self.c, &self.act, self.width);
+        for r in 0..LANES {
+            residual[r] = y[r] - self.prefactor * sums[r];
+        }
+    }
+}
+
+impl Lockstep for OneHiddenLanes {
+    fn lanes(&self) -> usize {
+        LANES
+    }
+
+    fn load(&mut self, lane: usize, params: &[f64]) {
+        let (n, d) = (self.width, self.dim);
+        self.ahead = false;
+        for (i, c) in params[..n].iter().enumerate() {
+            self.c[i * LANES + lane] = *c;
+        }
+        for (k, w) in params[n..n + n * d].iter().enumerate() {
+            self.w[k * LANES + lane] = *w;
+        }
+    }
+
+    fn unload(&self, lane: usize, params: &mut [f64]) {
+        let (n, d) = (self.width, self.dim);
+        for (i, c) in params[..n].iter_mut().enumerate() {
+            *c = self.c[i * LANES + lane];
+        }
+        for (k, w) in params[n..n + n * d].iter_mut().enumerate() {
+            *w = self.w[k * LANES + lane];
+        }
+    }
+
+    fn sgd_step(&mut self, x: &[f64], y: &[f64], eta: f64, residual: &mut [f64], next_x: Option<&[f64]>) {
+        let d = self.dim;
+        let same_samples =
+            self.ahead && x[..d * LANES].iter().zip(&self.ahead_x).all(|(a, b)| a.to_bits() == b.to_bits());
+        if same_samples {
+            // The last step transposed these samples and computed their pre-activations.
+            std::mem::swap(&mut self.x, &mut self.next);
+        } else {
+            Self::transpose(x, d, &mut self.x);
+            row_dots(&self.w, &self.x, d, &mut self.pre);
+        }
+        self.ahead = false;
+        self.activate_and_residuals(y, residual);
+        let residual: &Lane = residual[..LANES].try_into().expect("one residual per lane");
+        if self.train_w {
+            let ahead = match next_x {
+                Some(next) => {
+                    Self::transpose(next, d, &mut self.next);
+                    self.ahead_x.copy_from_slice(&next[..d * LANES]);
+                    self.ahead = true;
+                    Some((&self.next[..], &mut self.pre[..]))
+                }
+                None => None,
+            };
+            let step = ParticleStep { act: &self.act, act_prime: &self.act_prime, residual, x: &self.x, eta, d };
+            step_particles(&step, &mut self.c, self.train_c, &mut self.w, ahead);
+        } else if self.train_c {
+            step_c(&mut self.c, &self.act, residual, eta);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{BuiltinActivation, OneHidden};
+    use meanfield_core::Model;
+    use rand::{Rng, SeedableRng};
+
+    /// Replicas with their own weights and samples, stepped alone and in lanes, with and without the
+    /// next samples given (and once with a decoy in between), must agree bit for bit at every step.
+    fn check(width: usize, dim: usize, train_c: bool, train_w: bool, activation: BuiltinActivation) {
+        let config = OneHiddenConfig {
+            train_c,
+            train_w,
+            beta: if train_c { 1.0 } else { 0.5 },
+            ..OneHiddenConfig::mean_field(width, dim, Arc::new(activation))
+        };
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let mut alone: Vec<OneHidden> = (0..LANES)
+            .map(|_| {
+                let mut net = OneHidden::new(config.clone()).unwrap();
+                for p in net.params_mut() {
+                    *p = rng.random_range(-1.0..1.0);
+                }
+                net
+            })
+            .collect();
+        let mut lanes = alone[0].lockstep().expect("an online network without bias has lanes");
+        for (r, net) in alone.iter().enumerate() {
+            lanes.load(r, net.params());
+        }
+        let steps = 12;
+        let samples: Vec<Vec<f64>> =
+            (0..=steps).map(|_| (0..LANES * dim).map(|_| rng.random_range(-2.0..2.0)).collect()).collect();
+        let y: Vec<f64> = (0..LANES).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let mut out = vec![0.0; width + width * dim];
+        for step in 0..steps {
+            // Steps 3..6 pass no next samples, step 8 a decoy: both paths must still agree.
+            let next = match step {
+                3..6 => None,
+                8 => Some(&samples[0][..]),
+                _ => Some(&samples[step + 1][..]),
+            };
+            let mut residual = [0.0; LANES];
+            lanes.sgd_step(&samples[step], &y, 0.5, &mut residual, next);
+            for (r, net) in alone.iter_mut().enumerate() {
+                let lane_next = next.map(|n| &n[r * dim..(r + 1) * dim]);
+                let mut alone_residual = [0.0];
+                assert!(net.fused_sgd_step(
+                    &samples[step][r * dim..(r + 1) * dim],
+                    &y[r..r + 1],
+                    0.5,
+                    &mut alone_residual,
+                    lane_next
+                ));
+                assert_eq!(residual[r].to_bits(), alone_residual[0].to_bits(), "residual of lane {r}, step {step}");
+                lanes.unload(r, &mut out);
+                let same = out.iter().zip(net.params()).all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same, "parameters of lane {r} after step {step} ({width}×{dim}, {activation:?})");
+            }
+        }
+    }
+
+    #[test]
+    fn lanes_step_as_each_replica_alone() {
+        for (width, dim) in [(100, 10), (37, 3), (16, 4), (1, 1), (300, 20)] {
+            check(width, dim, true, true, BuiltinActivation::Tanh);
+        }
+        check(50, 7, true, false, BuiltinActivation::Relu);
+        check(50, 7, false, true, BuiltinActivation::Sigmoid);
+    }
+
+    /// A lane that diverges leaves the others untouched.
+    #[test]
+    fn a_diverged_lane_stays_in_its_lane() {
+        let config = OneHiddenConfig::mean_field(20, 3, Arc::new(BuiltinActivation::Tanh));
+        let net = OneHidden::new(config).unwrap();
+        let mut lanes = net.lockstep().unwrap();
+        let params: Vec<f64> = (0..80).map(|k| (k as f64 * 0.37).sin()).collect();
+        for r in 0..LANES {
+            lanes.load(r, &params);
+        }
+        let mut x: Vec<f64> = (0..3 * LANES).map(|k| (k % 3) as f64 - 1.0).collect();
+        x[3] = f64::NAN;
+        let mut residual = [0.0; LANES];
+        lanes.sgd_step(&x, &[0.5; LANES], 0.5, &mut residual, None);
+        assert!(residual[1].is_nan());
+        let mut out = vec![0.0; 80];
+        for r in [0, 2, 3] {
+            assert!(residual[r].is_finite());
+            lanes.unload(r, &mut out);
+            assert!(out.iter().all(|p| p.is_finite()));
+        }
+        assert_eq!(residual[0].to_bits(), residual[2].to_bits());
+    }
+
+    /// tanh that fails for a whole slice when one entry is beyond ±50, as a plugin that panicked does
+    /// (its output becomes NaN).
+    #[derive(Debug)]
+    struct FailsWholeSlices;
+
+    impl Activation for FailsWholeSlices {
+        fn name(&self) -> String {
+            "fails-whole-slices".into()
+        }
+        fn eval(&self, z: &[f64], value: &mut [f64], derivative: Option<&mut [f64]>) {
+            let failed = z.iter().any(|z| z.abs() > 50.0);
+            let tanh = |z: f64| if failed { f64::NAN } else { crate::tanh::tanh(z) };
+            for (v, z) in value.iter_mut().zip(z) {
+                *v = tanh(*z);
+            }
+            if let Some(derivative) = derivative {
+                for (d, z) in derivative.iter_mut().zip(z) {
+                    *d = 1.0 - tanh(*z).powi(2);
+                }
+            }
+        }
+    }
+
+    /// An activation that fails for the whole slice of the lanes when one lane's input makes it fail
+    /// fails only that lane, as it would fail only that replica alone.
+    #[test]
+    fn an_activation_failing_for_one_lane_fails_that_lane_alone() {
+        let (width, dim) = (8, 2);
+        let config = OneHiddenConfig::mean_field(width, dim, Arc::new(FailsWholeSlices));
+        let mut alone: Vec<OneHidden> = (0..LANES).map(|_| OneHidden::new(config.clone()).unwrap()).collect();
+        let mut lanes = alone[0].lockstep().unwrap();
+        for (r, net) in alone.iter_mut().enumerate() {
+            for (k, p) in net.params_mut().iter_mut().enumerate() {
+                *p = ((k + r) as f64 * 0.7).sin() * if r == 2 && k >= width { 100.0 } else { 1.0 };
+            }
+            lanes.load(r, net.params());
+        }
+        let x: Vec<f64> = (0..LANES * dim).map(|k| 1.0 + k as f64 * 0.1).collect();
+        let y = [0.3; LANES];
+        let mut residual = [0.0; LANES];
+        lanes.sgd_step(&x, &y, 0.5, &mut residual, None);
+        let mut out = vec![0.0; width + width * dim];
+        for (r, net) in alone.iter_mut().enumerate() {
+            let mut alone_residual = [0.0];
+            net.fused_sgd_step(&x[r * dim..(r + 1) * dim], &y[r..r + 1], 0.5, &mut alone_residual, None);
+            assert_eq!(residual[r].to_bits(), alone_residual[0].to_bits(), "lane {r}");
+            assert_eq!(residual[r].is_nan(), r == 2);
+            lanes.unload(r, &mut out);
+            assert!(out.iter().zip(net.params()).all(|(a, b)| a.to_bits() == b.to_bits()), "lane {r}");
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! Ensembles of small online networks run in lanes (several replicas per vector register, see
+//! `meanfield_core::Lockstep`); each replica's records, snapshots and divergence must be exactly those of
+//! the replica run alone.
+
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
+use meanfield_core::progress::NoProgress;
+use meanfield_core::{PointResult, ReplicaResult};
+use meanfield_dynamics::{run_points, run_replica, time_replicas};
+use meanfield_scenario::Scenario;
+use std::path::Path;
+
+/// Nine replicas (two groups of four and one alone) with a step so large that most diverge between steps
+/// 1250 and 1500, some through a non-finite residual inside a step and one through non-finite parameters
+/// at a record, while replicas 0 and 6 reach the horizon of 1400 steps: lanes must stop one at a time.
+fn scenario() -> Scenario {
+    let text = r#"Scenario(
+        name: "lanes", seed: 5, replicas: 9,
+        model: OneHidden(width: 24, activation: Tanh,
+            c: Trained(Gaussian(mean: 0.0, std: 1.0)),
+            w: Trained(Gaussian(mean: 0.0, std: 1.0, per_sqrt_dim: true))),
+        data: TeacherStudent(dim: 5, teacher: SingleIndex(link: Tanh)),
+        dynamics: OnlineSgd(step: Fixed(4.0)),
+        horizon: Steps(1400),
+        record: Every(40.0),
+        observables: [Risk(samples: 200)],
+        outputs: (snapshots: Some((times: [0.0, 2000.0, 5600.0], replicas: 6))),
+    )"#;
+    Scenario::from_text(text, "lanes.ron", Path::new(".")).unwrap()
+}
+
+/// The bits of everything a replica's result holds.
+fn bits(result: &ReplicaResult) -> String {
+    let records: Vec<_> =
+        result.records.iter().map(|r| (r.step, r.values.iter().map(|v| v.to_bits()).collect::<Vec<_>>())).collect();
+    let snapshots: Vec<_> =
+        result.snapshots.iter().map(|s| (s.step, s.params.iter().map(|v| v.to_bits()).collect::<Vec<_>>())).collect();
+    format!("{records:?} {snapshots:?} {:?} {}", result.divergence, result.log_weight.to_bits())
+}
+
+#[test]
+fn replicas_in_lanes_give_the_bits_of_replicas_alone() {
+    let plans = scenario().plans().unwrap();
+    let [PointResult { replicas, .. }] = &run_points(&plans, &NoProgress)[..] else { panic!("one point") };
+    let mut finished = 0;
+    for (r, in_lanes) in replicas.iter().enumerate() {
+        let alone = run_replica(&plans[0], r, &NoProgress);
+        assert_eq!(bits(in_lanes), bits(&alone), "replica {r}");
+        finished += usize::from(alone.divergence.is_none());
+    }
+    // The case the test is about: some lanes stop while others go on.
+    assert!((1..replicas.len()).contains(&finished), "{finished} of {} replicas finished", replicas.len());
+    let causes: Vec<_> = replicas.iter().filter_map(|r| r.divergence.as_ref()).map(|d| d.message.clone()).collect();
+    assert!(causes.iter().any(|m| m.contains("prediction became non-finite")), "{causes:?}");
+}
+
+/// `meanfield bench` steps through the same lanes: its final records are those of the run.
+#[test]
+fn timed_replicas_step_in_the_same_lanes() {
+    let text = r#"Scenario(
+        name: "timed", seed: 3, replicas: 6,
+        model: OneHidden(width: 40, activation: Tanh,
+            c: Trained(Gaussian(mean: 0.0, std: 1.0)),
+            w: Trained(Gaussian(mean: 0.0, std: 1.0, per_sqrt_dim: true))),
+        data: TeacherStudent(dim: 10, teacher: SingleIndex(link: Tanh)),
+        dynamics: OnlineSgd(step: Fixed(0.5)),
+        horizon: Steps(500),
+        record: Every(250.0),
+        observables: [Risk(samples: 100)],
+    )"#;
+    let plans = Scenario::from_text(text, "timed.ron", Path::new(".")).unwrap().plans().unwrap();
+    let timed = time_replicas(&plans[0], 6).unwrap();
+    for (r, record) in timed.records.iter().enumerate() {
+        let alone = run_replica(&plans[0], r, &NoProgress);
+        let last = alone.records.last().unwrap();
+        assert_eq!((record.step, record.values[0].to_bits()), (last.step, last.values[0].to_bits()), "replica {r}");
+    }
+}
