@@ -692,15 +692,20 @@ pub struct Timed {
 pub fn time_replicas(plan: &PointPlan, replicas: usize) -> Result<Timed, Divergence> {
     let lanes = if replicas > 1 { lanes_of(plan).unwrap_or(1) } else { 1 };
     let plan = PlanRef { plan, columns: plan.columns().len() };
-    let states: Vec<Replica<'_>> = (0..replicas).into_par_iter().map(|r| Replica::new(&plan, r)).collect();
-    // The units of `run_points`: lanes where the point has them, the rest alone.
-    let mut units: Vec<Result<Group<'_>, Vec<Replica<'_>>>> = Vec::new();
-    let mut states = states.into_iter();
-    for _ in 0..replicas / lanes {
-        let chunk: Vec<Replica<'_>> = states.by_ref().take(lanes).collect();
-        units.push(if lanes > 1 { Group::new(chunk) } else { Err(chunk) });
-    }
-    units.extend(states.map(|s| Err(vec![s])));
+    // The units of `run_points` (lanes where the point has them, the rest alone), each built by a worker
+    // thread as `run_points` builds them: built on the calling thread, `ensemble-64` ran 1.5× instead of
+    // 1.9× faster on two threads than on one (measured, alternated; the likely cause is neighbouring
+    // units' small buffers sharing cache lines).
+    let grouped = replicas / lanes * lanes;
+    let specs: Vec<(usize, usize)> =
+        (0..grouped).step_by(lanes).map(|first| (first, lanes)).chain((grouped..replicas).map(|r| (r, 1))).collect();
+    let mut units: Vec<Result<Group<'_>, Vec<Replica<'_>>>> = specs
+        .into_par_iter()
+        .map(|(first, count)| {
+            let chunk: Vec<Replica<'_>> = (first..first + count).map(|r| Replica::new(&plan, r)).collect();
+            if count > 1 { Group::new(chunk) } else { Err(chunk) }
+        })
+        .collect();
     let horizon = plan.plan.info.steps;
     let none = &meanfield_core::progress::NoProgress;
     let clock = Instant::now();

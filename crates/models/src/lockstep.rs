@@ -400,7 +400,7 @@ mod tests {
 
     #[test]
     fn lanes_step_as_each_replica_alone() {
-        for (width, dim) in [(100, 10), (37, 3), (16, 4), (1, 1), (300, 20)] {
+        for (width, dim) in [(100, 10), (37, 3), (16, 4), (1, 1), (300, 20), (24, 13)] {
             check(width, dim, true, true, BuiltinActivation::Tanh);
         }
         check(50, 7, true, false, BuiltinActivation::Relu);
