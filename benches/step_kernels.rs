@@ -1,5 +1,6 @@
 //! The step kernels of the `meanfield bench` workloads, one step at a time: the online step at N = 1000
-//! and 10000 and the minibatch step (B = 64) at N = 1000, d = 20, and the activation over 1000 units.
+//! and 10000 and the minibatch step (B = 64) at N = 1000, d = 20, the step of one group of `ensemble-64`
+//! (replicas of N = 100, d = 10 in the lanes of a `Lockstep`), and the activation over 1000 units.
 //! `cargo bench --bench step_kernels`.
 
 #![allow(clippy::unwrap_used, missing_docs)]
@@ -40,6 +41,37 @@ fn steps(c: &mut Criterion) {
     group.finish();
 }
 
+/// One step of the replicas of `ensemble-64` that share a `Lockstep`, each with its own sample.
+fn ensemble_step(c: &mut Criterion) {
+    let name = "ensemble-64";
+    let workload = Workload::find(name).unwrap();
+    let scenario = Scenario::from_text(&workload.scenario_text(), name, std::path::Path::new(".")).unwrap();
+    let plan = scenario.plans().unwrap().remove(0);
+    let eta = plan.dynamics.plain_online_step().unwrap();
+    let model = (plan.model)(&mut StreamKey::shared(1, Purpose::Init).stream()).model;
+    let mut lanes = model.lockstep().unwrap();
+    let (d, n) = (model.input_dim(), lanes.lanes());
+    for lane in 0..n {
+        lanes.load(lane, model.params());
+    }
+    let (mut x, mut y) = (vec![0.0; POOL * n * d], vec![0.0; POOL * n]);
+    plan.data.stream().fill(&mut StreamKey::shared(1, Purpose::Data).stream(), &mut x, &mut y);
+    let mut residual = vec![0.0; n];
+    let mut k = 0;
+    let mut group = c.benchmark_group("sgd step");
+    group.throughput(Throughput::Elements((workload.width * d * n) as u64));
+    group.bench_function(format!("{name}, {n} replicas in lanes"), |b| {
+        b.iter(|| {
+            k = (k + 1) % POOL;
+            let next = (k + 1) % POOL;
+            let (xs, ys, next_x) =
+                (&x[k * n * d..(k + 1) * n * d], &y[k * n..(k + 1) * n], &x[next * n * d..(next + 1) * n * d]);
+            lanes.sgd_step(xs, ys, eta, &mut residual, Some(next_x));
+        })
+    });
+    group.finish();
+}
+
 fn activation(c: &mut Criterion) {
     let tanh = meanfield_models::BuiltinActivation::Tanh;
     let z: Vec<f64> = (0..1000).map(|i| (i as f64 - 500.0) / 200.0).collect();
@@ -50,5 +82,5 @@ fn activation(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, steps, activation);
+criterion_group!(benches, steps, ensemble_step, activation);
 criterion_main!(benches);
