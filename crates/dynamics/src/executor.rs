@@ -243,10 +243,6 @@ impl<'p> Replica<'p> {
     ) -> Result<bool, Divergence> {
         let plan = self.plan.plan;
         let point = plan.info.index;
-        // The batch of step k + 1 is drawn before step k runs, so that a model can start its forward pass
-        // early (`Model::fused_sgd_step`); the stream's order is unchanged. Never across the end of this
-        // run or a point where `pause` may save the replica: there the stream stands exactly after the
-        // batches of the steps done, which is what a restore replays.
         let mut drawn = false;
         while self.done < target {
             if drawn {
@@ -255,8 +251,7 @@ impl<'p> Replica<'p> {
             } else {
                 self.data.fill(&mut self.data_rng, &mut self.x, &mut self.y);
             }
-            let next = self.done + 1;
-            drawn = next < target && !next.is_multiple_of(PROGRESS_EVERY);
+            drawn = draws_ahead(self.done + 1, target);
             if drawn {
                 self.data.fill(&mut self.data_rng, &mut self.next_x, &mut self.next_y);
             }
@@ -321,6 +316,15 @@ impl<'p> Replica<'p> {
             snapshots: self.snapshots.take().unwrap_or_default(),
         }
     }
+}
+
+/// Whether a run of steps to `target` draws the batch of step `next + 1` before step `next` runs, so that
+/// a model can start its forward pass early (`Model::fused_sgd_step`); the stream's order is unchanged.
+/// Never across the end of the run or a point where the replica may be saved (a multiple of
+/// `PROGRESS_EVERY`): there the stream stands exactly after the batches of the steps done, which is what a
+/// restore replays.
+fn draws_ahead(next: u64, target: u64) -> bool {
+    next < target && !next.is_multiple_of(PROGRESS_EVERY)
 }
 
 fn non_finite_residual(residual: f64) -> String {
@@ -405,8 +409,7 @@ impl<'p> Group<'p> {
             } else {
                 self.draw(false);
             }
-            let next = self.done + 1;
-            drawn = next < target && !next.is_multiple_of(PROGRESS_EVERY);
+            drawn = draws_ahead(self.done + 1, target);
             if drawn {
                 self.draw(true);
             }

@@ -6,7 +6,7 @@
 //! replica (a weight, a pre-activation, an output sum) sits in lane r of a `[f64; LANES]` next to the same
 //! quantity of the other replicas, so every operation is a vertical vector operation with no tail and no
 //! shuffle. Each lane computes exactly the arithmetic of [`crate::OneHidden`]'s online fused step (the same
-//! lane sums of [`dense`], the same products and order), so a replica's result does not depend on whether
+//! lane sums as `crate::dense`, the same products and order), so a replica's result does not depend on whether
 //! it ran alone or in a lane; the tests check that bit for bit.
 
 use crate::dense::{ROW_LANES, SUM_LANES};
@@ -15,16 +15,16 @@ use meanfield_core::{Activation, Lockstep};
 use multiversion::multiversion;
 use std::sync::Arc;
 
-/// Replicas per group: one AVX2 register of f64.
-pub(crate) const LANES: usize = 4;
+/// Replicas per group: one AVX2 register of f64 (8, two registers, ran 1.3× slower on `ensemble-64`, and 2, 1.25×).
+const LANES: usize = 4;
 type Lane = [f64; LANES];
 
 /// Entries per chunk of a row dot product: ROW_LANES entries of every replica.
 const ROW_CHUNK: usize = ROW_LANES * LANES;
 
-/// The first `len` entries of lane-interleaved `a` and `b` as [`dense`]'s `lane_dot::<L>` sums them, in
-/// every lane: partial sums over full chunks of L in index order, a halving tree, then the tail in index
-/// order. (`crate::dense` for the definition.)
+/// Σ_j a_j b_j over the first `len` entries of lane-interleaved `a` and `b`, in every lane, summed as
+/// `dense::lane_dot::<L>` sums: partial sums over full chunks of L in index order, a halving tree, then the
+/// tail in index order.
 #[inline(always)]
 fn lanes_dot<const L: usize>(a: &[f64], b: &[f64], len: usize) -> Lane {
     let (a, b) = (&a[..len * LANES], &b[..len * LANES]);
