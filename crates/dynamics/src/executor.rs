@@ -697,7 +697,7 @@ pub fn time_replicas(plan: &PointPlan, replicas: usize) -> Result<Timed, Diverge
     let plan = PlanRef { plan, columns: plan.columns().len() };
     // The units of `run_points` (lanes where the point has them, the rest alone), each built by a worker
     // thread as `run_points` builds them: built on the calling thread, `ensemble-64` ran 1.5× instead of
-    // 1.9× faster on two threads than on one (measured, alternated; the likely cause is neighbouring
+    // 1.6–2.0× faster on two threads than on one (measured, alternated; the likely cause is neighbouring
     // units' small buffers sharing cache lines).
     let grouped = replicas / lanes * lanes;
     let specs: Vec<(usize, usize)> =
