@@ -23,27 +23,87 @@ use serde::{Deserialize, Serialize};
 
 /// Λ̂(k), Λ̂'(k) and the effective sample size.
 pub fn scgf(ensemble: &Ensemble, k: f64) -> (f64, f64, f64) {
-    let (lambda, slope, effective, _) = tilted(ensemble, k);
-    (lambda, slope, effective)
+    scgf_in(ensemble, k, &mut Tilt::default())
 }
 
-/// Λ̂(k), the tilted mean, the effective sample size, and the tilted standard deviation of A.
-fn tilted(ensemble: &Ensemble, k: f64) -> (f64, f64, f64, f64) {
-    let n = ensemble.particles as f64;
+/// Lanes of the sums over replicas: independent chains, so a sum does not wait on each addition.
+const LANES: usize = 8;
+
+/// [`scgf`] with its buffers: the bootstrap calls it resamples × k-grid times.
+fn scgf_in(ensemble: &Ensemble, k: f64, tilt: &mut Tilt) -> (f64, f64, f64) {
     let r = ensemble.replicas() as f64;
-    let exponent = |i: usize| n * k * ensemble.values[i] + ensemble.log_weight(i);
-    let top = (0..ensemble.replicas()).map(exponent).fold(f64::NEG_INFINITY, f64::max);
-    // Weighted sums with shifted weights e^{x_r − top}; the variance by the stable one-pass update.
-    let (mut sum, mut sum_sq, mut mean, mut spread) = (0.0, 0.0, 0.0, 0.0);
-    for (i, &a) in ensemble.values.iter().enumerate() {
-        let e = (exponent(i) - top).exp();
+    let top = tilt.weights(ensemble, k);
+    // Σ e, Σ e² and Σ e·A, each in LANES partial sums over the replicas r ≡ l (mod LANES) then the rest
+    // in order: no division per replica and no chain through every replica. The weights are positive,
+    // so Σ e·A / Σ e loses nothing to cancellation in Σ e, and Σ e·A errs by at most R·ε·Σ e|A| (the
+    // summation bound), far below the bootstrap's own spread.
+    let (weights, values) = (&tilt.weights[..], &ensemble.values[..]);
+    let mut acc = [[0.0; LANES]; 3];
+    let (mut w, mut v) = (weights.chunks_exact(LANES), values.chunks_exact(LANES));
+    for (w, v) in (&mut w).zip(&mut v) {
+        for l in 0..LANES {
+            acc[0][l] += w[l];
+            acc[1][l] += w[l] * w[l];
+            acc[2][l] += w[l] * v[l];
+        }
+    }
+    let [mut sum, mut sum_sq, mut weighted] = acc.map(|lanes| lanes.iter().sum::<f64>());
+    for (e, a) in w.remainder().iter().zip(v.remainder()) {
         sum += e;
         sum_sq += e * e;
-        let delta = a - mean;
-        mean += delta * e / sum;
-        spread += e * delta * (a - mean);
+        weighted += e * a;
     }
-    ((top + sum.ln() - r.ln()) / n, mean, sum * sum / sum_sq, (spread / sum).sqrt())
+    ((top + sum.ln() - r.ln()) / ensemble.particles as f64, weighted / sum, sum * sum / sum_sq)
+}
+
+/// The tilted weights of an ensemble at one k, and the buffers they are computed in.
+#[derive(Debug, Default)]
+struct Tilt {
+    exponents: Vec<f64>,
+    weights: Vec<f64>,
+}
+
+impl Tilt {
+    /// Fills `weights` with every replica's e^{x_r − top} ≤ 1 (so no sum overflows), x_r = N k A_r + log w_r,
+    /// and returns top, the largest x_r.
+    fn weights(&mut self, ensemble: &Ensemble, k: f64) -> f64 {
+        let n = ensemble.particles as f64;
+        let exponents = &mut self.exponents;
+        exponents.clear();
+        let values = ensemble.values.iter();
+        match &ensemble.log_weights {
+            // `+ 0.0` as `log_weight` adds it: the same bits with and without importance weights of 1.
+            None => exponents.extend(values.map(|a| n * k * a + 0.0)),
+            Some(log_weights) => exponents.extend(values.zip(log_weights).map(|(a, w)| n * k * a + w)),
+        }
+        // The maximum in lanes (it does not depend on the order; NaN is skipped as by f64::max).
+        let mut lanes = [f64::NEG_INFINITY; LANES];
+        let mut chunks = exponents.chunks_exact(LANES);
+        for chunk in &mut chunks {
+            for l in 0..LANES {
+                lanes[l] = lanes[l].max(chunk[l]);
+            }
+        }
+        let top = chunks.remainder().iter().chain(&lanes).copied().fold(f64::NEG_INFINITY, f64::max);
+        exponents.iter_mut().for_each(|x| *x -= top);
+        self.weights.resize(exponents.len(), 0.0);
+        // meanfield's own exponential: vectorised, and the same bits with any C library.
+        meanfield_models::tanh::exp_slice(exponents, &mut self.weights);
+        top
+    }
+}
+
+/// The tilted standard deviation of A at k about the tilted mean `mean` ([`scgf`]'s slope), by a second
+/// pass, Σ e (A − mean)² / Σ e, which cannot cancel.
+fn tilted_deviation(ensemble: &Ensemble, k: f64, mean: f64) -> f64 {
+    let mut tilt = Tilt::default();
+    tilt.weights(ensemble, k);
+    let (mut sum, mut spread) = (0.0, 0.0);
+    for (e, a) in tilt.weights.iter().zip(&ensemble.values) {
+        sum += e;
+        spread += e * (a - mean) * (a - mean);
+    }
+    (spread / sum).sqrt()
 }
 
 /// The mean of a few independent estimates (cloning populations, quenched configurations) and the band
@@ -237,9 +297,10 @@ impl Estimator for BootstrapBands {
                 let mut rng = ChaCha8Rng::seed_from_u64(seed);
                 let picks: Vec<usize> = (0..r).map(|_| rng.random_range(0..r)).collect();
                 let sample = ensemble.resample(&picks);
+                let mut tilt = Tilt::default();
                 ks.iter()
                     .map(|&k| {
-                        let (lambda, slope, _) = scgf(&sample, k);
+                        let (lambda, slope, _) = scgf_in(&sample, k, &mut tilt);
                         (lambda, k * slope - lambda)
                     })
                     .collect()
@@ -275,7 +336,8 @@ impl Estimator for ReliabilityWindow {
         let (low_edge, high_edge) = (sorted[margin], sorted[r - 1 - margin]);
         for point in &mut estimate.rate_function.points {
             let k = point.k;
-            let (_, slope, effective, deviation) = tilted(ensemble, k);
+            let (_, slope, effective) = scgf(ensemble, k);
+            let deviation = tilted_deviation(ensemble, k, slope);
             // Tilting towards large A (k > 0) needs the sample to reach beyond the tilted law's upper side.
             let reach = self.spread * deviation;
             let (down, up) = if k > 0.0 {
