@@ -1,13 +1,14 @@
 """The machine's float64 multiply-add peak, as a BLAS reaches it: the best of five 2000 × 2000 matrix products
 (2·n³ flops each) in NumPy's BLAS, on 1 and on 2 threads (each in a fresh interpreter, since the BLAS reads
-its thread count at import). Then the fraction of that peak the `minibatch-1000` step reaches, from
-MEANFIELD_JSON (`meanfield bench --json`), counting 4 flops per weight update (a multiply-add in the
-forward pass, one in the gradient).
+its thread count at import). Then the fraction of that peak the `minibatch-1000` step reaches, the median
+over the MEANFIELD_JSON files given (`meanfield bench --json`, one per round), counting 4 flops per weight update (a
+multiply-add in the forward pass, one in the gradient).
 
-usage: peak.py [MEANFIELD_JSON]"""
+usage: peak.py [MEANFIELD_JSON...]"""
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 
@@ -29,9 +30,10 @@ def gflops(threads):
 
 peak = {t: gflops(t) for t in (1, 2)}
 print(f"float64 peak (best of 5 dgemm 2000², NumPy's BLAS): {peak[1]:.1f} GFLOP/s on 1 thread, {peak[2]:.1f} on 2")
-if len(sys.argv) > 1:
-    for r in json.load(open(sys.argv[1])):
-        if r["workload"] == "minibatch-1000":
-            rate = 4 / r["ns_per_weight_update"]
-            threads = min(r["threads"], 2)
-            print(f"minibatch-1000 on {r['threads']} threads: {rate:.1f} GFLOP/s, {100 * rate / peak[threads]:.0f} % of the {threads}-thread peak")
+runs = [r for path in sys.argv[1:] for r in json.load(open(path)) if r["workload"] == "minibatch-1000"]
+if runs:
+    rate = 4 / statistics.median(r["ns_per_weight_update"] for r in runs)
+    used = max(r["threads"] for r in runs)
+    threads = min(used, 2)
+    print(f"minibatch-1000 on {used} threads (median of {len(runs)} rounds): {rate:.1f} GFLOP/s, "
+          f"{100 * rate / peak[threads]:.0f} % of the {threads}-thread peak")
