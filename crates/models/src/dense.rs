@@ -407,12 +407,33 @@ fn weighted<const STEP: bool>(h: &[f64], weight: &[f64], out: &mut [f64], eta: f
             put::<STEP>(slot, eta, w.mul_add(*h, 0.0));
         }
     } else {
-        for (slot, h) in out.iter_mut().zip(h.chunks_exact(weight.len())) {
+        // WEIGHTED_ROWS particles at a time: each particle's sum is one chain of multiply-adds in sample
+        // order, which alone waits on every addition (a 64-sample batch: 64 latencies per particle); side
+        // by side the chains overlap. The order within each chain, and so every bit, is the same.
+        // `minibatch-1000` on one thread: 0.309–0.313 against 0.325–0.330 ns per update (alternated).
+        let n = weight.len();
+        let mut slots = out.chunks_exact_mut(WEIGHTED_ROWS);
+        let mut rows = h.chunks_exact(WEIGHTED_ROWS * n);
+        for (slots, rows) in (&mut slots).zip(&mut rows) {
+            let mut acc = [0.0; WEIGHTED_ROWS];
+            for (b, w) in weight.iter().enumerate() {
+                for (p, acc) in acc.iter_mut().enumerate() {
+                    *acc = w.mul_add(rows[p * n + b], *acc);
+                }
+            }
+            for (slot, g) in slots.iter_mut().zip(acc) {
+                put::<STEP>(slot, eta, g);
+            }
+        }
+        for (slot, h) in slots.into_remainder().iter_mut().zip(rows.remainder().chunks_exact(n)) {
             let g = h.iter().zip(weight).fold(0.0, |g, (h, w)| w.mul_add(*h, g));
             put::<STEP>(slot, eta, g);
         }
     }
 }
+
+/// Particles whose sums [`weighted_sums`] runs side by side.
+const WEIGHTED_ROWS: usize = 8;
 
 /// coef[i·n + b] = σ'[i·n + b] · (r_b · scale · c_i), in place of σ': the per-(particle, sample) factor of the
 /// hidden-layer gradients.
