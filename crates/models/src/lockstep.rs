@@ -15,7 +15,9 @@ use meanfield_core::{Activation, Lockstep};
 use multiversion::multiversion;
 use std::sync::Arc;
 
-/// Replicas per group: one AVX2 register of f64 (8, two registers, ran 1.3× slower on `ensemble-64`, and 2, 1.25×).
+/// Replicas per group: one AVX2 register of f64 (8, two registers, ran 1.3× slower on `ensemble-64`, and 2,
+/// 1.25×; 8 in the AVX-512 clone, one register, ran 2× slower on a Zen 4 core: LLVM's vectoriser turned the
+/// w step into scalar code).
 const LANES: usize = 4;
 type Lane = [f64; LANES];
 
@@ -69,7 +71,7 @@ fn halving_tree<const L: usize>(mut acc: [Lane; L]) -> Lane {
 }
 
 /// `pre_i = w_i · x` in every lane, as `dense::row_dots` (rows of `d` lanes, `x` transposed: d lanes).
-#[multiversion(targets("x86_64+avx2+fma"))]
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
 fn row_dots(w: &[f64], x: &[f64], d: usize, pre: &mut [f64]) {
     for (row, out) in w.chunks_exact(d * LANES).zip(pre.chunks_exact_mut(LANES)) {
         let out: &mut Lane = out.try_into().expect("a lane");
@@ -83,7 +85,7 @@ fn row_dots(w: &[f64], x: &[f64], d: usize, pre: &mut [f64]) {
 /// as [`row_dots`] (`dense::step_rows_then_dots`: each new weight goes from its register into the dot
 /// product), and, when `c` is trained, the c step `c_i += eta · (r · 1) σ_i` (`dense::weighted_sums`) after
 /// `k_i` has read the old c_i, as the single replica updates c after w.
-#[multiversion(targets("x86_64+avx2+fma"))]
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
 fn step_particles(
     step: &ParticleStep<'_>,
     c: &mut [f64],
@@ -164,13 +166,13 @@ fn step_row_then_dot(row: &mut [f64], k: &Lane, x: &[f64], eta: f64, next: &[f64
 }
 
 /// The output sums Σ_i c_i σ_i of every lane, as `dense::output_dot`.
-#[multiversion(targets("x86_64+avx2+fma"))]
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
 fn output_sums(c: &[f64], act: &[f64], width: usize) -> Lane {
     lanes_dot::<SUM_LANES>(c, act, width)
 }
 
 /// The c step alone (when w is frozen), as in [`step_particles`].
-#[multiversion(targets("x86_64+avx2+fma"))]
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
 fn step_c(c: &mut [f64], act: &[f64], residual: &Lane, eta: f64) {
     let inv_n = 1.0;
     let weight: Lane = std::array::from_fn(|r| residual[r] * inv_n);

@@ -12,7 +12,7 @@
 //!
 //! [`exp_slice`] is the exponential of the large branch on its own, for y ≤ 0 (weights relative to the
 //! largest, as in the large-deviation estimators): within [`EXP_MAX_ULP_ERROR`], the same bits on every
-//! machine, four to a register.
+//! machine, a register at a time.
 
 /// The largest error of [`tanh`] in units in the last place of the correctly rounded result, as measured
 /// by the tests over both branches, the switch between them and the approach to ±1.
@@ -77,7 +77,8 @@ const EXP_Q: [f64; 11] = {
 const EXP_FLUSH: f64 = -708.0;
 
 /// Values per iteration of [`tanh_slice`]: four AVX2 registers, whose chains overlap (criterion, 1000 values
-/// with derivatives: 3.0 µs for 4, 2.6 µs for 8, 2.4 µs for 16).
+/// with derivatives: 3.0 µs for 4, 2.6 µs for 8, 2.4 µs for 16). The AVX-512 clone (two registers per
+/// block) takes 1.49 µs where the AVX2 clone takes 1.92 µs on a Zen 4 core; 32 there gained 2 %.
 const BLOCK: usize = 16;
 /// Values per iteration after the last full block.
 const TAIL: usize = 4;
@@ -178,7 +179,7 @@ fn exp_lanes<const K: usize>(y: &[f64; K]) -> [f64; K] {
 /// BLOCK values at a time, then the rest in blocks of one register, the last one padded: lanes are
 /// independent, so every value gets the bits of the scalar function, and a register costs little more than
 /// the one value a scalar loop would wait on. A macro, not a function taking `$lanes`: a function item
-/// passed along is compiled outside the caller's AVX2 + FMA clone, where every `mul_add` is a call to a
+/// passed along is compiled outside the caller's vector clone, where every `mul_add` is a call to a
 /// software fma (measured: 5× slower).
 macro_rules! map_blocks {
     ($lanes:ident, $z:expr, $out:expr) => {{
@@ -211,7 +212,7 @@ pub fn tanh(x: f64) -> f64 {
 
 /// tanh of every entry of `z` into `value`, and 1 − tanh² (one fused multiply-add) into `derivative` when
 /// given; the same bits as [`tanh`] entry by entry.
-#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
 pub fn tanh_slice(z: &[f64], value: &mut [f64], derivative: Option<&mut [f64]>) {
     let len = z.len();
     map_blocks!(tanh_lanes, z, &mut value[..len]);
@@ -224,7 +225,7 @@ pub fn tanh_slice(z: &[f64], value: &mut [f64], derivative: Option<&mut [f64]>) 
 
 /// e^y of every entry of `y` into `out`, for y ≤ 0: within [`EXP_MAX_ULP_ERROR`] ulp where e^y is normal,
 /// 0 for y < −708 (e^y < 3.3·10⁻³⁰⁸) and for −∞, NaN for NaN; the same bits on every machine.
-#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
 pub fn exp_slice(y: &[f64], out: &mut [f64]) {
     map_blocks!(exp_lanes, y, &mut out[..y.len()]);
 }
@@ -355,7 +356,7 @@ mod tests {
         assert_eq!(tanh(f64::MIN_POSITIVE), f64::MIN_POSITIVE);
     }
 
-    /// The dispatched slice function (AVX2 + FMA where the machine has them) equals the scalar function bit
+    /// The dispatched slice function (the AVX-512 or AVX2 + FMA clone where the machine has them) equals the scalar function bit
     /// for bit, values and derivatives, for a length that leaves a remainder after any vector width.
     #[test]
     fn slice_equals_scalar_bitwise() {
