@@ -51,8 +51,11 @@ pub trait Model: Send + Debug {
     /// Plain SGD in one pass, θ ← θ + η · direction on the trainable blocks, without writing the direction
     /// out and reading it back: writes the residuals as [`Model::descent_direction`] does and returns `true`,
     /// or returns `false` without touching anything when the model has no fused step (the default; the
-    /// caller then uses `descent_direction`). A fused step must leave exactly the parameters, bit for bit,
-    /// that `descent_direction` followed by `θ += η · direction` leaves.
+    /// caller then uses `descent_direction`). A fused step leaves the parameters that `descent_direction`
+    /// followed by `θ += η · direction` leaves, up to rounding: it may round fewer times (an online step of
+    /// a one-hidden-layer network adds each update, one product, to θ with a single rounding). Which of the
+    /// two a run takes depends only on its scenario (plain SGD: no noise, no weight decay), so every run is
+    /// still reproducible bit for bit.
     ///
     /// `next_x`, when given, is the batch of the following step, already drawn: a model may do part of that
     /// step's forward pass now (while the weights it has just written are in cache) and reuse it if the

@@ -9,7 +9,7 @@
 //! lane sums as `crate::dense`, the same products and order), so a replica's result does not depend on whether
 //! it ran alone or in a lane; the tests check that bit for bit.
 
-use crate::dense::{ROW_LANES, SUM_LANES};
+use crate::dense::{ROW_LANES, SUM_LANES, step_product};
 use crate::one_hidden::OneHiddenConfig;
 use meanfield_core::{Activation, Lockstep};
 use multiversion::multiversion;
@@ -81,9 +81,9 @@ fn row_dots(w: &[f64], x: &[f64], d: usize, pre: &mut [f64]) {
 
 /// A step's arithmetic once the residuals are known, in one pass over the particles, in every lane: the
 /// coefficient `k_i = σ'_i · (r · 1 · c_i)` (`dense::gradient_coefficients` with one sample), the w step
-/// `w_i += eta · (k_i x)` (`dense::accumulate_rows` with one sample), with `ahead` also `pre_i = w_i · next`
+/// `w_i += (eta · k_i) x` (`dense::accumulate_rows` with one sample, `dense::step_product`), with `ahead` also `pre_i = w_i · next`
 /// as [`row_dots`] (`dense::step_rows_then_dots`: each new weight goes from its register into the dot
-/// product), and, when `c` is trained, the c step `c_i += eta · (r · 1) σ_i` (`dense::weighted_sums`) after
+/// product), and, when `c` is trained, the c step `c_i += (eta · (r · 1)) σ_i` (`dense::weighted_sums`) after
 /// `k_i` has read the old c_i, as the single replica updates c after w.
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
 fn step_particles(
@@ -97,30 +97,30 @@ fn step_particles(
     // `scale` and the c weight are r/n with n = 1: kept as products so the arithmetic is the single
     // replica's.
     let (scale, inv_n) = (1.0, 1.0);
-    let weight: Lane = std::array::from_fn(|r| residual[r] * inv_n);
+    let eta_weight: Lane = std::array::from_fn(|r| eta * (residual[r] * inv_n));
     let particles = w.chunks_exact_mut(d * LANES).zip(c.chunks_exact_mut(LANES)).zip(act.chunks_exact(LANES));
     let particles = particles.zip(act_prime.chunks_exact(LANES));
     let mut pre = ahead.map(|(next, pre)| (next, pre.chunks_exact_mut(LANES)));
     for (((row, c), h), hp) in particles {
         let c: &mut Lane = c.try_into().expect("a lane");
         let (h, hp): (&Lane, &Lane) = (h.try_into().expect("a lane"), hp.try_into().expect("a lane"));
-        let k: Lane = std::array::from_fn(|r| hp[r] * (residual[r] * scale * c[r]));
+        let eta_k: Lane = std::array::from_fn(|r| eta * (hp[r] * (residual[r] * scale * c[r])));
         match &mut pre {
             Some((next, pre)) => {
                 let out: &mut Lane = pre.next().expect("a pre-activation per particle").try_into().expect("a lane");
-                *out = step_row_then_dot(row, &k, x, eta, next);
+                *out = step_row_then_dot(row, &eta_k, x, next);
             }
             None => {
                 for (w, x) in row.chunks_exact_mut(LANES).zip(x.chunks_exact(LANES)) {
                     for r in 0..LANES {
-                        w[r] += eta * k[r].mul_add(x[r], 0.0);
+                        step_product(&mut w[r], eta_k[r], x[r]);
                     }
                 }
             }
         }
         if train_c {
             for r in 0..LANES {
-                c[r] += eta * weight[r].mul_add(h[r], 0.0);
+                step_product(&mut c[r], eta_weight[r], h[r]);
             }
         }
     }
@@ -138,7 +138,7 @@ struct ParticleStep<'a> {
 }
 
 #[inline(always)]
-fn step_row_then_dot(row: &mut [f64], k: &Lane, x: &[f64], eta: f64, next: &[f64]) -> Lane {
+fn step_row_then_dot(row: &mut [f64], eta_k: &Lane, x: &[f64], next: &[f64]) -> Lane {
     let mut acc = [[0.0; LANES]; ROW_LANES];
     let mut rows = row.chunks_exact_mut(ROW_CHUNK);
     let (mut xs, mut nexts) = (x.chunks_exact(ROW_CHUNK), next.chunks_exact(ROW_CHUNK));
@@ -149,7 +149,7 @@ fn step_row_then_dot(row: &mut [f64], k: &Lane, x: &[f64], eta: f64, next: &[f64
         for (l, acc) in acc.iter_mut().enumerate() {
             for r in 0..LANES {
                 let j = l * LANES + r;
-                w[j] += eta * k[r].mul_add(x[j], 0.0);
+                step_product(&mut w[j], eta_k[r], x[j]);
                 acc[r] = w[j].mul_add(next[j], acc[r]);
             }
         }
@@ -158,7 +158,7 @@ fn step_row_then_dot(row: &mut [f64], k: &Lane, x: &[f64], eta: f64, next: &[f64
     let tail = rows.into_remainder().chunks_exact_mut(LANES);
     for ((w, x), next) in tail.zip(xs.remainder().chunks_exact(LANES)).zip(nexts.remainder().chunks_exact(LANES)) {
         for r in 0..LANES {
-            w[r] += eta * k[r].mul_add(x[r], 0.0);
+            step_product(&mut w[r], eta_k[r], x[r]);
             sum[r] = w[r].mul_add(next[r], sum[r]);
         }
     }
@@ -175,10 +175,10 @@ fn output_sums(c: &[f64], act: &[f64], width: usize) -> Lane {
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
 fn step_c(c: &mut [f64], act: &[f64], residual: &Lane, eta: f64) {
     let inv_n = 1.0;
-    let weight: Lane = std::array::from_fn(|r| residual[r] * inv_n);
+    let eta_weight: Lane = std::array::from_fn(|r| eta * (residual[r] * inv_n));
     for (slot, h) in c.chunks_exact_mut(LANES).zip(act.chunks_exact(LANES)) {
         for r in 0..LANES {
-            slot[r] += eta * weight[r].mul_add(h[r], 0.0);
+            step_product(&mut slot[r], eta_weight[r], h[r]);
         }
     }
 }
