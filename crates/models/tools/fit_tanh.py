@@ -1,22 +1,21 @@
-"""Coefficients of meanfield's tanh (crates/models/src/tanh.rs), printed as Rust constants.
+"""Coefficients of meanfield's tanh and exp (crates/models/src/tanh.rs), printed as Rust constants.
 Run: python3 fit_tanh.py (needs mpmath); paste the output over the constants in tanh.rs.
 
-- Small |x| < atanh(1/2): tanh x = x + x·s·P(s), s = x². P is a Chebyshev fit (mpmath.chebyfit, 50 digits) of
-  (tanh(√s)/√s − 1)/s on [0, atanh(1/2)²]. s·P enters the result scaled by at most 0.1, so a fit error far
-  below 2⁻⁵³·|P| (|P| ≥ 0.29) is invisible after rounding.
-- Larger |x|: tanh x = (1 − q)/(1 + q), q = e^(−2|x|) = 2ⁿ·e^r with |r| ≤ ln2/2; e^r is a Chebyshev fit on
-  [−ln2/2, ln2/2], whose error must be far below 2⁻⁵³ relative to e^r ≥ 0.7."""
+- tanh |x| = (1 − q)/(1 + q), q = e^(−2|x|) = 2ⁿ·(1 + p) with |r| ≤ ln2/2 and p = e^r − 1 = r + r²·R(r). R is a
+  Chebyshev fit (mpmath.chebyfit, 50 digits) of (e^r − 1 − r)/r² on [−ln2/2, ln2/2]; r²·R is at most a fifth
+  of |p|, so a fit error far below 2⁻⁵³·|R| (R ≥ 0.44) is invisible after rounding.
+- exp_slice: e^y = 2ⁿ·e^r; e^r is a Chebyshev fit on [−ln2/2, ln2/2], whose error must be far below 2⁻⁵³
+  relative to e^r ≥ 0.7."""
 
-from mpmath import mp, mpf, atanh, tanh, sqrt, exp, log, chebyfit
+from mpmath import mp, mpf, exp, expm1, log, chebyfit
 
 mp.dps = 50
 
 
-def small(s):
-    if s < mpf(10) ** -30:
-        return mpf(-1) / 3
-    x = sqrt(s)
-    return (tanh(x) / x - 1) / s
+def expm1_rest(r):
+    if abs(r) < mpf(10) ** -20:
+        return mpf(1) / 2 + r / 6
+    return (expm1(r) - r) / r**2
 
 
 def emit(name, f, interval, degree):
@@ -29,5 +28,5 @@ def emit(name, f, interval, degree):
     print("];")
 
 
-emit("SMALL", small, [0, atanh(mpf(1) / 2) ** 2], 10)
+emit("EXPM1", expm1_rest, [-log(2) / 2, log(2) / 2], 10)
 emit("EXP", exp, [-log(2) / 2, log(2) / 2], 11)
