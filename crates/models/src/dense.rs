@@ -135,9 +135,9 @@ fn dot_tile(tile: &[f64], x: &[f64]) -> [f64; TILE_ROWS] {
 }
 
 /// The online weight step followed by the next step's forward pass, in one pass over the weights:
-/// `w_i += (eta · coef_i) x` exactly as [`accumulate_rows`] steps with one sample ([`step_product`]), then `pre_i = w_i · next`
-/// exactly as [`row_dots`], each new weight going from the register that computed it into the dot product
-/// (reading it back from memory would stall on the store just made).
+/// `w_i += (eta · coef_i) x` exactly as [`accumulate_rows`] steps with one sample ([`step_product`]), then
+/// `pre_i = w_i · next` exactly as [`row_dots`], each new weight going from the register that computed it
+/// into the dot product (reading it back from memory would stall on the store just made).
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
 pub(crate) fn step_rows_then_dots(coef: &[f64], x: &[f64], eta: f64, w: &mut [f64], next: &[f64], pre: &mut [f64]) {
     let d = x.len();

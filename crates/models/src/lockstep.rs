@@ -81,10 +81,10 @@ fn row_dots(w: &[f64], x: &[f64], d: usize, pre: &mut [f64]) {
 
 /// A step's arithmetic once the residuals are known, in one pass over the particles, in every lane: the
 /// coefficient `k_i = σ'_i · (r · 1 · c_i)` (`dense::gradient_coefficients` with one sample), the w step
-/// `w_i += (eta · k_i) x` (`dense::accumulate_rows` with one sample, `dense::step_product`), with `ahead` also `pre_i = w_i · next`
-/// as [`row_dots`] (`dense::step_rows_then_dots`: each new weight goes from its register into the dot
-/// product), and, when `c` is trained, the c step `c_i += (eta · (r · 1)) σ_i` (`dense::weighted_sums`) after
-/// `k_i` has read the old c_i, as the single replica updates c after w.
+/// `w_i += (eta · k_i) x` (`dense::accumulate_rows` with one sample, `dense::step_product`), with `ahead`
+/// also `pre_i = w_i · next` as [`row_dots`] (`dense::step_rows_then_dots`: each new weight goes from its
+/// register into the dot product), and, when `c` is trained, the c step `c_i += (eta · (r · 1)) σ_i`
+/// (`dense::weighted_sums`) after `k_i` has read the old c_i, as the single replica updates c after w.
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
 fn step_particles(
     step: &ParticleStep<'_>,
