@@ -182,9 +182,12 @@ fn each_particle(
         let eta_k: Lane = std::array::from_fn(|r| eta * (hp[r] * (residual[r] * scale * c[r])));
         step_row(row, &eta_k);
         if train_c {
+            // Stepped in a copy: stepped in place, the lanes were four scalar multiply-adds.
+            let mut stepped = *c;
             for r in 0..LANES {
-                step_product(&mut c[r], eta_weight[r], h[r]);
+                step_product(&mut stepped[r], eta_weight[r], h[r]);
             }
+            *c = stepped;
         }
     }
 }
