@@ -5,10 +5,12 @@
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use meanfield_core::progress::NoProgress;
-use meanfield_core::{PointResult, ReplicaResult};
-use meanfield_dynamics::{run_points, run_replica, time_replicas};
+use meanfield_core::{Checkpoints, PointResult, ReplicaResult, ReplicaState, Saved};
+use meanfield_dynamics::{run_points, run_points_with, run_replica, time_replicas};
 use meanfield_scenario::Scenario;
 use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
 
 /// Nine replicas (two groups of four and one alone) with a step so large that most diverge between steps
 /// 1250 and 1500, some through a non-finite residual inside a step and one through non-finite parameters
@@ -74,5 +76,65 @@ fn timed_replicas_step_in_the_same_lanes() {
         let alone = run_replica(&plans[0], r, &NoProgress);
         let last = alone.records.last().unwrap();
         assert_eq!((record.step, record.values[0].to_bits()), (last.step, last.values[0].to_bits()), "replica {r}");
+    }
+}
+
+/// Saves every running replica at every chance (each record and every `PROGRESS_EVERY` steps), or
+/// resumes from one saved state.
+#[derive(Default)]
+struct EveryState {
+    saved: Mutex<Vec<ReplicaState>>,
+    resume_from: Option<ReplicaState>,
+}
+
+impl Checkpoints for EveryState {
+    fn saved(&self, _point: usize, replica: usize) -> Option<Saved> {
+        self.resume_from.clone().filter(|s| s.replica == replica).map(Saved::Running)
+    }
+    fn interval(&self) -> Option<Duration> {
+        Some(Duration::ZERO)
+    }
+    fn stopping(&self) -> bool {
+        false
+    }
+    fn save(&self, _point: usize, state: &ReplicaState) {
+        self.saved.lock().unwrap().push(state.clone());
+    }
+    fn finished(&self, _point: usize, _result: &ReplicaResult) {}
+}
+
+/// Lanes draw their samples several steps at a time, but a replica saved in lanes stands where it would
+/// alone: every state saved on the way (records at steps that are not multiples of the block, and step
+/// 4096, where replicas save between records) resumes, the restore's replay of the data stream arriving
+/// where the state says, to the uninterrupted results.
+#[test]
+fn replicas_saved_in_lanes_resume_where_they_stood() {
+    let text = r#"Scenario(
+        name: "saved", seed: 8, replicas: 4,
+        model: OneHidden(width: 16, activation: Tanh,
+            c: Trained(Gaussian(mean: 0.0, std: 1.0)),
+            w: Trained(Gaussian(mean: 0.0, std: 1.0, per_sqrt_dim: true))),
+        data: TeacherStudent(dim: 5, teacher: SingleIndex(link: Tanh)),
+        dynamics: OnlineSgd(step: Fixed(0.5)),
+        horizon: Steps(4500),
+        record: Every(155.0),
+        observables: [Risk(samples: 50)],
+    )"#;
+    let plans = Scenario::from_text(text, "saved.ron", Path::new(".")).unwrap().plans().unwrap();
+    let [PointResult { replicas: reference, .. }] = &run_points(&plans, &NoProgress)[..] else { panic!("one point") };
+    let saving = EveryState::default();
+    let [PointResult { replicas: saved_run, .. }] = &run_points_with(&plans, &NoProgress, &saving).unwrap()[..] else {
+        panic!("one point")
+    };
+    assert_eq!(saved_run.iter().map(bits).collect::<Vec<_>>(), reference.iter().map(bits).collect::<Vec<_>>());
+    let states = saving.saved.into_inner().unwrap();
+    let steps: Vec<u64> = states.iter().map(|s| s.done).collect();
+    assert!(steps.contains(&310) && steps.contains(&4096), "saved at {steps:?}");
+    for state in states {
+        let (replica, done) = (state.replica, state.done);
+        let resuming = EveryState { resume_from: Some(state), ..EveryState::default() };
+        let resumed = run_points_with(&plans, &NoProgress, &resuming)
+            .unwrap_or_else(|e| panic!("replica {replica} saved at step {done}: {e:?}"));
+        assert_eq!(bits(&resumed[0].replicas[replica]), bits(&reference[replica]), "replica {replica} from {done}");
     }
 }

@@ -113,7 +113,8 @@ fn step_particles(
 /// [`step_particles`] with `ahead`, both samples held in registers, when the machine has the 32 vector
 /// registers of AVX-512 and d ≤ 16; returns whether it stepped. [`step_particles`] loads both samples'
 /// d lanes again for every particle, three loads per weight where the weight itself needs one: with this,
-/// `ensemble-64` (d = 10) took 0.38 instead of 0.58 ns per weight update on one Zen 4 core. With AVX2's 16
+/// `ensemble-64` (d = 10) took 0.372 instead of 0.428 ns per weight update on one Zen 4 core (the fastest
+/// of ten alternated runs each; medians 0.395 and 0.438). With AVX2's 16
 /// registers the samples spill (an earlier session measured 1.7× slower on a Zen 3 core), so no AVX2 clone
 /// is built. Its own function because inside [`step_particles`] the sixteen variants made the path for
 /// larger d 7 % slower (d = 30).

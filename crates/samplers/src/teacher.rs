@@ -60,9 +60,14 @@ impl Teacher {
         }
     }
 
+    /// w·x, summed in index order.
+    fn dot(w: &[f64], x: &[f64]) -> f64 {
+        w.iter().zip(x).map(|(w, x)| w * x).sum::<f64>()
+    }
+
     /// f*(x), using `pre` and `act` (length `units()`) as scratch.
     fn eval(&self, x: &[f64], pre: &mut [f64], act: &mut [f64]) -> f64 {
-        let dot = |w: &[f64]| w.iter().zip(x).map(|(w, x)| w * x).sum::<f64>();
+        let dot = |w: &[f64]| Teacher::dot(w, x);
         match self {
             Teacher::Network { a, w, activation } => {
                 for (p, wk) in pre.iter_mut().zip(w.chunks_exact(x.len())) {
@@ -169,29 +174,62 @@ impl DataDistribution for TeacherStudent {
         format!("teacher-student(d={},{},noise={}{inputs})", self.dim, self.teacher.describe(), self.noise)
     }
     fn stream(&self) -> Box<dyn DataStream + '_> {
-        let k = self.teacher.units();
+        let k = self.teacher.units().max(LABEL_CHUNK);
         Box::new(TeacherStream { dist: self, pre: vec![0.0; k], act: vec![0.0; k] })
     }
 }
 
+/// Samples a single-index teacher labels with one call of its link: one vector block of meanfield's tanh
+/// (`meanfield_models::tanh`). Label by label, each a call for one value, the link took a twentieth of an
+/// `ensemble-64` run, waiting on the latency of one tanh.
+const LABEL_CHUNK: usize = 16;
+
 struct TeacherStream<'a> {
     dist: &'a TeacherStudent,
+    /// Scratch of at least `units()` and [`LABEL_CHUNK`] entries.
     pre: Vec<f64>,
     act: Vec<f64>,
 }
 
 impl DataStream for TeacherStream<'_> {
     fn fill(&mut self, rng: &mut dyn RngCore, x: &mut [f64], y: &mut [f64]) {
-        for (xb, yb) in x.chunks_exact_mut(self.dist.dim).zip(y.iter_mut()) {
-            self.dist.inputs.fill(rng, xb);
-            let mut label = self.dist.teacher.eval(xb, &mut self.pre, &mut self.act);
-            if self.dist.noise > 0.0 {
-                let eps: f64 = StandardNormal.sample(rng);
-                label += self.dist.noise * eps;
+        let (dim, noise) = (self.dist.dim, self.dist.noise);
+        for (x, y) in x.chunks_mut(LABEL_CHUNK * dim).zip(y.chunks_mut(LABEL_CHUNK)) {
+            // Every draw first, in the order sample by sample, inputs then noise, then the labels, which
+            // draw nothing: y = f*(x) + noise·ε as before, f*(x) only computed later.
+            for (xb, yb) in x.chunks_exact_mut(dim).zip(y.iter_mut()) {
+                self.dist.inputs.fill(rng, xb);
+                *yb = if noise > 0.0 {
+                    let eps: f64 = StandardNormal.sample(rng);
+                    noise * eps
+                } else {
+                    0.0
+                };
             }
-            *yb = label;
+            match &self.dist.teacher {
+                Teacher::SingleIndex { w, link } => {
+                    let n = y.len();
+                    for (p, xb) in self.pre.iter_mut().zip(x.chunks_exact(dim)) {
+                        *p = Teacher::dot(w, xb);
+                    }
+                    link.eval(&self.pre[..n], &mut self.act[..n], None);
+                    for (yb, f) in y.iter_mut().zip(&self.act) {
+                        *yb = label(*f, *yb, noise);
+                    }
+                }
+                teacher => {
+                    for (xb, yb) in x.chunks_exact(dim).zip(y.iter_mut()) {
+                        *yb = label(teacher.eval(xb, &mut self.pre, &mut self.act), *yb, noise);
+                    }
+                }
+            }
         }
     }
+}
+
+/// f*(x) + noise·ε given noise·ε, as it was always summed (with no noise, f*(x) itself).
+fn label(target: f64, noise_term: f64, noise: f64) -> f64 {
+    if noise > 0.0 { target + noise_term } else { target }
 }
 
 #[cfg(test)]
@@ -212,6 +250,46 @@ mod tests {
         let x = [0.3, -0.7];
         let tanh = meanfield_models::tanh::tanh;
         assert_eq!(data.target(&x), (2.0 * tanh(0.3) - tanh(-0.7)) / 2.0);
+    }
+
+    /// A batch (37 samples: two label chunks and a part) draws the same inputs, noise and labels, and leaves
+    /// the stream at the same place, as the samples drawn one at a time; each label is f*(x) + σε with
+    /// f*(x) computed alone ([`TeacherStudent::target`]).
+    #[test]
+    fn a_batch_is_the_samples_drawn_one_by_one() {
+        let tanh: Arc<dyn Activation> = Arc::new(BuiltinActivation::Tanh);
+        let w_law = Gaussian { mean: 0.0, std: 0.5 };
+        let rng = || StreamKey::shared(3, Purpose::Teacher).stream();
+        let teachers = [
+            Teacher::single_index(4, tanh.clone(), &w_law, &mut rng()),
+            Teacher::network(3, 4, tanh, &w_law, &w_law, &mut rng()),
+            Teacher::three_spin(4, &mut rng()),
+        ];
+        for teacher in teachers {
+            for noise in [0.0, 0.3] {
+                let data = TeacherStudent { dim: 4, teacher: teacher.clone(), noise, inputs: Inputs::Gaussian };
+                let n = 2 * LABEL_CHUNK + 5;
+                let mut rng_batch = StreamKey::shared(4, Purpose::Data).stream();
+                let mut rng_one = rng_batch.clone();
+                let (mut x, mut y) = (vec![0.0; n * 4], vec![0.0; n]);
+                data.stream().fill(&mut rng_batch, &mut x, &mut y);
+                let mut one = data.stream();
+                let (mut x1, mut y1) = ([0.0; 4], [0.0]);
+                for (xb, yb) in x.chunks_exact(4).zip(&y) {
+                    one.fill(&mut rng_one, &mut x1, &mut y1);
+                    assert_eq!(x1.map(f64::to_bits), <[f64; 4]>::try_from(xb).unwrap().map(f64::to_bits));
+                    assert_eq!(y1[0].to_bits(), yb.to_bits(), "{} noise {noise}", teacher.describe());
+                    let target = data.target(xb);
+                    if noise == 0.0 {
+                        assert_eq!(target.to_bits(), yb.to_bits());
+                    } else {
+                        // |σε| < 5σ, and not 0: the noise is there.
+                        assert!((yb - target).abs() < 5.0 * noise && yb != &target);
+                    }
+                }
+                assert_eq!(rng_batch.get_word_pos(), rng_one.get_word_pos());
+            }
+        }
     }
 
     /// With a linear single-index teacher y = w*·x + σε, Var y = |w*|² + σ². 50 000 samples give a
