@@ -49,7 +49,7 @@ fn ensemble_step(c: &mut Criterion) {
     let plan = scenario.plans().unwrap().remove(0);
     let eta = plan.dynamics.plain_online_step().unwrap();
     let model = (plan.model)(&mut StreamKey::shared(1, Purpose::Init).stream()).model;
-    let mut lanes = model.lockstep().unwrap();
+    let mut lanes = model.lockstep(workload.replicas).unwrap();
     let (d, n) = (model.input_dim(), lanes.lanes());
     for lane in 0..n {
         lanes.load(lane, model.params());

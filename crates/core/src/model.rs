@@ -73,9 +73,12 @@ pub trait Model: Send + Debug {
     }
 
     /// Several replicas of this model stepped together, one per vector lane, for ensembles of networks
-    /// too small to fill the vector units alone: `None` (the default) when the model has no such path for
-    /// its configuration. The lanes start with zero parameters; the caller loads each replica's.
-    fn lockstep(&self) -> Option<Box<dyn Lockstep>> {
+    /// too small to fill the vector units alone: lanes for at most `replicas` replicas, as many as the model
+    /// finds fastest on this machine ([`Lockstep::lanes`]), or `None` (the default) when the model has no
+    /// such path for its configuration or for so few replicas. The lanes start with zero parameters; the
+    /// caller loads each replica's.
+    fn lockstep(&self, replicas: usize) -> Option<Box<dyn Lockstep>> {
+        let _ = replicas;
         None
     }
 

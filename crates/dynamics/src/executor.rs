@@ -369,7 +369,8 @@ impl<'p> Group<'p> {
     /// exactly this many replicas; the replicas back otherwise.
     fn new(replicas: Vec<Replica<'p>>) -> Result<Group<'p>, Vec<Replica<'p>>> {
         let first = &replicas[0];
-        let (Some(eta), Some(mut lanes)) = (first.plan.plan.dynamics.plain_online_step(), first.model.lockstep())
+        let (Some(eta), Some(mut lanes)) =
+            (first.plan.plan.dynamics.plain_online_step(), first.model.lockstep(replicas.len()))
         else {
             return Err(replicas);
         };
@@ -609,18 +610,28 @@ fn run_replica_checked(
     Ok(result)
 }
 
-/// How many replicas of `plan` share one [`Lockstep`] (`None`: every replica runs alone). Asks a model
-/// built for the purpose, which costs one initialisation, only when the dynamics is plain online SGD and
-/// there are replicas enough to fill the lanes.
-fn lanes_of(plan: &PointPlan) -> Option<usize> {
-    plan.dynamics.plain_online_step()?;
-    let model = (plan.model)(&mut plan.key(0, Purpose::Init).stream()).model;
-    let lanes = model.lockstep()?.lanes();
-    (lanes > 1 && plan.info.replicas >= lanes).then_some(lanes)
+/// How replicas `0..replicas` of `plan` run: as `(first, count)` groups in lanes (one [`Lockstep`] for
+/// `count` replicas), each as wide as the model offers for the replicas left, then the rest alone (`count`
+/// 1). Asks a model built for the purpose, which costs one initialisation, only when the dynamics is plain
+/// online SGD and there is more than one replica.
+fn unit_sizes(plan: &PointPlan, replicas: usize) -> Vec<(usize, usize)> {
+    let mut sizes = Vec::new();
+    let mut first = 0;
+    if replicas > 1 && plan.dynamics.plain_online_step().is_some() {
+        let model = (plan.model)(&mut plan.key(0, Purpose::Init).stream()).model;
+        let lanes_for = |left: usize| model.lockstep(left).map(|l| l.lanes()).filter(|&l| l > 1 && l <= left);
+        while let Some(lanes) = lanes_for(replicas - first) {
+            let groups = (replicas - first) / lanes;
+            sizes.extend((0..groups).map(|g| (first + g * lanes, lanes)));
+            first += groups * lanes;
+        }
+    }
+    sizes.extend((first..replicas).map(|r| (r, 1)));
+    sizes
 }
 
-/// The replicas `first..first + count` of one point, run by one task: in lanes when `count` is the
-/// point's lane count, alone otherwise.
+/// The replicas `first..first + count` of one point, run by one task: in lanes when `count` > 1, alone
+/// otherwise.
 #[derive(Debug, Clone, Copy)]
 struct Unit {
     point: usize,
@@ -628,15 +639,12 @@ struct Unit {
     count: usize,
 }
 
-/// Every point's replicas as units: groups of the lane count where the point has lanes, the rest alone.
+/// Every point's replicas as units ([`unit_sizes`]).
 fn units(plans: &[PointPlan]) -> Vec<Unit> {
     let mut units = Vec::new();
     for (point, plan) in plans.iter().enumerate() {
-        let replicas = plan.info.replicas;
-        let lanes = if replicas > 1 { lanes_of(plan).unwrap_or(1) } else { 1 };
-        let grouped = replicas / lanes * lanes;
-        units.extend((0..grouped).step_by(lanes).map(|first| Unit { point, first, count: lanes }));
-        units.extend((grouped..replicas).map(|first| Unit { point, first, count: 1 }));
+        let sizes = unit_sizes(plan, plan.info.replicas);
+        units.extend(sizes.into_iter().map(|(first, count)| Unit { point, first, count }));
     }
     units
 }
@@ -724,15 +732,12 @@ pub struct Timed {
 /// weights, held-out samples) before the clock starts and observed after it stops. What `meanfield bench`
 /// measures.
 pub fn time_replicas(plan: &PointPlan, replicas: usize) -> Result<Timed, Divergence> {
-    let lanes = if replicas > 1 { lanes_of(plan).unwrap_or(1) } else { 1 };
+    let specs = unit_sizes(plan, replicas);
     let plan = PlanRef { plan, columns: plan.columns().len() };
     // The units of `run_points` (lanes where the point has them, the rest alone), each built by a worker
     // thread as `run_points` builds them: built on the calling thread, `ensemble-64` ran 1.5× instead of
     // 1.6–2.0× faster on two threads than on one (measured, alternated; the likely cause is neighbouring
     // units' small buffers sharing cache lines).
-    let grouped = replicas / lanes * lanes;
-    let specs: Vec<(usize, usize)> =
-        (0..grouped).step_by(lanes).map(|first| (first, lanes)).chain((grouped..replicas).map(|r| (r, 1))).collect();
     let mut units: Vec<Result<Group<'_>, Vec<Replica<'_>>>> = specs
         .into_par_iter()
         .map(|(first, count)| {

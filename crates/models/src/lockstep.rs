@@ -3,11 +3,12 @@
 //!
 //! A small network alone leaves the vector units half idle: with d = 10 a row is two and a half AVX2
 //! registers, every dot product ends in a horizontal sum and a scalar tail. Here every quantity of a
-//! replica (a weight, a pre-activation, an output sum) sits in lane r of a `[f64; LANES]` next to the same
+//! replica (a weight, a pre-activation, an output sum) sits in lane r of a `[f64; L]` next to the same
 //! quantity of the other replicas, so every operation is a vertical vector operation with no tail and no
 //! shuffle. Each lane computes exactly the arithmetic of [`crate::OneHidden`]'s online fused step (the same
 //! lane sums as `crate::dense`, the same products and order), so a replica's result does not depend on whether
-//! it ran alone or in a lane; the tests check that bit for bit.
+//! it ran alone or in a lane, nor on how many lanes there are (four, or eight with AVX-512 for d ≤ 16: see
+//! [`lanes_for`]); the tests check that bit for bit for both widths.
 
 use crate::dense::{ROW_LANES, SUM_LANES, step_product};
 use crate::one_hidden::OneHiddenConfig;
@@ -15,34 +16,63 @@ use meanfield_core::{Activation, Lockstep};
 use multiversion::multiversion;
 use std::sync::Arc;
 
-/// Replicas per group: one AVX2 register of f64 (8, two registers, ran 1.3× slower on `ensemble-64`, and 2,
-/// 1.25×; 8 in the AVX-512 clone, one register, ran 2× slower on a Zen 4 core: LLVM's vectoriser turned the
-/// w step into scalar code).
-const LANES: usize = 4;
-type Lane = [f64; LANES];
+/// Replicas per group where the weight pass reloads the samples for every particle: one AVX2 register of f64
+/// (8, two registers, ran 1.3× slower on `ensemble-64` on a Zen 3 core, and 2, 1.25×; 8 ran 2.2× slower on a
+/// Zen 4 core with AVX-512 at d = 20 and 30).
+pub(crate) const LANES: usize = 4;
+/// Replicas per group where the samples stay in registers ([`step_particles_in_registers`]: AVX-512 and
+/// d ≤ 16): one AVX-512 register, so that the weight pass has no halves to split for the dot products:
+/// `ensemble-64` took 0.297 against 0.325 ns per weight update with 4 (the fastest of six alternated runs
+/// each on one Zen 4 core). Making the lanes generic over their count cost the path for d > 16 (four lanes)
+/// nothing at d = 20 and 5 % at d = 30 (1.13 against 1.06 s for a 64-replica run, the fastest of five).
+pub(crate) const WIDE_LANES: usize = 8;
+type Lane<const L: usize> = [f64; L];
 
-/// Entries per chunk of a row dot product: ROW_LANES entries of every replica.
-const ROW_CHUNK: usize = ROW_LANES * LANES;
+/// The largest d for which [`step_particles_in_registers`] has a variant.
+const MAX_REGISTER_DIM: usize = 16;
 
-/// Σ_j a_j b_j over the first `len` entries of lane-interleaved `a` and `b`, in every lane, summed as
-/// `dense::lane_dot::<L>` sums: partial sums over full chunks of L in index order, a halving tree, then the
-/// tail in index order.
+/// Lanes for `replicas` replicas of `config` (online, without bias), as [`crate::OneHidden::lockstep`]
+/// offers them: [`WIDE_LANES`] where the samples stay in registers and there are replicas enough, else
+/// [`LANES`].
+pub(crate) fn lanes_for(config: &OneHiddenConfig, prefactor: f64, replicas: usize) -> Box<dyn Lockstep> {
+    if replicas >= WIDE_LANES && config.dim <= MAX_REGISTER_DIM && samples_fit_in_registers() {
+        Box::new(OneHiddenLanes::<WIDE_LANES>::new(config, prefactor))
+    } else {
+        Box::new(OneHiddenLanes::<LANES>::new(config, prefactor))
+    }
+}
+
+/// Whether [`step_particles_in_registers`] runs on this machine (its one clone, AVX-512).
+fn samples_fit_in_registers() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512vl")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Σ_j a_j b_j over the first `len` entries of lane-interleaved `a` and `b`, in every one of the L lanes,
+/// summed as `dense::lane_dot::<S>` sums: S partial sums over full chunks of S in index order, a halving
+/// tree, then the tail in index order.
 #[inline(always)]
-fn lanes_dot<const L: usize>(a: &[f64], b: &[f64], len: usize) -> Lane {
-    let (a, b) = (&a[..len * LANES], &b[..len * LANES]);
-    let mut acc = [[0.0; LANES]; L];
-    let (mut a_chunks, mut b_chunks) = (a.chunks_exact(L * LANES), b.chunks_exact(L * LANES));
+fn lanes_dot<const S: usize, const L: usize>(a: &[f64], b: &[f64], len: usize) -> Lane<L> {
+    let (a, b) = (&a[..len * L], &b[..len * L]);
+    let mut acc = [[0.0; L]; S];
+    let (mut a_chunks, mut b_chunks) = (a.chunks_exact(S * L), b.chunks_exact(S * L));
     for (a, b) in (&mut a_chunks).zip(&mut b_chunks) {
         for (l, acc) in acc.iter_mut().enumerate() {
-            let (a, b): (&Lane, &Lane) = (lane(a, l), lane(b, l));
-            for r in 0..LANES {
+            let (a, b): (&Lane<L>, &Lane<L>) = (lane(a, l), lane(b, l));
+            for r in 0..L {
                 acc[r] = a[r].mul_add(b[r], acc[r]);
             }
         }
     }
     let mut sum = halving_tree(acc);
-    for (a, b) in a_chunks.remainder().chunks_exact(LANES).zip(b_chunks.remainder().chunks_exact(LANES)) {
-        for r in 0..LANES {
+    for (a, b) in a_chunks.remainder().chunks_exact(L).zip(b_chunks.remainder().chunks_exact(L)) {
+        for r in 0..L {
             sum[r] = a[r].mul_add(b[r], sum[r]);
         }
     }
@@ -51,18 +81,18 @@ fn lanes_dot<const L: usize>(a: &[f64], b: &[f64], len: usize) -> Lane {
 
 /// Lane `l` of a chunk.
 #[inline(always)]
-fn lane(chunk: &[f64], l: usize) -> &Lane {
-    chunk[l * LANES..][..LANES].try_into().expect("a lane")
+fn lane<const L: usize>(chunk: &[f64], l: usize) -> &Lane<L> {
+    chunk[l * L..][..L].try_into().expect("a lane")
 }
 
-/// The partial sums added as `lane_dot`'s halving tree: lane l + L/2 into lane l, …
+/// The S partial sums added as `lane_dot`'s halving tree: lane l + S/2 into lane l, …
 #[inline(always)]
-fn halving_tree<const L: usize>(mut acc: [Lane; L]) -> Lane {
-    let mut width = L;
+fn halving_tree<const S: usize, const L: usize>(mut acc: [Lane<L>; S]) -> Lane<L> {
+    let mut width = S;
     while width > 1 {
         width /= 2;
         for l in 0..width {
-            for r in 0..LANES {
+            for r in 0..L {
                 acc[l][r] += acc[l + width][r];
             }
         }
@@ -72,10 +102,10 @@ fn halving_tree<const L: usize>(mut acc: [Lane; L]) -> Lane {
 
 /// `pre_i = w_i · x` in every lane, as `dense::row_dots` (rows of `d` lanes, `x` transposed: d lanes).
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
-fn row_dots(w: &[f64], x: &[f64], d: usize, pre: &mut [f64]) {
-    for (row, out) in w.chunks_exact(d * LANES).zip(pre.chunks_exact_mut(LANES)) {
-        let out: &mut Lane = out.try_into().expect("a lane");
-        *out = lanes_dot::<ROW_LANES>(row, x, d);
+fn row_dots<const L: usize>(w: &[f64], x: &[f64], d: usize, pre: &mut [f64]) {
+    for (row, out) in w.chunks_exact(d * L).zip(pre.chunks_exact_mut(L)) {
+        let out: &mut Lane<L> = out.try_into().expect("a lane");
+        *out = lanes_dot::<ROW_LANES, L>(row, x, d);
     }
 }
 
@@ -86,8 +116,8 @@ fn row_dots(w: &[f64], x: &[f64], d: usize, pre: &mut [f64]) {
 /// register into the dot product), and, when `c` is trained, the c step `c_i += (eta · (r · 1)) σ_i`
 /// (`dense::weighted_sums`) after `k_i` has read the old c_i, as the single replica updates c after w.
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
-fn step_particles(
-    step: &ParticleStep<'_>,
+fn step_particles<const L: usize>(
+    step: &ParticleStep<'_, L>,
     c: &mut [f64],
     train_c: bool,
     w: &mut [f64],
@@ -96,16 +126,16 @@ fn step_particles(
     let x = step.x;
     let Some((next, pre)) = ahead else {
         return each_particle(step, c, train_c, w, |row, eta_k| {
-            for (w, x) in row.chunks_exact_mut(LANES).zip(x.chunks_exact(LANES)) {
-                for r in 0..LANES {
+            for (w, x) in row.chunks_exact_mut(L).zip(x.chunks_exact(L)) {
+                for r in 0..L {
                     step_product(&mut w[r], eta_k[r], x[r]);
                 }
             }
         });
     };
-    let mut pre = pre.chunks_exact_mut(LANES);
+    let mut pre = pre.chunks_exact_mut(L);
     each_particle(step, c, train_c, w, |row, eta_k| {
-        let out: &mut Lane = pre.next().expect("a pre-activation per particle").try_into().expect("a lane");
+        let out: &mut Lane<L> = pre.next().expect("a pre-activation per particle").try_into().expect("a lane");
         *out = step_row_then_dot(row, eta_k, x, next);
     });
 }
@@ -119,8 +149,8 @@ fn step_particles(
 /// is built. Its own function because inside [`step_particles`] the sixteen variants made the path for
 /// larger d 7 % slower (d = 30).
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma"))]
-fn step_particles_in_registers(
-    step: &ParticleStep<'_>,
+fn step_particles_in_registers<const L: usize>(
+    step: &ParticleStep<'_, L>,
     c: &mut [f64],
     train_c: bool,
     w: &mut [f64],
@@ -130,17 +160,17 @@ fn step_particles_in_registers(
     if !multiversion::target::target_cfg_f!(target_feature = "avx512vl") {
         return false;
     }
-    let mut pre = pre.chunks_exact_mut(LANES);
+    let mut pre = pre.chunks_exact_mut(L);
     // One variant per d, so that d is known at compile time.
     macro_rules! in_registers {
         ($($dim:literal)*) => {
             match step.d {
                 $($dim => {
-                    let (x, next) = (lanes_of::<$dim>(step.x), lanes_of::<$dim>(next));
+                    let (x, next) = (lanes_of::<$dim, L>(step.x), lanes_of::<$dim, L>(next));
                     each_particle(step, c, train_c, w, |row, eta_k| {
-                        let out: &mut Lane =
+                        let out: &mut Lane<L> =
                             pre.next().expect("a pre-activation per particle").try_into().expect("a lane");
-                        *out = step_row_then_dot(&mut row[..$dim * LANES], eta_k, x.as_flattened(), next.as_flattened());
+                        *out = step_row_then_dot(&mut row[..$dim * L], eta_k, x.as_flattened(), next.as_flattened());
                         // An identity that keeps LLVM's loop vectoriser off the particle loop: with d
                         // known the body is straight-line code, and LLVM vectorised it across 8
                         // particles, transposing through the stack (2× slower than with d unknown).
@@ -157,35 +187,35 @@ fn step_particles_in_registers(
 
 /// The first `D` lanes of `samples`, to be held in registers.
 #[inline(always)]
-fn lanes_of<const D: usize>(samples: &[f64]) -> [Lane; D] {
+fn lanes_of<const D: usize, const L: usize>(samples: &[f64]) -> [Lane<L>; D] {
     std::array::from_fn(|j| *lane(samples, j))
 }
 
 /// [`step_particles`]' loop: `step_row(w_i, eta · k_i)` steps particle i's weights, then the c step.
 #[inline(always)]
-fn each_particle(
-    step: &ParticleStep<'_>,
+fn each_particle<const L: usize>(
+    step: &ParticleStep<'_, L>,
     c: &mut [f64],
     train_c: bool,
     w: &mut [f64],
-    mut step_row: impl FnMut(&mut [f64], &Lane),
+    mut step_row: impl FnMut(&mut [f64], &Lane<L>),
 ) {
     let ParticleStep { act, act_prime, residual, eta, d, .. } = *step;
     // `scale` and the c weight are r/n with n = 1: kept as products so the arithmetic is the single
     // replica's.
     let (scale, inv_n) = (1.0, 1.0);
     let residual = *residual;
-    let eta_weight: Lane = std::array::from_fn(|r| eta * (residual[r] * inv_n));
-    let particles = w.chunks_exact_mut(d * LANES).zip(c.chunks_exact_mut(LANES)).zip(act.chunks_exact(LANES));
-    for (((row, c), h), hp) in particles.zip(act_prime.chunks_exact(LANES)) {
-        let c: &mut Lane = c.try_into().expect("a lane");
-        let (h, hp): (&Lane, &Lane) = (h.try_into().expect("a lane"), hp.try_into().expect("a lane"));
-        let eta_k: Lane = std::array::from_fn(|r| eta * (hp[r] * (residual[r] * scale * c[r])));
+    let eta_weight: Lane<L> = std::array::from_fn(|r| eta * (residual[r] * inv_n));
+    let particles = w.chunks_exact_mut(d * L).zip(c.chunks_exact_mut(L)).zip(act.chunks_exact(L));
+    for (((row, c), h), hp) in particles.zip(act_prime.chunks_exact(L)) {
+        let c: &mut Lane<L> = c.try_into().expect("a lane");
+        let (h, hp): (&Lane<L>, &Lane<L>) = (h.try_into().expect("a lane"), hp.try_into().expect("a lane"));
+        let eta_k: Lane<L> = std::array::from_fn(|r| eta * (hp[r] * (residual[r] * scale * c[r])));
         step_row(row, &eta_k);
         if train_c {
             // Stepped in a copy: stepped in place, the lanes were four scalar multiply-adds.
             let mut stepped = *c;
-            for r in 0..LANES {
+            for r in 0..L {
                 step_product(&mut stepped[r], eta_weight[r], h[r]);
             }
             *c = stepped;
@@ -195,36 +225,36 @@ fn each_particle(
 
 /// What [`step_particles`] reads: σ, σ', the residuals, the samples (d lanes), η and d.
 #[derive(Clone, Copy)]
-struct ParticleStep<'a> {
+struct ParticleStep<'a, const L: usize> {
     act: &'a [f64],
     act_prime: &'a [f64],
-    residual: &'a Lane,
+    residual: &'a Lane<L>,
     x: &'a [f64],
     eta: f64,
     d: usize,
 }
 
+/// One particle's w step `w += eta_k x` then `w · next`, every entry a lane, summed as [`lanes_dot`] sums.
 #[inline(always)]
-fn step_row_then_dot(row: &mut [f64], eta_k: &Lane, x: &[f64], next: &[f64]) -> Lane {
-    let mut acc = [[0.0; LANES]; ROW_LANES];
-    let mut rows = row.chunks_exact_mut(ROW_CHUNK);
-    let (mut xs, mut nexts) = (x.chunks_exact(ROW_CHUNK), next.chunks_exact(ROW_CHUNK));
+fn step_row_then_dot<const L: usize>(row: &mut [f64], eta_k: &Lane<L>, x: &[f64], next: &[f64]) -> Lane<L> {
+    let (row, x, next) = (row.as_chunks_mut::<L>().0, x.as_chunks::<L>().0, next.as_chunks::<L>().0);
+    let mut acc = [[0.0; L]; ROW_LANES];
+    let mut rows = row.chunks_exact_mut(ROW_LANES);
+    let (mut xs, mut nexts) = (x.chunks_exact(ROW_LANES), next.chunks_exact(ROW_LANES));
     for ((w, x), next) in (&mut rows).zip(&mut xs).zip(&mut nexts) {
-        let w: &mut [f64; ROW_CHUNK] = w.try_into().expect("a chunk");
-        let (x, next): (&[f64; ROW_CHUNK], &[f64; ROW_CHUNK]) =
+        let w: &mut [Lane<L>; ROW_LANES] = w.try_into().expect("a chunk");
+        let (x, next): (&[Lane<L>; ROW_LANES], &[Lane<L>; ROW_LANES]) =
             (x.try_into().expect("a chunk"), next.try_into().expect("a chunk"));
         for (l, acc) in acc.iter_mut().enumerate() {
-            for r in 0..LANES {
-                let j = l * LANES + r;
-                step_product(&mut w[j], eta_k[r], x[j]);
-                acc[r] = w[j].mul_add(next[j], acc[r]);
+            for r in 0..L {
+                step_product(&mut w[l][r], eta_k[r], x[l][r]);
+                acc[r] = w[l][r].mul_add(next[l][r], acc[r]);
             }
         }
     }
     let mut sum = halving_tree(acc);
-    let tail = rows.into_remainder().chunks_exact_mut(LANES);
-    for ((w, x), next) in tail.zip(xs.remainder().chunks_exact(LANES)).zip(nexts.remainder().chunks_exact(LANES)) {
-        for r in 0..LANES {
+    for ((w, x), next) in rows.into_remainder().iter_mut().zip(xs.remainder()).zip(nexts.remainder()) {
+        for r in 0..L {
             step_product(&mut w[r], eta_k[r], x[r]);
             sum[r] = w[r].mul_add(next[r], sum[r]);
         }
@@ -234,26 +264,26 @@ fn step_row_then_dot(row: &mut [f64], eta_k: &Lane, x: &[f64], next: &[f64]) -> 
 
 /// The output sums Σ_i c_i σ_i of every lane, as `dense::output_dot`.
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
-fn output_sums(c: &[f64], act: &[f64], width: usize) -> Lane {
-    lanes_dot::<SUM_LANES>(c, act, width)
+fn output_sums<const L: usize>(c: &[f64], act: &[f64], width: usize) -> Lane<L> {
+    lanes_dot::<SUM_LANES, L>(c, act, width)
 }
 
 /// The c step alone (when w is frozen), as in [`step_particles`].
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
-fn step_c(c: &mut [f64], act: &[f64], residual: &Lane, eta: f64) {
+fn step_c<const L: usize>(c: &mut [f64], act: &[f64], residual: &Lane<L>, eta: f64) {
     let inv_n = 1.0;
-    let eta_weight: Lane = std::array::from_fn(|r| eta * (residual[r] * inv_n));
-    for (slot, h) in c.chunks_exact_mut(LANES).zip(act.chunks_exact(LANES)) {
-        for r in 0..LANES {
+    let eta_weight: Lane<L> = std::array::from_fn(|r| eta * (residual[r] * inv_n));
+    for (slot, h) in c.chunks_exact_mut(L).zip(act.chunks_exact(L)) {
+        for r in 0..L {
             step_product(&mut slot[r], eta_weight[r], h[r]);
         }
     }
 }
 
-/// [`LANES`] replicas of an online [`crate::OneHidden`] without bias, lane-interleaved: `c` is N lanes,
+/// [`L`] replicas of an online [`crate::OneHidden`] without bias, lane-interleaved: `c` is N lanes,
 /// `w` N×d lanes (particle i's weights contiguous, each weight a lane), the scratch N lanes.
 #[derive(Debug)]
-pub(crate) struct OneHiddenLanes {
+pub(crate) struct OneHiddenLanes<const L: usize> {
     width: usize,
     dim: usize,
     prefactor: f64,
@@ -276,10 +306,10 @@ pub(crate) struct OneHiddenLanes {
     single: [Vec<f64>; 3],
 }
 
-impl OneHiddenLanes {
+impl<const L: usize> OneHiddenLanes<L> {
     /// Lanes for networks of `config`, which must be online (max_batch 1) without bias: the
     /// configurations [`crate::OneHidden::lockstep`] accepts.
-    pub(crate) fn new(config: &OneHiddenConfig, prefactor: f64) -> OneHiddenLanes {
+    pub(crate) fn new(config: &OneHiddenConfig, prefactor: f64) -> OneHiddenLanes<L> {
         let (n, d) = (config.width, config.dim);
         debug_assert!(!config.bias && config.max_batch == 1);
         OneHiddenLanes {
@@ -289,24 +319,24 @@ impl OneHiddenLanes {
             train_c: config.train_c,
             train_w: config.train_w,
             activation: config.activation.clone(),
-            c: vec![0.0; n * LANES],
-            w: vec![0.0; n * d * LANES],
-            pre: vec![0.0; n * LANES],
-            act: vec![0.0; n * LANES],
-            act_prime: vec![0.0; n * LANES],
-            x: vec![0.0; d * LANES],
-            next: vec![0.0; d * LANES],
+            c: vec![0.0; n * L],
+            w: vec![0.0; n * d * L],
+            pre: vec![0.0; n * L],
+            act: vec![0.0; n * L],
+            act_prime: vec![0.0; n * L],
+            x: vec![0.0; d * L],
+            next: vec![0.0; d * L],
             ahead: false,
-            ahead_x: vec![0.0; d * LANES],
+            ahead_x: vec![0.0; d * L],
             single: [vec![0.0; n], vec![0.0; n], vec![0.0; n]],
         }
     }
 
     /// Samples given lane-major (lane r's d entries contiguous) into `out` transposed (d lanes).
     fn transpose(samples: &[f64], d: usize, out: &mut [f64]) {
-        for (r, sample) in samples.chunks_exact(d).take(LANES).enumerate() {
+        for (r, sample) in samples.chunks_exact(d).take(L).enumerate() {
             for (j, v) in sample.iter().enumerate() {
-                out[j * LANES + r] = *v;
+                out[j * L + r] = *v;
             }
         }
     }
@@ -316,7 +346,7 @@ impl OneHiddenLanes {
         let derivative = self.train_w.then_some(&mut self.act_prime[..]);
         self.activation.eval(&self.pre, &mut self.act, derivative);
         self.residuals(y, residual);
-        if residual[..LANES].iter().any(|r| !r.is_finite()) {
+        if residual[..L].iter().any(|r| !r.is_finite()) {
             // A non-finite value in one lane. Activations are elementwise, so this changes nothing unless
             // the activation failed for the whole slice (a plugin that panicked turns its output into NaN):
             // then each lane is evaluated alone, so only the lane that fails alone fails here.
@@ -327,71 +357,70 @@ impl OneHiddenLanes {
 
     fn activate_lane_by_lane(&mut self) {
         let [pre, act, act_prime] = &mut self.single;
-        for r in 0..LANES {
+        for r in 0..L {
             for (i, z) in pre.iter_mut().enumerate() {
-                *z = self.pre[i * LANES + r];
+                *z = self.pre[i * L + r];
             }
             self.activation.eval(pre, act, self.train_w.then_some(&mut act_prime[..]));
             for i in 0..self.width {
-                self.act[i * LANES + r] = act[i];
-                self.act_prime[i * LANES + r] = act_prime[i];
+                self.act[i * L + r] = act[i];
+                self.act_prime[i * L + r] = act_prime[i];
             }
         }
     }
 
     fn residuals(&self, y: &[f64], residual: &mut [f64]) {
-        let sums = output_sums(&self.c, &self.act, self.width);
-        for r in 0..LANES {
+        let sums = output_sums::<L>(&self.c, &self.act, self.width);
+        for r in 0..L {
             residual[r] = y[r] - self.prefactor * sums[r];
         }
     }
 }
 
-impl Lockstep for OneHiddenLanes {
+impl<const L: usize> Lockstep for OneHiddenLanes<L> {
     fn lanes(&self) -> usize {
-        LANES
+        L
     }
 
     fn load(&mut self, lane: usize, params: &[f64]) {
         let (n, d) = (self.width, self.dim);
         self.ahead = false;
         for (i, c) in params[..n].iter().enumerate() {
-            self.c[i * LANES + lane] = *c;
+            self.c[i * L + lane] = *c;
         }
         for (k, w) in params[n..n + n * d].iter().enumerate() {
-            self.w[k * LANES + lane] = *w;
+            self.w[k * L + lane] = *w;
         }
     }
 
     fn unload(&self, lane: usize, params: &mut [f64]) {
         let (n, d) = (self.width, self.dim);
         for (i, c) in params[..n].iter_mut().enumerate() {
-            *c = self.c[i * LANES + lane];
+            *c = self.c[i * L + lane];
         }
         for (k, w) in params[n..n + n * d].iter_mut().enumerate() {
-            *w = self.w[k * LANES + lane];
+            *w = self.w[k * L + lane];
         }
     }
 
     fn sgd_step(&mut self, x: &[f64], y: &[f64], eta: f64, residual: &mut [f64], next_x: Option<&[f64]>) {
         let d = self.dim;
-        let same_samples =
-            self.ahead && x[..d * LANES].iter().zip(&self.ahead_x).all(|(a, b)| a.to_bits() == b.to_bits());
+        let same_samples = self.ahead && x[..d * L].iter().zip(&self.ahead_x).all(|(a, b)| a.to_bits() == b.to_bits());
         if same_samples {
             // The last step transposed these samples and computed their pre-activations.
             std::mem::swap(&mut self.x, &mut self.next);
         } else {
             Self::transpose(x, d, &mut self.x);
-            row_dots(&self.w, &self.x, d, &mut self.pre);
+            row_dots::<L>(&self.w, &self.x, d, &mut self.pre);
         }
         self.ahead = false;
         self.activate_and_residuals(y, residual);
-        let residual: &Lane = residual[..LANES].try_into().expect("one residual per lane");
+        let residual: &Lane<L> = residual[..L].try_into().expect("one residual per lane");
         if self.train_w {
             let mut ahead = match next_x {
                 Some(next) => {
                     Self::transpose(next, d, &mut self.next);
-                    self.ahead_x.copy_from_slice(&next[..d * LANES]);
+                    self.ahead_x.copy_from_slice(&next[..d * L]);
                     self.ahead = true;
                     Some((&self.next[..], &mut self.pre[..]))
                 }
@@ -420,9 +449,14 @@ mod tests {
     use meanfield_core::Model;
     use rand::{Rng, SeedableRng};
 
-    /// Replicas with their own weights and samples, stepped alone and in lanes, with and without the
+    /// L lanes for networks of `config`, whatever this machine would choose.
+    fn lanes<const L: usize>(config: &OneHiddenConfig) -> OneHiddenLanes<L> {
+        OneHiddenLanes::<L>::new(config, (config.width as f64).powf(-config.beta))
+    }
+
+    /// Replicas with their own weights and samples, stepped alone and in L lanes, with and without the
     /// next samples given (and once with a decoy in between), must agree bit for bit at every step.
-    fn check(width: usize, dim: usize, train_c: bool, train_w: bool, activation: BuiltinActivation) {
+    fn check<const L: usize>(width: usize, dim: usize, train_c: bool, train_w: bool, activation: BuiltinActivation) {
         let config = OneHiddenConfig {
             train_c,
             train_w,
@@ -430,7 +464,7 @@ mod tests {
             ..OneHiddenConfig::mean_field(width, dim, Arc::new(activation))
         };
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-        let mut alone: Vec<OneHidden> = (0..LANES)
+        let mut alone: Vec<OneHidden> = (0..L)
             .map(|_| {
                 let mut net = OneHidden::new(config.clone()).unwrap();
                 for p in net.params_mut() {
@@ -439,14 +473,14 @@ mod tests {
                 net
             })
             .collect();
-        let mut lanes = alone[0].lockstep().expect("an online network without bias has lanes");
+        let mut lanes = lanes::<L>(&config);
         for (r, net) in alone.iter().enumerate() {
             lanes.load(r, net.params());
         }
         let steps = 12;
         let samples: Vec<Vec<f64>> =
-            (0..=steps).map(|_| (0..LANES * dim).map(|_| rng.random_range(-2.0..2.0)).collect()).collect();
-        let y: Vec<f64> = (0..LANES).map(|_| rng.random_range(-1.0..1.0)).collect();
+            (0..=steps).map(|_| (0..L * dim).map(|_| rng.random_range(-2.0..2.0)).collect()).collect();
+        let y: Vec<f64> = (0..L).map(|_| rng.random_range(-1.0..1.0)).collect();
         let mut out = vec![0.0; width + width * dim];
         for step in 0..steps {
             // Steps 3..6 pass no next samples, step 8 a decoy: both paths must still agree.
@@ -455,7 +489,7 @@ mod tests {
                 8 => Some(&samples[0][..]),
                 _ => Some(&samples[step + 1][..]),
             };
-            let mut residual = [0.0; LANES];
+            let mut residual = [0.0; L];
             lanes.sgd_step(&samples[step], &y, 0.5, &mut residual, next);
             for (r, net) in alone.iter_mut().enumerate() {
                 let lane_next = next.map(|n| &n[r * dim..(r + 1) * dim]);
@@ -478,38 +512,61 @@ mod tests {
     #[test]
     fn lanes_step_as_each_replica_alone() {
         for (width, dim) in [(100, 10), (37, 3), (16, 4), (1, 1), (300, 20), (24, 13)] {
-            check(width, dim, true, true, BuiltinActivation::Tanh);
+            check::<LANES>(width, dim, true, true, BuiltinActivation::Tanh);
+            check::<WIDE_LANES>(width, dim, true, true, BuiltinActivation::Tanh);
         }
         // Every d with the samples in registers (AVX-512, d ≤ 16) and the first two without.
-        for dim in 1..=18 {
-            check(9, dim, true, true, BuiltinActivation::Tanh);
+        for dim in 1..=MAX_REGISTER_DIM + 2 {
+            check::<LANES>(9, dim, true, true, BuiltinActivation::Tanh);
+            check::<WIDE_LANES>(9, dim, true, true, BuiltinActivation::Tanh);
         }
-        check(50, 7, true, false, BuiltinActivation::Relu);
-        check(50, 7, false, true, BuiltinActivation::Sigmoid);
+        check::<LANES>(50, 7, true, false, BuiltinActivation::Relu);
+        check::<WIDE_LANES>(50, 7, false, true, BuiltinActivation::Sigmoid);
+    }
+
+    /// Eight lanes where the samples stay in registers and there are eight replicas or more, four otherwise;
+    /// none for fewer than four, a bias, a batch.
+    #[test]
+    fn the_model_offers_lanes_as_wide_as_the_replicas_and_machine_allow() {
+        let net = |dim: usize| OneHidden::new(OneHiddenConfig::mean_field(20, dim, Arc::new(BuiltinActivation::Tanh)));
+        let wide = if samples_fit_in_registers() { WIDE_LANES } else { LANES };
+        let offered = |dim: usize, replicas: usize| net(dim).unwrap().lockstep(replicas).map(|l| l.lanes());
+        assert_eq!(offered(10, 64), Some(wide));
+        assert_eq!(offered(10, 8), Some(wide));
+        assert_eq!(offered(10, 7), Some(LANES));
+        assert_eq!(offered(10, 3), None);
+        assert_eq!(offered(MAX_REGISTER_DIM + 1, 64), Some(LANES));
+        let biased =
+            OneHiddenConfig { bias: true, ..OneHiddenConfig::mean_field(20, 3, Arc::new(BuiltinActivation::Tanh)) };
+        assert!(OneHidden::new(biased).unwrap().lockstep(64).is_none());
     }
 
     /// A lane that diverges leaves the others untouched.
     #[test]
     fn a_diverged_lane_stays_in_its_lane() {
+        diverged_lane_stays_in_its_lane::<LANES>();
+        diverged_lane_stays_in_its_lane::<WIDE_LANES>();
+    }
+
+    fn diverged_lane_stays_in_its_lane<const L: usize>() {
         let config = OneHiddenConfig::mean_field(20, 3, Arc::new(BuiltinActivation::Tanh));
-        let net = OneHidden::new(config).unwrap();
-        let mut lanes = net.lockstep().unwrap();
+        let mut lanes = lanes::<L>(&config);
         let params: Vec<f64> = (0..80).map(|k| (k as f64 * 0.37).sin()).collect();
-        for r in 0..LANES {
+        for r in 0..L {
             lanes.load(r, &params);
         }
-        let mut x: Vec<f64> = (0..3 * LANES).map(|k| (k % 3) as f64 - 1.0).collect();
+        let mut x: Vec<f64> = (0..3 * L).map(|k| (k % 3) as f64 - 1.0).collect();
         x[3] = f64::NAN;
-        let mut residual = [0.0; LANES];
-        lanes.sgd_step(&x, &[0.5; LANES], 0.5, &mut residual, None);
+        let mut residual = [0.0; L];
+        lanes.sgd_step(&x, &[0.5; L], 0.5, &mut residual, None);
         assert!(residual[1].is_nan());
         let mut out = vec![0.0; 80];
-        for r in [0, 2, 3] {
+        for r in (0..L).filter(|&r| r != 1) {
             assert!(residual[r].is_finite());
             lanes.unload(r, &mut out);
             assert!(out.iter().all(|p| p.is_finite()));
+            assert_eq!(residual[r].to_bits(), residual[0].to_bits());
         }
-        assert_eq!(residual[0].to_bits(), residual[2].to_bits());
     }
 
     /// tanh that fails for a whole slice when one entry is beyond ±50, as a plugin that panicked does
@@ -539,19 +596,24 @@ mod tests {
     /// fails only that lane, as it would fail only that replica alone.
     #[test]
     fn an_activation_failing_for_one_lane_fails_that_lane_alone() {
+        activation_failing_for_one_lane_fails_that_lane_alone::<LANES>();
+        activation_failing_for_one_lane_fails_that_lane_alone::<WIDE_LANES>();
+    }
+
+    fn activation_failing_for_one_lane_fails_that_lane_alone<const L: usize>() {
         let (width, dim) = (8, 2);
         let config = OneHiddenConfig::mean_field(width, dim, Arc::new(FailsWholeSlices));
-        let mut alone: Vec<OneHidden> = (0..LANES).map(|_| OneHidden::new(config.clone()).unwrap()).collect();
-        let mut lanes = alone[0].lockstep().unwrap();
+        let mut alone: Vec<OneHidden> = (0..L).map(|_| OneHidden::new(config.clone()).unwrap()).collect();
+        let mut lanes = lanes::<L>(&config);
         for (r, net) in alone.iter_mut().enumerate() {
             for (k, p) in net.params_mut().iter_mut().enumerate() {
                 *p = ((k + r) as f64 * 0.7).sin() * if r == 2 && k >= width { 100.0 } else { 1.0 };
             }
             lanes.load(r, net.params());
         }
-        let x: Vec<f64> = (0..LANES * dim).map(|k| 1.0 + k as f64 * 0.1).collect();
-        let y = [0.3; LANES];
-        let mut residual = [0.0; LANES];
+        let x: Vec<f64> = (0..L * dim).map(|k| 1.0 + k as f64 * 0.1).collect();
+        let y = [0.3; L];
+        let mut residual = [0.0; L];
         lanes.sgd_step(&x, &y, 0.5, &mut residual, None);
         let mut out = vec![0.0; width + width * dim];
         for (r, net) in alone.iter_mut().enumerate() {

@@ -3,7 +3,7 @@
 
 use crate::batched::{Batched, predict_in_chunks};
 use crate::dense;
-use crate::lockstep::OneHiddenLanes;
+use crate::lockstep;
 use meanfield_core::{Activation, Block, Lockstep, Model};
 use rayon::prelude::*;
 use std::sync::Arc;
@@ -293,13 +293,14 @@ impl Model for OneHidden {
         self.config.beta
     }
 
-    fn lockstep(&self) -> Option<Box<dyn Lockstep>> {
+    fn lockstep(&self, replicas: usize) -> Option<Box<dyn Lockstep>> {
         // The lanes do the online fused step; a bias or a batch takes the general path, and so does a
         // network wide enough to split its own passes over the threads (it fills the vectors alone).
         let (width, d) = (self.config.width, self.config.dim);
         let small = dense::particle_tasks(width, width * d).is_none();
         let online = self.config.max_batch == 1 && !self.config.bias;
-        (online && small).then(|| Box::new(OneHiddenLanes::new(&self.config, self.prefactor)) as Box<dyn Lockstep>)
+        (online && small && replicas >= lockstep::LANES)
+            .then(|| lockstep::lanes_for(&self.config, self.prefactor, replicas))
     }
 
     fn predict(&mut self, x: &[f64], out: &mut [f64]) {
