@@ -190,11 +190,14 @@ fn tanh_lanes<const K: usize>(x: &[f64; K]) -> [f64; K] {
         // 1), and for n = 0 (|x| < ln2/4) 1 − t = 0 leaves −p itself, with no cancellation however small |x|
         // is. p rounded once (r is exact for n = 0), so its error reaches the result damped. Computed in
         // s = −r/2 (see [`reduce_halved`]): m = s + s²·(−2R) = −p/2 and 2t·m = −t·p, every value the
-        // one computed in r times a power of two, so the same bits.
+        // one computed in r times a power of two, so the same bits. And 2t·m, a power of two times m, is
+        // exact, so adding it rounds once as the fused multiply-add did: one multiplication and two
+        // additions instead of two fused multiply-adds, which frees the multiply units tanh is bound by.
         let m = s2[l].mul_add(big_r[l], s[l]);
         let (t, two_t) = (power_of_two(shifted[l], 0), power_of_two(shifted[l], 1));
-        let numerator = two_t.mul_add(m, 1.0 - t);
-        let denominator = (-two_t).mul_add(m, 1.0 + t);
+        let minus_tp = two_t * m;
+        let numerator = (1.0 - t) + minus_tp;
+        let denominator = (1.0 + t) - minus_tp;
         out[l] = (numerator / denominator).copysign(x[l]);
     }
     out
