@@ -36,4 +36,11 @@ pub trait DataStream: Send {
     /// Fills `x` (row-major `n × dim`) and `y` (`n`) with `n = y.len()` samples drawn with `rng`.
     /// Must not allocate: it runs inside the per-step loop.
     fn fill(&mut self, rng: &mut dyn RngCore, x: &mut [f64], y: &mut [f64]);
+
+    /// [`DataStream::fill`] from the executor's own stream type: the same draws and samples. A sampler
+    /// may compile its drawing for this type so that every draw is an inlined read of the generator's
+    /// buffer rather than a call through `dyn RngCore`.
+    fn fill_stream(&mut self, rng: &mut crate::rng::Stream, x: &mut [f64], y: &mut [f64]) {
+        self.fill(rng, x, y);
+    }
 }

@@ -134,7 +134,7 @@ impl<'p> Replica<'p> {
         let holdout_size = p.observables.iter().map(|o| o.holdout_size()).max().unwrap_or(0);
         let mut holdout = Holdout { x: vec![0.0; holdout_size * d], y: vec![0.0; holdout_size] };
         if holdout_size > 0 {
-            p.data.holdout().fill(&mut key(Purpose::Holdout).stream(), &mut holdout.x, &mut holdout.y);
+            p.data.holdout().fill_stream(&mut key(Purpose::Holdout).stream(), &mut holdout.x, &mut holdout.y);
         }
         let work = StepWorkspace::new(model.params().len(), batch);
         Replica {
@@ -170,7 +170,7 @@ impl<'p> Replica<'p> {
             ));
         }
         for _ in 0..state.done {
-            self.data.fill(&mut self.data_rng, &mut self.x, &mut self.y);
+            self.data.fill_stream(&mut self.data_rng, &mut self.x, &mut self.y);
         }
         if self.data_rng.get_word_pos() != state.data_position {
             return Err(format!("its data stream position does not match a replay of {} steps", state.done));
@@ -253,11 +253,11 @@ impl<'p> Replica<'p> {
                 std::mem::swap(&mut self.x, &mut self.next_x);
                 std::mem::swap(&mut self.y, &mut self.next_y);
             } else {
-                self.data.fill(&mut self.data_rng, &mut self.x, &mut self.y);
+                self.data.fill_stream(&mut self.data_rng, &mut self.x, &mut self.y);
             }
             drawn = draws_ahead(self.done + 1, target);
             if drawn {
-                self.data.fill(&mut self.data_rng, &mut self.next_x, &mut self.next_y);
+                self.data.fill_stream(&mut self.data_rng, &mut self.next_x, &mut self.next_y);
             }
             let next_x = if drawn { Some(&self.next_x[..]) } else { None };
             if let Err(bad) = plan.dynamics.step_before(
@@ -414,7 +414,7 @@ impl<'p> Group<'p> {
             for (lane, replica) in self.replicas.iter_mut().enumerate() {
                 if self.diverged[lane].is_none() {
                     let (x, y) = (&mut self.block_x[lane * DRAW_BLOCK * d..], &mut self.block_y[lane * DRAW_BLOCK..]);
-                    replica.data.fill(&mut replica.data_rng, &mut x[..len * d], &mut y[..len]);
+                    replica.data.fill_stream(&mut replica.data_rng, &mut x[..len * d], &mut y[..len]);
                 }
             }
             (self.block_first, self.block_len) = (step, len);
