@@ -54,6 +54,14 @@ pub(crate) fn for_particles<A: Send, B: Sync>(
 }
 
 /// Lanes of [`row_dots`]' partial sums: one AVX2 register.
+/// A value on a 64-byte boundary. [`step_rows_then_dots`] passes its accumulators through
+/// `std::hint::black_box`, which stores them on the stack with two 512-bit stores and reads them back in
+/// 128-bit pieces: at a stack slot that straddles cache lines the reads could not take the stored data
+/// directly and waited for the stores, and `online-1000` ran at 0.49–0.53 instead of 0.28–0.30 ns per
+/// weight update whenever a change elsewhere moved the caller's stack frame (measured, `perf annotate`).
+#[repr(C, align(64))]
+struct CacheLine<T>(T);
+
 pub(crate) const ROW_LANES: usize = 4;
 /// Lanes of [`output_dot`]'s and [`column_dots`]' partial sums: four registers, enough independent chains to hide the latency
 /// of the fused multiply-add over a long sum.
@@ -164,7 +172,7 @@ pub(crate) fn step_rows_then_dots(coef: &[f64], x: &[f64], eta: f64, w: &mut [f6
         // per 16 weights); behind it each row's lanes stay in one register. Criterion, alternated with the
         // previous binary: one `online-1000` step 8.2–8.6 µs against 9.9–10.0 µs. (Stepping row by row
         // instead ran 1.5× slower.)
-        let acc = std::hint::black_box(acc);
+        let CacheLine(acc) = std::hint::black_box(CacheLine(acc));
         for (p, (acc, o)) in acc.iter().zip(pre.iter_mut()).enumerate() {
             let mut sum = (acc[0] + acc[2]) + (acc[1] + acc[3]);
             for j in full..d {
