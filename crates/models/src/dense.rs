@@ -56,9 +56,10 @@ pub(crate) fn for_particles<A: Send, B: Sync>(
 /// Lanes of [`row_dots`]' partial sums: one AVX2 register.
 /// A value on a 64-byte boundary. [`step_rows_then_dots`] passes its accumulators through
 /// `std::hint::black_box`, which stores them on the stack with two 512-bit stores and reads them back in
-/// 128-bit pieces: at a stack slot that straddles cache lines the reads could not take the stored data
-/// directly and waited for the stores, and `online-1000` ran at 0.49–0.53 instead of 0.28–0.30 ns per
-/// weight update whenever a change elsewhere moved the caller's stack frame (measured, `perf annotate`).
+/// 128-bit pieces. After a change elsewhere (which moved no data and left this function's code unchanged)
+/// `online-1000` ran at 0.49–0.53 instead of 0.28 ns per weight update, `perf annotate` putting half of this
+/// function's time on those reloads; the stack only keeps 16-byte alignment, and a slot that straddles
+/// cache lines is the likely cause. On this boundary the reloads stopped showing and the speed came back.
 #[repr(C, align(64))]
 struct CacheLine<T>(T);
 
