@@ -274,24 +274,11 @@ pub fn tanh(x: f64) -> f64 {
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
 pub fn tanh_slice(z: &[f64], value: &mut [f64], derivative: Option<&mut [f64]>) {
     let len = z.len();
-    let Some(derivative) = derivative else {
-        return map_blocks!(tanh_lanes, z, &mut value[..len]);
-    };
-    // The derivative from each block's values while they are in registers.
-    let full = len / BLOCK * BLOCK;
-    let blocks = z[..full].chunks_exact(BLOCK).zip(value[..full].chunks_exact_mut(BLOCK));
-    for ((z, v), d) in blocks.zip(derivative[..full].chunks_exact_mut(BLOCK)) {
-        let t = tanh_lanes::<BLOCK>(z.try_into().expect("block"));
-        let (v, d): (&mut [f64; BLOCK], &mut [f64; BLOCK]) =
-            (v.try_into().expect("block"), d.try_into().expect("block"));
-        for l in 0..BLOCK {
-            v[l] = t[l];
-            d[l] = (-t[l]).mul_add(t[l], 1.0);
+    map_blocks!(tanh_lanes, z, &mut value[..len]);
+    if let Some(derivative) = derivative {
+        for (d, t) in derivative[..len].iter_mut().zip(&value[..len]) {
+            *d = (-t).mul_add(*t, 1.0);
         }
-    }
-    map_blocks!(tanh_lanes, &z[full..], &mut value[full..len]);
-    for (d, t) in derivative[full..len].iter_mut().zip(&value[full..len]) {
-        *d = (-t).mul_add(*t, 1.0);
     }
 }
 
