@@ -89,7 +89,8 @@ impl PointPlan {
 const PROGRESS_EVERY: u64 = 4096;
 
 /// Steps whose samples a [`Group`] draws at once from each replica's stream. Drawn step by step,
-/// `ensemble-64` spent a twentieth of its time in its teacher's link, one tanh at a time.
+/// `ensemble-64` spent about 4 % of its time in its teacher's link, one tanh at a time (a run with the link
+/// removed took 0.344 against 0.357 ns per weight update, the fastest of eight alternated runs).
 const DRAW_BLOCK: usize = 16;
 
 /// One replica in motion: its model, streams and buffers, advanced record by record. `run_replica` drives

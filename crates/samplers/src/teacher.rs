@@ -180,7 +180,7 @@ impl DataDistribution for TeacherStudent {
 }
 
 /// Samples a single-index teacher labels with one call of its link: one vector block of meanfield's tanh
-/// (`meanfield_models::tanh`). Label by label, each a call for one value, the link took a twentieth of an
+/// (`meanfield_models::tanh`). Label by label, each a call for one value, the link took about 4 % of an
 /// `ensemble-64` run, waiting on the latency of one tanh.
 const LABEL_CHUNK: usize = 16;
 
