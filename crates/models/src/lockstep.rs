@@ -213,7 +213,7 @@ fn each_particle<const L: usize>(
         let eta_k: Lane<L> = std::array::from_fn(|r| eta * (hp[r] * (residual[r] * scale * c[r])));
         step_row(row, &eta_k);
         if train_c {
-            // Stepped in a copy: stepped in place, the lanes were four scalar multiply-adds.
+            // Stepped in a copy: stepped in place, the lanes were one scalar multiply-add each.
             let mut stepped = *c;
             for r in 0..L {
                 step_product(&mut stepped[r], eta_weight[r], h[r]);
