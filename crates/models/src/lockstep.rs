@@ -17,7 +17,7 @@ use multiversion::multiversion;
 use std::sync::Arc;
 
 /// Replicas per group where the weight pass reloads the samples for every particle: one AVX2 register of f64
-/// (8, two registers, ran 1.3× slower on `ensemble-64` on a Zen 3 core, and 2, 1.25×; 8 ran 2.2× slower on a
+/// (8, two registers, ran 1.3× slower on `ensemble-64` on a Zen 3 core, and 2, 1.25×; 8 ran 2.0–2.4× slower on a
 /// Zen 4 core with AVX-512 at d = 20 and 30).
 pub(crate) const LANES: usize = 4;
 /// Replicas per group where the samples stay in registers ([`step_particles_in_registers`]: AVX-512 and
