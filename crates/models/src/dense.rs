@@ -53,7 +53,6 @@ pub(crate) fn for_particles<A: Send, B: Sync>(
     }
 }
 
-/// Lanes of [`row_dots`]' partial sums: one AVX2 register.
 /// A value on a 64-byte boundary. [`step_rows_then_dots`] passes its accumulators through
 /// `std::hint::black_box`, which stores them on the stack with two 512-bit stores and reads them back in
 /// 128-bit pieces. After a change elsewhere (which moved no data and left this function's code unchanged)
@@ -63,6 +62,7 @@ pub(crate) fn for_particles<A: Send, B: Sync>(
 #[repr(C, align(64))]
 struct CacheLine<T>(T);
 
+/// Lanes of [`row_dots`]' partial sums: one AVX2 register.
 pub(crate) const ROW_LANES: usize = 4;
 /// Lanes of [`output_dot`]'s and [`column_dots`]' partial sums: four registers, enough independent chains to hide the latency
 /// of the fused multiply-add over a long sum.

@@ -13,8 +13,9 @@
 //! to 1. An earlier version evaluated a second polynomial for |x| < atanh(1/2) and selected between the
 //! two: 1.67 ulp at most, but tanh of 1000 values took 1.49 µs where this one took 0.99 µs (criterion, a
 //! Zen 4 core, AVX-512 clone), and 0.90 µs since it is evaluated in s = −r/2 ([`reduce_halved`]: the
-//! same bits, one multiplication fewer) and forms N and D by adding the exact 2t·m (same bits again). Rounding N, D and the quotient costs up to about 3.1 ulp by the error
-//! analysis (three roundings of relative size 2⁻⁵³, just below a power of two); measured, 2.03.
+//! same bits, one multiplication fewer) and forms N and D by adding the exact 2t·m (same bits again).
+//! Rounding N, D and the quotient costs up to about 3.1 ulp by the error analysis (three roundings of
+//! relative size 2⁻⁵³, just below a power of two); measured, 2.03.
 //!
 //! The coefficients come from `crates/models/tools/fit_tanh.py` (mpmath Chebyshev fits).
 //!
