@@ -175,7 +175,7 @@ fn power_of_two(shifted: f64, k: u64) -> f64 {
 
 /// [`tanh`] of K values, written lane by lane so that each step becomes K/4 independent vector operations.
 #[inline(always)]
-fn tanh_lanes<const K: usize>(x: &[f64; K]) -> [f64; K] {
+pub(crate) fn tanh_lanes<const K: usize>(x: &[f64; K]) -> [f64; K] {
     let (mut shifted, mut s, mut s2) = ([0.0f64; K], [0.0f64; K], [0.0f64; K]);
     for l in 0..K {
         let a = x[l].abs();
