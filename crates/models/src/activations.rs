@@ -64,6 +64,11 @@ impl BuiltinActivation {
     }
 }
 
+/// Whether `activation` is the built-in tanh, which the ensemble lanes evaluate with their output sums.
+pub(crate) fn is_builtin_tanh(activation: &dyn Activation) -> bool {
+    (activation as &dyn std::any::Any).downcast_ref() == Some(&BuiltinActivation::Tanh)
+}
+
 #[inline]
 fn sigmoid(z: f64) -> f64 {
     // Written so that neither branch computes e^(large).

@@ -10,13 +10,11 @@
 //! it ran alone or in a lane, nor on how many lanes there are (four, or eight with AVX-512 for d ≤ 16: see
 //! [`lanes_for`]); the tests check that bit for bit for both widths.
 
-use crate::BuiltinActivation;
 use crate::dense::{ROW_LANES, SUM_LANES, step_product};
 use crate::one_hidden::OneHiddenConfig;
 use crate::tanh::tanh_lanes;
 use meanfield_core::{Activation, Lockstep};
 use multiversion::multiversion;
-use std::any::Any;
 use std::sync::Arc;
 
 /// Replicas per group where the weight pass reloads the samples for every particle: one AVX2 register of f64
@@ -374,7 +372,7 @@ impl<const L: usize> OneHiddenLanes<L> {
             train_c: config.train_c,
             train_w: config.train_w,
             activation: config.activation.clone(),
-            builtin_tanh: (&*config.activation as &dyn Any).downcast_ref() == Some(&BuiltinActivation::Tanh),
+            builtin_tanh: crate::activations::is_builtin_tanh(&*config.activation),
             c: vec![0.0; n * L],
             w: vec![0.0; n * d * L],
             pre: vec![0.0; n * L],
