@@ -269,6 +269,83 @@ pub(crate) fn batch_dots(w: &[f64], xt: &[f64], d: usize, n: usize, out: &mut [f
     }
 }
 
+/// [`row_dots`] for a batch: `out[i·n + b] = w_i · x_b` for the N rows of `w` and the n samples of `xt`
+/// (transposed as for [`batch_dots`]), each summed exactly as [`row_dots`] sums it ([`lane_dot`] with
+/// [`ROW_LANES`] lanes), so that an online network's prediction of a sample does not depend on the batch
+/// it is evaluated in. Tiles of 4 particles × 8 samples vectorise across samples, one lane's partial sums
+/// at a time.
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+pub(crate) fn batch_row_dots(w: &[f64], xt: &[f64], d: usize, n: usize, out: &mut [f64]) {
+    let rows = out.len() / n;
+    let full_rows = rows / TILE_ROWS * TILE_ROWS;
+    let full_cols = n / TILE_COLS * TILE_COLS;
+    let full = d / ROW_LANES * ROW_LANES;
+    for i0 in (0..full_rows).step_by(TILE_ROWS) {
+        let w_tile = &w[i0 * d..(i0 + TILE_ROWS) * d];
+        for b0 in (0..full_cols).step_by(TILE_COLS) {
+            let mut lanes = [[[0.0; TILE_COLS]; TILE_ROWS]; ROW_LANES];
+            for (q, acc) in lanes.iter_mut().enumerate() {
+                for j in (q..full).step_by(ROW_LANES) {
+                    let x: &[f64; TILE_COLS] = xt[j * n + b0..][..TILE_COLS].try_into().expect("tile width");
+                    for (p, acc) in acc.iter_mut().enumerate() {
+                        let wpj = w_tile[p * d + j];
+                        for l in 0..TILE_COLS {
+                            acc[l] = wpj.mul_add(x[l], acc[l]);
+                        }
+                    }
+                }
+            }
+            let [mut sum, l1, l2, l3] = lanes;
+            for p in 0..TILE_ROWS {
+                for l in 0..TILE_COLS {
+                    // `lane_dot`'s halving tree: lane 2 into 0 and 3 into 1, then 1 into 0.
+                    sum[p][l] = (sum[p][l] + l2[p][l]) + (l1[p][l] + l3[p][l]);
+                }
+            }
+            for j in full..d {
+                let x: &[f64; TILE_COLS] = xt[j * n + b0..][..TILE_COLS].try_into().expect("tile width");
+                for (p, sum) in sum.iter_mut().enumerate() {
+                    let wpj = w_tile[p * d + j];
+                    for l in 0..TILE_COLS {
+                        sum[l] = wpj.mul_add(x[l], sum[l]);
+                    }
+                }
+            }
+            for (p, sum) in sum.iter().enumerate() {
+                let out: &mut [f64; TILE_COLS] = (&mut out[(i0 + p) * n + b0..][..TILE_COLS]).try_into().expect("tile");
+                *out = *sum;
+            }
+        }
+        for b in full_cols..n {
+            for p in 0..TILE_ROWS {
+                out[(i0 + p) * n + b] = column_row_dot(&w_tile[p * d..(p + 1) * d], xt, n, b);
+            }
+        }
+    }
+    for i in full_rows..rows {
+        for b in 0..n {
+            out[i * n + b] = column_row_dot(&w[i * d..(i + 1) * d], xt, n, b);
+        }
+    }
+}
+
+/// One entry of [`batch_row_dots`] outside the full tiles: [`lane_dot`] with [`ROW_LANES`] lanes of `wi`
+/// and sample b of `xt`.
+#[inline(always)]
+fn column_row_dot(wi: &[f64], xt: &[f64], n: usize, b: usize) -> f64 {
+    let d = wi.len();
+    let full = d / ROW_LANES * ROW_LANES;
+    let mut acc = [0.0; ROW_LANES];
+    for j in 0..full {
+        acc[j % ROW_LANES] = wi[j].mul_add(xt[j * n + b], acc[j % ROW_LANES]);
+    }
+    let mut sum = (acc[0] + acc[2]) + (acc[1] + acc[3]);
+    for j in full..d {
+        sum = wi[j].mul_add(xt[j * n + b], sum);
+    }
+    sum
+}
+
 /// One entry of [`batch_dots`] outside the full tiles, in the same order.
 #[inline(always)]
 fn column_dot(wi: &[f64], xt: &[f64], n: usize, b: usize) -> f64 {
@@ -584,6 +661,23 @@ mod tests {
             for b in 0..n {
                 let expected = plain::lane_dot(&a, &h[b..], n, SUM_LANES);
                 assert_eq!(out[b].to_bits(), expected.to_bits(), "{rows}×{n}, sample {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn batch_row_dots_are_row_dots_of_each_sample_bitwise() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+        for (rows, n, d) in SHAPES.into_iter().chain([(13, 21, 10), (100, 32, 10), (6, 9, 4), (5, 8, 2)]) {
+            let (w, xt) = (random(rows * d, &mut rng), random(d * n, &mut rng));
+            let mut out = vec![0.0; rows * n];
+            batch_row_dots(&w, &xt, d, n, &mut out);
+            for b in 0..n {
+                let x: Vec<f64> = xt[b..].iter().step_by(n).copied().collect();
+                let mut expected = vec![0.0; rows];
+                row_dots(&w, &x, &mut expected);
+                let got: Vec<f64> = out.iter().skip(b).step_by(n).copied().collect();
+                assert_eq!(bits(&got), bits(&expected), "{rows}×{n}×{d}, sample {b}");
             }
         }
     }
