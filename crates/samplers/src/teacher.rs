@@ -253,6 +253,7 @@ const Q_BLOCK: usize = 8;
 const Q_REGISTERS: usize = 4;
 /// The p's whose sums over r [`three_spin`] runs side by side.
 const P_TOGETHER: usize = 2;
+const _: () = assert!(P_TOGETHER == 2 && Q_REGISTERS == 4, "`three_spin` dispatches on these counts");
 
 /// Where [`Teacher::ThreeSpin`] stores a_pqr for inputs of dimension `d`.
 pub fn three_spin_index(d: usize, p: usize, q: usize, r: usize) -> usize {
