@@ -43,21 +43,31 @@ pub fn scaled_breakpoints(activation: &dyn Activation, scale: f64) -> Vec<f64> {
 impl GaussianQuadrature {
     /// E f(G) for G ~ N(0, 1), with the panels also cut at `breaks` (where f is not smooth).
     pub fn expectation(&self, breaks: &[f64], mut f: impl FnMut(f64) -> f64) -> f64 {
+        let mut total = 0.0;
+        for (lo, hi) in self.panels(breaks) {
+            total += self.rule.integrate(lo, hi, |z| f(z) * normal_density(z));
+        }
+        total
+    }
+
+    /// The panels of [`GaussianQuadrature::expectation`], in the order it sums them: [−reach, reach] cut
+    /// at `breaks`, each piece in panels of equal length at most `panel`.
+    fn panels(&self, breaks: &[f64]) -> Vec<(f64, f64)> {
         let mut cuts: Vec<f64> = breaks.iter().copied().filter(|b| b.abs() < self.reach).collect();
         cuts.push(-self.reach);
         cuts.push(self.reach);
         cuts.sort_by(f64::total_cmp);
         cuts.dedup();
-        let mut total = 0.0;
+        let mut panels = Vec::new();
         for piece in cuts.windows(2) {
-            let panels = ((piece[1] - piece[0]) / self.panel).ceil().max(1.0) as usize;
-            let width = (piece[1] - piece[0]) / panels as f64;
-            for p in 0..panels {
+            let count = ((piece[1] - piece[0]) / self.panel).ceil().max(1.0) as usize;
+            let width = (piece[1] - piece[0]) / count as f64;
+            for p in 0..count {
                 let lo = piece[0] + p as f64 * width;
-                total += self.rule.integrate(lo, lo + width, |z| f(z) * normal_density(z));
+                panels.push((lo, lo + width));
             }
         }
-        total
+        panels
     }
 
     /// E[σ1(a G) σ2(b G)]: the kernel of two units on the same scalar Gaussian input (d = 1).
@@ -70,17 +80,33 @@ impl GaussianQuadrature {
     /// The normalised Hermite coefficients f̂_k = E[σ(a G) h_k(G)], k < `count`, with h_k = He_k/√k!
     /// orthonormal under N(0, 1). By Mehler's formula, for standard Gaussians of correlation ρ,
     /// E[f(G1) g(G2)] = Σ_k f̂_k ĝ_k ρ^k.
+    ///
+    /// Each coefficient is [`GaussianQuadrature::expectation`] of σ(a z)·h_k(z), summed panel by panel in
+    /// the same order, but σ, φ and h_0 … h_{count−1} are computed once per node for all k: computed again
+    /// for every k, they took the radial limit of `scenarios/mei_isotropic_gaussians.ron` about 20 s to
+    /// set up.
     pub fn hermite_coefficients(&self, activation: &dyn Activation, a: f64, count: usize) -> Vec<f64> {
         let breaks = scaled_breakpoints(activation, a);
-        let mut h = vec![0.0; count];
-        (0..count)
-            .map(|k| {
-                self.expectation(&breaks, |z| {
-                    hermite(z, &mut h);
-                    sigma(activation, a * z) * h[k]
-                })
-            })
-            .collect()
+        let mut coefficients = vec![0.0; count];
+        // σ(a z), φ(z) and h_0 … h_{count−1} at each node of the panel, in the order the rule visits them.
+        let mut nodes: Vec<(f64, f64, Vec<f64>)> = Vec::new();
+        for (lo, hi) in self.panels(&breaks) {
+            nodes.clear();
+            for (k, coefficient) in coefficients.iter_mut().enumerate() {
+                let mut node = 0;
+                *coefficient += self.rule.integrate(lo, hi, |z| {
+                    if k == 0 {
+                        let mut h = vec![0.0; count];
+                        hermite(z, &mut h);
+                        nodes.push((sigma(activation, a * z), normal_density(z), h));
+                    }
+                    let (s, density, h) = &nodes[node];
+                    node += 1;
+                    s * h[k] * density
+                });
+            }
+        }
+        coefficients
     }
 }
 
@@ -186,6 +212,31 @@ mod tests {
             let series: f64 = fa.iter().zip(&fb).enumerate().map(|(k, (x, y))| x * y * rho.powi(k as i32)).sum();
             let exact = unit.gaussian_kernel(a * a, b * b, a * b * rho);
             assert!((series - exact).abs() < 1e-12, "{unit:?}: {series} vs {exact}");
+        }
+    }
+
+    /// The coefficients computed together have the bits of each one's own `expectation`, as they were first
+    /// computed, with and without a kink.
+    #[test]
+    fn hermite_coefficients_are_the_expectations_one_by_one_bitwise() {
+        let q = GaussianQuadrature::default();
+        for unit in UNITS {
+            for a in [1.3, -0.4, 2.0] {
+                let activation = Unit(unit);
+                let breaks = scaled_breakpoints(&activation, a);
+                let mut h = vec![0.0; 12];
+                let one_by_one: Vec<f64> = (0..12)
+                    .map(|k| {
+                        q.expectation(&breaks, |z| {
+                            hermite(z, &mut h);
+                            sigma(&activation, a * z) * h[k]
+                        })
+                    })
+                    .collect();
+                let together = q.hermite_coefficients(&activation, a, 12);
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&together), bits(&one_by_one), "{unit:?}, a = {a}");
+            }
         }
     }
 

@@ -116,16 +116,18 @@ struct UnitPotential {
     /// Whether axis 0 is c (then axis 1 is w); otherwise the only axis is w and c = `c0`.
     c_axis: bool,
     c0: f64,
-    /// K(w_i, w_j) on the w axis, row-major.
-    kernel: Vec<f64>,
+    /// K(w_i, w_j) on the w axis, column-major (K(w_i, w_j) at j·n + i), so that [`Self::kernel_sums`]
+    /// runs over i in vector lanes.
+    kernel_by_column: Vec<f64>,
     /// The widths of the w cells (the quadrature weights of ∫ K m dw').
     w_widths: Vec<f64>,
     /// V₁(w_i).
     field: Vec<f64>,
     /// The ρ-independent rest of Ψ at every cell: λ|θ|²/2 on trained blocks, the radial diffusion term.
     confinement: Vec<f64>,
-    /// m(w) = ∫ c ρ(c, w) dc, and ∫ K(w, w') m(w') dw'.
+    /// m(w) = ∫ c ρ(c, w) dc, ∫ K(w, w') m(w') dw' (the quadrature sums alone), and with V₁.
     moment: Vec<f64>,
+    kernel_sums: Vec<f64>,
     interaction: Vec<f64>,
 }
 
@@ -150,14 +152,20 @@ impl UnitPotential {
         }
     }
 
+    /// Σ_j K(w_i, w_j) m_j h_j for every i into `kernel_sums`, each sum over j in index order from −0 with
+    /// the products (K m) h, as `Iterator::sum` sums them. The sums of all i run side by side (a column of
+    /// the kernel at a time): one sum at a time, each waited on its own chain of additions, which took a
+    /// quarter of `scenarios/mei_isotropic_gaussians.ron`'s run.
+    fn kernel_sums(&mut self) {
+        column_sums(&self.kernel_by_column, &self.moment, &self.w_widths, &mut self.kernel_sums);
+    }
+
     /// R(ρ) − ½E y² = ∫ m V₁ + ½ ∬ m K m.
     fn risk_excess(&mut self, density: &[f64]) -> f64 {
         self.output_moment(density);
-        let nw = self.moment.len();
+        self.kernel_sums();
         let mut total = 0.0;
-        for i in 0..nw {
-            let k_row = &self.kernel[i * nw..(i + 1) * nw];
-            let g: f64 = k_row.iter().zip(&self.moment).zip(&self.w_widths).map(|((k, m), h)| k * m * h).sum();
+        for (i, g) in self.kernel_sums.iter().enumerate() {
             total += self.moment[i] * self.w_widths[i] * (self.field[i] + 0.5 * g);
         }
         total
@@ -167,17 +175,33 @@ impl UnitPotential {
 impl Potential for UnitPotential {
     fn psi(&mut self, density: &[f64], out: &mut [f64]) {
         self.output_moment(density);
+        self.kernel_sums();
         let nw = self.moment.len();
         for i in 0..nw {
-            let k_row = &self.kernel[i * nw..(i + 1) * nw];
-            self.interaction[i] = self.field[i]
-                + k_row.iter().zip(&self.moment).zip(&self.w_widths).map(|((k, m), h)| k * m * h).sum::<f64>();
+            self.interaction[i] = self.field[i] + self.kernel_sums[i];
         }
         for (cell, o) in out.iter_mut().enumerate() {
             let c = if self.c_axis { self.grid.axes[0].centre(cell / nw) } else { self.c0 };
             *o = c * self.interaction[cell % nw] + self.confinement[cell];
         }
     }
+}
+
+/// [`UnitPotential::kernel_sums`]: `sums[i] = Σ_j K_ij m_j h_j` from the columns of K.
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+fn column_sums(kernel_by_column: &[f64], m: &[f64], h: &[f64], sums: &mut [f64]) {
+    let n = sums.len();
+    sums.fill(-0.0);
+    for ((column, m), h) in kernel_by_column.chunks_exact(n).zip(m).zip(h) {
+        for (sum, k) in sums.iter_mut().zip(column) {
+            *sum += k * m * h;
+        }
+    }
+}
+
+/// The n × n row-major `matrix` column-major: entry (i, j) at j·n + i.
+fn by_column(matrix: &[f64], n: usize) -> Vec<f64> {
+    (0..n * n).map(|k| matrix[(k % n) * n + k / n]).collect()
 }
 
 /// Terms of Mehler's series kept for the radial kernel; the first one left out is below
@@ -322,11 +346,12 @@ impl LimitProblem {
                 grid: grid.clone(),
                 c_axis: self.c0().is_none(),
                 c0: self.c0().unwrap_or(0.0),
-                kernel,
+                kernel_by_column: by_column(&kernel, nw),
                 w_widths: w_axis.widths(),
                 field,
                 confinement,
                 moment: vec![0.0; nw],
+                kernel_sums: vec![0.0; nw],
                 interaction: vec![0.0; nw],
             },
             y2,
@@ -502,6 +527,34 @@ mod tests {
     /// The interaction term, the kernels by quadrature and the risk, against the moment ODEs, at two grid
     /// resolutions: the error must be small and fall like the scheme's order (≥ 1.5 between h and h/2;
     /// measured: see the printout). Dropping the interaction (K = 0) or doubling it fails the first check.
+    /// The sums over j run side by side from the kernel's columns with the bits of each row's own
+    /// `Iterator::sum`, and the columns are the transpose (a kernel that is not symmetric tells).
+    #[test]
+    fn kernel_sums_are_the_row_sums_bitwise() {
+        let nw = 37;
+        let value = |k: usize| ((k * 7919 % 1000) as f64 / 997.0 - 0.4) * if k.is_multiple_of(3) { 1e-3 } else { 1.0 };
+        let kernel: Vec<f64> = (0..nw * nw).map(value).collect();
+        let mut potential = UnitPotential {
+            grid: Grid::new(vec![Axis::new("w", -1.0, 1.0, nw)]),
+            c_axis: false,
+            c0: 1.0,
+            kernel_by_column: by_column(&kernel, nw),
+            w_widths: (0..nw).map(|j| value(j + 11)).collect(),
+            field: vec![0.0; nw],
+            confinement: vec![0.0; nw],
+            moment: (0..nw).map(|j| value(3 * j + 5)).collect(),
+            kernel_sums: vec![f64::NAN; nw],
+            interaction: vec![0.0; nw],
+        };
+        potential.kernel_sums();
+        for i in 0..nw {
+            let row = &kernel[i * nw..(i + 1) * nw];
+            let expected: f64 =
+                row.iter().zip(&potential.moment).zip(&potential.w_widths).map(|((k, m), h)| k * m * h).sum();
+            assert_eq!(potential.kernel_sums[i].to_bits(), expected.to_bits(), "row {i}");
+        }
+    }
+
     #[test]
     fn linear_network_matches_moment_odes() {
         let coarse = linear_network_error(100);
