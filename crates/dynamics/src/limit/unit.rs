@@ -125,9 +125,11 @@ struct UnitPotential {
     field: Vec<f64>,
     /// The ρ-independent rest of Ψ at every cell: λ|θ|²/2 on trained blocks, the radial diffusion term.
     confinement: Vec<f64>,
-    /// m(w) = ∫ c ρ(c, w) dc, ∫ K(w, w') m(w') dw' (the quadrature sums alone), and with V₁.
+    /// m(w) = ∫ c ρ(c, w) dc on the w cells.
     moment: Vec<f64>,
+    /// ∫ K(w, w') m(w') dw' by the cell widths ([`Self::kernel_sums`]).
     kernel_sums: Vec<f64>,
+    /// V₁(w) + ∫ K(w, w') m(w') dw'.
     interaction: Vec<f64>,
 }
 
