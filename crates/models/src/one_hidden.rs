@@ -86,8 +86,8 @@ pub struct OneHidden {
 
 /// Largest chunk of samples an online network's `predict` evaluates in one forward pass.
 const PREDICT_CHUNK: usize = 32;
-/// Online networks this wide or wider evaluate the smallest chunk, [`PREDICT_CHUNK`] / 4 samples, so that
-/// the chunk's pre-activations stay about this many values.
+/// Pre-activations of a prediction chunk of a wider online network: the chunk shrinks with the width to keep
+/// about this many, down to [`PREDICT_CHUNK`] / 4 samples (from N = 1024 on, 8·N values).
 const PREDICT_VALUES: usize = 8192;
 
 /// Samples per forward pass of `predict`: the training batch for batched networks; for online ones a chunk
