@@ -69,7 +69,7 @@ impl Teacher {
     fn scratch_len(&self, dim: usize) -> usize {
         match self {
             Teacher::Network { a, .. } => a.len(),
-            Teacher::ThreeSpin { .. } => P_TOGETHER.max(SAMPLES) * dim.next_multiple_of(Q_BLOCK),
+            Teacher::ThreeSpin { .. } => SAMPLES * dim.next_multiple_of(Q_BLOCK),
             Teacher::SingleIndex { .. } | Teacher::Mixture { .. } => 1,
         }
     }
@@ -232,7 +232,7 @@ impl TeacherStream<'_> {
                     let mut labels = y.chunks_exact_mut(SAMPLES);
                     for (xs, ys) in (&mut samples).zip(&mut labels) {
                         let mut f = [0.0; SAMPLES];
-                        three_spin_samples(a, xs, &mut self.pre, &mut f);
+                        three_spin_samples::<SAMPLES>(a, xs, &mut self.pre, &mut f);
                         for (yb, f) in ys.iter_mut().zip(f) {
                             *yb = label(f, *yb, noise);
                         }
@@ -263,14 +263,12 @@ impl TeacherStream<'_> {
 
 /// The q's of a register: [`Teacher::ThreeSpin`] pads its rows over q to a multiple of it.
 const Q_BLOCK: usize = 8;
-/// Registers of sums over r that [`three_spin`] runs side by side for each of [`P_TOGETHER`] p's, so that
-/// their chains of additions overlap.
+/// Registers of sums over r that [`three_spin_samples`] runs side by side for each sample, so that their
+/// chains of additions overlap.
 const Q_REGISTERS: usize = 4;
-/// The p's whose sums over r [`three_spin`] runs side by side.
-const P_TOGETHER: usize = 2;
-const _: () = assert!(P_TOGETHER == 2 && Q_REGISTERS == 4, "`three_spin` dispatches on these counts");
-
-/// Samples whose 3-spin energies [`three_spin_samples`] computes together.
+const _: () = assert!(Q_REGISTERS == 4, "`three_spin_samples` dispatches on 1 to 4 registers");
+/// Samples whose 3-spin energies [`three_spin_samples`] computes together: with [`Q_REGISTERS`] registers
+/// of sums each, 16 of AVX-512's 32.
 const SAMPLES: usize = 4;
 
 /// Where [`Teacher::ThreeSpin`] stores a_pqr for inputs of dimension `d`.
@@ -279,65 +277,37 @@ pub fn three_spin_index(d: usize, p: usize, q: usize, r: usize) -> usize {
 }
 
 /// The 3-spin energy Σ_p x_p Σ_q x_q Σ_r a_pqr x_r of `a` as [`Teacher::ThreeSpin`] stores it, every sum
-/// in index order from −0 with a product then an addition (as `Iterator::sum` of products sums). The d
-/// sums over r of one p are independent, so they run side by side in registers, each in its own order:
-/// the same bits as summing them one after the other, where each sum of d dependent additions waited on
-/// the last. `scenarios/three_spin_error_scaling.ron` spent 90 % of its time here, one sum at a time.
-/// `inner` holds [`P_TOGETHER`] times d rounded up to [`Q_BLOCK`] values.
-#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+/// in index order from −0 with a product then an addition (as `Iterator::sum` of products sums).
+/// `inner` holds d rounded up to [`Q_BLOCK`] values.
 fn three_spin(a: &[f64], x: &[f64], inner: &mut [f64]) -> f64 {
-    let d = x.len();
-    let row = d.next_multiple_of(Q_BLOCK);
-    let inner = &mut inner[..P_TOGETHER * row];
-    let mut f = -0.0;
-    for (a_ps, xps) in a.chunks(P_TOGETHER * d * row).zip(x.chunks(P_TOGETHER)) {
-        let ps = xps.len();
-        for group in (0..row).step_by(Q_REGISTERS * Q_BLOCK) {
-            let registers = (row - group).min(Q_REGISTERS * Q_BLOCK) / Q_BLOCK;
-            match (ps, registers) {
-                (2, 4) => sums_over_r::<2, 4>(a_ps, x, row, group, inner),
-                (2, 3) => sums_over_r::<2, 3>(a_ps, x, row, group, inner),
-                (2, 2) => sums_over_r::<2, 2>(a_ps, x, row, group, inner),
-                (2, _) => sums_over_r::<2, 1>(a_ps, x, row, group, inner),
-                (_, 4) => sums_over_r::<1, 4>(a_ps, x, row, group, inner),
-                (_, 3) => sums_over_r::<1, 3>(a_ps, x, row, group, inner),
-                (_, 2) => sums_over_r::<1, 2>(a_ps, x, row, group, inner),
-                (_, _) => sums_over_r::<1, 1>(a_ps, x, row, group, inner),
-            }
-        }
-        let mut over_q = [-0.0; P_TOGETHER];
-        for (q, xq) in x.iter().enumerate() {
-            for (k, over_q) in over_q.iter_mut().enumerate().take(ps) {
-                *over_q += xq * inner[k * row + q];
-            }
-        }
-        for (over_q, xp) in over_q.iter().zip(xps) {
-            f += xp * over_q;
-        }
-    }
-    f
+    let mut f = [0.0];
+    three_spin_samples::<1>(a, x, inner, &mut f);
+    f[0]
 }
 
-/// [`three_spin`] of [`SAMPLES`] inputs (`xs`, one after the other) into `f`, each with the same sums in the
-/// same order, but every register of couplings loaded once for all of them: one at a time, the couplings
-/// (125 KB at d = 25, more than the L1 cache) were read again from L2 for every sample. `inner` holds
-/// [`SAMPLES`] times d rounded up to [`Q_BLOCK`] values.
+/// [`three_spin`] of `S` inputs (`xs`, one after the other) into `f`. The d sums over r of one p are
+/// independent, so they run side by side in registers, 32 q's at a time, each in its own order: the same
+/// bits as summing them one after the other, where each sum of d dependent additions waited on the last
+/// (`scenarios/three_spin_error_scaling.ron` spent 90 % of its time there). With [`SAMPLES`] inputs every
+/// register of couplings is loaded once for all of them: one at a time, the couplings (125 KB at d = 25,
+/// more than the L1 cache) were read again from L2 for every sample. `inner` holds `S` times d rounded up
+/// to [`Q_BLOCK`] values.
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
-fn three_spin_samples(a: &[f64], xs: &[f64], inner: &mut [f64], f: &mut [f64; SAMPLES]) {
-    let d = xs.len() / SAMPLES;
+fn three_spin_samples<const S: usize>(a: &[f64], xs: &[f64], inner: &mut [f64], f: &mut [f64; S]) {
+    let d = xs.len() / S;
     let row = d.next_multiple_of(Q_BLOCK);
-    let inner = &mut inner[..SAMPLES * row];
-    *f = [-0.0; SAMPLES];
+    let inner = &mut inner[..S * row];
+    *f = [-0.0; S];
     for (p, a_p) in a.chunks_exact(d * row).enumerate() {
         for group in (0..row).step_by(Q_REGISTERS * Q_BLOCK) {
             match (row - group).min(Q_REGISTERS * Q_BLOCK) / Q_BLOCK {
-                Q_REGISTERS => samples_over_r::<Q_REGISTERS>(a_p, xs, row, group, inner),
-                3 => samples_over_r::<3>(a_p, xs, row, group, inner),
-                2 => samples_over_r::<2>(a_p, xs, row, group, inner),
-                _ => samples_over_r::<1>(a_p, xs, row, group, inner),
+                Q_REGISTERS => samples_over_r::<S, Q_REGISTERS>(a_p, xs, row, group, inner),
+                3 => samples_over_r::<S, 3>(a_p, xs, row, group, inner),
+                2 => samples_over_r::<S, 2>(a_p, xs, row, group, inner),
+                _ => samples_over_r::<S, 1>(a_p, xs, row, group, inner),
             }
         }
-        let mut over_q = [-0.0; SAMPLES];
+        let mut over_q = [-0.0; S];
         for q in 0..d {
             for (s, over_q) in over_q.iter_mut().enumerate() {
                 *over_q += xs[s * d + q] * inner[s * row + q];
@@ -349,12 +319,12 @@ fn three_spin_samples(a: &[f64], xs: &[f64], inner: &mut [f64], f: &mut [f64; SA
     }
 }
 
-/// Σ_r a_pqr x_r of every sample of `xs` for the `B` registers of q's from `q0` on (`a_p` the couplings of
-/// one p), into `inner` (a row of q's per sample).
+/// Σ_r a_pqr x_r of each of the `S` samples of `xs` for the `B` registers of q's from `q0` on (`a_p` the
+/// couplings of one p), into `inner` (a row of q's per sample).
 #[inline(always)]
-fn samples_over_r<const B: usize>(a_p: &[f64], xs: &[f64], row: usize, q0: usize, inner: &mut [f64]) {
-    let d = xs.len() / SAMPLES;
-    let mut sums = [[[-0.0; Q_BLOCK]; B]; SAMPLES];
+fn samples_over_r<const S: usize, const B: usize>(a_p: &[f64], xs: &[f64], row: usize, q0: usize, inner: &mut [f64]) {
+    let d = xs.len() / S;
+    let mut sums = [[[-0.0; Q_BLOCK]; B]; S];
     for r in 0..d {
         let a: &[[f64; Q_BLOCK]] = a_p[r * row + q0..][..B * Q_BLOCK].as_chunks().0;
         for (s, sums) in sums.iter_mut().enumerate() {
@@ -368,27 +338,6 @@ fn samples_over_r<const B: usize>(a_p: &[f64], xs: &[f64], row: usize, q0: usize
     }
     for (s, sums) in sums.iter().enumerate() {
         inner[s * row + q0..][..B * Q_BLOCK].copy_from_slice(sums.as_flattened());
-    }
-}
-
-/// Σ_r a_pqr x_r for `P` consecutive p's (the couplings `a_ps` from the first on) and the `B` registers of
-/// q's from `q0` on, into `inner` (a row of q's per p).
-#[inline(always)]
-fn sums_over_r<const P: usize, const B: usize>(a_ps: &[f64], x: &[f64], row: usize, q0: usize, inner: &mut [f64]) {
-    let d = x.len();
-    let mut sums = [[[-0.0; Q_BLOCK]; B]; P];
-    for (r, xr) in x.iter().enumerate() {
-        for (k, sums) in sums.iter_mut().enumerate() {
-            let a: &[[f64; Q_BLOCK]] = a_ps[(k * d + r) * row + q0..][..B * Q_BLOCK].as_chunks().0;
-            for (sums, a) in sums.iter_mut().zip(a) {
-                for l in 0..Q_BLOCK {
-                    sums[l] += a[l] * xr;
-                }
-            }
-        }
-    }
-    for (k, sums) in sums.iter().enumerate() {
-        inner[k * row + q0..][..B * Q_BLOCK].copy_from_slice(sums.as_flattened());
     }
 }
 
@@ -492,7 +441,7 @@ mod tests {
                             .sum::<f64>()
                     })
                     .sum();
-                let mut inner = vec![f64::NAN; P_TOGETHER * d.next_multiple_of(Q_BLOCK)];
+                let mut inner = vec![f64::NAN; d.next_multiple_of(Q_BLOCK)];
                 assert_eq!(three_spin(&a, &x, &mut inner).to_bits(), nested.to_bits(), "d = {d}");
             }
         }
@@ -507,7 +456,7 @@ mod tests {
             let xs: Vec<f64> = (0..SAMPLES * d).map(|_| StandardNormal.sample(&mut rng)).collect();
             let mut inner = vec![f64::NAN; SAMPLES * d.next_multiple_of(Q_BLOCK)];
             let mut together = [0.0; SAMPLES];
-            three_spin_samples(&a, &xs, &mut inner, &mut together);
+            three_spin_samples::<SAMPLES>(&a, &xs, &mut inner, &mut together);
             for (s, f) in together.iter().enumerate() {
                 let alone = three_spin(&a, &xs[s * d..(s + 1) * d], &mut inner);
                 assert_eq!(f.to_bits(), alone.to_bits(), "d = {d}, sample {s}");
