@@ -75,8 +75,9 @@ pub struct OneHidden {
     /// Σ_i c_i σ_ib of the samples of the last forward pass, and the 16 partial sums of each (scratch).
     sums: Vec<f64>,
     lanes: Vec<f64>,
-    /// Whether `pre` holds the pre-activations of `ahead_x` under the current weights, computed by the
-    /// last fused step; cleared by anything that may change either.
+    /// Whether `pre`, `act` and `act_prime` hold the pre-activations, activations and derivatives of
+    /// `ahead_x` under the current weights, computed by the last fused step; cleared by anything that may
+    /// change either.
     ahead: bool,
     ahead_x: Vec<f64>,
     /// Samples per forward pass of `predict` ([`predict_chunk`]); `pre`, `act`, `xt`, `sums` and `lanes`
@@ -250,18 +251,34 @@ impl OneHidden {
         });
     }
 
-    /// The online w step followed by the pre-activations of the next sample `next`, in one pass (see
-    /// [`dense::step_rows_then_dots`]); the next fused step reuses them if it gets that sample.
-    fn step_weights_ahead(&mut self, x: &[f64], eta: f64, w: &mut [f64], next: &[f64]) {
+    /// The rest of an online step once its residual `r` is known, and the next sample's forward pass up to
+    /// the output sum, in one pass over the particles: per run of particles the gradient coefficients, the w
+    /// step with the pre-activations of `next` ([`dense::step_rows_then_dots`]), the c step (after the
+    /// coefficients have read the old c) and the activations and derivatives of `next`. Each is the function
+    /// the separate passes call, on a run of particles, so every bit is theirs; but a wide network forks and
+    /// joins once per step instead of four times. The next fused step reuses the activations if it gets
+    /// `next`.
+    fn online_step_ahead(&mut self, (c, w): (&mut [f64], &mut [f64]), x: &[f64], r: f64, eta: f64, next: &[f64]) {
         let (width, d) = (self.config.width, self.config.dim);
-        let (coef, pre) = (&self.act_prime[..width], &mut self.pre[..width]);
+        let (train_c, activation) = (self.config.train_c, &*self.config.activation);
+        // `residuals` and `c_gradient` with one sample: the scale 1/n and the weight r·(1/n), n = 1.
+        let (residual, weight) = ([r], [r * 1.0]);
+        let step = |c: &mut [f64], w: &mut [f64], pre: &mut [f64], act: &mut [f64], coef: &mut [f64]| {
+            dense::gradient_coefficients(coef, &residual, 1.0, c);
+            dense::step_rows_then_dots(coef, x, eta, w, next, pre);
+            if train_c {
+                dense::weighted_sums(act, &weight, dense::RowTarget::Step { params: c, eta });
+            }
+            activation.eval(pre, act, Some(coef));
+        };
+        let (pre, act, coef) = (&mut self.pre[..width], &mut self.act[..width], &mut self.act_prime[..width]);
         match dense::particle_tasks(width, width * d) {
-            None => dense::step_rows_then_dots(coef, x, eta, w, next, pre),
-            Some(p) => w
-                .par_chunks_mut(p * d)
-                .zip(pre.par_chunks_mut(p))
-                .zip(coef.par_chunks(p))
-                .for_each(|((w, pre), coef)| dense::step_rows_then_dots(coef, x, eta, w, next, pre)),
+            None => step(c, w, pre, act, coef),
+            Some(p) => {
+                let runs = (c.par_chunks_mut(p), w.par_chunks_mut(p * d), pre.par_chunks_mut(p));
+                let runs = (runs.0, runs.1, runs.2, act.par_chunks_mut(p), coef.par_chunks_mut(p));
+                runs.into_par_iter().for_each(|(c, w, pre, act, coef)| step(c, w, pre, act, coef));
+            }
         }
         self.ahead_x.copy_from_slice(next);
         self.ahead = true;
@@ -364,29 +381,31 @@ impl Model for OneHidden {
         let (train_c, train_w) = (self.config.train_c, self.config.train_w);
         let same_sample = || x[..d].iter().zip(&self.ahead_x).all(|(a, b)| a.to_bits() == b.to_bits());
         if self.ahead && n == 1 && same_sample() {
-            // The last step computed these pre-activations with the current weights (and no bias).
+            // The last step computed this sample's activations and derivatives with the current weights
+            // (and no bias).
             self.ahead = false;
-            self.activate(1, train_w);
+            self.output_sums(1);
         } else {
             self.forward(x, n, train_w);
         }
-        self.residuals(y, residual, train_w);
+        let online_ahead = next_x.filter(|next| train_w && self.config.max_batch == 1 && next.len() == d);
+        self.residuals(y, residual, train_w && online_ahead.is_none());
         // The arithmetic of `descent_direction` + `θ += η g`, entry by entry. The w step uses the c of
         // before the step (in the coefficients), so c is updated last.
-        let online_ahead = next_x.filter(|next| self.config.max_batch == 1 && next.len() == d);
         // The gradient passes read the scratch while they write the parameters: the parameters are moved
         // out for the step (a move, not a copy) and back.
         let mut params = std::mem::take(&mut self.params);
         let (c, rest) = params.split_at_mut(width);
-        if train_w {
-            let w = &mut rest[..width * d];
-            match online_ahead {
-                Some(next) => self.step_weights_ahead(&x[..d], eta, w, next),
-                None => self.w_gradient(x, n, dense::RowTarget::Step { params: w, eta }),
+        let w = &mut rest[..width * d];
+        if let Some(next) = online_ahead {
+            self.online_step_ahead((c, w), &x[..d], residual[0], eta, next);
+        } else {
+            if train_w {
+                self.w_gradient(x, n, dense::RowTarget::Step { params: w, eta });
             }
-        }
-        if train_c {
-            self.c_gradient(residual, dense::RowTarget::Step { params: c, eta });
+            if train_c {
+                self.c_gradient(residual, dense::RowTarget::Step { params: c, eta });
+            }
         }
         self.params = params;
         true
@@ -512,19 +531,28 @@ mod tests {
         }
     }
 
-    /// Online fused steps told the next sample compute its pre-activations ahead and reuse them: the same
-    /// bits as steps that are not told, also when the next call brings another sample, when a prediction
-    /// overwrites the scratch in between, or when the parameters are written in between.
+    /// Online fused steps told the next sample compute its activations ahead and reuse them: the same bits
+    /// as steps that are not told, also when the next call brings another sample, when a prediction
+    /// overwrites the scratch in between, or when the parameters are written in between; for a narrow
+    /// network and for one wide enough to step in parallel tasks (two threads), with c trained or frozen.
     #[test]
     fn stepping_ahead_changes_no_bit() {
-        let (width, d, steps) = (9, 6, 12);
+        for (width, d, train_c) in [(9, 6, true), (9, 6, false), (3500, 20, true), (3500, 20, false)] {
+            check_stepping_ahead(width, d, train_c);
+        }
+    }
+
+    fn check_stepping_ahead(width: usize, d: usize, train_c: bool) {
+        let steps = 12;
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(8);
         let samples: Vec<(Vec<f64>, f64)> = (0..steps)
             .map(|_| ((0..d).map(|_| rng.random_range(-1.5..1.5)).collect(), rng.random_range(-1.0..1.0)))
             .collect();
         let decoy: Vec<f64> = (0..d).map(|_| rng.random_range(-1.5..1.5)).collect();
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
         let run = |ahead: bool| {
             let mut net = network(width, d, 1.0, false, BuiltinActivation::Tanh, 1);
+            net.config.train_c = train_c;
             let mut trace = Vec::new();
             for (k, (x, y)) in samples.iter().enumerate() {
                 let next = match k {
@@ -533,7 +561,7 @@ mod tests {
                     _ => samples.get(k + 1).map(|(x, _)| &x[..]),
                 };
                 let mut residual = [0.0];
-                assert!(net.fused_sgd_step(x, &[*y], 0.2, &mut residual, next));
+                assert!(pool.install(|| net.fused_sgd_step(x, &[*y], 0.2, &mut residual, next)));
                 trace.push(residual[0].to_bits());
                 match k {
                     5 => net.predict(&decoy, &mut [0.0]),
@@ -544,7 +572,9 @@ mod tests {
             trace.extend(net.params().iter().map(|p| p.to_bits()));
             trace
         };
-        assert_eq!(run(true), run(false));
+        let parallel = pool.install(|| dense::particle_tasks(width, width * d).is_some());
+        assert_eq!(parallel, width > 1000, "the parallel path is taken for the wide network alone");
+        assert_eq!(run(true), run(false), "width {width}, d {d}, c trained {train_c}");
     }
 
     fn batch_loss(net: &mut OneHidden, x: &[f64], y: &[f64]) -> f64 {
