@@ -73,12 +73,17 @@ fn ensemble_step(c: &mut Criterion) {
 }
 
 fn activation(c: &mut Criterion) {
-    let tanh = meanfield_models::BuiltinActivation::Tanh;
+    use meanfield_models::BuiltinActivation;
+    // z from −2.5 to 2.5: every range of erf's approximation.
     let z: Vec<f64> = (0..1000).map(|i| (i as f64 - 500.0) / 200.0).collect();
     let (mut v, mut dv) = (vec![0.0; 1000], vec![0.0; 1000]);
     let mut group = c.benchmark_group("activation, 1000 units");
     group.throughput(Throughput::Elements(1000));
-    group.bench_function("tanh value and derivative", |b| b.iter(|| tanh.eval(&z, &mut v, Some(&mut dv))));
+    for (name, activation) in [("tanh", BuiltinActivation::Tanh), ("erf", BuiltinActivation::Erf)] {
+        group.bench_function(format!("{name} value and derivative"), |b| {
+            b.iter(|| activation.eval(&z, &mut v, Some(&mut dv)))
+        });
+    }
     group.finish();
 }
 

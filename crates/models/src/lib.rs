@@ -4,6 +4,7 @@
 pub mod activations;
 mod batched;
 mod dense;
+pub mod erf;
 pub mod kernel;
 mod lockstep;
 pub mod one_hidden;

@@ -102,9 +102,9 @@ const EXP_FLUSH: f64 = -708.0;
 /// with derivatives: 3.0 µs for 4, 2.6 µs for 8, 2.4 µs for 16, with the earlier two-branch tanh). On a
 /// Zen 4 core (AVX-512 clone, two registers per block) 32 took 0.92 against 0.97 µs for 1000 values but
 /// made an `ensemble-64` group step (400 values) slower, 1.33–1.40 against 1.26–1.29 µs.
-const BLOCK: usize = 16;
+pub(crate) const BLOCK: usize = 16;
 /// Values per iteration after the last full block.
-const TAIL: usize = 4;
+pub(crate) const TAIL: usize = 4;
 
 /// Σ_k c_k x^k for coefficients given highest power first, by second-order Horner: the even and the odd
 /// powers are two independent Horner chains in x², joined by one multiply-add. Each chain is half as long
@@ -263,6 +263,7 @@ macro_rules! map_blocks {
         }
     }};
 }
+pub(crate) use map_blocks;
 
 /// tanh x within [`MAX_ULP_ERROR`] ulp; NaN stays NaN, ±∞ gives ±1, −0 gives −0.
 #[inline(always)]
