@@ -158,7 +158,8 @@ fn exp_reduced(x: f64) -> (f64, f64) {
 }
 
 /// `libm::exp(x)` where none of libm's special cases is taken and 2ᵏ is normal: for erfc's two
-/// exponentials, whose arguments lie in [−36.57, −0.023] (a test): about 20 operations fewer than [`exp_one`].
+/// exponentials, whose arguments lie in [−36.57, −0.023] (a test). Without the special cases' selections
+/// and the prescale, 1000 erf values with derivatives took 8.2–8.4 instead of 9.4 µs (criterion).
 #[inline(always)]
 fn exp_in_range(x: f64) -> f64 {
     let (y, k) = exp_reduced(x);
@@ -213,11 +214,7 @@ fn erf_direct(x: f64) -> f64 {
     let z = x * x;
     let s = a - 1.0;
     let numerator = if small { nested(&PP, z) } else { nested(&PA, s) };
-    let denominator = if small {
-        1.0 + z * (QQ[0] + z * (QQ[1] + z * (QQ[2] + z * (QQ[3] + z * QQ[4]))))
-    } else {
-        1.0 + s * (QA[0] + s * (QA[1] + s * (QA[2] + s * (QA[3] + s * (QA[4] + s * QA[5])))))
-    };
+    let denominator = if small { 1.0 + z * nested(&QQ, z) } else { 1.0 + s * nested(&QA, s) };
     let quotient = numerator / denominator;
     let below_084375 = x + x * quotient;
     let below_125 = 1.0 - (1.0 - ERX - quotient);
@@ -282,13 +279,7 @@ macro_rules! lane_wise {
 }
 lane_wise!(erf_direct_lanes, erf_direct);
 lane_wise!(erf_through_erfc_lanes, erf_through_erfc);
-lane_wise!(erf_derivative_lanes, erf_derivative_one);
-
-/// (2/√π)·e^(−x²).
-#[inline(always)]
-fn erf_derivative_one(x: f64) -> f64 {
-    std::f64::consts::FRAC_2_SQRT_PI * exp_one(-x * x)
-}
+lane_wise!(erf_derivative_lanes, erf_derivative);
 
 /// erf(z), the same bits as `libm::erf`.
 pub fn erf(z: f64) -> f64 {
@@ -296,8 +287,9 @@ pub fn erf(z: f64) -> f64 {
 }
 
 /// erf'(z) = (2/√π)·e^(−z²), e^ the same bits as `libm::exp`.
+#[inline(always)]
 pub fn erf_derivative(z: f64) -> f64 {
-    erf_derivative_one(z)
+    std::f64::consts::FRAC_2_SQRT_PI * exp_one(-z * z)
 }
 
 /// Values [`erf_slice`] sorts at a time.
