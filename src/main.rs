@@ -4,11 +4,11 @@
 mod progress;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use meanfield_models::BuiltinActivation;
+use meanfield_scenario::BuiltinActivation;
+use meanfield_scenario::Summary;
 use meanfield_scenario::plugins::{self, PLUGIN_PATH_VAR, PluginLibrary};
 use meanfield_scenario::spec::DataSpec;
 use meanfield_scenario::{RunError, RunOptions, Scenario, run::point_steps, run::total_steps};
-use meanfield_sinks::Summary;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -169,7 +169,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Plot { files, out, format } => {
-            let formats = meanfield_plot::Formats {
+            let formats = meanfield_scenario::plot::Formats {
                 svg: format.is_empty() || format.contains(&ImageFormat::Svg),
                 png: format.is_empty() || format.contains(&ImageFormat::Png),
             };
@@ -179,13 +179,13 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                     None => file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_owned(),
                 };
                 std::fs::create_dir_all(&dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
-                let written = meanfield_plot::plot_file(file, &dir, formats)?;
+                let written = meanfield_scenario::plot::plot_file(file, &dir, formats)?;
                 println!("{}: {}", file.display(), names(&written));
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::Report { dir } => {
-            let path = meanfield_plot::write_report(&dir)?;
+            let path = meanfield_scenario::plot::write_report(&dir)?;
             println!("report written to {}", path.display());
             Ok(ExitCode::SUCCESS)
         }

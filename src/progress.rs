@@ -2,7 +2,7 @@
 //! log lines when stderr is not a terminal (CI logs, `nohup`), nothing with `--quiet`.
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use meanfield_core::Progress;
+use meanfield_scenario::Progress;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};

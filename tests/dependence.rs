@@ -7,8 +7,9 @@
 mod common;
 
 use meanfield_core::progress::NoProgress;
+use meanfield_core::summary::DependenceCurve;
+use meanfield_ldp::dependence::{DependenceColumns, Sample, estimate};
 use meanfield_scenario::Scenario;
-use meanfield_sinks::dependence::{DependenceColumns, LayerDependence, Sample, estimate};
 
 /// t = 3 of `scenarios/three_layer_dependence.ron` (record every 1.0): mid-learning, where the
 /// dependence of every width is largest.
@@ -22,7 +23,7 @@ fn scenario() -> Scenario {
 fn dependence_shrinks_with_width_by_more_than_its_error() {
     let dir = tempfile::tempdir().unwrap();
     let report = common::run_scenario(&scenario(), None, dir.path());
-    let curves: Vec<(usize, &LayerDependence)> =
+    let curves: Vec<(usize, &DependenceCurve)> =
         report.summary.points.iter().map(|p| (p.info.width, p.layer_dependence.as_ref().unwrap())).collect();
     assert!(curves.len() >= 3);
     for (n, c) in &curves {
@@ -48,7 +49,7 @@ fn dependence_is_at_its_null_level_for_independent_layers() {
     let scenario = scenario();
     let plans = scenario.plans().unwrap();
     let point = &meanfield_dynamics::run_points(&plans[..1], &NoProgress)[0];
-    let columns = DependenceColumns::find(&point.columns, meanfield_dynamics::DEPENDENCE_COLUMN_PREFIX).unwrap();
+    let columns = DependenceColumns::find(&point.columns, meanfield_core::DEPENDENCE_COLUMN_PREFIX).unwrap();
     let (first, self_w) = columns.first;
     let (second, self_c) = columns.second;
     let replicas = &point.replicas;

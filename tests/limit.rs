@@ -5,7 +5,7 @@
 mod common;
 
 use common::{run_scenario, scaled_scenario};
-use meanfield_sinks::Summary;
+use meanfield_sinks::summary;
 
 /// `scenarios/lln_two_dimensional.ron` with five widths from 64 to 1024 up to t = 1.
 fn scaled_lln() -> meanfield_scenario::Scenario {
@@ -70,8 +70,8 @@ fn lln_distance_to_the_grid_limit_falls_like_one_over_root_n() {
 fn lln_summary() {
     let dir = tempfile::tempdir().unwrap();
     run_scenario(&scaled_lln(), Some(2), dir.path());
-    let summary = Summary::read(&dir.path().join("summary.ron")).unwrap();
-    insta::assert_snapshot!("lln_two_dimensional_summary", summary.rounded(6).to_ron().unwrap());
+    let summary = summary::read(&dir.path().join("summary.ron")).unwrap();
+    insta::assert_snapshot!("lln_two_dimensional_summary", summary::to_ron(&summary.rounded(6)).unwrap());
 }
 
 /// Mei et al.'s experiment (d = 40, N = 800, ramp units, κ = 0.1 and 0.4) up to t = 0.5, against the

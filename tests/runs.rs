@@ -7,7 +7,7 @@ mod common;
 
 use common::{meanfield, root, scaled_scenario, scenario_path};
 use meanfield_scenario::Scenario;
-use meanfield_sinks::Summary;
+use meanfield_sinks::summary;
 use std::path::Path;
 
 /// Significant digits kept in snapshots: the summaries are exact on one machine, but another platform's
@@ -51,8 +51,8 @@ fn check_figures(name: &str, dir: &Path) {
 }
 
 fn snapshot_of(path: &Path) -> String {
-    let summary = Summary::read(path).unwrap();
-    summary.rounded(SNAPSHOT_DIGITS).to_ron().unwrap()
+    let summary = summary::read(path).unwrap();
+    summary::to_ron(&summary.rounded(SNAPSHOT_DIGITS)).unwrap()
 }
 
 #[test]

@@ -4,12 +4,20 @@ use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod tidy;
+
 const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
   ci                                  run .ci/run (fmt check, clippy, the whole test suite)
   check-scenarios                     `meanfield check` every file in scenarios/ (builds the plugins first)
   build-plugins                       build every plugin crate in plugins/ into target/plugins/release/
+  tidy                                check repository rules, listing every problem:
+                                      crate edges (DESIGN.md §2's table, normal dependencies only),
+                                      relative links and anchors in README.md and docs/**/*.md,
+                                      every scenario field and variant as inline code in
+                                      docs/guide/scenarios.md, and a `//! Long file: <reason>` line in
+                                      every crates/*/src/**/*.rs longer than 600 lines
   new-plugin NAME --kind KIND [--dir DIR]
                                       create a working plugin crate from a template in plugins/NAME
                                       (or DIR/NAME); KIND is `activation` or `distribution`";
@@ -158,6 +166,7 @@ fn main() -> Result<()> {
         Some("ci") => run(Command::new("bash").arg(root().join(".ci/run"))),
         Some("check-scenarios") => check_scenarios(),
         Some("build-plugins") => build_plugins(),
+        Some("tidy") => tidy::tidy(&root()),
         Some("new-plugin") => new_plugin_command(&args[1..]),
         Some(other) => bail!("unknown task '{other}'\n{USAGE}"),
         None => {

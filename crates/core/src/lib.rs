@@ -23,6 +23,7 @@ pub mod results;
 pub mod rng;
 pub mod sink;
 pub mod stats;
+pub mod summary;
 
 pub use activation::Activation;
 pub use checkpoint::{Checkpoints, NoCheckpoints, ReplicaState, Saved};
@@ -31,7 +32,9 @@ pub use dynamics::{Dynamics, NonFinite, StepRule, StepWorkspace};
 pub use fault::FaultLog;
 pub use init::InitLaw;
 pub use model::{Block, Lockstep, Model};
-pub use observable::{Holdout, Observable, ObservationContext};
+pub use observable::{
+    DEPENDENCE_COLUMN_PREFIX, Holdout, Observable, ObservationContext, Statistic, TAGGED_COLUMN_PREFIX,
+};
 pub use progress::Progress;
 pub use results::{Divergence, PointInfo, PointResult, Record, ReplicaResult, Selection, Snapshot, nearest_time};
 pub use rng::{Purpose, Stream, StreamKey};

@@ -49,9 +49,6 @@ pub struct PointPlan {
     pub faults: Arc<FaultLog>,
     /// The initial weights of the replicas: each its own (annealed) or one configuration for all.
     pub ensemble: Ensemble,
-    /// The mean-field limit solved for this point, if the scenario asked for one (its observable is among
-    /// `observables`; the solution is kept here so its densities can be written out).
-    pub limit: Option<Arc<crate::limit::LimitSolution>>,
     /// Record steps at which replicas `0..snapshot_replicas` keep their whole parameter vector.
     pub snapshot_steps: Vec<u64>,
     pub snapshot_replicas: usize,

@@ -3,11 +3,8 @@
 //! parallel (argmin's split: the update rule is the solver, the executor drives it, observables are the
 //! observers).
 
-pub mod distance;
 pub mod executor;
-pub mod limit;
 pub mod observables;
-pub mod population;
 pub mod schedule;
 pub mod sgd;
 
@@ -15,9 +12,6 @@ pub use executor::{
     Ensemble, InitialModel, Mismatch, ModelFactory, PointPlan, Stopped, Timed, Unfinished, run_points, run_points_with,
     run_population, run_replica, run_replica_with, time_replicas,
 };
-pub use observables::{
-    Averages, DEPENDENCE_COLUMN_PREFIX, Function, Histogram, LIMIT_RISK_COLUMN, LayerDependence, LimitDistance,
-    Moments, Risk, Statistic, TAGGED_COLUMN_PREFIX, Tagged, TestFunction, Variances,
-};
+pub use observables::{Averages, Function, Histogram, LayerDependence, Moments, Risk, Tagged, TestFunction, Variances};
 pub use schedule::Schedule;
 pub use sgd::Sgd;

@@ -1,6 +1,8 @@
 //! Built-in observables: population risk, block moments, marginal histograms, test-function averages.
 
-use meanfield_core::{Block, Model, Observable, ObservationContext};
+use meanfield_core::{
+    Block, DEPENDENCE_COLUMN_PREFIX, Model, Observable, ObservationContext, Statistic, TAGGED_COLUMN_PREFIX,
+};
 use serde::{Deserialize, Serialize};
 
 fn find_block<'m>(model: &'m dyn Model, name: &str) -> &'m Block {
@@ -77,42 +79,6 @@ impl Observable for Variances {
     }
 }
 
-/// A scalar statistic of one particle θ_i.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum Statistic {
-    /// Entry `index` of the particle's row in block `block` (e.g. `Coordinate("w", 0)` is w_i1).
-    Coordinate(String, usize),
-    /// Euclidean norm of the particle's row in block `block` (e.g. `Norm("w")` is |w_i|).
-    Norm(String),
-}
-
-impl Statistic {
-    pub fn block(&self) -> &str {
-        match self {
-            Statistic::Coordinate(b, _) | Statistic::Norm(b) => b,
-        }
-    }
-
-    pub fn label(&self) -> String {
-        match self {
-            Statistic::Coordinate(b, i) => format!("{b}[{i}]"),
-            Statistic::Norm(b) => format!("|{b}|"),
-        }
-    }
-
-    /// Calls `f` with the statistic of every particle, in particle order.
-    fn for_each(&self, model: &dyn Model, mut f: impl FnMut(f64)) {
-        let block = find_block(model, self.block());
-        let values = &model.params()[block.range()];
-        for row in values.chunks_exact(block.cols) {
-            f(match self {
-                Statistic::Coordinate(_, i) => row[*i],
-                Statistic::Norm(_) => row.iter().map(|v| v * v).sum::<f64>().sqrt(),
-            });
-        }
-    }
-}
-
 /// The statistic of two tagged particles i and j (propagation of chaos: across replicas, their
 /// correlation vanishes as N grows). Columns `tag(i,<stat>)` and `tag(j,<stat>)`; the summary reports
 /// the correlation across replicas of the first two `tag(` columns at every record time.
@@ -121,9 +87,6 @@ pub struct Tagged {
     pub of: Statistic,
     pub particles: (usize, usize),
 }
-
-/// The prefix of [`Tagged`] columns, which the summary looks for.
-pub const TAGGED_COLUMN_PREFIX: &str = "tag(";
 
 impl Observable for Tagged {
     fn columns(&self) -> Vec<String> {
@@ -148,9 +111,6 @@ impl Observable for Tagged {
         out.push(vj);
     }
 }
-
-/// The prefix of [`LayerDependence`] columns, which the summary looks for.
-pub const DEPENDENCE_COLUMN_PREFIX: &str = "dep(";
 
 /// The raw material of the inter-layer dependence of a two-hidden-layer network (DESIGN.md §1: in the
 /// limit the first-layer particles w_i and the second-layer particles c_j become independent).
@@ -447,43 +407,5 @@ mod tests {
         let holdout = Holdout { x: vec![1.0, 0.0, 0.0, 1.0, 9.0, 9.0], y: vec![0.5, 3.5, 100.0] };
         let risk = observe(&Risk { samples: 2 }, &holdout);
         assert_eq!(risk, [0.5 * (1.0 + 4.0) / 2.0]);
-    }
-}
-
-/// The distance of the particles to the solved mean-field limit (DESIGN.md §1): at each record, the exact
-/// W1 between the empirical measure of every marginal the limit's grid describes (`c[0]`, `w[0]`, or
-/// `|w|` for the radial reduction) and the limit's marginal at the same time, as columns `W1(<stat>)`,
-/// and the limit's risk in `risk_limit` (so |risk − risk_limit| can be formed per replica). The limit was
-/// solved at PDE time k·η for every record step k of the point, so the lookup is exact.
-#[derive(Debug, Clone)]
-pub struct LimitDistance {
-    pub limit: std::sync::Arc<crate::limit::LimitSolution>,
-    /// η: PDE time per step.
-    pub step_size: f64,
-}
-
-/// The column of [`LimitDistance`] with the limit's risk.
-pub const LIMIT_RISK_COLUMN: &str = "risk_limit";
-
-impl Observable for LimitDistance {
-    fn columns(&self) -> Vec<String> {
-        let mut columns: Vec<String> =
-            self.limit.marginals.iter().map(|m| format!("W1({})", m.statistic.label())).collect();
-        columns.push(LIMIT_RISK_COLUMN.into());
-        columns
-    }
-    fn observe(&self, ctx: &mut ObservationContext<'_>, out: &mut Vec<f64>) {
-        let time = ctx.step as f64 * self.step_size;
-        let Some(snapshot) = self.limit.snapshot(time) else {
-            // Not a time the limit was solved at: a bug in the plan, shown as missing values.
-            out.extend(std::iter::repeat_n(f64::NAN, self.limit.marginals.len() + 1));
-            return;
-        };
-        for (marginal, density) in self.limit.marginals.iter().zip(&self.limit.marginal_densities[snapshot]) {
-            ctx.scratch.clear();
-            marginal.statistic.for_each(ctx.model, |v| ctx.scratch.push(v));
-            out.push(crate::distance::wasserstein_to_grid(ctx.scratch, density, crate::distance::Order::W1));
-        }
-        out.push(self.limit.risk[snapshot]);
     }
 }

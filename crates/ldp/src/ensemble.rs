@@ -4,27 +4,10 @@
 
 use crate::estimate::mean_with_band;
 use crate::{
-    Band, Ensemble, Estimator, Extrapolation, HistogramPoint, RateFunction, RatePoint, Reliability, extrapolate,
-    run_estimators,
+    Band, Ensemble, Estimator, LdpPoint, LdpSummary, RateFunction, RatePoint, Reliability, extrapolate, run_estimators,
 };
 use meanfield_core::{PointResult, Purpose, StreamKey, nearest_time};
 use serde::{Deserialize, Serialize};
-
-/// The rate function of one sweep point.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LdpPoint {
-    pub label: String,
-    pub width: usize,
-    /// The point's seed (in a quenched run, which configuration); that of the first for an average.
-    #[serde(default)]
-    pub seed: u64,
-    /// The time of the (last) record used: the nearest to the requested one.
-    pub time: f64,
-    pub rate_function: RateFunction,
-    /// The direct estimator's bins, when asked for (replicas only).
-    #[serde(default)]
-    pub direct: Vec<HistogramPoint>,
-}
 
 /// How each replica's records reduce to the one number A_N whose large deviations are estimated.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -75,23 +58,6 @@ impl Functional {
             Functional::Average { from, to } => format!("time average of {column} over [{from}, {to}]"),
         }
     }
-}
-
-/// The large-deviation estimates of a run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LdpSummary {
-    pub column: String,
-    /// What A_N is, in words (e.g. "mean(c) at t = 0").
-    pub observable: String,
-    pub ensemble: String,
-    pub points: Vec<LdpPoint>,
-    /// Quenched runs only: per label, the mean over its configurations (the points that differ only in
-    /// their seed) of the quenched SCGF, with its rate function: the estimate for typical configurations.
-    #[serde(default)]
-    pub quenched: Vec<LdpPoint>,
-    /// I_N = I + c/N across the points' widths, on 21 values of A inside every point's reliable range
-    /// (empty with fewer than two widths or no common range).
-    pub extrapolation: Vec<Extrapolation>,
 }
 
 /// Why the estimates cannot be made.
@@ -270,88 +236,4 @@ fn configuration_averages(points: &[LdpPoint]) -> Vec<LdpPoint> {
             })
         })
         .collect()
-}
-
-impl LdpPoint {
-    /// The columns that name the point in both CSV tables: `label,width,seed,replicas,time`.
-    fn csv_prefix(&self) -> Vec<String> {
-        vec![
-            self.label.clone(),
-            self.width.to_string(),
-            self.seed.to_string(),
-            self.rate_function.replicas.to_string(),
-            self.time.to_string(),
-        ]
-    }
-}
-
-/// A CSV table in memory (the csv crate quotes labels that hold commas).
-fn csv_table(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    // Writing to a Vec<u8> cannot fail.
-    writer.write_record(header).expect("in memory");
-    for row in rows {
-        writer.write_record(&row).expect("in memory");
-    }
-    String::from_utf8(writer.into_inner().expect("in memory")).expect("the fields are UTF-8")
-}
-
-impl LdpSummary {
-    /// The direct estimator's bins as CSV, one row per point and bin (none without `direct_bins`).
-    pub fn direct_csv(&self) -> Option<String> {
-        self.points.iter().any(|p| !p.direct.is_empty()).then(|| {
-            let header = ["label", "width", "seed", "replicas", "time", "value", "bin_replicas", "rate"];
-            let rows = self.points.iter().flat_map(|point| {
-                point.direct.iter().map(|bin| {
-                    let mut row = point.csv_prefix();
-                    row.extend([bin.value.to_string(), bin.replicas.to_string(), bin.rate.to_string()]);
-                    row
-                })
-            });
-            csv_table(&header, rows)
-        })
-    }
-
-    /// The table as CSV, one row per point (configurations, then their averages) and k.
-    pub fn to_csv(&self) -> String {
-        let header = [
-            "label",
-            "width",
-            "seed",
-            "replicas",
-            "time",
-            "k",
-            "scgf",
-            "scgf_low",
-            "scgf_high",
-            "slope",
-            "rate",
-            "rate_low",
-            "rate_high",
-            "effective_sample_size",
-            "reliable",
-        ];
-        let rows = self.points.iter().chain(&self.quenched).flat_map(|point| {
-            point.rate_function.points.iter().map(|p| {
-                let mut row = point.csv_prefix();
-                row.extend(
-                    [
-                        p.k,
-                        p.scgf,
-                        p.scgf_band.low,
-                        p.scgf_band.high,
-                        p.slope,
-                        p.rate,
-                        p.rate_band.low,
-                        p.rate_band.high,
-                        p.effective_sample_size,
-                    ]
-                    .map(|v| v.to_string()),
-                );
-                row.push(p.reliable().to_string());
-                row
-            })
-        });
-        csv_table(&header, rows)
-    }
 }

@@ -14,7 +14,7 @@
 //! `spread` tilted standard deviations (minus, for k < 0) still lies inside the sample with `margin`
 //! replicas beyond it, and its effective sample size is at least `min_effective`.
 
-use crate::Ensemble;
+use crate::{Band, Ensemble, Extrapolation, HistogramPoint, RateFunction, RatePoint, Reliability};
 use meanfield_core::stats::{least_squares, quantile};
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -88,7 +88,7 @@ impl Tilt {
         exponents.iter_mut().for_each(|x| *x -= top);
         self.weights.resize(exponents.len(), 0.0);
         // meanfield's own exponential: vectorised, and the same bits with any C library.
-        meanfield_models::tanh::exp_slice(exponents, &mut self.weights);
+        meanfield_kernels::exp_slice(exponents, &mut self.weights);
         top
     }
 }
@@ -155,76 +155,6 @@ impl Default for EstimateOptions {
             direct_bins: None,
             window: true,
         }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Band {
-    pub low: f64,
-    pub high: f64,
-}
-
-impl Band {
-    pub fn contains(&self, v: f64) -> bool {
-        self.low <= v && v <= self.high
-    }
-}
-
-/// Why a point is or is not trusted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Reliability {
-    Reliable,
-    /// The tilted law reaches beyond the `margin`-th most extreme replica: Λ̂ is biased, then linear.
-    OutsideSample,
-    /// Too few replicas carry the tilted average.
-    FewEffective,
-}
-
-/// The estimate at one k.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RatePoint {
-    pub k: f64,
-    pub scgf: f64,
-    /// Λ̂'(k): the value a of A that this k describes.
-    pub slope: f64,
-    /// I(a) = k a − Λ̂(k).
-    pub rate: f64,
-    pub scgf_band: Band,
-    pub rate_band: Band,
-    pub effective_sample_size: f64,
-    pub reliability: Reliability,
-}
-
-impl RatePoint {
-    pub fn reliable(&self) -> bool {
-        self.reliability == Reliability::Reliable
-    }
-}
-
-/// The rate function of one ensemble.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct RateFunction {
-    pub particles: usize,
-    pub replicas: usize,
-    pub points: Vec<RatePoint>,
-}
-
-impl RateFunction {
-    /// The numeric Legendre–Fenchel transform sup_k [k a − Λ̂(k)] over the reliable points, at `a`.
-    pub fn legendre(&self, a: f64) -> Option<f64> {
-        self.points.iter().filter(|p| p.reliable()).map(|p| p.k * a - p.scgf).reduce(f64::max)
-    }
-
-    /// The typical value of A (the zero of the rate function): the tilted mean at the k nearest 0.
-    pub fn typical_value(&self) -> f64 {
-        self.points.iter().min_by(|a, b| a.k.abs().total_cmp(&b.k.abs())).map_or(f64::NAN, |p| p.slope)
-    }
-
-    /// The range of a covered by reliable points.
-    pub fn reliable_range(&self) -> Option<(f64, f64)> {
-        let slopes = self.points.iter().filter(|p| p.reliable()).map(|p| p.slope);
-        let (lo, hi) = slopes.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), s| (lo.min(s), hi.max(s)));
-        (lo <= hi).then_some((lo, hi))
     }
 }
 
@@ -408,17 +338,6 @@ pub fn rate_function(ensemble: &Ensemble, options: &EstimateOptions, rng: &mut d
     run_estimators(&options.estimators(), ensemble, rng).rate_function
 }
 
-/// One bin of the direct estimator.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HistogramPoint {
-    /// The bin's centre.
-    pub value: f64,
-    pub replicas: usize,
-    /// −(1/N) log P̂(A ∈ bin), shifted so that its minimum over the bins is 0 (the shift, (1/N) log of
-    /// the bin width and of the density's prefactor, vanishes as N → ∞).
-    pub rate: f64,
-}
-
 /// The direct estimator −(1/N) log P̂(A_N ∈ bin) on `bins` equal bins over the sample range, for bins that
 /// hold at least one replica.
 pub fn direct_estimate(ensemble: &Ensemble, bins: usize) -> Vec<HistogramPoint> {
@@ -441,14 +360,6 @@ pub fn direct_estimate(ensemble: &Ensemble, bins: usize) -> Vec<HistogramPoint> 
     raw.into_iter()
         .map(|(b, v)| HistogramPoint { value: lo + (b as f64 + 0.5) * width, replicas: count[b], rate: v - floor })
         .collect()
-}
-
-/// I_N(a) = I(a) + c(a)/N fitted across system sizes at one a.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Extrapolation {
-    pub value: f64,
-    pub limit: f64,
-    pub correction: f64,
 }
 
 /// Fits I_N(a) = I(a) + c(a)/N by least squares in 1/N at every a of `values`, from the numeric

@@ -4,15 +4,24 @@
 //! transform (parametric and numeric), the direct histogram estimator, bootstrap bands, the reliability
 //! window of Rohwer, Angeletti & Touchette (2015), and the finite-size extrapolation I_N = I + c/N.
 //!
-//! Estimators never see SGD: an [`Ensemble`] is just numbers.
+//! The other analyses of recorded data live here too: the studies' scaling fits ([`study`]), the inter-layer
+//! dependence (HSIC, [`dependence`]) and the per-point summaries ([`summary`]). Estimators never see SGD: an
+//! [`Ensemble`] is just numbers, and what they return is plain data (`meanfield_core::summary`).
 
+pub mod dependence;
 pub mod estimate;
+pub mod study;
+pub mod summary;
 
 pub use estimate::{
-    Band, BootstrapBands, DirectHistogram, Estimate, EstimateOptions, Estimator, Extrapolation, HistogramPoint,
-    RateFunction, RatePoint, Reliability, ReliabilityWindow, Scgf, direct_estimate, extrapolate, rate_function,
-    run_estimators, scgf,
+    BootstrapBands, DirectHistogram, Estimate, EstimateOptions, Estimator, ReliabilityWindow, Scgf, direct_estimate,
+    extrapolate, rate_function, run_estimators, scgf,
 };
+pub use meanfield_core::summary::{
+    Band, Extrapolation, HistogramPoint, LdpPoint, LdpSummary, RateFunction, RatePoint, Reliability,
+};
+pub use study::{Quantity, Statistic, Study, StudyError};
+pub use summary::summarise_point;
 
 /// The values A_r of one observable over R replicas of a system of N particles, and, when the replicas were
 /// drawn from a tilted law, their log likelihood ratios log(dP/dQ) (importance sampling).
@@ -54,4 +63,4 @@ impl Ensemble {
 pub mod cloning;
 pub mod ensemble;
 pub use cloning::{Cloning, PopulationEstimate, rate_function_from_populations};
-pub use ensemble::{Disorder, Functional, LdpPoint, LdpSummary};
+pub use ensemble::{Disorder, Functional};

@@ -5,8 +5,8 @@
 #![allow(clippy::unwrap_used)]
 
 use meanfield_core::InitLaw;
-use meanfield_dynamics::limit::quadrature::GaussianQuadrature;
 use meanfield_ldp::{Ensemble, EstimateOptions, rate_function};
+use meanfield_limit::quadrature::GaussianQuadrature;
 use meanfield_samplers::{Gaussian, TiltedGaussian};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

@@ -33,7 +33,7 @@ impl BuiltinActivation {
         match self {
             BuiltinActivation::Identity => (z, 1.0),
             BuiltinActivation::Tanh => {
-                let v = crate::tanh::tanh(z);
+                let v = meanfield_kernels::tanh::tanh(z);
                 (v, (-v).mul_add(v, 1.0))
             }
             BuiltinActivation::Relu => {
@@ -47,7 +47,7 @@ impl BuiltinActivation {
                 let v = sigmoid(z);
                 (v, v * (1.0 - v))
             }
-            BuiltinActivation::Erf => (crate::erf::erf(z), crate::erf::erf_derivative(z)),
+            BuiltinActivation::Erf => (meanfield_kernels::erf::erf(z), meanfield_kernels::erf::erf_derivative(z)),
             // max(z, 0) + log1p(e^(−|z|)) never overflows.
             BuiltinActivation::Softplus => (z.max(0.0) + (-z.abs()).exp().ln_1p(), sigmoid(z)),
             BuiltinActivation::Ramp { s1, s2, t1, t2 } => {
@@ -120,8 +120,8 @@ impl Activation for BuiltinActivation {
 
     fn eval(&self, z: &[f64], value: &mut [f64], derivative: Option<&mut [f64]>) {
         match *self {
-            BuiltinActivation::Tanh => return crate::tanh::tanh_slice(z, value, derivative),
-            BuiltinActivation::Erf => return crate::erf::erf_slice(z, value, derivative),
+            BuiltinActivation::Tanh => return meanfield_kernels::tanh::tanh_slice(z, value, derivative),
+            BuiltinActivation::Erf => return meanfield_kernels::erf::erf_slice(z, value, derivative),
             BuiltinActivation::Ramp { s1, s2, t1, t2 } => return ramp_slice([s1, s2, t1, t2], z, value, derivative),
             _ => {}
         }

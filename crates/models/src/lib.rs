@@ -3,12 +3,9 @@
 
 pub mod activations;
 mod batched;
-mod dense;
-pub mod erf;
 pub mod kernel;
 mod lockstep;
 pub mod one_hidden;
-pub mod tanh;
 pub mod two_hidden;
 
 pub use activations::BuiltinActivation;

@@ -10,10 +10,11 @@
 //! it ran alone or in a lane, nor on how many lanes there are (four, or eight with AVX-512 for d ≤ 16: see
 //! [`lanes_for`]); the tests check that bit for bit for both widths.
 
-use crate::dense::{ROW_LANES, SUM_LANES, step_product};
 use crate::one_hidden::OneHiddenConfig;
-use crate::tanh::tanh_lanes;
 use meanfield_core::{Activation, Lockstep};
+use meanfield_kernels::dense::{ROW_LANES, SUM_LANES, step_product};
+use meanfield_kernels::lanes::{Lane, halving_tree, lane, lanes_dot};
+use meanfield_kernels::tanh_lanes;
 use multiversion::multiversion;
 use std::sync::Arc;
 
@@ -27,7 +28,6 @@ pub(crate) const LANES: usize = 4;
 /// each on one Zen 4 core). Making the lanes generic over their count cost the path for d > 16 (four lanes)
 /// nothing at d = 20 and 5 % at d = 30 (1.13 against 1.06 s for a 64-replica run, the fastest of five).
 pub(crate) const WIDE_LANES: usize = 8;
-type Lane<const L: usize> = [f64; L];
 
 /// The largest d for which [`step_particles_in_registers`] has a variant.
 const MAX_REGISTER_DIM: usize = 16;
@@ -53,52 +53,6 @@ fn samples_fit_in_registers() -> bool {
     {
         false
     }
-}
-
-/// Σ_j a_j b_j over the first `len` entries of lane-interleaved `a` and `b`, in every one of the L lanes,
-/// summed as `dense::lane_dot::<S>` sums: S partial sums over full chunks of S in index order, a halving
-/// tree, then the tail in index order.
-#[inline(always)]
-fn lanes_dot<const S: usize, const L: usize>(a: &[f64], b: &[f64], len: usize) -> Lane<L> {
-    let (a, b) = (&a[..len * L], &b[..len * L]);
-    let mut acc = [[0.0; L]; S];
-    let (mut a_chunks, mut b_chunks) = (a.chunks_exact(S * L), b.chunks_exact(S * L));
-    for (a, b) in (&mut a_chunks).zip(&mut b_chunks) {
-        for (l, acc) in acc.iter_mut().enumerate() {
-            let (a, b): (&Lane<L>, &Lane<L>) = (lane(a, l), lane(b, l));
-            for r in 0..L {
-                acc[r] = a[r].mul_add(b[r], acc[r]);
-            }
-        }
-    }
-    let mut sum = halving_tree(acc);
-    for (a, b) in a_chunks.remainder().chunks_exact(L).zip(b_chunks.remainder().chunks_exact(L)) {
-        for r in 0..L {
-            sum[r] = a[r].mul_add(b[r], sum[r]);
-        }
-    }
-    sum
-}
-
-/// Lane `l` of a chunk.
-#[inline(always)]
-fn lane<const L: usize>(chunk: &[f64], l: usize) -> &Lane<L> {
-    chunk[l * L..][..L].try_into().expect("a lane")
-}
-
-/// The S partial sums added as `lane_dot`'s halving tree: lane l + S/2 into lane l, …
-#[inline(always)]
-fn halving_tree<const S: usize, const L: usize>(mut acc: [Lane<L>; S]) -> Lane<L> {
-    let mut width = S;
-    while width > 1 {
-        width /= 2;
-        for l in 0..width {
-            for r in 0..L {
-                acc[l][r] += acc[l + width][r];
-            }
-        }
-    }
-    acc[0]
 }
 
 /// `pre_i = w_i · x` in every lane, as `dense::row_dots` (rows of `d` lanes, `x` transposed: d lanes).
@@ -270,7 +224,7 @@ fn output_sums<const L: usize>(c: &[f64], act: &[f64], width: usize) -> Lane<L> 
 }
 
 /// σ = tanh and σ' = 1 − σ² of every lane's pre-activations, and the output sums Σ_i c_i σ_i of every lane
-/// from them, in one pass: the bits of [`crate::tanh::tanh_slice`] (value by value the same [`tanh_lanes`]
+/// from them, in one pass: the bits of [`meanfield_kernels::tanh::tanh_slice`] (value by value the same [`tanh_lanes`]
 /// and derivative) followed by [`output_sums`] (the same [`SUM_LANES`] partial sums in index order, halving
 /// tree and tail). In three loops (tanh, its derivative, the sums) σ was loaded twice more per particle: an
 /// `ensemble-64` group step of eight replicas took 2.01 against 2.08–2.10 µs (criterion, alternated, a
@@ -306,7 +260,7 @@ fn tanh_and_output_sums<const L: usize>(
     sum
 }
 
-/// One particle's σ and σ' (a lane each) of its pre-activations `z` under tanh, as [`crate::tanh::tanh_slice`];
+/// One particle's σ and σ' (a lane each) of its pre-activations `z` under tanh, as [`meanfield_kernels::tanh::tanh_slice`];
 /// returns σ.
 #[inline(always)]
 fn activate_tanh<const L: usize>(z: &Lane<L>, h: &mut [f64], hp: &mut [f64]) -> Lane<L> {
@@ -642,7 +596,7 @@ mod tests {
         }
         fn eval(&self, z: &[f64], value: &mut [f64], derivative: Option<&mut [f64]>) {
             let failed = z.iter().any(|z| z.abs() > 50.0);
-            let tanh = |z: f64| if failed { f64::NAN } else { crate::tanh::tanh(z) };
+            let tanh = |z: f64| if failed { f64::NAN } else { meanfield_kernels::tanh::tanh(z) };
             for (v, z) in value.iter_mut().zip(z) {
                 *v = tanh(*z);
             }

@@ -2,9 +2,9 @@
 //! θ_i = (c_i, w_i, b_i).
 
 use crate::batched::{Batched, predict_in_chunks};
-use crate::dense;
 use crate::lockstep;
 use meanfield_core::{Activation, Block, Lockstep, Model};
+use meanfield_kernels::dense;
 use rayon::prelude::*;
 use std::sync::Arc;
 

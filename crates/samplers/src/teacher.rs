@@ -362,7 +362,7 @@ mod tests {
         };
         let data = TeacherStudent { dim: 2, teacher, noise: 0.0, inputs: Inputs::Gaussian };
         let x = [0.3, -0.7];
-        let tanh = meanfield_models::tanh::tanh;
+        let tanh = meanfield_kernels::tanh;
         assert_eq!(data.target(&x), (2.0 * tanh(0.3) - tanh(-0.7)) / 2.0);
     }
 

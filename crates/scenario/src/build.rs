@@ -5,15 +5,16 @@ use crate::plugins::{self, PluginError};
 use crate::spec::*;
 use meanfield_core::{
     Activation, DataDistribution, FaultLog, InitLaw, Model, Observable, PointInfo, Purpose, StreamKey,
+    TAGGED_COLUMN_PREFIX,
 };
-use meanfield_dynamics::limit::{Law, LimitData, LimitProblem, OutputWeights, Unit};
 use meanfield_dynamics::{
-    Averages, Histogram, InitialModel, LIMIT_RISK_COLUMN, LayerDependence, ModelFactory, Moments, PointPlan, Risk,
-    Schedule, Sgd, TAGGED_COLUMN_PREFIX, Tagged, Variances,
+    Averages, Histogram, InitialModel, LayerDependence, ModelFactory, Moments, PointPlan, Risk, Schedule, Sgd, Tagged,
+    Variances,
 };
+use meanfield_ldp::Study;
+use meanfield_limit::{LIMIT_RISK_COLUMN, Law, LimitData, LimitProblem, OutputWeights, Unit};
 use meanfield_models::{Kernel, KernelConfig, KernelParticles, OneHidden, OneHiddenConfig, TwoHidden, TwoHiddenConfig};
 use meanfield_samplers as samplers;
-use meanfield_sinks::study::Study;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -361,7 +362,6 @@ pub(crate) fn plan(
     };
     Ok(PointPlan {
         record_steps,
-        limit: None,
         snapshot_steps,
         snapshot_replicas,
         info,
@@ -485,7 +485,7 @@ pub(crate) fn limit_problem(
 
 /// The study of a scenario, with the columns its quantities read (W1 columns come from the limit).
 pub(crate) fn study(spec: &ScenarioSpec, plans: &[PointPlan]) -> Option<Study> {
-    use meanfield_sinks::study::{Quantity, Statistic};
+    use meanfield_ldp::{Quantity, Statistic};
     let study = spec.study.as_ref()?;
     let columns = plans.first().map(|p| p.columns()).unwrap_or_default();
     let quantity = |statistic, expected_slope| Quantity { statistic, expected_slope };

@@ -1,7 +1,7 @@
 //! Checked parameters: validation of values and expansion of sweeps into points.
 
 use crate::spec::*;
-use meanfield_dynamics::Statistic;
+use meanfield_core::Statistic;
 use meanfield_models::BuiltinActivation;
 use serde_json::Value;
 

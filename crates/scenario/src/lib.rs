@@ -19,15 +19,25 @@ pub use error::{Location, ScenarioError};
 pub use run::{RunError, RunOptions, RunReport, run};
 pub use spec::ScenarioSpec;
 
+// The command-line tool (and later the Python module) depends on this crate alone: what it needs of the
+// crates below is re-exported here.
+pub use meanfield_core::Progress;
+pub use meanfield_core::summary::Summary;
+pub use meanfield_models::BuiltinActivation;
+pub use meanfield_plot as plot;
+
 use build::{BuildContext, BuildError};
 use meanfield_core::FaultLog;
-use meanfield_dynamics::limit::LimitProblem;
-use meanfield_dynamics::{LimitDistance, PointPlan};
+use meanfield_dynamics::PointPlan;
+use meanfield_limit::{LimitDistance, LimitProblem, LimitSolution};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use spec::{DynamicsSpec, ModelSpec};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// Plans with the solved limit of each (`None` where the point has none).
+pub type PlansWithLimits = (Vec<PointPlan>, Vec<Option<Arc<LimitSolution>>>);
 
 /// A distinct limit problem of a scenario, the PDE times it is needed at, and the points that share it.
 type LimitGroup = (LimitProblem, Vec<f64>, Vec<usize>);
@@ -90,7 +100,7 @@ impl Scenario {
         if let (Some(ldp), Some(plan)) = (&self.spec.ldp, plans.first()) {
             // The limit's columns are added when it is solved, at run time.
             let from_limit = self.spec.limit.is_some()
-                && (ldp.column.starts_with("W1(") || ldp.column == meanfield_dynamics::LIMIT_RISK_COLUMN);
+                && (ldp.column.starts_with("W1(") || ldp.column == meanfield_limit::LIMIT_RISK_COLUMN);
             let columns = plan.columns();
             if !from_limit && !columns.contains(&ldp.column) {
                 return Err(ScenarioError::Invalid {
@@ -106,11 +116,13 @@ impl Scenario {
 
     /// Solves the limit of every group of points that share one (they differ only in width, replicas or
     /// step rule) at the PDE times k·η of all their record steps, and adds a [`LimitDistance`] observable
-    /// to each of their plans. The solves run in parallel on the current rayon pool; each is
-    /// deterministic, so the thread count does not change the results.
-    pub fn with_limits(&self, mut plans: Vec<PointPlan>) -> Result<Vec<PointPlan>, ScenarioError> {
+    /// to each of their plans; returns the plans with each point's solution (`None` without a limit). The
+    /// solves run in parallel on the current rayon pool; each is deterministic, so the thread count does not
+    /// change the results.
+    pub fn with_limits(&self, mut plans: Vec<PointPlan>) -> Result<PlansWithLimits, ScenarioError> {
+        let mut limits = vec![None; plans.len()];
         if self.spec.limit.is_none() {
-            return Ok(plans);
+            return Ok((plans, limits));
         }
         let groups = self.limit_groups(&plans)?;
         let solutions: Vec<_> = groups.par_iter().map(|(problem, times, _)| problem.solve(times)).collect();
@@ -121,10 +133,10 @@ impl Scenario {
             for &m in members {
                 let step_size = plans[m].info.step_size;
                 plans[m].observables.push(Arc::new(LimitDistance { limit: solution.clone(), step_size }));
-                plans[m].limit = Some(solution.clone());
+                limits[m] = Some(solution.clone());
             }
         }
-        Ok(plans)
+        Ok((plans, limits))
     }
 
     /// The distinct limit problems of the points, each with the PDE times it is needed at and its points.

@@ -2,13 +2,14 @@
 
 use crate::spec::{LdpMethod, LdpSpec, PlotFormat};
 use crate::{Scenario, ScenarioError};
+use meanfield_core::summary::Summary;
 use meanfield_core::{
     Checkpoints, Divergence, NoCheckpoints, PointResult, Progress, Purpose, Sink, SinkError, StreamKey,
 };
 use meanfield_dynamics::{Mismatch, PointPlan, Unfinished, run_points_with, run_population};
+use meanfield_limit::LimitSolution;
 use meanfield_sinks::{
-    AtomicFile, CheckpointError, CheckpointHeader, CheckpointStore, CsvTimeSeries, JsonLines, Manifest, Summary,
-    SummarySink,
+    AtomicFile, CheckpointError, CheckpointHeader, CheckpointStore, CsvTimeSeries, JsonLines, Manifest,
 };
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -26,7 +27,7 @@ pub enum RunError {
     #[error("cannot start {threads} worker threads: {message}")]
     Threads { threads: usize, message: String },
     #[error("study: {0}")]
-    Study(#[from] meanfield_sinks::study::StudyError),
+    Study(#[from] meanfield_ldp::StudyError),
     #[error(transparent)]
     Ldp(#[from] meanfield_ldp::ensemble::LdpError),
     #[error("ldp: the cloning population at k = {k} stopped: {message}")]
@@ -218,7 +219,7 @@ pub fn run(scenario: &Scenario, plans: &[PointPlan], options: &RunOptions<'_>) -
     let checkpoints: &dyn Checkpoints = store.as_ref().map_or(&NoCheckpoints, |s| s);
     let started = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let clock = Instant::now();
-    let plans = &pool.install(|| scenario.with_limits(plans.to_vec()))?;
+    let (plans, limits) = &pool.install(|| scenario.with_limits(plans.to_vec()))?;
     let points = match pool.install(|| run_points_with(plans, options.progress, checkpoints)) {
         Ok(points) => points,
         Err(Unfinished::Mismatch(m)) => return Err(m.into()),
@@ -236,7 +237,7 @@ pub fn run(scenario: &Scenario, plans: &[PointPlan], options: &RunOptions<'_>) -
             });
         }
     };
-    let written = write_outputs(scenario, plans, &points, &pool, &dir, options);
+    let written = write_outputs(scenario, (plans, limits), &points, &pool, &dir, options);
     let (files, summary) = match (written, store) {
         (Ok(written), store) => {
             if let Some(store) = store {
@@ -305,7 +306,7 @@ fn resume_command(scenario: &Scenario, dir: &Path) -> String {
 /// Everything a finished run writes but the manifest: the sinks, the analyses and the plots.
 fn write_outputs(
     scenario: &Scenario,
-    plans: &[PointPlan],
+    (plans, limits): (&[PointPlan], &[Option<Arc<LimitSolution>>]),
     points: &[PointResult],
     pool: &rayon::ThreadPool,
     dir: &Path,
@@ -319,13 +320,19 @@ fn write_outputs(
     if outputs.jsonl {
         sinks.push(Box::new(JsonLines::create(&dir.join("timeseries.jsonl"))?));
     }
-    let mut summary = SummarySink::new(&dir.join("summary.ron"), &scenario.spec.name, &options.version);
+    let mut summary = Summary {
+        scenario: scenario.spec.name.clone(),
+        version: options.version.clone(),
+        points: Vec::with_capacity(points.len()),
+        study: None,
+        ldp: None,
+    };
     let mut files = Vec::new();
     for (point, plan) in points.iter().zip(plans) {
         for sink in &mut sinks {
             sink.point(point)?;
         }
-        summary.point(point)?;
+        summary.points.push(meanfield_ldp::summarise_point(point));
         if outputs.snapshots.is_some() {
             let probe = (plan.model)(&mut StreamKey::shared(0, Purpose::Init).stream()).model;
             files.extend(meanfield_sinks::write_snapshots(&dir.join("snapshots"), point, probe.blocks())?);
@@ -334,22 +341,20 @@ fn write_outputs(
     for sink in &mut sinks {
         files.extend(sink.finish()?);
     }
-    if let Some(path) = write_limit_csv(&dir.join("limit.csv"), plans)? {
+    if let Some(path) = write_limit_csv(&dir.join("limit.csv"), plans, limits)? {
         files.push(path);
     }
     if let Some(study) = crate::build::study(&scenario.spec, plans) {
         let table = study.analyse(points, scenario.spec.seed)?;
-        files.push(table.write_csv(&dir.join("study.csv"))?);
-        summary.set_study(table);
+        files.push(meanfield_sinks::write_study_csv(&table, &dir.join("study.csv"))?);
+        summary.study = Some(table);
     }
     if let Some(ldp) = &scenario.spec.ldp {
         // After timeseries.csv: a cloning population that diverges must not lose the replicas' results.
         let table = pool.install(|| ldp_summary(scenario, ldp, plans, points, options.progress))?;
-        files.push(AtomicFile::write_all(&dir.join("ldp.csv"), table.to_csv().as_bytes())?);
-        if let Some(direct) = table.direct_csv() {
-            files.push(AtomicFile::write_all(&dir.join("ldp_direct.csv"), direct.as_bytes())?);
-        }
-        summary.set_ldp(table);
+        files.push(meanfield_sinks::write_ldp_csv(&table, &dir.join("ldp.csv"))?);
+        files.extend(meanfield_sinks::write_ldp_direct_csv(&table, &dir.join("ldp_direct.csv"))?);
+        summary.ldp = Some(table);
     }
     if !outputs.plots.is_empty() {
         let formats = meanfield_plot::Formats {
@@ -358,21 +363,25 @@ fn write_outputs(
         };
         files.extend(meanfield_plot::plot_run(dir, formats)?);
     }
-    files.extend(summary.finish()?);
-    Ok((files, summary.summary().clone()))
+    files.extend(meanfield_sinks::summary::write(dir, &summary)?);
+    Ok((files, summary))
 }
 
 /// `limit.csv`: the solved limit's marginal densities at every record time of every point that has one,
 /// as `label,time,statistic,lo,hi,density` (one row per grid cell; densities normalised to total mass 1).
-fn write_limit_csv(path: &Path, plans: &[PointPlan]) -> Result<Option<PathBuf>, RunError> {
-    if plans.iter().all(|p| p.limit.is_none()) {
+fn write_limit_csv(
+    path: &Path,
+    plans: &[PointPlan],
+    limits: &[Option<Arc<LimitSolution>>],
+) -> Result<Option<PathBuf>, RunError> {
+    if limits.iter().all(Option::is_none) {
         return Ok(None);
     }
     let io = |e: csv::Error| SinkError::io(path, std::io::Error::other(e));
     let mut csv = csv::Writer::from_writer(Vec::new());
     csv.write_record(["label", "time", "statistic", "lo", "hi", "density"]).map_err(io)?;
-    for plan in plans {
-        let Some(limit) = &plan.limit else { continue };
+    for (plan, limit) in plans.iter().zip(limits) {
+        let Some(limit) = limit else { continue };
         for &step in &plan.record_steps {
             // The limit was solved at PDE time k·η of every record step k.
             let Some(snapshot) = limit.snapshot(step as f64 * plan.info.step_size) else { continue };

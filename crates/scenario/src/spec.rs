@@ -1,8 +1,9 @@
 //! The scenario file schema (DESIGN.md §4): externally tagged enums, `deny_unknown_fields`, defaults for
 //! everything optional. These are the unchecked parameters; [`crate::Scenario`] holds the checked ones.
 
+use meanfield_core::Statistic;
 use meanfield_core::StepRule;
-use meanfield_dynamics::{Statistic, TestFunction};
+use meanfield_dynamics::TestFunction;
 use meanfield_models::BuiltinActivation;
 use ron::value::RawValue;
 use serde::{Deserialize, Serialize};

@@ -1,5 +1,5 @@
 //! Example activation plugin: swish σ(z) = z·s(βz) with s the logistic function (Ramachandran et al.),
-//! and `tanh`, a copy of the built-in that gives bit-identical trajectories (a check of the plugin path).
+//! and `softplus`, a copy of the built-in that gives bit-identical trajectories (a check of the plugin path).
 //!
 //! In a scenario: `activation: Plugin(lib: "swish", name: "swish", params: (beta: 1.5))`.
 
@@ -60,25 +60,39 @@ impl Activation for Swish {
     }
 }
 
-/// tanh exactly as the built-in: meanfield's own tanh (`meanfield_models::tanh`), value and derivative
-/// 1 − tanh² from one evaluation.
+/// softplus σ(z) = log(1 + e^z) and σ' = the logistic function, written exactly as the built-in
+/// `Softplus` (the same expressions, so the same bits): a template that reproduces a built-in, and the
+/// check that a plugin activation changes nothing of a run but its speed.
 #[derive(Debug)]
-pub struct Tanh;
+pub struct Softplus;
 
-impl Activation for Tanh {
-    const NAME: &'static str = "tanh";
+impl Activation for Softplus {
+    const NAME: &'static str = "softplus";
     type Params = ();
 
     fn new(_: ()) -> Result<Self, String> {
-        Ok(Tanh)
+        Ok(Softplus)
     }
 
     fn eval(&self, z: &[f64], value: &mut [f64], derivative: Option<&mut [f64]>) {
-        meanfield_models::tanh::tanh_slice(z, value, derivative);
+        // max(z, 0) + log1p(e^(−|z|)) never overflows.
+        let softplus = |z: f64| z.max(0.0) + (-z.abs()).exp().ln_1p();
+        match derivative {
+            Some(derivative) => {
+                for ((z, v), d) in z.iter().zip(value.iter_mut()).zip(derivative.iter_mut()) {
+                    (*v, *d) = (softplus(*z), logistic(*z));
+                }
+            }
+            None => {
+                for (z, v) in z.iter().zip(value.iter_mut()) {
+                    *v = softplus(*z);
+                }
+            }
+        }
     }
 }
 
-export_plugin!(activations: [Swish, Tanh], distributions: []);
+export_plugin!(activations: [Swish, Softplus], distributions: []);
 
 #[cfg(test)]
 mod tests {

@@ -12,19 +12,6 @@
 //! - `standard_error`: by the delta method (the influence function of ‖C‖²_F) plus the null term, so it
 //!   equals `null_level` for independent layers and grows with the dependence.
 
-use serde::{Deserialize, Serialize};
-
-/// The dependence curve of one point.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LayerDependence {
-    /// The two blocks whose particles are compared, e.g. ("w", "c").
-    pub blocks: (String, String),
-    pub time: Vec<f64>,
-    pub dependence: Vec<f64>,
-    pub standard_error: Vec<f64>,
-    pub null_level: Vec<f64>,
-}
-
 /// Where the dependence columns of a point are: feature-mean columns and the `self` column of each layer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DependenceColumns {

@@ -6,12 +6,11 @@
 //! from a stream keyed by the seed, so the interval is reproducible. A quantity that is not positive at
 //! some width (a correlation of the wrong sign) gets no fit.
 
-use crate::atomic::AtomicFile;
 use meanfield_core::stats::{least_squares, quantile};
-use meanfield_core::{PointResult, Purpose, SinkError, StreamKey};
+use meanfield_core::summary::{ScalingFit, StudyRow, StudySummary};
+use meanfield_core::{PointResult, Purpose, StreamKey};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
 
 /// A statistic across replicas of the values of some columns at one record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -87,37 +86,6 @@ pub struct Study {
     pub resamples: usize,
     /// Confidence level of the intervals (0.95).
     pub level: f64,
-}
-
-/// One row of the study table: a quantity at one time and width.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StudyRow {
-    pub quantity: String,
-    /// The time of the records used: the record nearest the requested time.
-    pub time: f64,
-    pub width: usize,
-    pub replicas: usize,
-    pub value: f64,
-    /// The bootstrap standard deviation of the value.
-    pub standard_error: f64,
-}
-
-/// The fitted log-log slope of a quantity at one time.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ScalingFit {
-    pub quantity: String,
-    pub time: f64,
-    pub slope: Option<f64>,
-    /// The bootstrap percentile interval of the slope.
-    pub interval: Option<(f64, f64)>,
-    pub expected_slope: f64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StudySummary {
-    pub kind: String,
-    pub fits: Vec<ScalingFit>,
-    pub rows: Vec<StudyRow>,
 }
 
 /// Why a study cannot be computed from the results.
@@ -243,56 +211,6 @@ impl Study {
             }
         }
         Ok(StudySummary { kind: self.kind.clone(), fits, rows })
-    }
-}
-
-impl StudySummary {
-    /// Writes the table as CSV, plot-ready: `quantity,time,width,replicas,value,standard_error`, then the
-    /// fit the row belongs to, repeated on each of its rows: `study_time` (the time asked for; `time` is
-    /// the record nearest it), `slope`, `slope_low`, `slope_high` (empty when there is none) and
-    /// `expected_slope`.
-    pub fn write_csv(&self, path: &Path) -> Result<PathBuf, SinkError> {
-        let io = |source| SinkError::Io { path: path.to_owned(), source };
-        let mut csv = csv::Writer::from_writer(Vec::new());
-        csv.write_record([
-            "quantity",
-            "time",
-            "width",
-            "replicas",
-            "value",
-            "standard_error",
-            "study_time",
-            "slope",
-            "slope_low",
-            "slope_high",
-            "expected_slope",
-        ])
-        .map_err(|e| io(e.into()))?;
-        // Rows come in one run of increasing widths per fit, in the order of the fits.
-        let mut fit = 0;
-        let optional = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
-        for (i, row) in self.rows.iter().enumerate() {
-            if i > 0 && (row.quantity != self.rows[i - 1].quantity || row.width <= self.rows[i - 1].width) {
-                fit += 1;
-            }
-            let f = self.fits.get(fit);
-            csv.write_record([
-                row.quantity.clone(),
-                row.time.to_string(),
-                row.width.to_string(),
-                row.replicas.to_string(),
-                row.value.to_string(),
-                row.standard_error.to_string(),
-                optional(f.map(|f| f.time)),
-                optional(f.and_then(|f| f.slope)),
-                optional(f.and_then(|f| f.interval.map(|i| i.0))),
-                optional(f.and_then(|f| f.interval.map(|i| i.1))),
-                optional(f.map(|f| f.expected_slope)),
-            ])
-            .map_err(|e| io(e.into()))?;
-        }
-        let bytes = csv.into_inner().map_err(|e| io(e.into_error()))?;
-        AtomicFile::write_all(path, &bytes)
     }
 }
 

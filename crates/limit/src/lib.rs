@@ -1,13 +1,20 @@
 //! The mean-field limit, solved independently of the particle code (DESIGN.md §1): a finite-volume grid
 //! solver for parameter spaces of dimension ≤ 2 ([`grid`]), Gaussian quadrature of the kernels U and V for
 //! any activation ([`quadrature`]), and the one-hidden-layer problems built from them ([`unit`]): trained
-//! (c, w) with one-dimensional Gaussian inputs, and Mei et al.'s radial reduction for isotropic data.
+//! (c, w) with one-dimensional Gaussian inputs, and Mei et al.'s radial reduction for isotropic data; the
+//! closed-form Gaussian-input kernels of linear, quadratic, ReLU and erf units ([`population`]); distances
+//! between measures ([`distance`]); and the observable that compares the particles with a solved limit
+//! ([`LimitDistance`]).
 
+pub mod distance;
 pub mod grid;
+mod observable;
+pub mod population;
 pub mod quadrature;
 pub mod unit;
 
 pub use grid::{Axis, External, FiniteVolume, Grid, Potential, Snapshot, Solution};
+pub use observable::{LIMIT_RISK_COLUMN, LimitDistance};
 pub use unit::{Law, LimitData, LimitProblem, LimitSolution, Marginal, OutputWeights, Unit};
 
 /// Why a limit could not be solved.

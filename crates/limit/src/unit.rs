@@ -15,12 +15,12 @@
 //!
 //! The limit risk is R(ρ) = ½E y² + ∫V dρ + ½∬U dρ dρ.
 
-use super::LimitError;
-use super::grid::{Axis, FiniteVolume, Grid, Potential, Solution, gaussian_cell_masses};
-use super::quadrature::{GaussianQuadrature, sphere_cosine_moment};
+use crate::LimitError;
 use crate::distance::GridDensity;
-use crate::observables::Statistic;
+use crate::grid::{Axis, FiniteVolume, Grid, Potential, Solution, gaussian_cell_masses};
+use crate::quadrature::{GaussianQuadrature, sphere_cosine_moment};
 use meanfield_core::Activation;
+use meanfield_core::Statistic;
 use std::sync::Arc;
 
 /// A teacher unit a·τ(b x) of a scalar-input target y = Σ a τ(b x) + noise.

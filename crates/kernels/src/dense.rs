@@ -31,7 +31,7 @@ const TASKS_PER_THREAD: usize = 2;
 /// `Some(p)` in tasks of p particles, a multiple of the tile height so that tiles are the same as on one
 /// thread. The split depends on the thread count but never changes a result: every particle's arithmetic
 /// is its own, and no pass sums across the particles of a task.
-pub(crate) fn particle_tasks(width: usize, work: usize) -> Option<usize> {
+pub fn particle_tasks(width: usize, work: usize) -> Option<usize> {
     if work < PARALLEL_WORK || width <= MIN_PARTICLES_PER_TASK {
         return None;
     }
@@ -41,7 +41,7 @@ pub(crate) fn particle_tasks(width: usize, work: usize) -> Option<usize> {
 
 /// `f` on matching runs of particles of `a` (`a_per` entries per particle) and `b` (`b_per`), in parallel
 /// tasks of `tasks` particles, or on the whole slices at once.
-pub(crate) fn for_particles<A: Send, B: Sync>(
+pub fn for_particles<A: Send, B: Sync>(
     tasks: Option<usize>,
     (a, a_per): (&mut [A], usize),
     (b, b_per): (&[B], usize),
@@ -63,10 +63,10 @@ pub(crate) fn for_particles<A: Send, B: Sync>(
 struct CacheLine<T>(T);
 
 /// Lanes of [`row_dots`]' partial sums: one AVX2 register.
-pub(crate) const ROW_LANES: usize = 4;
+pub const ROW_LANES: usize = 4;
 /// Lanes of [`output_dot`]'s and [`column_dots`]' partial sums: four registers, enough independent chains to hide the latency
 /// of the fused multiply-add over a long sum.
-pub(crate) const SUM_LANES: usize = 16;
+pub const SUM_LANES: usize = 16;
 /// Particle rows per register tile.
 const TILE_ROWS: usize = 4;
 /// Columns per register tile: two AVX2 registers.
@@ -103,7 +103,7 @@ fn lane_dot<const L: usize>(a: &[f64], b: &[f64]) -> f64 {
 /// ([`lane_dot`]): the online forward pass, where a single sample leaves only the row to vectorise. Four
 /// rows at a time, so that their four accumulators are reduced together.
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
-pub(crate) fn row_dots(w: &[f64], x: &[f64], out: &mut [f64]) {
+pub fn row_dots(w: &[f64], x: &[f64], out: &mut [f64]) {
     let d = x.len();
     let mut rows = w.chunks_exact(TILE_ROWS * d);
     let mut outs = out.chunks_exact_mut(TILE_ROWS);
@@ -148,7 +148,7 @@ fn dot_tile(tile: &[f64], x: &[f64]) -> [f64; TILE_ROWS] {
 /// `pre_i = w_i · next` exactly as [`row_dots`], each new weight going from the register that computed it
 /// into the dot product (reading it back from memory would stall on the store just made).
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
-pub(crate) fn step_rows_then_dots(coef: &[f64], x: &[f64], eta: f64, w: &mut [f64], next: &[f64], pre: &mut [f64]) {
+pub fn step_rows_then_dots(coef: &[f64], x: &[f64], eta: f64, w: &mut [f64], next: &[f64], pre: &mut [f64]) {
     let d = x.len();
     let full = d / ROW_LANES * ROW_LANES;
     let mut rows = w.chunks_exact_mut(TILE_ROWS * d);
@@ -196,7 +196,7 @@ pub(crate) fn step_rows_then_dots(coef: &[f64], x: &[f64], eta: f64, w: &mut [f6
 
 /// Σ_i a_i b_i, a 16-lane dot product ([`lane_dot`]): the output of one sample.
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
-pub(crate) fn output_dot(a: &[f64], b: &[f64]) -> f64 {
+pub fn output_dot(a: &[f64], b: &[f64]) -> f64 {
     lane_dot::<SUM_LANES>(a, b)
 }
 
@@ -204,7 +204,7 @@ pub(crate) fn output_dot(a: &[f64], b: &[f64]) -> f64 {
 /// [`output_dot`] of `a` with column b, but reading `h` row by row (a column would touch a new cache line
 /// per particle): the 16 lanes of every sample live in `lanes` (16·n scratch) until the halving tree.
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
-pub(crate) fn column_dots(a: &[f64], h: &[f64], n: usize, lanes: &mut [f64], out: &mut [f64]) {
+pub fn column_dots(a: &[f64], h: &[f64], n: usize, lanes: &mut [f64], out: &mut [f64]) {
     let full = a.len() / SUM_LANES * SUM_LANES;
     let lanes = &mut lanes[..SUM_LANES * n];
     lanes.fill(0.0);
@@ -234,7 +234,7 @@ pub(crate) fn column_dots(a: &[f64], h: &[f64], n: usize, lanes: &mut [f64], out
 /// d columns) and the n samples of `xt` (the batch transposed: d rows of n), each summed in index order
 /// j = 0, 1, … from 0 with fused multiply-adds. Tiles of 4 particles × 8 samples vectorise across samples.
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
-pub(crate) fn batch_dots(w: &[f64], xt: &[f64], d: usize, n: usize, out: &mut [f64]) {
+pub fn batch_dots(w: &[f64], xt: &[f64], d: usize, n: usize, out: &mut [f64]) {
     let rows = out.len() / n;
     let full_rows = rows / TILE_ROWS * TILE_ROWS;
     let full_cols = n / TILE_COLS * TILE_COLS;
@@ -275,7 +275,7 @@ pub(crate) fn batch_dots(w: &[f64], xt: &[f64], d: usize, n: usize, out: &mut [f
 /// it is evaluated in. Tiles of 4 particles × 8 samples vectorise across samples, one lane's partial sums
 /// at a time.
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
-pub(crate) fn batch_row_dots(w: &[f64], xt: &[f64], d: usize, n: usize, out: &mut [f64]) {
+pub fn batch_row_dots(w: &[f64], xt: &[f64], d: usize, n: usize, out: &mut [f64]) {
     let rows = out.len() / n;
     let full_rows = rows / TILE_ROWS * TILE_ROWS;
     let full_cols = n / TILE_COLS * TILE_COLS;
@@ -358,7 +358,7 @@ fn column_dot(wi: &[f64], xt: &[f64], n: usize, b: usize) -> f64 {
 
 /// Where [`accumulate_rows`] and [`weighted_sums`] put each sum g.
 #[derive(Debug)]
-pub(crate) enum RowTarget<'a> {
+pub enum RowTarget<'a> {
     /// `out[k] = g_k`.
     Store(&'a mut [f64]),
     /// `params[k] += eta · g_k`: with several samples a product then a sum, as `Store` followed by
@@ -369,14 +369,14 @@ pub(crate) enum RowTarget<'a> {
 
 impl<'a> RowTarget<'a> {
     /// The slice written and the step size of a `Step`.
-    pub(crate) fn into_parts(self) -> (&'a mut [f64], Option<f64>) {
+    pub fn into_parts(self) -> (&'a mut [f64], Option<f64>) {
         match self {
             RowTarget::Store(out) => (out, None),
             RowTarget::Step { params, eta } => (params, Some(eta)),
         }
     }
 
-    pub(crate) fn from_parts(out: &'a mut [f64], eta: Option<f64>) -> Self {
+    pub fn from_parts(out: &'a mut [f64], eta: Option<f64>) -> Self {
         match eta {
             None => RowTarget::Store(out),
             Some(eta) => RowTarget::Step { params: out, eta },
@@ -401,7 +401,7 @@ fn put<const STEP: bool>(slot: &mut f64, eta: f64, g: f64) {
 /// alternated with the three-rounding form). It leaves what `Store` then θ += η·direction leaves up to
 /// rounding (a few units in the last place of θ and of the update, tested), no longer bit for bit.
 #[inline(always)]
-pub(crate) fn step_product(slot: &mut f64, eta_a: f64, b: f64) {
+pub fn step_product(slot: &mut f64, eta_a: f64, b: f64) {
     *slot = eta_a.mul_add(b, *slot);
 }
 
@@ -409,7 +409,7 @@ pub(crate) fn step_product(slot: &mut f64, eta_a: f64, b: f64) {
 /// and sample-major `x` (n×d), each summed in sample order from 0 with fused multiply-adds. Register tiles
 /// of 4 particles × 8 (then 4) columns vectorise across columns.
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
-pub(crate) fn accumulate_rows(coef: &[f64], x: &[f64], d: usize, n: usize, target: RowTarget<'_>) {
+pub fn accumulate_rows(coef: &[f64], x: &[f64], d: usize, n: usize, target: RowTarget<'_>) {
     match target {
         RowTarget::Store(out) => accumulate::<false>(coef, x, d, n, out, 0.0),
         RowTarget::Step { params, eta } => accumulate::<true>(coef, x, d, n, params, eta),
@@ -503,7 +503,7 @@ fn row_column_sum(coef: &[f64], x: &[f64], d: usize, j: usize) -> f64 {
 /// g_i = Σ_b weight_b · h[i·n + b] for particle-major `h` (N×n), in sample order from 0 with fused
 /// multiply-adds: the gradient of the output weights.
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
-pub(crate) fn weighted_sums(h: &[f64], weight: &[f64], target: RowTarget<'_>) {
+pub fn weighted_sums(h: &[f64], weight: &[f64], target: RowTarget<'_>) {
     match target {
         RowTarget::Store(out) => weighted::<false>(h, weight, out, 0.0),
         RowTarget::Step { params, eta } => weighted::<true>(h, weight, params, eta),
@@ -556,7 +556,7 @@ const WEIGHTED_ROWS: usize = 8;
 /// coef[i·n + b] = σ'[i·n + b] · (r_b · scale · c_i), in place of σ': the per-(particle, sample) factor of the
 /// hidden-layer gradients.
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
-pub(crate) fn gradient_coefficients(act_prime: &mut [f64], residual: &[f64], scale: f64, c: &[f64]) {
+pub fn gradient_coefficients(act_prime: &mut [f64], residual: &[f64], scale: f64, c: &[f64]) {
     let n = residual.len();
     if let [r] = residual {
         for (hp, c) in act_prime.iter_mut().zip(c) {

@@ -15,7 +15,7 @@
 // The constants as libm (and FreeBSD) print them, so that they can be compared digit by digit.
 #![allow(clippy::excessive_precision)]
 
-use crate::tanh::{BLOCK, TAIL, map_blocks};
+use crate::lanes::{BLOCK, TAIL, map_blocks};
 
 const ERX: f64 = 8.45062911510467529297e-01;
 const EFX8: f64 = 1.02703333676410069053e+00;

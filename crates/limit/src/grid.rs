@@ -17,7 +17,7 @@
 //! - **Order**: second order in space and time where ρ is smooth; the limiter drops it to first order
 //!   at extrema, so the observed L1 order on smooth solutions lies between 1 and 2 (a test measures it).
 
-use super::LimitError;
+use crate::LimitError;
 use crate::distance::GridDensity;
 
 /// One coordinate of the grid: cells between increasing edges (equal, or stretched where a density
