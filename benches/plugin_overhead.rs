@@ -9,8 +9,10 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+#[path = "common/mod.rs"]
+mod pool;
+
 use criterion::{Criterion, criterion_group, criterion_main};
-use meanfield_core::{Purpose, StepWorkspace, StreamKey};
 use meanfield_scenario::Scenario;
 
 /// The tests' small scenario, widened to the benchmark's size.
@@ -26,30 +28,24 @@ fn scenario(activation: &str) -> String {
 
 /// Samples drawn once and cycled through, so that the benchmark measures the step, not the sampler.
 const POOL: usize = 1024;
+/// Steps per measured call, as the executor advances a stepper.
+const STEPS: u64 = 16;
 
 fn sgd_step(c: &mut Criterion) {
     let plugin_softplus =
         format!(r#"Plugin(lib: "{}", name: "softplus")"#, common::plugin_dir().join("swish").display());
-    let mut group = c.benchmark_group("online step, N=1000, d=20");
+    let mut group = c.benchmark_group(format!("{STEPS} online steps, N=1000, d=20"));
     for (label, activation) in [("built-in softplus", "Softplus".to_owned()), ("plugin softplus", plugin_softplus)] {
         let text = scenario(&activation);
         let scenario = Scenario::from_text(&text, "bench", std::path::Path::new(".")).unwrap();
         let plan = scenario.plans().unwrap().remove(0);
-        let mut model = (plan.model)(&mut StreamKey::shared(1, Purpose::Init).stream()).model;
-        let d = model.input_dim();
-        let (mut x, mut y) = (vec![0.0; POOL * d], vec![0.0; POOL]);
-        plan.data.stream().fill(&mut StreamKey::shared(1, Purpose::Data).stream(), &mut x, &mut y);
-        let mut work = StepWorkspace::new(model.params().len(), 1);
-        let mut noise = StreamKey::shared(1, Purpose::Noise).stream();
-        let mut k = 0;
-        group.bench_function(label, |b| {
-            b.iter(|| {
-                k = (k + 1) % POOL;
-                plan.dynamics
-                    .step(model.as_mut(), &x[k * d..(k + 1) * d], &y[k..k + 1], &mut work, &mut noise)
-                    .unwrap();
-            })
-        });
+        let mut stepper = plan.dynamics.stepper(1);
+        let mut params = vec![0.0; plan.blocks.iter().map(|b| b.rows * b.cols).sum()];
+        (plan.init)(&mut params, &mut meanfield_core::StreamKey::shared(1, meanfield_core::Purpose::Init).stream());
+        stepper.set_params(0, &params);
+        let mut streams = [pool::pooled_streams(plan.data.as_ref(), POOL, 0)];
+        let mut diverged = [None];
+        group.bench_function(label, |b| b.iter(|| stepper.advance(STEPS, &mut streams, &mut diverged)));
     }
     group.finish();
 }

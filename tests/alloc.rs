@@ -1,10 +1,10 @@
 //! The per-step hot loop (sample a batch, take a step) allocates nothing: a counting global allocator
-//! counts this thread's allocations across many steps of every dynamics and data law.
+//! counts this thread's allocations across many steps of every stepper and data law.
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use meanfield_core::progress::NoProgress;
-use meanfield_core::{Purpose, StepWorkspace, StreamKey};
+use meanfield_core::{Purpose, ReplicaStreams, StreamKey};
 use meanfield_scenario::Scenario;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -38,14 +38,15 @@ fn allocations() -> usize {
     ALLOCATIONS.with(Cell::get)
 }
 
-fn scenario(data: &str, dynamics: &str) -> String {
+fn scenario(data: &str, dynamics: &str, bias: bool, replicas: usize) -> String {
+    let b = if bias { "b: Trained(Constant(0.0))," } else { "" };
     format!(
         r#"Scenario(
-            name: "alloc", replicas: 1,
+            name: "alloc", replicas: {replicas},
             model: OneHidden(width: 32, activation: Tanh,
                 c: Trained(Gaussian(mean: 0.0, std: 1.0)),
                 w: Trained(Gaussian(mean: 0.0, std: 1.0, per_sqrt_dim: true)),
-                b: Trained(Constant(0.0))),
+                {b}),
             data: {data},
             dynamics: {dynamics},
             horizon: Steps(10),
@@ -58,41 +59,57 @@ fn steps_do_not_allocate() {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("rows.csv");
     std::fs::write(&csv, "a,b,y\n1,2,0.5\n2,1,-0.5\n0,1,1.0\n").unwrap();
+    let network = "TeacherStudent(dim: 4, teacher: Network(width: 3, activation: Tanh), noise: 0.1)";
+    let dataset = format!("Dataset(path: \"{}\", target: Name(\"y\"), sampling: Epochs)", csv.display());
+    // (data, dynamics, bias, replicas): SGD through the descent direction (a bias, or noise), the fused
+    // plain step alone (online and minibatch) and in lanes (eight replicas of an online network).
     let cases = [
+        (network, "OnlineSgd(step: PerNeuron(1.0))", true, 1),
+        ("IsotropicGaussians(dim: 4, delta: 0.5)", "MinibatchSgd(step: Fixed(0.01), batch: 8)", true, 1),
+        (&dataset, "NoisySgd(step: Fixed(0.01), batch: 2, weight_decay: 0.1, temperature: 0.01)", true, 1),
         (
-            "TeacherStudent(dim: 4, teacher: Network(width: 3, activation: Tanh), noise: 0.1)",
-            "OnlineSgd(step: PerNeuron(1.0))",
+            "TeacherStudent(dim: 4, teacher: SingleIndex(link: Relu))",
+            "NoisySgd(step: Fixed(0.01), temperature: 0.1)",
+            true,
+            1,
         ),
-        ("IsotropicGaussians(dim: 4, delta: 0.5)", "MinibatchSgd(step: Fixed(0.01), batch: 8)"),
-        (
-            &format!("Dataset(path: \"{}\", target: Name(\"y\"), sampling: Epochs)", csv.display()),
-            "NoisySgd(step: Fixed(0.01), batch: 2, weight_decay: 0.1, temperature: 0.01)",
-        ),
-        ("TeacherStudent(dim: 4, teacher: SingleIndex(link: Relu))", "NoisySgd(step: Fixed(0.01), temperature: 0.1)"),
+        (network, "OnlineSgd(step: PerNeuron(1.0))", false, 1),
+        ("IsotropicGaussians(dim: 4, delta: 0.5)", "MinibatchSgd(step: Fixed(0.01), batch: 8)", false, 1),
+        (network, "OnlineSgd(step: PerNeuron(1.0))", false, 8),
     ];
-    for (data, dynamics) in cases {
-        let text = scenario(data, dynamics);
+    for (data, dynamics, bias, replicas) in cases {
+        let text = scenario(data, dynamics, bias, replicas);
         let scenario = Scenario::from_text(&text, "alloc", dir.path()).unwrap();
         let plan = &scenario.plans().unwrap()[0];
-        let key = |purpose| StreamKey::replica(1, "", 0, purpose).stream();
-        let mut model = (plan.model)(&mut key(Purpose::Init)).model;
-        let (mut data_rng, mut noise_rng) = (key(Purpose::Data), key(Purpose::Noise));
-        let mut stream = plan.data.stream();
-        let batch = plan.dynamics.batch_size();
-        let (mut x, mut y) = (vec![0.0; batch * model.input_dim()], vec![0.0; batch]);
-        let mut work = StepWorkspace::new(model.params().len(), batch);
+        let group = plan.dynamics.group(replicas);
+        assert_eq!(group > 1, replicas > 1, "{dynamics}, {replicas} replicas: lanes as expected");
+        let mut stepper = plan.dynamics.stepper(group);
+        let mut params = vec![0.0; plan.blocks.iter().map(|b| b.rows * b.cols).sum()];
+        let mut streams: Vec<ReplicaStreams<'_>> = (0..group)
+            .map(|r| {
+                let key = |purpose| StreamKey::replica(1, "", r as u64, purpose).stream();
+                (plan.init)(&mut params, &mut key(Purpose::Init));
+                stepper.set_params(r, &params);
+                ReplicaStreams {
+                    data: plan.data.stream(),
+                    data_rng: key(Purpose::Data),
+                    noise_rng: key(Purpose::Noise),
+                }
+            })
+            .collect();
+        let mut diverged = vec![None; group];
 
         let before = allocations();
-        for _ in 0..500 {
-            stream.fill(&mut data_rng, &mut x, &mut y);
-            plan.dynamics.step(model.as_mut(), &x, &y, &mut work, &mut noise_rng).unwrap();
+        for _ in 0..50 {
+            stepper.advance(10, &mut streams, &mut diverged);
         }
-        assert_eq!(allocations() - before, 0, "{dynamics} on {data} allocated");
+        assert_eq!(allocations() - before, 0, "{dynamics} on {data} (bias {bias}, {replicas} replicas) allocated");
+        assert!(diverged.iter().all(Option::is_none));
     }
     // The counter works: a run (which allocates its records) is seen.
     let before = allocations();
     let scenario = Scenario::from_text(
-        &scenario("IsotropicGaussians(dim: 2, delta: 0.5)", "OnlineSgd(step: Fixed(0.1))"),
+        &scenario("IsotropicGaussians(dim: 2, delta: 0.5)", "OnlineSgd(step: Fixed(0.1))", true, 1),
         "alloc",
         dir.path(),
     )

@@ -33,7 +33,7 @@ fn final_risk(size: usize) -> f64 {
 )"#
     );
     let scenario = Scenario::from_text(&text, "full_batch.ron", Path::new(".")).unwrap();
-    assert_eq!(scenario.plans().unwrap()[0].dynamics.batch_size(), size, "one step averages over all P samples");
+    assert_eq!(scenario.plans().unwrap()[0].batch, size, "one step averages over all P samples");
     let dir = tempfile::tempdir().unwrap();
     let report = common::run_scenario(&scenario, None, dir.path());
     report.summary.points[0].final_values.iter().find(|c| c.column == "risk").unwrap().max

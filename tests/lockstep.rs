@@ -1,5 +1,5 @@
 //! Ensembles of small online networks run in lanes (several replicas per vector register, see
-//! `meanfield_core::Lockstep`); each replica's records, snapshots and divergence must be exactly those of
+//! `meanfield_models::OneHiddenSgd`); each replica's records, snapshots and divergence must be exactly those of
 //! the replica run alone.
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test

@@ -1,14 +1,11 @@
 //! Activation functions σ evaluated over slices.
 
-use std::any::Any;
 use std::fmt::Debug;
 
 /// A scalar activation σ with its exact derivative, applied elementwise to slices.
 ///
 /// Implementations are shared read-only between replicas running on several threads, hence `Sync`.
-/// `Any` lets a model recognise an activation it has fused code for (`&*activation as &dyn Any`, then
-/// `downcast_ref`): the ensemble lanes evaluate the built-in tanh and the output sums in one pass.
-pub trait Activation: Any + Send + Sync + Debug {
+pub trait Activation: Send + Sync + Debug {
     /// A short name used in output columns and messages (`tanh`, `ramp(s1=…)`).
     fn name(&self) -> String;
 

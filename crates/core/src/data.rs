@@ -1,6 +1,6 @@
 //! Data distributions: where the (x, y) samples of SGD come from.
 
-use rand::RngCore;
+use crate::rng::Stream;
 use std::fmt::Debug;
 
 /// A law of (x, y) pairs with x ∈ ℝ^dim.
@@ -33,14 +33,9 @@ pub trait DataDistribution: Send + Sync + Debug {
 
 /// A per-replica sampler of a [`DataDistribution`].
 pub trait DataStream: Send {
-    /// Fills `x` (row-major `n × dim`) and `y` (`n`) with `n = y.len()` samples drawn with `rng`.
-    /// Must not allocate: it runs inside the per-step loop.
-    fn fill(&mut self, rng: &mut dyn RngCore, x: &mut [f64], y: &mut [f64]);
-
-    /// [`DataStream::fill`] from the executor's own stream type: the same draws and samples. A sampler
-    /// may compile its drawing for this type so that every draw is an inlined read of the generator's
-    /// buffer rather than a call through `dyn RngCore`.
-    fn fill_stream(&mut self, rng: &mut crate::rng::Stream, x: &mut [f64], y: &mut [f64]) {
-        self.fill(rng, x, y);
-    }
+    /// Fills `x` (row-major `n × dim`) and `y` (`n`) with `n = y.len()` samples drawn from `rng` (the
+    /// replica's keyed stream). Must not allocate: it runs inside the per-step loop. A batch of n samples
+    /// is the n samples drawn one by one: filling n at once or one at a time draws the same samples and
+    /// leaves `rng` at the same place, so a stepper may draw several steps' samples in one call.
+    fn fill(&mut self, rng: &mut Stream, x: &mut [f64], y: &mut [f64]);
 }

@@ -13,7 +13,6 @@
 pub mod activation;
 pub mod checkpoint;
 pub mod data;
-pub mod dynamics;
 pub mod fault;
 pub mod init;
 pub mod model;
@@ -23,15 +22,15 @@ pub mod results;
 pub mod rng;
 pub mod sink;
 pub mod stats;
+pub mod stepper;
 pub mod summary;
 
 pub use activation::Activation;
 pub use checkpoint::{Checkpoints, NoCheckpoints, ReplicaState, Saved};
 pub use data::{DataDistribution, DataStream};
-pub use dynamics::{Dynamics, NonFinite, StepRule, StepWorkspace};
 pub use fault::FaultLog;
 pub use init::InitLaw;
-pub use model::{Block, Lockstep, Model};
+pub use model::{Block, Model};
 pub use observable::{
     DEPENDENCE_COLUMN_PREFIX, Holdout, Observable, ObservationContext, Statistic, TAGGED_COLUMN_PREFIX,
 };
@@ -39,3 +38,4 @@ pub use progress::Progress;
 pub use results::{Divergence, PointInfo, PointResult, Record, ReplicaResult, Selection, Snapshot, nearest_time};
 pub use rng::{Purpose, Stream, StreamKey};
 pub use sink::{Sink, SinkError};
+pub use stepper::{Batches, Diverged, Dynamics, ReplicaStreams, SgdSettings, StepRule, Stepper, check_residuals};

@@ -1,6 +1,6 @@
-//! How particles move and what is measured while they do: the SGD family of update rules, the record
-//! schedule, the built-in observables, and the executor that runs every replica of every sweep point in
-//! parallel (argmin's split: the update rule is the solver, the executor drives it, observables are the
+//! How particles move and what is measured while they do: the SGD family of update rules on any model, the
+//! record schedule, the built-in observables, and the executor that runs every replica of every sweep point
+//! in parallel (argmin's split: the stepper is the solver, the executor drives it, observables are the
 //! observers).
 
 pub mod executor;
@@ -9,9 +9,9 @@ pub mod schedule;
 pub mod sgd;
 
 pub use executor::{
-    Ensemble, InitialModel, Mismatch, ModelFactory, PointPlan, Stopped, Timed, Unfinished, run_points, run_points_with,
+    Ensemble, Initializer, Mismatch, PointPlan, Stopped, Timed, Unfinished, run_points, run_points_with,
     run_population, run_replica, run_replica_with, time_replicas,
 };
 pub use observables::{Averages, Function, Histogram, LayerDependence, Moments, Risk, Tagged, TestFunction, Variances};
 pub use schedule::Schedule;
-pub use sgd::Sgd;
+pub use sgd::{ModelBuilder, Sgd};

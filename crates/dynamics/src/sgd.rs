@@ -1,93 +1,83 @@
-//! Online, minibatch and noisy SGD: θ ← (1 − ηλ)θ + η·(1/B) Σ_b (y_b − ŷ_b) ∇u(x_b; θ) + √(2ητ) g.
+//! Online, minibatch and noisy SGD on any model: θ ← (1 − ηλ)θ + η·(1/B) Σ_b (y_b − ŷ_b) ∇u(x_b; θ) +
+//! √(2ητ) g, through [`Model::descent_direction`].
 
-use meanfield_core::{Dynamics, Model, NonFinite, StepRule, StepWorkspace};
-use rand::RngCore;
+use meanfield_core::{
+    Batches, Diverged, Dynamics, Model, ReplicaStreams, SgdSettings, Stepper, Stream, check_residuals,
+};
 use rand_distr::{Distribution, StandardNormal};
+use std::sync::Arc;
 
-/// The SGD family of DESIGN.md §1. Online SGD is batch 1; noisy SGD (Langevin) has λ or τ positive.
-/// Weight decay and noise act on trainable blocks only.
-#[derive(Debug, Clone, PartialEq)]
+/// Builds a point's model with zero parameters.
+pub type ModelBuilder = Arc<dyn Fn() -> Box<dyn Model> + Send + Sync>;
+
+/// The SGD family of DESIGN.md §1 on any model, one replica per stepper. Weight decay and noise act on
+/// trainable blocks only.
+#[derive(Clone)]
 pub struct Sgd {
-    rule: StepRule,
-    eta: f64,
-    batch: usize,
-    weight_decay: f64,
-    temperature: f64,
+    settings: SgdSettings,
     noise_scale: f64,
+    model: ModelBuilder,
+}
+
+impl std::fmt::Debug for Sgd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sgd").field("settings", &self.settings).finish()
+    }
 }
 
 impl Sgd {
-    /// The update rule at width `width` (which fixes η for `PerNeuron`).
-    pub fn new(rule: StepRule, width: usize, batch: usize, weight_decay: f64, temperature: f64) -> Sgd {
-        let eta = rule.step_size(width);
-        Sgd { rule, eta, batch, weight_decay, temperature, noise_scale: (2.0 * eta * temperature).sqrt() }
-    }
-
-    pub fn step_size(&self) -> f64 {
-        self.eta
+    /// SGD with `settings` on models made by `model`.
+    pub fn new(settings: SgdSettings, model: ModelBuilder) -> Sgd {
+        let noise_scale = (2.0 * settings.eta * settings.temperature).sqrt();
+        Sgd { settings, noise_scale, model }
     }
 }
 
 impl Dynamics for Sgd {
-    fn batch_size(&self) -> usize {
-        self.batch
-    }
-    fn step_rule(&self) -> StepRule {
-        self.rule
-    }
-    fn uses_noise(&self) -> bool {
-        self.temperature > 0.0
-    }
-    fn plain_online_step(&self) -> Option<f64> {
-        (self.batch == 1 && self.noise_scale == 0.0 && self.weight_decay == 0.0).then_some(self.eta)
-    }
-    fn name(&self) -> String {
-        let kind = if self.temperature > 0.0 || self.weight_decay > 0.0 {
-            "noisy-sgd"
-        } else if self.batch == 1 {
-            "online-sgd"
-        } else {
-            "minibatch-sgd"
-        };
-        format!("{kind}(eta={},batch={},lambda={},tau={})", self.eta, self.batch, self.weight_decay, self.temperature)
+    fn group(&self, _left: usize) -> usize {
+        1
     }
 
-    fn step(
-        &self,
-        model: &mut dyn Model,
-        x: &[f64],
-        y: &[f64],
-        work: &mut StepWorkspace,
-        noise: &mut dyn RngCore,
-    ) -> Result<(), NonFinite> {
-        self.step_before(model, x, y, None, work, noise)
+    fn stepper(&self, _replicas: usize) -> Box<dyn Stepper> {
+        let model = (self.model)();
+        let (n, batch) = (model.params().len(), self.settings.batch);
+        Box::new(SgdStepper {
+            batches: Batches::new(batch, model.input_dim()),
+            state: SgdState {
+                model,
+                settings: self.settings,
+                noise_scale: self.noise_scale,
+                direction: vec![0.0; n],
+                residual: vec![0.0; batch],
+            },
+        })
     }
+}
 
-    fn step_before(
-        &self,
-        model: &mut dyn Model,
-        x: &[f64],
-        y: &[f64],
-        next_x: Option<&[f64]>,
-        work: &mut StepWorkspace,
-        noise: &mut dyn RngCore,
-    ) -> Result<(), NonFinite> {
-        let residual = &mut work.residual[..y.len()];
-        // Plain SGD (no decay, no noise) in one pass where the model has one: the same parameters, bit for
-        // bit, with one pass less over memory.
-        if self.noise_scale == 0.0 && self.weight_decay == 0.0 && model.fused_sgd_step(x, y, self.eta, residual, next_x)
-        {
-            return match residual.iter().find(|r| !r.is_finite()) {
-                Some(r) => Err(NonFinite { residual: *r }),
-                None => Ok(()),
-            };
-        }
-        model.descent_direction(x, y, residual, &mut work.direction);
-        if let Some(r) = residual.iter().find(|r| !r.is_finite()) {
-            return Err(NonFinite { residual: *r });
-        }
-        let decay = 1.0 - self.eta * self.weight_decay;
-        let eta = self.eta;
+/// One replica under [`Sgd`].
+struct SgdStepper {
+    batches: Batches,
+    state: SgdState,
+}
+
+/// A replica's model and the buffers of its steps.
+struct SgdState {
+    model: Box<dyn Model>,
+    settings: SgdSettings,
+    noise_scale: f64,
+    direction: Vec<f64>,
+    residual: Vec<f64>,
+}
+
+impl SgdState {
+    /// One step on the batch `(x, y)`; `Err` with the first non-finite residual.
+    fn step(&mut self, x: &[f64], y: &[f64], noise: &mut Stream) -> Result<(), f64> {
+        let model = self.model.as_mut();
+        let residual = &mut self.residual[..y.len()];
+        model.descent_direction(x, y, residual, &mut self.direction);
+        check_residuals(residual)?;
+        let eta = self.settings.eta;
+        let decay = 1.0 - eta * self.settings.weight_decay;
         // Blocks are few (c, w, b): index them instead of collecting ranges, so nothing allocates.
         for k in 0..model.blocks().len() {
             let block = &model.blocks()[k];
@@ -96,7 +86,7 @@ impl Dynamics for Sgd {
             }
             let range = block.range();
             let params = &mut model.params_mut()[range.clone()];
-            let direction = &work.direction[range];
+            let direction = &self.direction[range];
             if self.noise_scale > 0.0 {
                 for (p, g) in params.iter_mut().zip(direction) {
                     let xi: f64 = StandardNormal.sample(noise);
@@ -116,11 +106,50 @@ impl Dynamics for Sgd {
     }
 }
 
+impl Stepper for SgdStepper {
+    fn replicas(&self) -> usize {
+        1
+    }
+    fn model(&mut self, _: usize) -> &mut dyn Model {
+        self.state.model.as_mut()
+    }
+    fn set_params(&mut self, _: usize, params: &[f64]) {
+        self.state.model.params_mut().copy_from_slice(params);
+    }
+    fn advance(&mut self, steps: u64, streams: &mut [ReplicaStreams<'_>], diverged: &mut [Option<Diverged>]) {
+        if diverged[0].is_some() {
+            return;
+        }
+        let state = &mut self.state;
+        diverged[0] = self.batches.run(steps, &mut streams[0], false, |x, y, _, noise| state.step(x, y, noise));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use meanfield_core::{DataStream, Purpose, StepRule, StreamKey};
     use meanfield_models::{BuiltinActivation, OneHidden, OneHiddenConfig};
-    use std::sync::Arc;
+
+    /// The same sample at every step.
+    struct Repeat(Vec<f64>, f64);
+
+    impl DataStream for Repeat {
+        fn fill(&mut self, _: &mut Stream, x: &mut [f64], y: &mut [f64]) {
+            for (x, y) in x.chunks_exact_mut(self.0.len()).zip(y) {
+                x.copy_from_slice(&self.0);
+                *y = self.1;
+            }
+        }
+    }
+
+    fn streams(sample: Repeat) -> [ReplicaStreams<'static>; 1] {
+        [ReplicaStreams {
+            data: Box::new(sample),
+            data_rng: StreamKey::shared(0, Purpose::Data).stream(),
+            noise_rng: StreamKey::shared(1, Purpose::Noise).stream(),
+        }]
+    }
 
     /// One online step of ŷ = (1/2)[c1 tanh(w1·x) + c2 tanh(w2·x)] worked out by hand:
     /// x = (1, 2), y = 1, c = (1, −1), w1 = (0.5, 0), w2 = (0, 0.25), η = 0.1.
@@ -129,33 +158,43 @@ mod tests {
     /// w_i += η r c_i (1 − t²) x → w1 = (0.5 + 0.1s, 0.2s), w2 = (−0.1s, 0.25 − 0.2s) with s = 1 − t².
     #[test]
     fn one_step_matches_the_hand_computation() {
-        let mut net = OneHidden::new(OneHiddenConfig::mean_field(2, 2, Arc::new(BuiltinActivation::Tanh))).unwrap();
-        net.params_mut().copy_from_slice(&[1.0, -1.0, 0.5, 0.0, 0.0, 0.25]);
-        let sgd = Sgd::new(StepRule::Fixed(0.1), 2, 1, 0.0, 0.0);
-        let mut work = StepWorkspace::new(6, 1);
-        sgd.step(
-            &mut net,
-            &[1.0, 2.0],
-            &[1.0],
-            &mut work,
-            &mut meanfield_core::StreamKey::shared(0, meanfield_core::Purpose::Noise).stream(),
-        )
-        .unwrap();
+        let config = OneHiddenConfig::mean_field(2, 2, Arc::new(BuiltinActivation::Tanh));
+        let model: ModelBuilder = Arc::new(move || Box::new(OneHidden::new(config.clone()).unwrap()));
+        let sgd = Sgd::new(SgdSettings::new(StepRule::Fixed(0.1), 2, 1, 0.0, 0.0), model);
+        let mut stepper = sgd.stepper(1);
+        stepper.set_params(0, &[1.0, -1.0, 0.5, 0.0, 0.0, 0.25]);
+        let mut diverged = [None];
+        stepper.advance(1, &mut streams(Repeat(vec![1.0, 2.0], 1.0)), &mut diverged);
+        assert_eq!(diverged, [None]);
         let t = 0.5f64.tanh();
         let s = 1.0 - t * t;
         let expected = [1.0 + 0.1 * t, -1.0 + 0.1 * t, 0.5 + 0.1 * s, 0.2 * s, -0.1 * s, 0.25 - 0.2 * s];
-        for (got, want) in net.params().iter().zip(expected) {
-            assert!((got - want).abs() < 1e-15, "{:?} vs {expected:?}", net.params());
+        let params = stepper.model(0).params().to_vec();
+        for (got, want) in params.iter().zip(expected) {
+            assert!((got - want).abs() < 1e-15, "{params:?} vs {expected:?}");
         }
-        assert_eq!(work.residual[0], 1.0);
     }
 
     /// Per-neuron steps: η = α/N.
     #[test]
     fn per_neuron_step_size_scales_with_width() {
-        let sgd = Sgd::new(StepRule::PerNeuron(2.0), 8, 1, 0.0, 0.0);
-        assert_eq!(sgd.step_size(), 0.25);
+        let settings = SgdSettings::new(StepRule::PerNeuron(2.0), 8, 1, 0.0, 0.0);
+        assert_eq!(settings.eta, 0.25);
         assert_eq!(StepRule::PerNeuron(2.0).time_per_step(8), 0.125);
+    }
+
+    /// A non-finite residual stops the replica at its step: the steps before it completed.
+    #[test]
+    fn a_non_finite_residual_stops_the_replica() {
+        let config = OneHiddenConfig::mean_field(2, 1, Arc::new(BuiltinActivation::Identity));
+        let model: ModelBuilder = Arc::new(move || Box::new(OneHidden::new(config.clone()).unwrap()));
+        let sgd = Sgd::new(SgdSettings::new(StepRule::Fixed(0.1), 2, 1, 0.0, 0.0), model);
+        let mut stepper = sgd.stepper(1);
+        stepper.set_params(0, &[1.0, 1.0, 1.0, 1.0]);
+        let mut diverged = [None];
+        stepper.advance(5, &mut streams(Repeat(vec![f64::INFINITY], 0.0)), &mut diverged);
+        assert_eq!(diverged[0].map(|d| d.completed), Some(0));
+        assert!(diverged[0].is_some_and(|d| !d.residual.is_finite()));
     }
 
     /// With a zero direction (identity activation, zero output weights frozen… here: y = ŷ = 0) the step
@@ -166,20 +205,18 @@ mod tests {
     #[test]
     fn langevin_noise_reaches_its_stationary_variance() {
         let n = 4000;
-        let mut net = OneHidden::new(OneHiddenConfig {
+        let config = OneHiddenConfig {
             train_c: false,
             ..OneHiddenConfig::mean_field(n, 1, Arc::new(BuiltinActivation::Identity))
-        })
-        .unwrap();
+        };
         // c = 0 keeps ŷ = 0 and the descent direction of w equal to zero, isolating decay and noise.
         let (eta, lambda, tau) = (0.05, 1.0, 0.3);
-        let sgd = Sgd::new(StepRule::Fixed(eta), n, 1, lambda, tau);
-        let mut work = StepWorkspace::new(2 * n, 1);
-        let mut rng = meanfield_core::StreamKey::shared(1, meanfield_core::Purpose::Noise).stream();
-        for _ in 0..400 {
-            sgd.step(&mut net, &[1.0], &[0.0], &mut work, &mut rng).unwrap();
-        }
-        let w = &net.params()[n..];
+        let model: ModelBuilder = Arc::new(move || Box::new(OneHidden::new(config.clone()).unwrap()));
+        let sgd = Sgd::new(SgdSettings::new(StepRule::Fixed(eta), n, 1, lambda, tau), model);
+        let mut stepper = sgd.stepper(1);
+        let mut diverged = [None];
+        stepper.advance(400, &mut streams(Repeat(vec![1.0], 0.0)), &mut diverged);
+        let w = &stepper.model(0).params()[n..];
         let var = w.iter().map(|v| v * v).sum::<f64>() / n as f64;
         let stationary = 2.0 * eta * tau / (1.0 - (1.0 - eta * lambda).powi(2));
         assert!((var / stationary - 1.0).abs() < 0.1, "variance {var} vs {stationary}");

@@ -89,11 +89,6 @@ fn ramp_slice([s1, s2, t1, t2]: [f64; 4], z: &[f64], value: &mut [f64], derivati
     }
 }
 
-/// Whether `activation` is the built-in tanh, which the ensemble lanes evaluate with their output sums.
-pub(crate) fn is_builtin_tanh(activation: &dyn Activation) -> bool {
-    (activation as &dyn std::any::Any).downcast_ref() == Some(&BuiltinActivation::Tanh)
-}
-
 #[inline]
 fn sigmoid(z: f64) -> f64 {
     // Written so that neither branch computes e^(large).

@@ -4,11 +4,10 @@
 pub mod activations;
 mod batched;
 pub mod kernel;
-mod lockstep;
 pub mod one_hidden;
 pub mod two_hidden;
 
 pub use activations::BuiltinActivation;
 pub use kernel::{Kernel, KernelConfig, KernelParticles};
-pub use one_hidden::{ModelError, OneHidden, OneHiddenConfig};
+pub use one_hidden::{ModelError, OneHidden, OneHiddenConfig, OneHiddenSgd};
 pub use two_hidden::{TwoHidden, TwoHiddenConfig};

@@ -1,6 +1,6 @@
 //! A finite data set read from a CSV or NPY file and sampled with replacement or in epochs.
 
-use meanfield_core::{DataDistribution, DataStream};
+use meanfield_core::{DataDistribution, DataStream, Stream};
 use ndarray::Array2;
 use rand::seq::SliceRandom;
 use rand::{Rng, RngCore};
@@ -301,7 +301,7 @@ impl<'a> DatasetStream<'a> {
 }
 
 impl DataStream for DatasetStream<'_> {
-    fn fill(&mut self, rng: &mut dyn RngCore, x: &mut [f64], y: &mut [f64]) {
+    fn fill(&mut self, rng: &mut Stream, x: &mut [f64], y: &mut [f64]) {
         let rows = self.y.len();
         for (xb, yb) in x.chunks_exact_mut(self.x.ncols()).zip(y.iter_mut()) {
             let row = match self.sampling {

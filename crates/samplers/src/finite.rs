@@ -3,9 +3,8 @@
 //! risk is the population risk (generalisation), not the training error.
 
 use crate::dataset::{Dataset, Sampling};
-use meanfield_core::{DataDistribution, DataStream};
+use meanfield_core::{DataDistribution, DataStream, Stream};
 use ndarray::Array2;
-use rand::RngCore;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -17,7 +16,7 @@ pub struct FiniteSample {
 
 impl FiniteSample {
     /// Draws `size` samples from `law` with `rng` (the seed's shared Sample stream).
-    pub fn draw(law: Arc<dyn DataDistribution>, size: usize, sampling: Sampling, rng: &mut dyn RngCore) -> Self {
+    pub fn draw(law: Arc<dyn DataDistribution>, size: usize, sampling: Sampling, rng: &mut Stream) -> Self {
         let d = law.dim();
         let (mut x, mut y) = (vec![0.0; size * d], vec![0.0; size]);
         law.stream().fill(rng, &mut x, &mut y);

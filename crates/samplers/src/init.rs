@@ -1,6 +1,6 @@
 //! Initial laws μ0 of parameter blocks.
 
-use meanfield_core::{InitLaw, Model};
+use meanfield_core::{Block, InitLaw};
 use rand::{Rng, RngCore};
 use rand_distr::{Distribution, StandardNormal};
 use std::sync::Arc;
@@ -96,14 +96,19 @@ impl InitLaw for Constant {
     }
 }
 
-/// Draws every block of `model` from its law, in storage order, from one stream. `laws[k]` belongs to
-/// `model.blocks()[k]`. Returns the summed log likelihood ratio of the draws (zero without tilted laws).
-pub fn initialize_blocks(model: &mut dyn Model, laws: &[Arc<dyn InitLaw>], rng: &mut dyn RngCore) -> f64 {
-    let ranges: Vec<_> = model.blocks().iter().map(|b| b.range()).collect();
-    assert_eq!(ranges.len(), laws.len(), "one initial law per block");
+/// Draws every block of `params` (laid out as `blocks`) from its law, in storage order, from one stream.
+/// `laws[k]` belongs to `blocks[k]`. Returns the summed log likelihood ratio of the draws (zero without
+/// tilted laws).
+pub fn initialize_blocks(
+    blocks: &[Block],
+    params: &mut [f64],
+    laws: &[Arc<dyn InitLaw>],
+    rng: &mut dyn RngCore,
+) -> f64 {
+    assert_eq!(blocks.len(), laws.len(), "one initial law per block");
     let mut log_weight = 0.0;
-    for (range, law) in ranges.into_iter().zip(laws) {
-        let block = &mut model.params_mut()[range];
+    for (block, law) in blocks.iter().zip(laws) {
+        let block = &mut params[block.range()];
         law.sample(rng, block);
         log_weight += law.log_likelihood_ratio(block);
     }

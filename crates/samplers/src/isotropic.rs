@@ -1,8 +1,8 @@
 //! Mei, Montanari & Nguyen's isotropic Gaussians: y = ±1 with probability ½ each and
 //! x | y ~ N(0, (1 + yΔ)² I_d).
 
-use meanfield_core::{DataDistribution, DataStream};
-use rand::{Rng, RngCore};
+use meanfield_core::{DataDistribution, DataStream, Stream};
+use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -25,7 +25,7 @@ impl DataDistribution for IsotropicGaussians {
 }
 
 impl DataStream for IsotropicGaussians {
-    fn fill(&mut self, rng: &mut dyn RngCore, x: &mut [f64], y: &mut [f64]) {
+    fn fill(&mut self, rng: &mut Stream, x: &mut [f64], y: &mut [f64]) {
         for (xb, yb) in x.chunks_exact_mut(self.dim).zip(y.iter_mut()) {
             let label = if rng.random::<bool>() { 1.0 } else { -1.0 };
             let scale = 1.0 + label * self.delta;

@@ -1,7 +1,7 @@
 //! Teacher–student data: inputs x (Gaussian, uniform on the unit sphere, or uniform in a box) labelled
 //! by a fixed target function, with optional Gaussian label noise.
 
-use meanfield_core::{Activation, DataDistribution, DataStream, InitLaw};
+use meanfield_core::{Activation, DataDistribution, DataStream, InitLaw, Stream};
 use rand::RngCore;
 use rand_distr::{Distribution, StandardNormal};
 use std::sync::Arc;
@@ -188,8 +188,7 @@ impl DataDistribution for TeacherStudent {
 }
 
 /// Samples a single-index teacher labels with one call of its link: one vector block of meanfield's tanh
-/// (`meanfield_models::tanh`). Label by label, each a call for one value, the link took about 4 % of an
-/// `ensemble-64` run, waiting on the latency of one tanh.
+/// (`meanfield_kernels::tanh`), rather than a call per label that waits on the latency of one tanh.
 const LABEL_CHUNK: usize = 16;
 
 struct TeacherStream<'a> {
@@ -200,18 +199,7 @@ struct TeacherStream<'a> {
 }
 
 impl DataStream for TeacherStream<'_> {
-    fn fill(&mut self, rng: &mut dyn RngCore, x: &mut [f64], y: &mut [f64]) {
-        self.fill_from(rng, x, y);
-    }
-
-    fn fill_stream(&mut self, rng: &mut meanfield_core::rng::Stream, x: &mut [f64], y: &mut [f64]) {
-        self.fill_from(rng, x, y);
-    }
-}
-
-impl TeacherStream<'_> {
-    /// [`DataStream::fill`], compiled for each generator type.
-    fn fill_from<R: RngCore + ?Sized>(&mut self, rng: &mut R, x: &mut [f64], y: &mut [f64]) {
+    fn fill(&mut self, rng: &mut Stream, x: &mut [f64], y: &mut [f64]) {
         let (dim, noise) = (self.dist.dim, self.dist.noise);
         for (x, y) in x.chunks_mut(LABEL_CHUNK * dim).zip(y.chunks_mut(LABEL_CHUNK)) {
             // Every draw first, in the order sample by sample, inputs then noise, then the labels, which
@@ -367,8 +355,8 @@ mod tests {
     }
 
     /// A batch (37 samples: two label chunks and a part) draws the same inputs, noise and labels, and leaves
-    /// the stream at the same place, as the samples drawn one at a time, whether drawn through `dyn RngCore`
-    /// or the executor's stream type; each label is f*(x) + σε with f*(x) computed alone
+    /// the stream at the same place, as the samples drawn one at a time; each label is f*(x) + σε with f*(x)
+    /// computed alone
     /// ([`TeacherStudent::target`]).
     #[test]
     fn a_batch_is_the_samples_drawn_one_by_one() {
@@ -387,7 +375,7 @@ mod tests {
                 let mut rng_batch = StreamKey::shared(4, Purpose::Data).stream();
                 let mut rng_one = rng_batch.clone();
                 let (mut x, mut y) = (vec![0.0; n * 4], vec![0.0; n]);
-                data.stream().fill_stream(&mut rng_batch, &mut x, &mut y);
+                data.stream().fill(&mut rng_batch, &mut x, &mut y);
                 let mut one = data.stream();
                 let (mut x1, mut y1) = ([0.0; 4], [0.0]);
                 for (xb, yb) in x.chunks_exact(4).zip(&y) {

@@ -132,7 +132,7 @@ mod tests {
             assert_eq!(plans.len(), 1);
             let info = &plans[0].info;
             assert_eq!((info.width, info.steps, info.replicas), (w.width, w.steps, w.replicas), "{}", w.name);
-            assert_eq!(plans[0].dynamics.batch_size(), w.batch);
+            assert_eq!(plans[0].batch, w.batch);
         }
     }
 }

@@ -4,16 +4,18 @@ use crate::check::{Point, model_blocks};
 use crate::plugins::{self, PluginError};
 use crate::spec::*;
 use meanfield_core::{
-    Activation, DataDistribution, FaultLog, InitLaw, Model, Observable, PointInfo, Purpose, StreamKey,
-    TAGGED_COLUMN_PREFIX,
+    Activation, Block, DataDistribution, Dynamics, FaultLog, InitLaw, Model, Observable, PointInfo, Purpose,
+    SgdSettings, StreamKey, TAGGED_COLUMN_PREFIX,
 };
 use meanfield_dynamics::{
-    Averages, Histogram, InitialModel, LayerDependence, ModelFactory, Moments, PointPlan, Risk, Schedule, Sgd, Tagged,
+    Averages, Histogram, Initializer, LayerDependence, ModelBuilder, Moments, PointPlan, Risk, Schedule, Sgd, Tagged,
     Variances,
 };
 use meanfield_ldp::Study;
 use meanfield_limit::{LIMIT_RISK_COLUMN, Law, LimitData, LimitProblem, OutputWeights, Unit};
-use meanfield_models::{Kernel, KernelConfig, KernelParticles, OneHidden, OneHiddenConfig, TwoHidden, TwoHiddenConfig};
+use meanfield_models::{
+    Kernel, KernelConfig, KernelParticles, OneHidden, OneHiddenConfig, OneHiddenSgd, TwoHidden, TwoHiddenConfig,
+};
 use meanfield_samplers as samplers;
 use std::path::Path;
 use std::sync::Arc;
@@ -22,6 +24,8 @@ use std::sync::Arc;
 #[derive(Debug)]
 pub(crate) enum BuildError {
     Data(samplers::DatasetError),
+    /// The model's dimensions do not fit (which the checks should have refused first).
+    Model(String),
     /// The scenario's `limit` does not fit its model and data, or could not be solved.
     Limit(String),
     /// The quenched configuration file does not fit the model.
@@ -181,23 +185,29 @@ fn trained(blocks: &[(&str, &BlockSpec)]) -> String {
     names.join("+")
 }
 
-/// A model factory: `make` builds the network, whose blocks then get their initial laws from the
-/// replica's Init stream.
-fn factory(laws: Vec<Arc<dyn InitLaw>>, make: impl Fn() -> Box<dyn Model> + Send + Sync + 'static) -> ModelFactory {
-    Arc::new(move |rng| {
-        let mut model = make();
-        let log_weight = samplers::initialize_blocks(model.as_mut(), &laws, rng);
-        InitialModel { model, log_weight }
-    })
+/// The initializer of a model with `blocks`: every block drawn from its law, in storage order.
+fn initializer(blocks: Vec<Block>, laws: Vec<Arc<dyn InitLaw>>) -> Initializer {
+    Arc::new(move |params, rng| samplers::initialize_blocks(&blocks, params, &laws, rng))
 }
 
-/// A replica's model factory (random initial particles from the given stream) and the model's description.
+/// What the build of a point's model gives: how to make it, how its replicas draw their initial weights,
+/// its description, and its plain-SGD stepping where the model has a fused one.
+struct BuiltModel {
+    builder: ModelBuilder,
+    laws: Vec<Arc<dyn InitLaw>>,
+    name: String,
+    fused: Option<OneHiddenSgd>,
+}
+
+/// A point's model: its builder, initial laws and description, and for a one-hidden-layer network without
+/// bias under plain SGD its fused stepping (chosen here, once).
 fn model(
     spec: &ModelSpec,
     dim: usize,
-    batch: usize,
+    settings: &SgdSettings,
     ctx: &BuildContext<'_>,
-) -> Result<(ModelFactory, String), BuildError> {
+) -> Result<BuiltModel, BuildError> {
+    let batch = settings.batch;
     Ok(match spec {
         ModelSpec::OneHidden { width, activation: act_spec, scaling, c, w, b } => {
             let act = activation(act_spec, "model.activation", ctx)?;
@@ -220,10 +230,15 @@ fn model(
                 config.beta,
                 trained(&[("c", c), ("w", w), ("b", b)])
             );
-            let make = move || -> Box<dyn Model> {
-                Box::new(OneHidden::new(config.clone()).expect("dimensions were validated"))
+            let fused = OneHiddenSgd::new(config.clone(), settings).map_err(|e| BuildError::Model(e.to_string()))?;
+            let fused = match act_spec {
+                ActivationSpec::Tanh => fused.map(OneHiddenSgd::with_builtin_tanh),
+                _ => fused,
             };
-            (factory(laws, make), name)
+            let make = move || -> Box<dyn Model> {
+                Box::new(OneHidden::new(config.clone()).expect("the configuration passed its check above"))
+            };
+            BuiltModel { builder: Arc::new(make), laws, name, fused }
         }
         ModelSpec::TwoHidden { width1, width2, activation1, activation2, w, u, c } => {
             let act1 = activation(activation1, "model.activation1", ctx)?;
@@ -242,10 +257,11 @@ fn model(
                 act2.name(),
                 trained(&[("w", w), ("u", u), ("c", c)])
             );
+            TwoHidden::new(config.clone()).map_err(|e| BuildError::Model(e.to_string()))?;
             let make = move || -> Box<dyn Model> {
-                Box::new(TwoHidden::new(config.clone()).expect("dimensions were validated"))
+                Box::new(TwoHidden::new(config.clone()).expect("the configuration passed its check above"))
             };
-            (factory(laws, make), name)
+            BuiltModel { builder: Arc::new(make), laws, name, fused: None }
         }
         ModelSpec::KernelParticles { width, kernel, c, z } => {
             let laws = block_laws(&[c, z], dim);
@@ -265,10 +281,11 @@ fn model(
                 config.kernel.describe(),
                 trained(&[("c", c), ("z", z)])
             );
+            KernelParticles::new(config.clone()).map_err(|e| BuildError::Model(e.to_string()))?;
             let make = move || -> Box<dyn Model> {
-                Box::new(KernelParticles::new(config.clone()).expect("dimensions were validated"))
+                Box::new(KernelParticles::new(config.clone()).expect("the configuration passed its check above"))
             };
-            (factory(laws, make), name)
+            BuiltModel { builder: Arc::new(make), laws, name, fused: None }
         }
     })
 }
@@ -284,18 +301,26 @@ pub(crate) fn plan(
     let spec = &point.spec;
     let dim = data.dim();
     let width = spec.model.step_width();
-    let (dynamics, rule, batch) = match &spec.dynamics {
-        DynamicsSpec::OnlineSgd { step } => (Sgd::new(*step, width, 1, 0.0, 0.0), *step, 1),
+    let settings = match &spec.dynamics {
+        DynamicsSpec::OnlineSgd { step } => SgdSettings::new(*step, width, 1, 0.0, 0.0),
         DynamicsSpec::FullBatchGd { step } => {
             let rows = data.size().expect("FullBatchGd was validated to have finite data");
-            (Sgd::new(*step, width, rows, 0.0, 0.0), *step, rows)
+            SgdSettings::new(*step, width, rows, 0.0, 0.0)
         }
-        DynamicsSpec::MinibatchSgd { step, batch } => (Sgd::new(*step, width, *batch, 0.0, 0.0), *step, *batch),
+        DynamicsSpec::MinibatchSgd { step, batch } => SgdSettings::new(*step, width, *batch, 0.0, 0.0),
         DynamicsSpec::NoisySgd { step, batch, weight_decay, temperature } => {
-            (Sgd::new(*step, width, *batch, *weight_decay, *temperature), *step, *batch)
+            SgdSettings::new(*step, width, *batch, *weight_decay, *temperature)
         }
     };
-    let (model, model_name) = model(&spec.model, dim, batch, ctx)?;
+    let rule = settings.rule;
+    let BuiltModel { builder, laws, name: model_name, fused } = model(&spec.model, dim, &settings, ctx)?;
+    let blocks = builder().blocks().to_vec();
+    // The one choice of stepping: a model's fused plain SGD where it has one, SGD through the descent
+    // direction otherwise.
+    let dynamics: Arc<dyn Dynamics> = match fused {
+        Some(fused) => Arc::new(fused),
+        None => Arc::new(Sgd::new(settings, builder)),
+    };
     let block_names: Vec<String> = model_blocks(spec, Some(dim)).iter().map(|(n, _)| (*n).to_owned()).collect();
     let observables: Vec<Arc<dyn Observable>> = spec
         .observables
@@ -334,16 +359,16 @@ pub(crate) fn plan(
         seed: point.seed,
         replicas,
         steps,
-        step_size: dynamics.step_size(),
+        step_size: settings.eta,
         time_per_step,
         final_time: steps as f64 * time_per_step,
         model: model_name,
         data: data.name(),
-        dynamics: meanfield_core::Dynamics::name(&dynamics),
+        dynamics: settings.name(),
     };
-    let model = match &spec.ensemble {
-        EnsembleSpec::QuenchedFrom(path) => quenched_from(model, &ctx.base_dir.join(path))?,
-        EnsembleSpec::Annealed | EnsembleSpec::Quenched => model,
+    let init = match &spec.ensemble {
+        EnsembleSpec::QuenchedFrom(path) => quenched_from(&blocks, &ctx.base_dir.join(path))?,
+        EnsembleSpec::Annealed | EnsembleSpec::Quenched => initializer(blocks.clone(), laws),
     };
     let record_steps = schedule.steps(steps, rule, width);
     let (snapshot_steps, snapshot_replicas) = match &spec.outputs.snapshots {
@@ -365,9 +390,11 @@ pub(crate) fn plan(
         snapshot_steps,
         snapshot_replicas,
         info,
-        model,
+        blocks,
+        batch: settings.batch,
+        init,
         data,
-        dynamics: Arc::new(dynamics),
+        dynamics,
         observables,
         faults: ctx.faults.clone(),
         ensemble: match spec.ensemble {
@@ -377,15 +404,12 @@ pub(crate) fn plan(
     })
 }
 
-/// The factory whose every model starts from the configuration in `path` (read and checked once here).
-fn quenched_from(factory: ModelFactory, path: &Path) -> Result<ModelFactory, BuildError> {
-    let probe = factory(&mut StreamKey::shared(0, Purpose::Init).stream()).model;
-    let configuration = samplers::read_configuration(path, probe.blocks()).map_err(BuildError::Configuration)?;
-    Ok(Arc::new(move |rng| {
-        let mut initial = factory(rng);
-        initial.model.params_mut().copy_from_slice(&configuration);
-        initial.log_weight = 0.0;
-        initial
+/// The initializer that starts every replica from the configuration in `path` (read and checked once here).
+fn quenched_from(blocks: &[Block], path: &Path) -> Result<Initializer, BuildError> {
+    let configuration = samplers::read_configuration(path, blocks).map_err(BuildError::Configuration)?;
+    Ok(Arc::new(move |params, _| {
+        params.copy_from_slice(&configuration);
+        0.0
     }))
 }
 

@@ -200,6 +200,12 @@ impl Scenario {
     fn build_error(&self, error: BuildError) -> ScenarioError {
         match error {
             BuildError::Data(error) => ScenarioError::Data { origin: self.origin.clone(), error },
+            BuildError::Model(message) => ScenarioError::Invalid {
+                origin: self.origin.clone(),
+                location: Location::of_field(&self.origin, &self.text, "model"),
+                path: "model".into(),
+                message,
+            },
             BuildError::Configuration(error) => ScenarioError::Invalid {
                 origin: self.origin.clone(),
                 location: Location::of_field(&self.origin, &self.text, "ensemble"),

@@ -562,7 +562,7 @@ impl DataDistribution for PluginDistribution {
 struct PluginStream<'a>(&'a PluginDistribution);
 
 impl DataStream for PluginStream<'_> {
-    fn fill(&mut self, rng: &mut dyn RngCore, x: &mut [f64], y: &mut [f64]) {
+    fn fill(&mut self, rng: &mut meanfield_core::Stream, x: &mut [f64], y: &mut [f64]) {
         // As in `PluginActivation::eval`: after a fault, the plugin is not called again.
         if self.0.faults.first().is_some() {
             x.fill(f64::NAN);

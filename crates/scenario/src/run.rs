@@ -334,8 +334,7 @@ fn write_outputs(
         }
         summary.points.push(meanfield_ldp::summarise_point(point));
         if outputs.snapshots.is_some() {
-            let probe = (plan.model)(&mut StreamKey::shared(0, Purpose::Init).stream()).model;
-            files.extend(meanfield_sinks::write_snapshots(&dir.join("snapshots"), point, probe.blocks())?);
+            files.extend(meanfield_sinks::write_snapshots(&dir.join("snapshots"), point, &plan.blocks)?);
         }
     }
     for sink in &mut sinks {

@@ -1,58 +1,20 @@
 //! The one-hidden-layer network ŷ(x) = N^(−β) Σ_i c_i σ(w_i·x + b_i) as a system of N particles
-//! θ_i = (c_i, w_i, b_i).
+//! θ_i = (c_i, w_i, b_i): the network and its gradients here, its configuration in [`config`], and the
+//! stepping of plain SGD without bias, each step in one pass ([`fused`]), and for small online networks
+//! several replicas at once in vector lanes ([`lanes`]), both chosen by [`OneHiddenSgd`].
+
+mod config;
+mod fused;
+mod lanes;
+mod sgd;
+
+pub use config::{ModelError, OneHiddenConfig};
+pub use sgd::OneHiddenSgd;
 
 use crate::batched::{Batched, predict_in_chunks};
-use crate::lockstep;
-use meanfield_core::{Activation, Block, Lockstep, Model};
+use meanfield_core::{Block, Model};
 use meanfield_kernels::dense;
 use rayon::prelude::*;
-use std::sync::Arc;
-
-/// Invalid model dimensions.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ModelError {
-    #[error("{what} must be at least 1, got 0")]
-    Zero { what: &'static str },
-    #[error("beta must be 1 (mean-field) or 0.5 (lazy), got {0}")]
-    Beta(f64),
-}
-
-/// Shape and training switches of a [`OneHidden`] network.
-#[derive(Debug, Clone)]
-pub struct OneHiddenConfig {
-    /// N, the number of hidden units (particles).
-    pub width: usize,
-    /// d, the input dimension.
-    pub dim: usize,
-    /// Prefactor exponent β: 1 is the mean-field scaling, ½ the lazy (NTK) one.
-    pub beta: f64,
-    pub activation: Arc<dyn Activation>,
-    /// Whether the bias block b exists.
-    pub bias: bool,
-    pub train_c: bool,
-    pub train_w: bool,
-    pub train_b: bool,
-    /// Largest training batch; sizes the scratch space.
-    pub max_batch: usize,
-}
-
-impl OneHiddenConfig {
-    /// Mean-field scaling (β = 1), no bias, c and w trained, online batches: change fields with
-    /// `OneHiddenConfig { bias: true, ..OneHiddenConfig::mean_field(n, d, act) }`.
-    pub fn mean_field(width: usize, dim: usize, activation: Arc<dyn Activation>) -> OneHiddenConfig {
-        OneHiddenConfig {
-            width,
-            dim,
-            beta: 1.0,
-            activation,
-            bias: false,
-            train_c: true,
-            train_w: true,
-            train_b: false,
-            max_batch: 1,
-        }
-    }
-}
 
 /// One hidden layer. Parameters are stored as blocks `c` (N×1), `w` (N×d, row-major: particle i's
 /// weights are contiguous) and, with a bias, `b` (N×1). All parameters start at zero; initial laws are
@@ -105,14 +67,12 @@ fn predict_chunk(config: &OneHiddenConfig) -> usize {
 
 impl OneHidden {
     pub fn new(config: OneHiddenConfig) -> Result<Self, ModelError> {
-        for (what, value) in [("width", config.width), ("input dimension", config.dim), ("batch", config.max_batch)] {
-            if value == 0 {
-                return Err(ModelError::Zero { what });
-            }
-        }
-        if config.beta != 1.0 && config.beta != 0.5 {
-            return Err(ModelError::Beta(config.beta));
-        }
+        config.check()?;
+        Ok(OneHidden::from_checked(config))
+    }
+
+    /// A network of a configuration that passed [`OneHiddenConfig::check`].
+    fn from_checked(config: OneHiddenConfig) -> OneHidden {
         let (n, d) = (config.width, config.dim);
         let mut blocks = vec![
             Block { name: "c".into(), offset: 0, rows: n, cols: 1, trainable: config.train_c },
@@ -124,7 +84,7 @@ impl OneHidden {
         let num_params = blocks.iter().map(|b| b.rows * b.cols).sum();
         let scratch = config.max_batch * n;
         let chunk = predict_chunk(&config);
-        Ok(OneHidden {
+        OneHidden {
             prefactor: (n as f64).powf(-config.beta),
             blocks,
             params: vec![0.0; num_params],
@@ -139,7 +99,7 @@ impl OneHidden {
             ahead_x: vec![0.0; d],
             predict_chunk: chunk,
             config,
-        })
+        }
     }
 
     /// Pre-activations and activations (and derivatives when asked) of `n` samples into the scratch.
@@ -251,39 +211,6 @@ impl OneHidden {
         });
     }
 
-    /// The rest of an online step once its residual `r` is known, and the next sample's forward pass up to
-    /// the output sum, in one pass over the particles: per run of particles the gradient coefficients, the w
-    /// step with the pre-activations of `next` ([`dense::step_rows_then_dots`]), the c step (after the
-    /// coefficients have read the old c) and the activations and derivatives of `next`. Each is the function
-    /// the separate passes call, on a run of particles, so every bit is theirs; but a wide network forks and
-    /// joins once per step instead of four times. The next fused step reuses the activations if it gets
-    /// `next`.
-    fn online_step_ahead(&mut self, (c, w): (&mut [f64], &mut [f64]), x: &[f64], r: f64, eta: f64, next: &[f64]) {
-        let (width, d) = (self.config.width, self.config.dim);
-        let (train_c, activation) = (self.config.train_c, &*self.config.activation);
-        // `residuals` and `c_gradient` with one sample: the scale 1/n and the weight r·(1/n), n = 1.
-        let (residual, weight) = ([r], [r * 1.0]);
-        let step = |c: &mut [f64], w: &mut [f64], pre: &mut [f64], act: &mut [f64], coef: &mut [f64]| {
-            dense::gradient_coefficients(coef, &residual, 1.0, c);
-            dense::step_rows_then_dots(coef, x, eta, w, next, pre);
-            if train_c {
-                dense::weighted_sums(act, &weight, dense::RowTarget::Step { params: c, eta });
-            }
-            activation.eval(pre, act, Some(coef));
-        };
-        let (pre, act, coef) = (&mut self.pre[..width], &mut self.act[..width], &mut self.act_prime[..width]);
-        match dense::particle_tasks(width, width * d) {
-            None => step(c, w, pre, act, coef),
-            Some(p) => {
-                let runs = (c.par_chunks_mut(p), w.par_chunks_mut(p * d), pre.par_chunks_mut(p));
-                let runs = (runs.0, runs.1, runs.2, act.par_chunks_mut(p), coef.par_chunks_mut(p));
-                runs.into_par_iter().for_each(|(c, w, pre, act, coef)| step(c, w, pre, act, coef));
-            }
-        }
-        self.ahead_x.copy_from_slice(next);
-        self.ahead = true;
-    }
-
     /// The w gradient Σ_b coef_ib x_b of every particle into `target`.
     fn w_gradient(&self, x: &[f64], n: usize, target: dense::RowTarget<'_>) {
         let (width, d) = (self.config.width, self.config.dim);
@@ -332,16 +259,6 @@ impl Model for OneHidden {
         self.config.beta
     }
 
-    fn lockstep(&self, replicas: usize) -> Option<Box<dyn Lockstep>> {
-        // The lanes do the online fused step; a bias or a batch takes the general path, and so does a
-        // network wide enough to split its own passes over the threads (it fills the vectors alone).
-        let (width, d) = (self.config.width, self.config.dim);
-        let small = dense::particle_tasks(width, width * d).is_none();
-        let online = self.config.max_batch == 1 && !self.config.bias;
-        (online && small && replicas >= lockstep::LANES)
-            .then(|| lockstep::lanes_for(&self.config, self.prefactor, replicas))
-    }
-
     fn predict(&mut self, x: &[f64], out: &mut [f64]) {
         predict_in_chunks(self, x, out);
     }
@@ -371,48 +288,8 @@ impl Model for OneHidden {
         }
     }
 
-    fn fused_sgd_step(&mut self, x: &[f64], y: &[f64], eta: f64, residual: &mut [f64], next_x: Option<&[f64]>) -> bool {
-        // The bias block is rare: the general path serves it.
-        if self.config.bias {
-            return false;
-        }
-        let n = y.len();
-        let (width, d) = (self.config.width, self.config.dim);
-        let (train_c, train_w) = (self.config.train_c, self.config.train_w);
-        let same_sample = || x[..d].iter().zip(&self.ahead_x).all(|(a, b)| a.to_bits() == b.to_bits());
-        if self.ahead && n == 1 && same_sample() {
-            // The last step computed this sample's activations and derivatives with the current weights
-            // (and no bias).
-            self.ahead = false;
-            self.output_sums(1);
-        } else {
-            self.forward(x, n, train_w);
-        }
-        let online_ahead = next_x.filter(|next| train_w && self.config.max_batch == 1 && next.len() == d);
-        self.residuals(y, residual, train_w && online_ahead.is_none());
-        // The arithmetic of `descent_direction` + `θ += η g`, entry by entry. The w step uses the c of
-        // before the step (in the coefficients), so c is updated last.
-        // The gradient passes read the scratch while they write the parameters: the parameters are moved
-        // out for the step (a move, not a copy) and back.
-        let mut params = std::mem::take(&mut self.params);
-        let (c, rest) = params.split_at_mut(width);
-        let w = &mut rest[..width * d];
-        if let Some(next) = online_ahead {
-            self.online_step_ahead((c, w), &x[..d], residual[0], eta, next);
-        } else {
-            if train_w {
-                self.w_gradient(x, n, dense::RowTarget::Step { params: w, eta });
-            }
-            if train_c {
-                self.c_gradient(residual, dense::RowTarget::Step { params: c, eta });
-            }
-        }
-        self.params = params;
-        true
-    }
-
     fn clone_box(&self) -> Box<dyn Model> {
-        let mut copy = OneHidden::new(self.config.clone()).expect("configuration was valid when built");
+        let mut copy = OneHidden::from_checked(self.config.clone());
         copy.params.copy_from_slice(&self.params);
         Box::new(copy)
     }
@@ -422,7 +299,9 @@ impl Model for OneHidden {
 mod tests {
     use super::*;
     use crate::BuiltinActivation;
+    use meanfield_core::Activation;
     use rand::{Rng, SeedableRng};
+    use std::sync::Arc;
 
     fn network(width: usize, dim: usize, beta: f64, bias: bool, act: BuiltinActivation, batch: usize) -> OneHidden {
         let config = OneHiddenConfig::mean_field(width, dim, Arc::new(act));
@@ -433,148 +312,6 @@ mod tests {
             *p = rng.random_range(-1.0..1.0);
         }
         net
-    }
-
-    /// The fused SGD step leaves the parameters `descent_direction` + θ += η·direction leaves, with either
-    /// block frozen: batched (a product then a sum, as the plain update) bit for bit; online, where each
-    /// update is one product rounded once into θ (`dense::step_product`), within rounding. It declines
-    /// networks with a bias.
-    #[test]
-    fn fused_step_equals_direction_then_update() {
-        let (width, d, eta) = (9, 7, 0.37);
-        for (batch, train_c, train_w) in
-            [(1, true, true), (1, false, true), (1, true, false), (5, true, true), (8, true, false)]
-        {
-            let config = OneHiddenConfig::mean_field(width, d, Arc::new(BuiltinActivation::Tanh));
-            let config = OneHiddenConfig { max_batch: batch, train_c, train_w, ..config };
-            let mut plain = OneHidden::new(config).unwrap();
-            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(batch as u64);
-            for p in plain.params_mut() {
-                *p = rng.random_range(-1.0..1.0);
-            }
-            let mut fused = OneHidden::new(plain.config.clone()).unwrap();
-            fused.params_mut().copy_from_slice(plain.params());
-            for _ in 0..3 {
-                let x: Vec<f64> = (0..batch * d).map(|_| rng.random_range(-1.5..1.5)).collect();
-                let y: Vec<f64> = (0..batch).map(|_| rng.random_range(-1.0..1.0)).collect();
-                let (mut r_plain, mut r_fused) = (vec![0.0; batch], vec![0.0; batch]);
-                let mut direction = vec![0.0; plain.params().len()];
-                plain.descent_direction(&x, &y, &mut r_plain, &mut direction);
-                let blocks = plain.blocks().to_vec();
-                for block in blocks.iter().filter(|b| b.trainable) {
-                    for k in block.range() {
-                        plain.params[k] += eta * direction[k];
-                    }
-                }
-                assert!(fused.fused_sgd_step(&x, &y, eta, &mut r_fused, None));
-                let bits = |v: &[f64]| v.iter().map(|p| p.to_bits()).collect::<Vec<_>>();
-                assert_eq!(bits(&r_fused), bits(&r_plain));
-                let case = format!("batch {batch}, c {train_c}, w {train_w}");
-                if batch > 1 {
-                    assert_eq!(bits(fused.params()), bits(plain.params()), "{case}");
-                    continue;
-                }
-                // Both start from the same θ and the same direction bits. The plain update rounds the
-                // product g, η·g and the sum; the fused one η·a and the sum: each rounding is a relative
-                // error of at most ε/2 = 2⁻⁵³, so they differ by at most 3·(ε/2)·|η·g| + 2·(ε/2)·|θ'| (θ' the
-                // new value) to first order; 2ε·(|η·g| + |θ'|) bounds that with room. An error in the step
-                // (η applied twice, a lost factor) moves θ by a sizeable fraction of η·g and fails it.
-                for (k, (f, p)) in fused.params().iter().zip(plain.params()).enumerate() {
-                    let bound = 2.0 * f64::EPSILON * ((eta * direction[k]).abs() + p.abs());
-                    assert!((f - p).abs() <= bound, "{case}: parameter {k}: fused {f:e}, plain {p:e}");
-                }
-                // The next step from the same state, so that the bound stays one step's.
-                fused.params_mut().copy_from_slice(plain.params());
-            }
-        }
-        let mut biased = network(3, 2, 1.0, true, BuiltinActivation::Tanh, 2);
-        let before = biased.params().to_vec();
-        assert!(!biased.fused_sgd_step(&[0.1, 0.2], &[0.5], 0.1, &mut [0.0], None));
-        assert_eq!(biased.params(), &before[..]);
-    }
-
-    /// Wide networks split their passes over particles across the rayon pool: steps on pools of 1, 2 and 3
-    /// threads leave the same bits, online and batched, fused and through the direction (with a bias).
-    #[test]
-    fn steps_are_identical_for_any_thread_count() {
-        let step = |threads: usize, batch: usize, bias: bool| {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-            pool.install(|| {
-                let (width, d) = (3500, 20);
-                assert!(dense::particle_tasks(width, width * d * batch).is_some(), "the parallel path is taken");
-                let mut net = network(width, d, 1.0, bias, BuiltinActivation::Tanh, batch);
-                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
-                let mut direction = vec![0.0; net.params().len()];
-                let mut residual = vec![0.0; batch];
-                let samples: Vec<(Vec<f64>, Vec<f64>)> = (0..4)
-                    .map(|_| {
-                        let x = (0..batch * d).map(|_| rng.random_range(-1.5..1.5)).collect();
-                        (x, (0..batch).map(|_| rng.random_range(-1.0..1.0)).collect())
-                    })
-                    .collect();
-                for (k, (x, y)) in samples.iter().enumerate() {
-                    let next = samples.get(k + 1).map(|(x, _)| &x[..]);
-                    if !net.fused_sgd_step(x, y, 0.3, &mut residual, next) {
-                        net.descent_direction(x, y, &mut residual, &mut direction);
-                        for (p, g) in net.params_mut().iter_mut().zip(&direction) {
-                            *p += 0.3 * g;
-                        }
-                    }
-                }
-                net.params().iter().chain(&residual).map(|v| v.to_bits()).collect::<Vec<_>>()
-            })
-        };
-        for (batch, bias) in [(1, false), (1, true), (3, false), (64, true)] {
-            let one = step(1, batch, bias);
-            assert_eq!(step(2, batch, bias), one, "batch {batch}, bias {bias}: 2 threads");
-            assert_eq!(step(3, batch, bias), one, "batch {batch}, bias {bias}: 3 threads");
-        }
-    }
-
-    /// Online fused steps told the next sample compute its activations ahead and reuse them: the same bits
-    /// as steps that are not told, also when the next call brings another sample, when a prediction
-    /// overwrites the scratch in between, or when the parameters are written in between; for a narrow
-    /// network and for one wide enough to step in parallel tasks (two threads), with c trained or frozen.
-    #[test]
-    fn stepping_ahead_changes_no_bit() {
-        for (width, d, train_c) in [(9, 6, true), (9, 6, false), (3500, 20, true), (3500, 20, false)] {
-            check_stepping_ahead(width, d, train_c);
-        }
-    }
-
-    fn check_stepping_ahead(width: usize, d: usize, train_c: bool) {
-        let steps = 12;
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(8);
-        let samples: Vec<(Vec<f64>, f64)> = (0..steps)
-            .map(|_| ((0..d).map(|_| rng.random_range(-1.5..1.5)).collect(), rng.random_range(-1.0..1.0)))
-            .collect();
-        let decoy: Vec<f64> = (0..d).map(|_| rng.random_range(-1.5..1.5)).collect();
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
-        let run = |ahead: bool| {
-            let mut net = network(width, d, 1.0, false, BuiltinActivation::Tanh, 1);
-            net.config.train_c = train_c;
-            let mut trace = Vec::new();
-            for (k, (x, y)) in samples.iter().enumerate() {
-                let next = match k {
-                    _ if !ahead => None,
-                    3 => Some(&decoy[..]),
-                    _ => samples.get(k + 1).map(|(x, _)| &x[..]),
-                };
-                let mut residual = [0.0];
-                assert!(pool.install(|| net.fused_sgd_step(x, &[*y], 0.2, &mut residual, next)));
-                trace.push(residual[0].to_bits());
-                match k {
-                    5 => net.predict(&decoy, &mut [0.0]),
-                    8 => net.params_mut()[width] += 0.125,
-                    _ => {}
-                }
-            }
-            trace.extend(net.params().iter().map(|p| p.to_bits()));
-            trace
-        };
-        let parallel = pool.install(|| dense::particle_tasks(width, width * d).is_some());
-        assert_eq!(parallel, width > 1000, "the parallel path is taken for the wide network alone");
-        assert_eq!(run(true), run(false), "width {width}, d {d}, c trained {train_c}");
     }
 
     fn batch_loss(net: &mut OneHidden, x: &[f64], y: &[f64]) -> f64 {

@@ -1,0 +1,63 @@
+//! The dynamics of plain SGD on a [`OneHidden`] network without bias: each replica stepped in one pass per
+//! step ([`FusedStepper`]), and small online networks in groups of vector lanes ([`OneHiddenLanes`]).
+
+use super::fused::FusedStepper;
+use super::lanes::{LANES, OneHiddenLanes, WIDE_LANES, max_lanes};
+use super::{ModelError, OneHidden, OneHiddenConfig};
+use meanfield_core::{Dynamics, SgdSettings, Stepper};
+
+/// Plain SGD (no weight decay, no noise) of a [`OneHidden`] network without bias: the same bits as
+/// `meanfield_dynamics::Sgd` on a batch (online within the rounding of one fused update), in one pass over
+/// the particles per step. The scenario chooses it where it applies ([`OneHiddenSgd::new`]).
+#[derive(Debug, Clone)]
+pub struct OneHiddenSgd {
+    config: OneHiddenConfig,
+    eta: f64,
+    /// The most replicas one stepper advances together (1: no lanes).
+    max_lanes: usize,
+    /// Whether the activation is the built-in tanh, which the lanes evaluate with the output sums.
+    builtin_tanh: bool,
+}
+
+impl OneHiddenSgd {
+    /// The fused stepping of networks of `config` (its `max_batch` the batch of `settings`), or `None` where
+    /// it does not apply: a bias, weight decay or noise.
+    pub fn new(config: OneHiddenConfig, settings: &SgdSettings) -> Result<Option<OneHiddenSgd>, ModelError> {
+        config.check()?;
+        if config.bias || !settings.is_plain() {
+            return Ok(None);
+        }
+        let max_lanes = max_lanes(&config);
+        Ok(Some(OneHiddenSgd { config, eta: settings.eta, max_lanes, builtin_tanh: false }))
+    }
+
+    /// Declares that the network's activation is the built-in tanh (`BuiltinActivation::Tanh`): the lanes
+    /// then evaluate it together with the output sums, with the bits of evaluating it alone.
+    pub fn with_builtin_tanh(self) -> OneHiddenSgd {
+        OneHiddenSgd { builtin_tanh: true, ..self }
+    }
+
+    fn network(&self) -> OneHidden {
+        OneHidden::from_checked(self.config.clone())
+    }
+}
+
+impl Dynamics for OneHiddenSgd {
+    fn group(&self, left: usize) -> usize {
+        [WIDE_LANES, LANES].into_iter().find(|&lanes| lanes <= self.max_lanes && lanes <= left).unwrap_or(1)
+    }
+
+    fn stepper(&self, replicas: usize) -> Box<dyn Stepper> {
+        let lanes = |net| -> Box<dyn Stepper> {
+            match net {
+                WIDE_LANES => Box::new(OneHiddenLanes::<WIDE_LANES>::new(&self.config, self.eta, self.builtin_tanh)),
+                _ => Box::new(OneHiddenLanes::<LANES>::new(&self.config, self.eta, self.builtin_tanh)),
+            }
+        };
+        match replicas {
+            WIDE_LANES | LANES if replicas <= self.max_lanes => lanes(replicas),
+            1 => Box::new(FusedStepper::new(self.network(), self.eta)),
+            other => panic!("OneHiddenSgd groups replicas by 1, {LANES} or {WIDE_LANES}, not {other}"),
+        }
+    }
+}
