@@ -13,7 +13,7 @@ mod common;
 mod pool;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use meanfield_scenario::Scenario;
+use meanfield_scenario::CheckedScenario;
 
 /// The tests' small scenario, widened to the benchmark's size.
 fn scenario(activation: &str) -> String {
@@ -37,8 +37,8 @@ fn sgd_step(c: &mut Criterion) {
     let mut group = c.benchmark_group(format!("{STEPS} online steps, N=1000, d=20"));
     for (label, activation) in [("built-in softplus", "Softplus".to_owned()), ("plugin softplus", plugin_softplus)] {
         let text = scenario(&activation);
-        let scenario = Scenario::from_text(&text, "bench", std::path::Path::new(".")).unwrap();
-        let plan = scenario.plans().unwrap().remove(0);
+        let scenario = CheckedScenario::from_text(&text, "bench", std::path::Path::new(".")).unwrap();
+        let plan = scenario.plans().remove(0);
         let mut stepper = plan.dynamics.stepper(1);
         let mut params = vec![0.0; plan.blocks.iter().map(|b| b.rows * b.cols).sum()];
         (plan.init)(&mut params, &mut meanfield_core::StreamKey::shared(1, meanfield_core::Purpose::Init).stream());

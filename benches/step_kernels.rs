@@ -9,7 +9,7 @@ mod common;
 
 use criterion::{Criterion, Throughput, criterion_group};
 use meanfield_core::Activation;
-use meanfield_scenario::Scenario;
+use meanfield_scenario::CheckedScenario;
 use meanfield_scenario::bench::Workload;
 
 /// Samples per replica, drawn once and cycled through.
@@ -22,8 +22,8 @@ const STEPS: u64 = 16;
 /// replica, or the replicas of `ensemble-64` that step together in lanes).
 fn bench_workload(c: &mut Criterion, name: &str) {
     let workload = Workload::find(name).unwrap();
-    let scenario = Scenario::from_text(&workload.scenario_text(), name, std::path::Path::new(".")).unwrap();
-    let plan = scenario.plans().unwrap().remove(0);
+    let scenario = CheckedScenario::from_text(&workload.scenario_text(), name, std::path::Path::new(".")).unwrap();
+    let plan = scenario.plans().remove(0);
     let replicas = plan.dynamics.group(workload.replicas);
     let mut stepper = plan.dynamics.stepper(replicas);
     let mut params = vec![0.0; plan.blocks.iter().map(|b| b.rows * b.cols).sum()];

@@ -8,7 +8,7 @@ use meanfield_scenario::BuiltinActivation;
 use meanfield_scenario::Summary;
 use meanfield_scenario::plugins::{self, PLUGIN_PATH_VAR, PluginLibrary};
 use meanfield_scenario::spec::DataSpec;
-use meanfield_scenario::{RunError, RunOptions, Scenario, run::point_steps, run::total_steps};
+use meanfield_scenario::{CheckedScenario, RunError, RunOptions, run::point_steps, run::total_steps};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -106,10 +106,10 @@ enum PluginsCommand {
     List,
 }
 
-fn load(file: Option<&Path>) -> anyhow::Result<Scenario> {
+fn load(file: Option<&Path>) -> anyhow::Result<CheckedScenario> {
     Ok(match file {
-        Some(path) => Scenario::from_file(path)?,
-        None => Scenario::from_text(DEFAULT_SCENARIO, DEFAULT_ORIGIN, Path::new("."))?,
+        Some(path) => CheckedScenario::from_file(path)?,
+        None => CheckedScenario::from_text(DEFAULT_SCENARIO, DEFAULT_ORIGIN, Path::new("."))?,
     })
 }
 
@@ -149,7 +149,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Check { file } => {
             let scenario = load(Some(&file))?;
-            let plans = scenario.plans()?;
+            let plans = scenario.plans();
             println!("{}: ok, {} point(s) × {} replica(s)", scenario.origin, plans.len(), scenario.spec.replicas);
             for plan in &plans {
                 let i = &plan.info;
@@ -202,7 +202,7 @@ fn run(
     quiet: bool,
 ) -> anyhow::Result<ExitCode> {
     let scenario = load(file.as_deref())?;
-    let plans = scenario.plans()?;
+    let plans = scenario.plans();
     let total = total_steps(&scenario, &plans);
     if !quiet {
         eprintln!(

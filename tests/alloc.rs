@@ -5,7 +5,7 @@
 
 use meanfield_core::progress::NoProgress;
 use meanfield_core::{Purpose, ReplicaStreams, StreamKey};
-use meanfield_scenario::Scenario;
+use meanfield_scenario::CheckedScenario;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
@@ -79,8 +79,8 @@ fn steps_do_not_allocate() {
     ];
     for (data, dynamics, bias, replicas) in cases {
         let text = scenario(data, dynamics, bias, replicas);
-        let scenario = Scenario::from_text(&text, "alloc", dir.path()).unwrap();
-        let plan = &scenario.plans().unwrap()[0];
+        let scenario = CheckedScenario::from_text(&text, "alloc", dir.path()).unwrap();
+        let plan = &scenario.plans()[0];
         let group = plan.dynamics.group(replicas);
         assert_eq!(group > 1, replicas > 1, "{dynamics}, {replicas} replicas: lanes as expected");
         let mut stepper = plan.dynamics.stepper(group);
@@ -108,12 +108,12 @@ fn steps_do_not_allocate() {
     }
     // The counter works: a run (which allocates its records) is seen.
     let before = allocations();
-    let scenario = Scenario::from_text(
+    let scenario = CheckedScenario::from_text(
         &scenario("IsotropicGaussians(dim: 2, delta: 0.5)", "OnlineSgd(step: Fixed(0.1))", true, 1),
         "alloc",
         dir.path(),
     )
     .unwrap();
-    meanfield_dynamics::run_replica(&scenario.plans().unwrap()[0], 0, &NoProgress);
+    meanfield_dynamics::run_replica(&scenario.plans()[0], 0, &NoProgress);
     assert!(allocations() > before);
 }

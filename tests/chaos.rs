@@ -12,13 +12,13 @@
 
 mod common;
 
-use meanfield_scenario::Scenario;
+use meanfield_scenario::CheckedScenario;
 
 const REPLICAS: usize = 400;
 
 #[test]
 fn tagged_particles_decorrelate_like_one_over_n() {
-    let scenario = Scenario::from_file(&common::scenario_path("propagation_of_chaos.ron")).unwrap();
+    let scenario = CheckedScenario::from_file(&common::scenario_path("propagation_of_chaos.ron")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let report = common::run_scenario(&scenario, None, dir.path());
     // Fisher's z = atanh(r) has standard error 1/√(R − 3) whatever ρ; 4 of them leave a false alarm rate

@@ -9,14 +9,14 @@ mod common;
 use meanfield_core::progress::NoProgress;
 use meanfield_core::summary::DependenceCurve;
 use meanfield_ldp::dependence::{DependenceColumns, Sample, estimate};
-use meanfield_scenario::Scenario;
+use meanfield_scenario::CheckedScenario;
 
 /// t = 3 of `scenarios/three_layer_dependence.ron` (record every 1.0): mid-learning, where the
 /// dependence of every width is largest.
 const MID: usize = 3;
 
-fn scenario() -> Scenario {
-    Scenario::from_file(&common::scenario_path("three_layer_dependence.ron")).unwrap()
+fn scenario() -> CheckedScenario {
+    CheckedScenario::from_file(&common::scenario_path("three_layer_dependence.ron")).unwrap()
 }
 
 #[test]
@@ -47,7 +47,7 @@ fn dependence_is_at_its_null_level_for_independent_layers() {
     // The first layer of replica r paired with the second layer of replica r + 1: independent by
     // construction, at the time where the true pairing is most dependent.
     let scenario = scenario();
-    let plans = scenario.plans().unwrap();
+    let plans = scenario.plans();
     let point = &meanfield_dynamics::run_points(&plans[..1], &NoProgress)[0];
     let columns = DependenceColumns::find(&point.columns, meanfield_core::DEPENDENCE_COLUMN_PREFIX).unwrap();
     let (first, self_w) = columns.first;

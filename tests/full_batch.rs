@@ -10,7 +10,7 @@
 
 mod common;
 
-use meanfield_scenario::Scenario;
+use meanfield_scenario::CheckedScenario;
 use std::path::Path;
 
 fn final_risk(size: usize) -> f64 {
@@ -32,8 +32,8 @@ fn final_risk(size: usize) -> f64 {
     observables: [Risk(samples: 2000)],
 )"#
     );
-    let scenario = Scenario::from_text(&text, "full_batch.ron", Path::new(".")).unwrap();
-    assert_eq!(scenario.plans().unwrap()[0].batch, size, "one step averages over all P samples");
+    let scenario = CheckedScenario::from_text(&text, "full_batch.ron", Path::new(".")).unwrap();
+    assert_eq!(scenario.plans()[0].batch, size, "one step averages over all P samples");
     let dir = tempfile::tempdir().unwrap();
     let report = common::run_scenario(&scenario, None, dir.path());
     report.summary.points[0].final_values.iter().find(|c| c.column == "risk").unwrap().max

@@ -3,7 +3,7 @@
 mod common;
 
 use common::run_scenario;
-use meanfield_scenario::Scenario;
+use meanfield_scenario::CheckedScenario;
 
 /// `scenarios/ldp_annealed_initial.ron`: at t = 0 the annealed LDP of mean(c) is Cramér's theorem for
 /// c ~ N(0.3, 1.2²): Λ(k) = 0.3k + 0.72k² and, along the parametric curve, I(k) = 0.72k². Inside each
@@ -14,7 +14,7 @@ use meanfield_scenario::Scenario;
 /// (a − 0.3)²/2.88 within 0.01.
 #[test]
 fn annealed_ldp_at_time_zero_is_cramer() {
-    let scenario = Scenario::from_file(&common::scenario_path("ldp_annealed_initial.ron")).unwrap();
+    let scenario = CheckedScenario::from_file(&common::scenario_path("ldp_annealed_initial.ron")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let report = run_scenario(&scenario, None, dir.path());
     let ldp = report.summary.ldp.as_ref().expect("an ldp section");
@@ -67,7 +67,7 @@ fn annealed_ldp_at_time_zero_is_cramer() {
 fn quenched_and_annealed_agree_on_a_degenerate_initial_law() {
     let text = std::fs::read_to_string(common::scenario_path("ldp_annealed_initial.ron")).unwrap();
     let run = |text: &str| {
-        let scenario = Scenario::from_text(text, "ldp.ron", std::path::Path::new(".")).unwrap();
+        let scenario = CheckedScenario::from_text(text, "ldp.ron", std::path::Path::new(".")).unwrap();
         let dir = tempfile::tempdir().unwrap();
         run_scenario(&scenario, None, dir.path()).summary.ldp.unwrap()
     };
@@ -106,7 +106,7 @@ fn tilted_initial_law_reaches_rates_plain_sampling_cannot() {
             ],
         )
     };
-    let run = |scenario: &Scenario| {
+    let run = |scenario: &CheckedScenario| {
         let dir = tempfile::tempdir().unwrap();
         run_scenario(scenario, None, dir.path()).summary.ldp.unwrap().points.remove(0).rate_function
     };
@@ -162,7 +162,8 @@ fn sample_variance_under_sgd_keeps_its_rate_function() {
     };
     let cloning = "time: 2.0, average_from: Some(0.5), method: Cloning(clones: 1000, populations: 8)";
     for functional in ["time: 2.0", "time: 2.0, average_from: Some(0.5)", cloning] {
-        let scenario = Scenario::from_text(&text(functional), "variance.ron", std::path::Path::new(".")).unwrap();
+        let scenario =
+            CheckedScenario::from_text(&text(functional), "variance.ron", std::path::Path::new(".")).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let ldp = run_scenario(&scenario, None, dir.path()).summary.ldp.unwrap();
         let f = &ldp.points[0].rate_function;
@@ -212,7 +213,7 @@ fn annealed_rate_function_lies_below_the_quenched_one() {
         "ldp_one_hidden_quenched",
         &[shared[0], ("seeds: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]", "seeds: [1, 2, 3, 4, 5, 6, 7, 8]")],
     );
-    let run = |scenario: &Scenario| {
+    let run = |scenario: &CheckedScenario| {
         let dir = tempfile::tempdir().unwrap();
         run_scenario(scenario, None, dir.path()).summary.ldp.unwrap()
     };
@@ -275,8 +276,8 @@ fn quenched_configuration_from_an_npy_file() {
     let (c_mean, c_m2, w_mean) = (0.625, (0.25 + 2.25 + 0.25 + 1.0) / 4.0, 0.3125);
     let mut finals = Vec::new();
     for file in ["rows.npy", "flat.npy"] {
-        let scenario = Scenario::from_text(&text(file), "quenched.ron", dir.path()).unwrap();
-        let points = meanfield_dynamics::run_points(&scenario.plans().unwrap(), &meanfield_core::progress::NoProgress);
+        let scenario = CheckedScenario::from_text(&text(file), "quenched.ron", dir.path()).unwrap();
+        let points = meanfield_dynamics::run_points(&scenario.plans(), &meanfield_core::progress::NoProgress);
         for replica in &points[0].replicas {
             assert_eq!(replica.records[0].values[..3], [c_mean, c_m2, w_mean], "{file}");
         }
@@ -285,7 +286,7 @@ fn quenched_configuration_from_an_npy_file() {
         finals.push(last);
     }
     assert_eq!(finals[0], finals[1], "the two layouts are the same configuration");
-    let error = Scenario::from_text(&text("wrong.npy"), "quenched.ron", dir.path()).unwrap().plans().unwrap_err();
+    let error = CheckedScenario::from_text(&text("wrong.npy"), "quenched.ron", dir.path()).unwrap_err();
     let message = error.to_string();
     for fragment in ["wrong.npy", "has shape [3]", "c 4×1, w 4×1", "1-D array of 8 values", "4 × 2 array"] {
         assert!(message.contains(fragment), "missing {fragment:?} in {message}");
@@ -312,7 +313,7 @@ fn cloning_agrees_with_a_large_plain_ensemble() {
             ],
         )
     };
-    let run = |scenario: &Scenario| {
+    let run = |scenario: &CheckedScenario| {
         let dir = tempfile::tempdir().unwrap();
         run_scenario(scenario, None, dir.path()).summary.ldp.unwrap().points.remove(0).rate_function
     };
@@ -396,7 +397,7 @@ fn progress_counts_the_cloning_populations() {
             ("sweep: (width: [5, 10, 20], seeds: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]),", "sweep: (width: [5, 10]),"),
         ],
     );
-    let plans = scenario.plans().unwrap();
+    let plans = scenario.plans();
     let count = Count(Default::default());
     let dir = tempfile::tempdir().unwrap();
     let options = meanfield_scenario::RunOptions {

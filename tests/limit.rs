@@ -8,7 +8,7 @@ use common::{run_scenario, scaled_scenario};
 use meanfield_sinks::summary;
 
 /// `scenarios/lln_two_dimensional.ron` with five widths from 64 to 1024 up to t = 1.
-fn scaled_lln() -> meanfield_scenario::Scenario {
+fn scaled_lln() -> meanfield_scenario::CheckedScenario {
     scaled_scenario(
         "lln_two_dimensional",
         &[

@@ -12,7 +12,7 @@
 
 use meanfield_core::progress::NoProgress;
 use meanfield_dynamics::run_points;
-use meanfield_scenario::Scenario;
+use meanfield_scenario::CheckedScenario;
 use std::path::Path;
 
 const D: usize = 5;
@@ -110,8 +110,8 @@ fn within_tolerance(sgd: &[Vec<f64>], limit: &[f64]) -> Result<(), String> {
 
 #[test]
 fn sgd_risk_follows_the_mean_field_limit() {
-    let scenario = Scenario::from_text(&scenario(), "lln", Path::new(".")).unwrap();
-    let plans = scenario.plans().unwrap();
+    let scenario = CheckedScenario::from_text(&scenario(), "lln", Path::new(".")).unwrap();
+    let plans = scenario.plans();
     let points = run_points(&plans, &NoProgress);
     let replicas = &points[0].replicas;
     let times: Vec<f64> = replicas[0].records.iter().map(|r| r.time).collect();

@@ -7,7 +7,7 @@
 use meanfield_core::progress::NoProgress;
 use meanfield_core::{Checkpoints, PointResult, ReplicaResult, ReplicaState, Saved};
 use meanfield_dynamics::{run_points, run_points_with, run_replica, time_replicas};
-use meanfield_scenario::Scenario;
+use meanfield_scenario::CheckedScenario;
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -16,7 +16,7 @@ use std::time::Duration;
 /// with a step so large that most diverge between steps 1250 and 1500, some through a non-finite residual
 /// inside a step and one through non-finite parameters at a record, while some reach the horizon of 1400
 /// steps: lanes must stop one at a time.
-fn scenario() -> Scenario {
+fn scenario() -> CheckedScenario {
     let text = r#"Scenario(
         name: "lanes", seed: 5, replicas: 13,
         model: OneHidden(width: 24, activation: Tanh,
@@ -29,7 +29,7 @@ fn scenario() -> Scenario {
         observables: [Risk(samples: 200)],
         outputs: (snapshots: Some((times: [0.0, 2000.0, 5600.0], replicas: 6))),
     )"#;
-    Scenario::from_text(text, "lanes.ron", Path::new(".")).unwrap()
+    CheckedScenario::from_text(text, "lanes.ron", Path::new(".")).unwrap()
 }
 
 /// The bits of everything a replica's result holds.
@@ -43,7 +43,7 @@ fn bits(result: &ReplicaResult) -> String {
 
 #[test]
 fn replicas_in_lanes_give_the_bits_of_replicas_alone() {
-    let plans = scenario().plans().unwrap();
+    let plans = scenario().plans();
     let [PointResult { replicas, .. }] = &run_points(&plans, &NoProgress)[..] else { panic!("one point") };
     let mut finished = 0;
     for (r, in_lanes) in replicas.iter().enumerate() {
@@ -71,7 +71,7 @@ fn timed_replicas_step_in_the_same_lanes() {
         record: Every(250.0),
         observables: [Risk(samples: 100)],
     )"#;
-    let plans = Scenario::from_text(text, "timed.ron", Path::new(".")).unwrap().plans().unwrap();
+    let plans = CheckedScenario::from_text(text, "timed.ron", Path::new(".")).unwrap().plans();
     let timed = time_replicas(&plans[0], 6).unwrap();
     for (r, record) in timed.records.iter().enumerate() {
         let alone = run_replica(&plans[0], r, &NoProgress);
@@ -121,7 +121,7 @@ fn replicas_saved_in_lanes_resume_where_they_stood() {
         record: Every(155.0),
         observables: [Risk(samples: 50)],
     )"#;
-    let plans = Scenario::from_text(text, "saved.ron", Path::new(".")).unwrap().plans().unwrap();
+    let plans = CheckedScenario::from_text(text, "saved.ron", Path::new(".")).unwrap().plans();
     let [PointResult { replicas: reference, .. }] = &run_points(&plans, &NoProgress)[..] else { panic!("one point") };
     let saving = EveryState::default();
     let [PointResult { replicas: saved_run, .. }] = &run_points_with(&plans, &NoProgress, &saving).unwrap()[..] else {

@@ -8,7 +8,7 @@ mod common;
 use common::{SMALL, meanfield, plugin_dir, plugin_lib, root, scenario_path};
 use meanfield_core::summary::Summary;
 use meanfield_core::{DataDistribution, FaultLog, Purpose, StreamKey};
-use meanfield_scenario::Scenario;
+use meanfield_scenario::CheckedScenario;
 use meanfield_scenario::plugins;
 use std::path::Path;
 use std::sync::Arc;
@@ -188,7 +188,7 @@ fn a_plugin_returning_nan_is_divergence() {
 }
 
 fn run_in(dir: &Path, text: &str, threads: usize) -> Summary {
-    let scenario = Scenario::from_text(text, "test.ron", &root().join("scenarios")).unwrap();
+    let scenario = CheckedScenario::from_text(text, "test.ron", &root().join("scenarios")).unwrap();
     let report = common::run_scenario(&scenario, Some(threads), dir);
     assert!(report.divergences.is_empty() && report.faults.is_empty());
     report.summary

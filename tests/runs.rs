@@ -6,7 +6,7 @@
 mod common;
 
 use common::{meanfield, root, scaled_scenario, scenario_path};
-use meanfield_scenario::Scenario;
+use meanfield_scenario::CheckedScenario;
 use meanfield_sinks::summary;
 use std::path::Path;
 
@@ -15,7 +15,7 @@ use std::path::Path;
 /// relative. Six digits are far above that and far below any change a real bug would make.
 const SNAPSHOT_DIGITS: usize = 6;
 
-fn run(scenario: &Scenario, threads: usize, out: &Path) -> meanfield_scenario::RunReport {
+fn run(scenario: &CheckedScenario, threads: usize, out: &Path) -> meanfield_scenario::RunReport {
     common::run_scenario(scenario, Some(threads), out)
 }
 
@@ -76,7 +76,7 @@ fn cargo_run_without_arguments_runs_the_default_scenario() {
 
 #[test]
 fn results_are_byte_identical_for_one_and_two_threads() {
-    let scenario = Scenario::from_file(&scenario_path("default.ron")).unwrap();
+    let scenario = CheckedScenario::from_file(&scenario_path("default.ron")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (one, two) = (dir.path().join("one"), dir.path().join("two"));
     run(&scenario, 1, &one);
@@ -91,7 +91,7 @@ fn results_are_byte_identical_for_one_and_two_threads() {
 
 /// Runs `scenarios/<name>.ron` on two threads and snapshots its summary as `<name>_summary`.
 fn check_summary(name: &str) {
-    let scenario = Scenario::from_file(&scenario_path(&format!("{name}.ron"))).unwrap();
+    let scenario = CheckedScenario::from_file(&scenario_path(&format!("{name}.ron"))).unwrap();
     let dir = tempfile::tempdir().unwrap();
     run(&scenario, 2, dir.path());
     insta::assert_snapshot!(format!("{name}_summary"), snapshot_of(&dir.path().join("summary.ron")));
@@ -165,8 +165,8 @@ fn every_scenario_file_checks() {
     for entry in std::fs::read_dir(root().join("scenarios")).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "ron") {
-            let scenario = Scenario::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
-            scenario.plans().unwrap_or_else(|e| panic!("{e}"));
+            let scenario = CheckedScenario::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(scenario.plans().len(), scenario.points.len());
         }
     }
 }

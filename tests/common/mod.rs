@@ -15,11 +15,11 @@ pub fn scenario_path(name: &str) -> PathBuf {
 
 /// Runs every point of `scenario` in-process on `threads` threads (`None`: all cores), writing into `out`.
 pub fn run_scenario(
-    scenario: &meanfield_scenario::Scenario,
+    scenario: &meanfield_scenario::CheckedScenario,
     threads: Option<usize>,
     out: &Path,
 ) -> meanfield_scenario::RunReport {
-    let plans = scenario.plans().unwrap();
+    let plans = scenario.plans();
     let options = meanfield_scenario::RunOptions {
         threads,
         output: Some(out.to_owned()),
@@ -34,14 +34,14 @@ pub fn run_scenario(
 
 /// A scenario of `scenarios/` with its text changed by `replacements` (to scale it down for a test); each
 /// replaced text must still be in the file, so the test cannot silently drift from the scenario.
-pub fn scaled_scenario(name: &str, replacements: &[(&str, &str)]) -> meanfield_scenario::Scenario {
+pub fn scaled_scenario(name: &str, replacements: &[(&str, &str)]) -> meanfield_scenario::CheckedScenario {
     let path = scenario_path(&format!("{name}.ron"));
     let mut text = std::fs::read_to_string(&path).unwrap();
     for (from, to) in replacements {
         assert!(text.contains(from), "{name}.ron no longer contains {from}");
         text = text.replace(from, to);
     }
-    meanfield_scenario::Scenario::from_text(&text, &path.display().to_string(), path.parent().unwrap()).unwrap()
+    meanfield_scenario::CheckedScenario::from_text(&text, &path.display().to_string(), path.parent().unwrap()).unwrap()
 }
 
 /// Output of one `meanfield` invocation.

@@ -2,6 +2,7 @@
 //! θ_i = (c_i, z_i). The direction of particle i is r·(φ(x, z_i), c_i ∇_z φ(x, z_i)), r = y − ŷ, averaged
 //! over the batch (the one-hidden-layer convention: n·∂ŷ/∂θ_i).
 
+use crate::Checked;
 use crate::batched::{Batched, predict_in_chunks};
 use crate::one_hidden::ModelError;
 use meanfield_core::{Block, Model};
@@ -83,25 +84,38 @@ pub struct KernelParticles {
     grad: Vec<f64>,
 }
 
-impl KernelParticles {
-    pub fn new(config: KernelConfig) -> Result<Self, ModelError> {
-        for (what, value) in [("width", config.width), ("input dimension", config.dim), ("batch", config.max_batch)] {
+impl KernelConfig {
+    /// Checks the dimensions: every size at least 1.
+    pub fn check(self) -> Result<Checked<KernelConfig>, ModelError> {
+        for (what, value) in [("width", self.width), ("input dimension", self.dim), ("batch", self.max_batch)] {
             if value == 0 {
                 return Err(ModelError::Zero { what });
             }
         }
+        Ok(Checked(self))
+    }
+}
+
+impl KernelParticles {
+    pub fn new(config: KernelConfig) -> Result<Self, ModelError> {
+        Ok(KernelParticles::from_checked(&config.check()?))
+    }
+
+    /// Particles of a checked configuration, with zero parameters.
+    pub fn from_checked(config: &Checked<KernelConfig>) -> KernelParticles {
+        let config = config.get().clone();
         let (n, d) = (config.width, config.dim);
         let blocks = vec![
             Block { name: "c".into(), offset: 0, rows: n, cols: 1, trainable: config.train_c },
             Block { name: "z".into(), offset: n, rows: n, cols: d, trainable: config.train_z },
         ];
-        Ok(KernelParticles {
+        KernelParticles {
             blocks,
             params: vec![0.0; n + n * d],
             phi: vec![0.0; config.max_batch * n],
             grad: vec![0.0; d],
             config,
-        })
+        }
     }
 
     fn forward(&mut self, x: &[f64], n: usize) {
@@ -194,7 +208,7 @@ impl Model for KernelParticles {
     }
 
     fn clone_box(&self) -> Box<dyn Model> {
-        let mut copy = KernelParticles::new(self.config.clone()).expect("configuration was valid when built");
+        let mut copy = KernelParticles::from_checked(&Checked(self.config.clone()));
         copy.params.copy_from_slice(&self.params);
         Box::new(copy)
     }

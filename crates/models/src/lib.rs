@@ -3,11 +3,13 @@
 
 pub mod activations;
 mod batched;
+mod checked;
 pub mod kernel;
 pub mod one_hidden;
 pub mod two_hidden;
 
 pub use activations::BuiltinActivation;
+pub use checked::Checked;
 pub use kernel::{Kernel, KernelConfig, KernelParticles};
 pub use one_hidden::{ModelError, OneHidden, OneHiddenConfig, OneHiddenSgd};
 pub use two_hidden::{TwoHidden, TwoHiddenConfig};

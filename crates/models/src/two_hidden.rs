@@ -15,6 +15,7 @@
 //! t is the mean-field ODE/PDE system, non-trivial for every layer. `PerNeuron(α)` uses
 //! η = α / max(N1, N2) (see `Model::width`).
 
+use crate::Checked;
 use crate::batched::{Batched, predict_in_chunks};
 use crate::one_hidden::ModelError;
 use meanfield_core::{Activation, Block, Model};
@@ -77,18 +78,31 @@ pub struct TwoHidden {
     s: Vec<f64>,
 }
 
-impl TwoHidden {
-    pub fn new(config: TwoHiddenConfig) -> Result<Self, ModelError> {
+impl TwoHiddenConfig {
+    /// Checks the dimensions: every size at least 1.
+    pub fn check(self) -> Result<Checked<TwoHiddenConfig>, ModelError> {
         for (what, value) in [
-            ("width N1", config.width1),
-            ("width N2", config.width2),
-            ("input dimension", config.dim),
-            ("batch", config.max_batch),
+            ("width N1", self.width1),
+            ("width N2", self.width2),
+            ("input dimension", self.dim),
+            ("batch", self.max_batch),
         ] {
             if value == 0 {
                 return Err(ModelError::Zero { what });
             }
         }
+        Ok(Checked(self))
+    }
+}
+
+impl TwoHidden {
+    pub fn new(config: TwoHiddenConfig) -> Result<Self, ModelError> {
+        Ok(TwoHidden::from_checked(&config.check()?))
+    }
+
+    /// A network of a checked configuration, with zero parameters.
+    pub fn from_checked(config: &Checked<TwoHiddenConfig>) -> TwoHidden {
+        let config = config.get().clone();
         let (n1, n2, d) = (config.width1, config.width2, config.dim);
         let blocks = vec![
             Block { name: "w".into(), offset: 0, rows: n1, cols: d, trainable: config.train_w },
@@ -96,7 +110,7 @@ impl TwoHidden {
             Block { name: "c".into(), offset: n1 * d + n2 * n1, rows: n2, cols: 1, trainable: config.train_c },
         ];
         let b = config.max_batch;
-        Ok(TwoHidden {
+        TwoHidden {
             blocks,
             params: vec![0.0; n1 * d + n2 * n1 + n2],
             pre1: vec![0.0; b * n1],
@@ -107,7 +121,7 @@ impl TwoHidden {
             a2p: vec![0.0; b * n2],
             s: vec![0.0; n1],
             config,
-        })
+        }
     }
 
     fn split(&self) -> (&[f64], &[f64], &[f64]) {
@@ -257,7 +271,7 @@ impl Model for TwoHidden {
     }
 
     fn clone_box(&self) -> Box<dyn Model> {
-        let mut copy = TwoHidden::new(self.config.clone()).expect("configuration was valid when built");
+        let mut copy = TwoHidden::from_checked(&Checked(self.config.clone()));
         copy.params.copy_from_slice(&self.params);
         Box::new(copy)
     }

@@ -5,7 +5,7 @@
 //! from w_i ~ N(0, I/d), c_i ~ N(0, 1), with `Fixed(0.5)` steps, in float64. The peers in `bench/peers/`
 //! do the same arithmetic.
 
-use crate::{RunError, Scenario};
+use crate::{CheckedScenario, RunError};
 use serde::Serialize;
 
 /// One benchmark workload.
@@ -93,8 +93,8 @@ pub struct BenchResult {
 
 /// Runs `workload` on `threads` worker threads (`None`: all cores).
 pub fn run(workload: &Workload, threads: Option<usize>) -> Result<BenchResult, RunError> {
-    let scenario = Scenario::from_text(&workload.scenario_text(), workload.name, std::path::Path::new("."))?;
-    let plans = scenario.plans()?;
+    let scenario = CheckedScenario::from_text(&workload.scenario_text(), workload.name, std::path::Path::new("."))?;
+    let plans = scenario.plans();
     let plan = plans.first().expect("a workload has no sweep: one point");
     let mut builder = rayon::ThreadPoolBuilder::new();
     if let Some(threads) = threads {
@@ -127,8 +127,8 @@ mod tests {
     #[test]
     fn every_workload_is_a_valid_scenario_of_its_size() {
         for w in WORKLOADS {
-            let scenario = Scenario::from_text(&w.scenario_text(), w.name, std::path::Path::new(".")).unwrap();
-            let plans = scenario.plans().unwrap();
+            let scenario = CheckedScenario::from_text(&w.scenario_text(), w.name, std::path::Path::new(".")).unwrap();
+            let plans = scenario.plans();
             assert_eq!(plans.len(), 1);
             let info = &plans[0].info;
             assert_eq!((info.width, info.steps, info.replicas), (w.width, w.steps, w.replicas), "{}", w.name);

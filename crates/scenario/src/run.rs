@@ -1,7 +1,7 @@
 //! Running a scenario: plans → executor on a thread pool → sinks → manifest.
 
 use crate::spec::{LdpMethod, LdpSpec, PlotFormat};
-use crate::{Scenario, ScenarioError};
+use crate::{CheckedScenario, ScenarioError};
 use meanfield_core::summary::Summary;
 use meanfield_core::{
     Checkpoints, Divergence, NoCheckpoints, PointResult, Progress, Purpose, Sink, SinkError, StreamKey,
@@ -98,7 +98,7 @@ pub struct RunReport {
 
 /// The rate functions of the `ldp` section: from the replicas of `points`, or from cloning populations.
 fn ldp_summary(
-    scenario: &Scenario,
+    scenario: &CheckedScenario,
     ldp: &LdpSpec,
     plans: &[PointPlan],
     points: &[PointResult],
@@ -168,7 +168,7 @@ fn ldp_summary(
 
 /// SGD steps of one point (for its progress bar): every replica, and with `ldp` cloning every clone of
 /// every population at every k.
-pub fn point_steps(scenario: &Scenario, plan: &PointPlan) -> u64 {
+pub fn point_steps(scenario: &CheckedScenario, plan: &PointPlan) -> u64 {
     let clones_per_point = match scenario.spec.ldp.as_ref().map(|l| (&l.method, l.points)) {
         Some((LdpMethod::Cloning { clones, populations }, points)) => (clones * populations * points) as u64,
         _ => 0,
@@ -177,7 +177,7 @@ pub fn point_steps(scenario: &Scenario, plan: &PointPlan) -> u64 {
 }
 
 /// Total SGD steps of a run (for progress bars and the manifest).
-pub fn total_steps(scenario: &Scenario, plans: &[PointPlan]) -> u64 {
+pub fn total_steps(scenario: &CheckedScenario, plans: &[PointPlan]) -> u64 {
     plans.iter().map(|p| point_steps(scenario, p)).sum()
 }
 
@@ -187,7 +187,7 @@ pub fn total_steps(scenario: &Scenario, plans: &[PointPlan]) -> u64 {
 /// reported in the summary and in [`RunReport::divergences`], and everything they recorded before
 /// diverging is kept. With checkpoints (the default), finished replicas and the state of running ones are
 /// kept in `<output>/checkpoint` until every output is written; `options.resume` continues from there.
-pub fn run(scenario: &Scenario, plans: &[PointPlan], options: &RunOptions<'_>) -> Result<RunReport, RunError> {
+pub fn run(scenario: &CheckedScenario, plans: &[PointPlan], options: &RunOptions<'_>) -> Result<RunReport, RunError> {
     let dir = options.output.clone().unwrap_or_else(|| scenario.output_dir());
     // Fail before computing anything if results could not be written.
     std::fs::create_dir_all(&dir).map_err(|source| RunError::Output { dir: dir.clone(), source })?;
@@ -297,7 +297,7 @@ pub fn run(scenario: &Scenario, plans: &[PointPlan], options: &RunOptions<'_>) -
 }
 
 /// The command that continues a run of `scenario` stopped with its checkpoint in `dir`.
-fn resume_command(scenario: &Scenario, dir: &Path) -> String {
+fn resume_command(scenario: &CheckedScenario, dir: &Path) -> String {
     // The embedded default scenario is the one `meanfield run` runs without a file.
     let file = if scenario.origin.starts_with('<') { String::new() } else { format!(" {}", scenario.origin) };
     format!("meanfield run{file} --resume {}", dir.display())
@@ -305,7 +305,7 @@ fn resume_command(scenario: &Scenario, dir: &Path) -> String {
 
 /// Everything a finished run writes but the manifest: the sinks, the analyses and the plots.
 fn write_outputs(
-    scenario: &Scenario,
+    scenario: &CheckedScenario,
     (plans, limits): (&[PointPlan], &[Option<Arc<LimitSolution>>]),
     points: &[PointResult],
     pool: &rayon::ThreadPool,

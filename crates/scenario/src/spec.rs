@@ -1,5 +1,9 @@
 //! The scenario file schema (DESIGN.md §4): externally tagged enums, `deny_unknown_fields`, defaults for
-//! everything optional. These are the unchecked parameters; [`crate::Scenario`] holds the checked ones.
+//! everything optional. These are the unchecked parameters; [`crate::CheckedScenario`] holds the checked
+//! ones.
+//!
+//! Long file: the whole schema in one place, so that it reads top to bottom as the scenario reference
+//! (docs/guide/scenarios.md) does.
 
 use meanfield_core::Statistic;
 use meanfield_core::StepRule;

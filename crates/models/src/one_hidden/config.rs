@@ -1,5 +1,6 @@
 //! The shape and training switches of a [`OneHidden`](super::OneHidden) network, and their check.
 
+use crate::Checked;
 use meanfield_core::Activation;
 use std::sync::Arc;
 
@@ -49,7 +50,7 @@ impl OneHiddenConfig {
     }
 
     /// Checks the dimensions and the scaling: every size at least 1, β = 1 or ½.
-    pub fn check(&self) -> Result<(), ModelError> {
+    pub fn check(self) -> Result<Checked<OneHiddenConfig>, ModelError> {
         for (what, value) in [("width", self.width), ("input dimension", self.dim), ("batch", self.max_batch)] {
             if value == 0 {
                 return Err(ModelError::Zero { what });
@@ -58,6 +59,6 @@ impl OneHiddenConfig {
         if self.beta != 1.0 && self.beta != 0.5 {
             return Err(ModelError::Beta(self.beta));
         }
-        Ok(())
+        Ok(Checked(self))
     }
 }

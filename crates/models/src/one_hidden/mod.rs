@@ -11,6 +11,7 @@ mod sgd;
 pub use config::{ModelError, OneHiddenConfig};
 pub use sgd::OneHiddenSgd;
 
+use crate::Checked;
 use crate::batched::{Batched, predict_in_chunks};
 use meanfield_core::{Block, Model};
 use meanfield_kernels::dense;
@@ -67,12 +68,12 @@ fn predict_chunk(config: &OneHiddenConfig) -> usize {
 
 impl OneHidden {
     pub fn new(config: OneHiddenConfig) -> Result<Self, ModelError> {
-        config.check()?;
-        Ok(OneHidden::from_checked(config))
+        Ok(OneHidden::from_checked(&config.check()?))
     }
 
-    /// A network of a configuration that passed [`OneHiddenConfig::check`].
-    fn from_checked(config: OneHiddenConfig) -> OneHidden {
+    /// A network of a checked configuration, with zero parameters.
+    pub fn from_checked(config: &Checked<OneHiddenConfig>) -> OneHidden {
+        let config = config.get().clone();
         let (n, d) = (config.width, config.dim);
         let mut blocks = vec![
             Block { name: "c".into(), offset: 0, rows: n, cols: 1, trainable: config.train_c },
@@ -289,7 +290,7 @@ impl Model for OneHidden {
     }
 
     fn clone_box(&self) -> Box<dyn Model> {
-        let mut copy = OneHidden::from_checked(self.config.clone());
+        let mut copy = OneHidden::from_checked(&Checked(self.config.clone()));
         copy.params.copy_from_slice(&self.params);
         Box::new(copy)
     }

@@ -3,7 +3,8 @@
 
 use super::fused::FusedStepper;
 use super::lanes::{LANES, OneHiddenLanes, WIDE_LANES, max_lanes};
-use super::{ModelError, OneHidden, OneHiddenConfig};
+use super::{OneHidden, OneHiddenConfig};
+use crate::Checked;
 use meanfield_core::{Dynamics, SgdSettings, Stepper};
 
 /// Plain SGD (no weight decay, no noise) of a [`OneHidden`] network without bias: the same bits as
@@ -11,7 +12,7 @@ use meanfield_core::{Dynamics, SgdSettings, Stepper};
 /// the particles per step. The scenario chooses it where it applies ([`OneHiddenSgd::new`]).
 #[derive(Debug, Clone)]
 pub struct OneHiddenSgd {
-    config: OneHiddenConfig,
+    config: Checked<OneHiddenConfig>,
     eta: f64,
     /// The most replicas one stepper advances together (1: no lanes).
     max_lanes: usize,
@@ -22,13 +23,12 @@ pub struct OneHiddenSgd {
 impl OneHiddenSgd {
     /// The fused stepping of networks of `config` (its `max_batch` the batch of `settings`), or `None` where
     /// it does not apply: a bias, weight decay or noise.
-    pub fn new(config: OneHiddenConfig, settings: &SgdSettings) -> Result<Option<OneHiddenSgd>, ModelError> {
-        config.check()?;
-        if config.bias || !settings.is_plain() {
-            return Ok(None);
+    pub fn new(config: Checked<OneHiddenConfig>, settings: &SgdSettings) -> Option<OneHiddenSgd> {
+        if config.get().bias || !settings.is_plain() {
+            return None;
         }
-        let max_lanes = max_lanes(&config);
-        Ok(Some(OneHiddenSgd { config, eta: settings.eta, max_lanes, builtin_tanh: false }))
+        let max_lanes = max_lanes(config.get());
+        Some(OneHiddenSgd { config, eta: settings.eta, max_lanes, builtin_tanh: false })
     }
 
     /// Declares that the network's activation is the built-in tanh (`BuiltinActivation::Tanh`): the lanes
@@ -38,7 +38,7 @@ impl OneHiddenSgd {
     }
 
     fn network(&self) -> OneHidden {
-        OneHidden::from_checked(self.config.clone())
+        OneHidden::from_checked(&self.config)
     }
 }
 

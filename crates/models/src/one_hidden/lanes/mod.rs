@@ -13,6 +13,7 @@
 mod kernels;
 
 use super::{OneHidden, OneHiddenConfig};
+use crate::Checked;
 use kernels::{
     ParticleStep, output_sums, row_dots, step_c, step_particles, step_particles_in_registers, tanh_and_output_sums,
 };
@@ -90,9 +91,10 @@ pub(super) struct OneHiddenLanes<const L: usize> {
 }
 
 impl<const L: usize> OneHiddenLanes<L> {
-    /// Lanes for networks of `config`, which passed its check and is online without bias.
-    pub(super) fn new(config: &OneHiddenConfig, eta: f64, builtin_tanh: bool) -> Self {
-        let nets: Vec<OneHidden> = (0..L).map(|_| OneHidden::from_checked(config.clone())).collect();
+    /// Lanes for networks of `config`, which is online without bias.
+    pub(super) fn new(checked: &Checked<OneHiddenConfig>, eta: f64, builtin_tanh: bool) -> Self {
+        let nets: Vec<OneHidden> = (0..L).map(|_| OneHidden::from_checked(checked)).collect();
+        let config = checked.get();
         let prefactor = nets[0].prefactor;
         let d = config.dim;
         OneHiddenLanes {
@@ -464,7 +466,7 @@ mod tests {
         let settings = meanfield_core::SgdSettings::new(meanfield_core::StepRule::Fixed(0.1), 20, 1, 0.0, 0.0);
         let group = |config: OneHiddenConfig, left: usize| {
             use meanfield_core::Dynamics;
-            crate::OneHiddenSgd::new(config, &settings).unwrap().map(|d| d.group(left))
+            crate::OneHiddenSgd::new(config.check().unwrap(), &settings).map(|d| d.group(left))
         };
         assert_eq!(group(config(10), 64), Some(wide));
         assert_eq!(group(config(10), 8), Some(wide));

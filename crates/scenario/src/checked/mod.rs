@@ -1,0 +1,421 @@
+//! The checked scenario (linfa's pattern: unchecked parameters → `check` → valid parameters). A parsed
+//! [`ScenarioSpec`] has every value validated ([`crate::check`]), its sweep expanded into points, and each
+//! point resolved into parameters of the valid types: the data law built (a file read, a plugin instance
+//! made), the model's configuration checked with its block layout and initial laws (or the quenched
+//! configuration read), the SGD settings with their batch, the step schedule, the observables, and the
+//! limit problem. Every failure on the way names the field (and its line) in the scenario. Building a run
+//! from a [`CheckedScenario`] ([`CheckedScenario::plans`]) cannot fail.
+
+mod components;
+mod limit;
+
+use crate::check::{self, Point, model_blocks};
+use crate::error::{Location, ScenarioError};
+use crate::plugins::{self, PluginError};
+use crate::spec::*;
+use components::{ResolveContext, data, model};
+use limit::limit_problem;
+use meanfield_core::{Block, DataDistribution, FaultLog, InitLaw, Observable, Purpose, SgdSettings, StreamKey};
+use meanfield_dynamics::{Averages, Histogram, LayerDependence, Moments, PointPlan, Risk, Schedule, Tagged, Variances};
+use meanfield_limit::{LIMIT_RISK_COLUMN, LimitProblem};
+use meanfield_models::{Checked, KernelConfig, OneHiddenConfig, TwoHiddenConfig};
+use meanfield_samplers as samplers;
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A scenario whose every value was checked and whose points were resolved into valid parameters.
+#[derive(Debug, Clone)]
+pub struct CheckedScenario {
+    pub spec: ScenarioSpec,
+    /// The text it was read from (kept for the manifest and error messages).
+    pub text: String,
+    /// The file name, or `<embedded default>`.
+    pub origin: String,
+    /// Data file paths are relative to this directory (the scenario file's).
+    pub base_dir: PathBuf,
+    pub points: Vec<CheckedPoint>,
+    /// The distinct limit problems of the points, each with the PDE times it is needed at and its points.
+    limit_groups: Vec<LimitGroup>,
+}
+
+/// A distinct limit problem of a scenario, the PDE times it is needed at, and the points that share it.
+#[derive(Debug, Clone)]
+struct LimitGroup {
+    problem: LimitProblem,
+    times: Vec<f64>,
+    members: Vec<usize>,
+}
+
+/// Plans with the solved limit of each (`None` where the point has none).
+pub type PlansWithLimits = (Vec<PointPlan>, Vec<Option<Arc<meanfield_limit::LimitSolution>>>);
+
+/// One sweep point with every parameter resolved.
+#[derive(Debug, Clone)]
+pub struct CheckedPoint {
+    /// The values that distinguish it (`width=256,seed=2`; keys its random streams).
+    pub label: String,
+    pub seed: u64,
+    /// The scenario with this point's swept values filled in.
+    pub spec: ScenarioSpec,
+    pub data: Arc<dyn DataDistribution>,
+    pub model: CheckedModel,
+    /// The SGD settings at the point's width, with the batch (a full batch is the data's rows).
+    pub settings: SgdSettings,
+    pub schedule: StepSchedule,
+    pub initial: InitialWeights,
+    pub observables: Vec<Arc<dyn Observable>>,
+    /// Where this point's components (plugins) record failures that they turn into NaN.
+    pub faults: Arc<FaultLog>,
+}
+
+/// A point's steps: the horizon, the record steps and the snapshot steps, in steps of its rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepSchedule {
+    /// At least 1.
+    pub steps: u64,
+    /// Physical time per step (t = k·η for `Fixed(η)`, k/N for `PerNeuron`).
+    pub time_per_step: f64,
+    /// Sorted, the last is `steps`.
+    pub record_steps: Vec<u64>,
+    /// Record steps at which replicas `0..snapshot_replicas` keep their parameters.
+    pub snapshot_steps: Vec<u64>,
+    pub snapshot_replicas: usize,
+}
+
+/// A point's model: its checked configuration, parameter layout, initial laws and description.
+#[derive(Debug, Clone)]
+pub struct CheckedModel {
+    pub kind: ModelKind,
+    pub blocks: Vec<Block>,
+    /// The initial law of each block, in storage order.
+    pub laws: Vec<Arc<dyn InitLaw>>,
+    pub name: String,
+}
+
+/// Which network, with its checked configuration.
+#[derive(Debug, Clone)]
+pub enum ModelKind {
+    /// `builtin_tanh`: the activation is the built-in tanh.
+    OneHidden {
+        config: Checked<OneHiddenConfig>,
+        builtin_tanh: bool,
+    },
+    TwoHidden(Checked<TwoHiddenConfig>),
+    Kernel(Checked<KernelConfig>),
+}
+
+/// How the replicas of a point get their initial weights.
+#[derive(Debug, Clone)]
+pub enum InitialWeights {
+    /// Drawn from the blocks' laws (each replica's own, or replica 0's for a quenched ensemble).
+    Drawn { quenched: bool },
+    /// One configuration, read from a file, for every replica.
+    Configuration(Arc<[f64]>),
+}
+
+/// Why a point could not be resolved.
+#[derive(Debug)]
+pub(crate) enum ResolveError {
+    Data(samplers::DatasetError),
+    /// A value that only the built data law shows to be out of range.
+    Invalid(check::Invalid),
+    /// The model's dimensions do not fit (which the checks should have refused first).
+    Model(String),
+    /// The scenario's `limit` does not fit its model and data, or could not be solved.
+    Limit(String),
+    /// The quenched configuration file does not fit the model.
+    Configuration(samplers::DatasetError),
+    /// A plugin at `path` (the dotted path of its reference in the scenario) failed to load or build.
+    Plugin {
+        path: String,
+        params: String,
+        source: Box<PluginError>,
+    },
+}
+
+impl CheckedScenario {
+    /// Reads, checks and resolves the scenario in `path`.
+    pub fn from_file(path: &Path) -> Result<CheckedScenario, ScenarioError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ScenarioError::Read { path: path.display().to_string(), source })?;
+        let base_dir = path.parent().map(Path::to_owned).unwrap_or_default();
+        CheckedScenario::from_text(&text, &path.display().to_string(), &base_dir)
+    }
+
+    /// Parses, checks and resolves scenario `text` (from `origin`; relative paths start at `base_dir`):
+    /// reads its data files and loads its plugins.
+    pub fn from_text(text: &str, origin: &str, base_dir: &Path) -> Result<CheckedScenario, ScenarioError> {
+        let spec = crate::parse::parse(text, origin)?;
+        let locate = |invalid: check::Invalid, point: Option<&Point>| {
+            let (message, location_path) = match point {
+                Some(p) if !p.label.is_empty() => {
+                    let by_width = invalid.path.starts_with("model.width") && spec.sweep.width.is_some();
+                    let sweep_path = if by_width { "sweep.width" } else { "sweep.fields" };
+                    (format!("{} (in sweep point '{}')", invalid.message, p.label), sweep_path.to_owned())
+                }
+                _ => (invalid.message, invalid.path.clone()),
+            };
+            ScenarioError::Invalid {
+                origin: origin.to_owned(),
+                location: Location::of_field(origin, text, &location_path),
+                path: invalid.path,
+                message,
+            }
+        };
+        check::validate(&spec).map_err(|e| locate(e, None))?;
+        let points = check::expand(&spec).map_err(|e| locate(e, None))?;
+        for point in &points {
+            check::validate(&point.spec).map_err(|e| locate(e, Some(point)))?;
+        }
+        let mut scenario = CheckedScenario {
+            spec,
+            text: text.to_owned(),
+            origin: origin.to_owned(),
+            base_dir: base_dir.to_owned(),
+            points: Vec::new(),
+            limit_groups: Vec::new(),
+        };
+        let resolved: Vec<CheckedPoint> = points
+            .into_iter()
+            .map(|point| resolve(point, &scenario.base_dir).map_err(|e| scenario.error(e)))
+            .collect::<Result<_, _>>()?;
+        scenario.points = resolved;
+        scenario.limit_groups = scenario.limit_groups().map_err(|e| scenario.error(e))?;
+        scenario.check_ldp_column()?;
+        Ok(scenario)
+    }
+
+    /// The `ldp` section reads a recorded column (the limit's columns are added when it is solved).
+    fn check_ldp_column(&self) -> Result<(), ScenarioError> {
+        let (Some(ldp), Some(point)) = (&self.spec.ldp, self.points.first()) else { return Ok(()) };
+        let from_limit =
+            self.spec.limit.is_some() && (ldp.column.starts_with("W1(") || ldp.column == LIMIT_RISK_COLUMN);
+        let columns: Vec<String> = point.observables.iter().flat_map(|o| o.columns()).collect();
+        if from_limit || columns.contains(&ldp.column) {
+            return Ok(());
+        }
+        Err(ScenarioError::Invalid {
+            origin: self.origin.clone(),
+            location: Location::of_field(&self.origin, &self.text, "ldp.column"),
+            path: "ldp.column".into(),
+            message: format!("'{}' is not recorded; the columns are: {}", ldp.column, columns.join(", ")),
+        })
+    }
+
+    /// The plan of every point: what the executor runs. A scenario with a `limit` gets its limit's
+    /// observable from [`CheckedScenario::with_limits`], which [`crate::run`] calls.
+    pub fn plans(&self) -> Vec<PointPlan> {
+        self.points
+            .iter()
+            .enumerate()
+            .map(|(index, point)| crate::build::plan(index, point, self.spec.replicas))
+            .collect()
+    }
+
+    /// Solves the limit of every group of points that share one (they differ only in width, replicas or
+    /// step rule) at the PDE times k·η of all their record steps, and adds a `LimitDistance` observable to
+    /// each of their plans; returns the plans with each point's solution (`None` without a limit). The
+    /// solves run in parallel on the current rayon pool; each is deterministic, so the thread count does not
+    /// change the results.
+    pub fn with_limits(&self, mut plans: Vec<PointPlan>) -> Result<PlansWithLimits, ScenarioError> {
+        let mut limits = vec![None; plans.len()];
+        let solutions: Vec<_> = self.limit_groups.par_iter().map(|g| g.problem.solve(&g.times)).collect();
+        for (group, solution) in self.limit_groups.iter().zip(solutions) {
+            let solution = Arc::new(
+                solution.map_err(|e| self.error(ResolveError::Limit(format!("cannot solve the limit: {e}"))))?,
+            );
+            for &m in &group.members {
+                let step_size = plans[m].info.step_size;
+                plans[m]
+                    .observables
+                    .push(Arc::new(meanfield_limit::LimitDistance { limit: solution.clone(), step_size }));
+                limits[m] = Some(solution.clone());
+            }
+        }
+        Ok((plans, limits))
+    }
+
+    /// The distinct limit problems of the points, each with the PDE times it is needed at and its points.
+    fn limit_groups(&self) -> Result<Vec<LimitGroup>, ResolveError> {
+        if self.spec.limit.is_none() {
+            return Ok(Vec::new());
+        }
+        let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+        for (index, point) in self.points.iter().enumerate() {
+            let mut key_spec = point.spec.clone();
+            if let ModelSpec::OneHidden { width, .. } = &mut key_spec.model {
+                *width = 0;
+            }
+            let key = format!("{:?}|{:?}|{:?}|{}", key_spec.model, key_spec.data, key_spec.limit, point.seed)
+                + &match key_spec.dynamics {
+                    DynamicsSpec::NoisySgd { weight_decay, temperature, .. } => {
+                        format!("|{weight_decay}|{temperature}")
+                    }
+                    _ => String::new(),
+                };
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, members)) => members.push(index),
+                None => groups.push((key, vec![index])),
+            }
+        }
+        let mut problems = Vec::with_capacity(groups.len());
+        for (_, members) in groups {
+            let first = &self.points[members[0]];
+            let faults = Arc::new(FaultLog::default());
+            let ctx = ResolveContext { base_dir: &self.base_dir, faults: &faults };
+            let problem = limit_problem(&first.spec, first.seed, &ctx)?;
+            let mut times: Vec<f64> = members
+                .iter()
+                .flat_map(|&m| {
+                    let point = &self.points[m];
+                    point.schedule.record_steps.iter().map(|&k| k as f64 * point.settings.eta).collect::<Vec<_>>()
+                })
+                .collect();
+            times.sort_by(f64::total_cmp);
+            times.dedup();
+            problems.push(LimitGroup { problem, times, members });
+        }
+        Ok(problems)
+    }
+
+    fn error(&self, error: ResolveError) -> ScenarioError {
+        let invalid = |path: &str, message: String| ScenarioError::Invalid {
+            origin: self.origin.clone(),
+            location: Location::of_field(&self.origin, &self.text, path),
+            path: path.into(),
+            message,
+        };
+        match error {
+            ResolveError::Data(error) => ScenarioError::Data { origin: self.origin.clone(), error },
+            ResolveError::Invalid(check::Invalid { path, message }) => invalid(&path, message),
+            ResolveError::Model(message) => invalid("model", message),
+            ResolveError::Configuration(error) => invalid("ensemble", error.to_string()),
+            ResolveError::Limit(message) => invalid("limit", message),
+            ResolveError::Plugin { path, params, source: error } => {
+                // A parameter error inside the plugin points into the params text, else at the reference.
+                let location = match error.as_ref() {
+                    plugins::PluginError::Rejected { line, col, .. } if *line > 0 => Location::within_field(
+                        &self.origin,
+                        &self.text,
+                        &format!("{path}.params"),
+                        &params,
+                        *line as usize,
+                        *col as usize,
+                    ),
+                    _ => None,
+                }
+                .or_else(|| Location::of_field(&self.origin, &self.text, &format!("{path}.name")))
+                .or_else(|| Location::of_field(&self.origin, &self.text, &path));
+                ScenarioError::Plugin { origin: self.origin.clone(), path, location, error }
+            }
+        }
+    }
+
+    /// Where results go unless overridden: `output`, or `results/<name>`.
+    pub fn output_dir(&self) -> PathBuf {
+        PathBuf::from(self.spec.output.clone().unwrap_or_else(|| format!("results/{}", self.spec.name)))
+    }
+
+    /// SHA-256 of the scenario text, hex.
+    pub fn sha256(&self) -> String {
+        Sha256::digest(self.text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// Resolves one sweep point: builds its data law (reading a file, making a plugin instance), checks its
+/// observables against the data's dimension, and resolves its model, SGD settings, step schedule, initial
+/// weights and observables.
+fn resolve(point: Point, base_dir: &Path) -> Result<CheckedPoint, ResolveError> {
+    let Point { label, seed, spec } = point;
+    let faults = Arc::new(FaultLog::default());
+    let ctx = ResolveContext { base_dir, faults: &faults };
+    let data = data(&spec.data, seed, &ctx)?;
+    let dim = data.dim();
+    check::validate_observables(&spec, Some(dim)).map_err(ResolveError::Invalid)?;
+    let width = spec.model.step_width();
+    let settings = match &spec.dynamics {
+        DynamicsSpec::OnlineSgd { step } => SgdSettings::new(*step, width, 1, 0.0, 0.0),
+        DynamicsSpec::FullBatchGd { step } => {
+            let rows = data.size().ok_or_else(|| {
+                ResolveError::Invalid(check::Invalid {
+                    path: "dynamics".into(),
+                    message: "FullBatchGd needs finite data: a Dataset or a Sample(size:, from:)".into(),
+                })
+            })?;
+            SgdSettings::new(*step, width, rows, 0.0, 0.0)
+        }
+        DynamicsSpec::MinibatchSgd { step, batch } => SgdSettings::new(*step, width, *batch, 0.0, 0.0),
+        DynamicsSpec::NoisySgd { step, batch, weight_decay, temperature } => {
+            SgdSettings::new(*step, width, *batch, *weight_decay, *temperature)
+        }
+    };
+    let model = model(&spec.model, dim, settings.batch, &ctx)?;
+    let schedule = schedule(&spec, &settings, width);
+    let initial = match &spec.ensemble {
+        EnsembleSpec::QuenchedFrom(path) => {
+            let configuration = samplers::read_configuration(&base_dir.join(path), &model.blocks)
+                .map_err(ResolveError::Configuration)?;
+            InitialWeights::Configuration(configuration.into())
+        }
+        EnsembleSpec::Quenched => InitialWeights::Drawn { quenched: true },
+        EnsembleSpec::Annealed => InitialWeights::Drawn { quenched: false },
+    };
+    let observables = observables(&spec, dim, seed);
+    Ok(CheckedPoint { label, seed, spec, data, model, settings, schedule, initial, observables, faults })
+}
+
+/// The steps of a point: its horizon, rounded to steps once; its record steps; the record steps nearest
+/// the snapshot times.
+fn schedule(spec: &ScenarioSpec, settings: &SgdSettings, width: usize) -> StepSchedule {
+    let time_per_step = settings.rule.time_per_step(width);
+    let steps = match spec.horizon {
+        Horizon::Time(t) => (t / time_per_step).round() as u64,
+        Horizon::Steps(n) => n,
+    };
+    let schedule = match spec.record {
+        RecordSpec::Every(dt) => Schedule::Every(dt),
+        RecordSpec::LogSpaced(n) => Schedule::LogSpaced(n),
+    };
+    let record_steps = schedule.steps(steps, settings.rule, width);
+    let (snapshot_steps, snapshot_replicas) = match &spec.outputs.snapshots {
+        Some(snapshots) => {
+            let times = record_steps.iter().map(|&s| s as f64 * time_per_step);
+            let mut chosen: Vec<u64> = snapshots
+                .times
+                .iter()
+                .filter_map(|&t| meanfield_core::nearest_time(times.clone(), t).map(|i| record_steps[i]))
+                .collect();
+            chosen.sort_unstable();
+            chosen.dedup();
+            (chosen, snapshots.replicas.min(spec.replicas))
+        }
+        None => (Vec::new(), 0),
+    };
+    StepSchedule { steps, time_per_step, record_steps, snapshot_steps, snapshot_replicas }
+}
+
+/// The observables of a point, checked against its model and data.
+fn observables(spec: &ScenarioSpec, dim: usize, seed: u64) -> Vec<Arc<dyn Observable>> {
+    let block_names: Vec<String> = model_blocks(spec, Some(dim)).iter().map(|(n, _)| (*n).to_owned()).collect();
+    spec.observables
+        .iter()
+        .map(|o| -> Arc<dyn Observable> {
+            match o {
+                ObservableSpec::Risk { samples } => Arc::new(Risk { samples: *samples }),
+                ObservableSpec::Moments => Arc::new(Moments { blocks: block_names.clone() }),
+                ObservableSpec::Variances => Arc::new(Variances { blocks: block_names.clone() }),
+                ObservableSpec::Histogram { of, bins, range } => {
+                    Arc::new(Histogram { of: of.clone(), bins: *bins, range: *range })
+                }
+                ObservableSpec::Averages(functions) => Arc::new(Averages { functions: functions.clone() }),
+                ObservableSpec::Tagged { of, particles } => Arc::new(Tagged { of: of.clone(), particles: *particles }),
+                ObservableSpec::LayerDependence { features, bandwidths } => {
+                    let mut rng = StreamKey::shared(seed, Purpose::Features).stream();
+                    Arc::new(LayerDependence::new(("w", "c"), (dim, 1), *features, *bandwidths, &mut rng))
+                }
+            }
+        })
+        .collect()
+}
