@@ -1,10 +1,8 @@
 //! Distances between measures: the particle measure μ_N against another particle measure or against a
 //! density on a grid (a limit solver's output). In one dimension Wasserstein distances are exact, through
-//! the quantile functions: W_p^p = ∫₀¹ |F⁻¹(u) − G⁻¹(u)|^p du. In more dimensions: sliced Wasserstein
-//! (the mean of W_p^p over random directions) and the energy distance.
-
-use rand::RngCore;
-use rand_distr::{Distribution, StandardNormal};
+//! the quantile functions: W_p^p = ∫₀¹ |F⁻¹(u) − G⁻¹(u)|^p du. In more dimensions, between the particles
+//! and a weighted point cloud (a grid density's cells at their centres, or other particles): sliced
+//! Wasserstein (the mean of W_p^p over directions) and the energy distance.
 
 /// The order p of a Wasserstein distance; 1 and 2 have exact closed forms on every piece.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,58 +123,104 @@ pub fn wasserstein_to_grid(samples: &[f64], density: &GridDensity, order: Order)
     order.root(total)
 }
 
-/// Sliced Wasserstein: (mean over `directions` random unit vectors θ of W_p^p(θ·a, θ·b))^(1/p), for
-/// point clouds `a` (· × dim) and `b` (· × dim), row-major. The directions come from `rng`, so the same
-/// stream gives the same value.
-pub fn sliced_wasserstein(
-    a: &[f64],
-    b: &[f64],
-    dim: usize,
-    directions: usize,
-    order: Order,
-    rng: &mut dyn RngCore,
-) -> f64 {
-    assert!(directions > 0 && dim > 0);
+/// W_p between the empirical measure of `a` (equal weights) and the discrete measure of the points `b` with
+/// `weights` (positive, normalised here): exact, by the same walk over the merged quantile breakpoints.
+pub fn wasserstein_1d_weighted(a: &[f64], b: &[f64], weights: &[f64], order: Order) -> f64 {
+    assert!(!a.is_empty() && !b.is_empty() && b.len() == weights.len(), "measures need points and weights");
+    let a = sorted(a);
+    let mut b: Vec<(f64, f64)> = b.iter().copied().zip(weights.iter().copied()).filter(|(_, w)| *w > 0.0).collect();
+    b.sort_by(|x, y| x.0.total_cmp(&y.0));
+    let total: f64 = b.iter().map(|(_, w)| w).sum();
+    let n = a.len() as f64;
+    let (mut i, mut j, mut u, mut cumulative, mut sum) = (0, 0, 0.0, 0.0, 0.0);
+    while i < a.len() && j < b.len() {
+        let a_end = (i + 1) as f64 / n;
+        let b_end = if j + 1 == b.len() { 1.0 } else { cumulative + b[j].1 / total };
+        let next = a_end.min(b_end);
+        sum += order.piece(a[i] - b[j].0, 0.0, next - u);
+        u = next;
+        if a_end <= next {
+            i += 1;
+        }
+        if b_end <= next {
+            cumulative = b_end;
+            j += 1;
+        }
+    }
+    order.root(sum)
+}
+
+/// `count` unit vectors of the plane at the angles π(k + ½)/count, k = 0…count − 1 (row-major pairs): the
+/// directions of a sliced distance in two dimensions, spread evenly over the half circle (a direction and
+/// its opposite give the same projection distance).
+pub fn plane_directions(count: usize) -> Vec<f64> {
+    (0..count)
+        .flat_map(|k| {
+            let angle = std::f64::consts::PI * (k as f64 + 0.5) / count as f64;
+            [angle.cos(), angle.sin()]
+        })
+        .collect()
+}
+
+/// Sliced Wasserstein: (mean over the unit vectors θ of `directions` (· × dim, row-major) of
+/// W_p^p(θ·a, θ·b))^(1/p), between the particles `a` (· × dim, equal weights) and the points `b` (· × dim)
+/// with `weights`.
+pub fn sliced_wasserstein(a: &[f64], b: &[f64], weights: &[f64], dim: usize, directions: &[f64], order: Order) -> f64 {
+    assert!(dim > 0 && !directions.is_empty() && directions.len().is_multiple_of(dim));
     let project = |points: &[f64], theta: &[f64]| -> Vec<f64> {
         points.chunks_exact(dim).map(|p| p.iter().zip(theta).map(|(x, t)| x * t).sum()).collect()
     };
-    let mut theta = vec![0.0; dim];
-    let mut total = 0.0;
-    for _ in 0..directions {
-        for t in &mut theta {
-            *t = StandardNormal.sample(&mut *rng);
-        }
-        let norm = theta.iter().map(|t| t * t).sum::<f64>().sqrt();
-        theta.iter_mut().for_each(|t| *t /= norm);
-        let w = wasserstein_1d(&project(a, &theta), &project(b, &theta), order);
-        total += match order {
-            Order::W1 => w,
-            Order::W2 => w * w,
-        };
-    }
-    order.root(total / directions as f64)
+    let count = directions.len() / dim;
+    let total: f64 = directions
+        .chunks_exact(dim)
+        .map(|theta| {
+            let w = wasserstein_1d_weighted(&project(a, theta), &project(b, theta), weights, order);
+            match order {
+                Order::W1 => w,
+                Order::W2 => w * w,
+            }
+        })
+        .sum();
+    order.root(total / count as f64)
 }
 
-/// The energy distance 2E|X − Y| − E|X − X'| − E|Y − Y'| between the empirical measures of `a` and `b`
-/// (· × dim, row-major), as a V-statistic (so it is ≥ 0 and 0 iff the measures are equal). Its square root
-/// is a metric on measures.
-pub fn energy_distance(a: &[f64], b: &[f64], dim: usize) -> f64 {
-    let mean_distance = |p: &[f64], q: &[f64]| {
-        let mut sum = 0.0;
-        for x in p.chunks_exact(dim) {
-            for y in q.chunks_exact(dim) {
-                sum += x.iter().zip(y).map(|(u, v)| (u - v) * (u - v)).sum::<f64>().sqrt();
-            }
+/// Σ_i Σ_k p_i q_k |x_i − y_k| for the points `x` with weights `p` and `y` with weights `q` (· × dim).
+fn mean_distance(x: &[f64], p: &[f64], y: &[f64], q: &[f64], dim: usize) -> f64 {
+    let mut sum = 0.0;
+    for (x, p) in x.chunks_exact(dim).zip(p) {
+        let mut row = 0.0;
+        for (y, q) in y.chunks_exact(dim).zip(q) {
+            row += q * x.iter().zip(y).map(|(u, v)| (u - v) * (u - v)).sum::<f64>().sqrt();
         }
-        sum / ((p.len() / dim) * (q.len() / dim)) as f64
-    };
-    2.0 * mean_distance(a, b) - mean_distance(a, a) - mean_distance(b, b)
+        sum += p * row;
+    }
+    sum
+}
+
+/// E|Y − Y'| of the points `b` with `weights` (normalised), the term of [`energy_distance`] that depends on
+/// `b` alone: computed once for a measure that is compared many times.
+pub fn self_distance(b: &[f64], weights: &[f64], dim: usize) -> f64 {
+    let total: f64 = weights.iter().sum();
+    let q: Vec<f64> = weights.iter().map(|w| w / total).collect();
+    mean_distance(b, &q, b, &q, dim)
+}
+
+/// The energy distance 2E|X − Y| − E|X − X'| − E|Y − Y'| between the particles `a` (· × dim, equal
+/// weights) and the points `b` with `weights`, as a V-statistic (so it is ≥ 0, and 0 iff the measures are
+/// equal; its square root is a metric on measures). `b_self` is [`self_distance`] of `b`.
+pub fn energy_distance(a: &[f64], b: &[f64], weights: &[f64], b_self: f64, dim: usize) -> f64 {
+    let n = a.len() / dim;
+    let p = vec![1.0 / n as f64; n];
+    let total: f64 = weights.iter().sum();
+    let q: Vec<f64> = weights.iter().map(|w| w / total).collect();
+    2.0 * mean_distance(a, &p, b, &q, dim) - mean_distance(a, &p, a, &p, dim) - b_self
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use rand::SeedableRng;
+    use rand_distr::{Distribution, StandardNormal};
 
     fn close(a: f64, b: f64, tol: f64) {
         assert!((a - b).abs() <= tol, "{a} vs {b} (tolerance {tol})");
@@ -251,18 +295,52 @@ mod tests {
         let a: Vec<f64> = (0..3 * 50).map(|_| StandardNormal.sample(&mut rng)).collect();
         let v = [1.0, -2.0, 0.5];
         let b: Vec<f64> = a.chunks(3).flat_map(|p| [p[0] + v[0], p[1] + v[1], p[2] + v[2]]).collect();
-        let sw = sliced_wasserstein(&a, &b, 3, 4000, Order::W2, &mut rng);
+        let mut directions: Vec<f64> = (0..3 * 4000).map(|_| StandardNormal.sample(&mut rng)).collect();
+        for theta in directions.chunks_exact_mut(3) {
+            let norm = theta.iter().map(|t| t * t).sum::<f64>().sqrt();
+            theta.iter_mut().for_each(|t| *t /= norm);
+        }
+        let sw = sliced_wasserstein(&a, &b, &[1.0; 50], 3, &directions, Order::W2);
         let expected = (v.iter().map(|x| x * x).sum::<f64>() / 3.0).sqrt();
         assert!((sw * sw / (expected * expected) - 1.0).abs() < 0.06, "{sw} vs {expected}");
+    }
+
+    /// The energy distance between equal-weight clouds, as the V-statistic is written out.
+    fn energy(a: &[f64], b: &[f64], dim: usize) -> f64 {
+        let weights = vec![1.0; b.len() / dim];
+        energy_distance(a, b, &weights, self_distance(b, &weights, dim), dim)
     }
 
     #[test]
     fn energy_distance_by_hand_and_its_scaling() {
         // Point masses at a and b: 2|a − b|.
-        close(energy_distance(&[0.0, 0.0], &[3.0, 4.0], 2), 10.0, 1e-14);
+        close(energy(&[0.0, 0.0], &[3.0, 4.0], 2), 10.0, 1e-14);
         // {0, 2} against {1}: 2·1 − (0 + 2 + 2 + 0)/4 − 0 = 1.
-        close(energy_distance(&[0.0, 2.0], &[1.0], 1), 1.0, 1e-14);
-        assert_eq!(energy_distance(&[1.0, 5.0], &[1.0, 5.0], 1), 0.0);
+        close(energy(&[0.0, 2.0], &[1.0], 1), 1.0, 1e-14);
+        assert_eq!(energy(&[1.0, 5.0], &[1.0, 5.0], 1), 0.0);
+        // Weights: {0 (weight 3), 4 (weight 1)} is the cloud {0, 0, 0, 4}, whatever the scale of the weights.
+        let weighted =
+            energy_distance(&[1.0, 2.0], &[0.0, 4.0], &[6.0, 2.0], self_distance(&[0.0, 4.0], &[6.0, 2.0], 1), 1);
+        close(weighted, energy(&[1.0, 2.0], &[0.0, 0.0, 0.0, 4.0], 1), 1e-14);
+    }
+
+    /// Weighted points are the cloud that repeats each point by its weight, for W1 and W2 alike, and equal
+    /// weights give the unweighted walk; a sliced distance in the plane over evenly spread directions matches
+    /// the translation's closed form E(θ·v)² = |v|²/2 to the directions' quadrature (exact for 4 or more
+    /// directions, since (θ·v)² is a trigonometric polynomial of degree 2).
+    #[test]
+    fn weighted_points_are_repeated_points() {
+        let (a, b) = ([0.3, -1.0, 2.5, 0.9, 1.1], [0.0, 1.0, 2.0]);
+        for order in [Order::W1, Order::W2] {
+            let repeated = wasserstein_1d(&a, &[0.0, 0.0, 1.0, 2.0, 2.0, 2.0], order);
+            close(wasserstein_1d_weighted(&a, &b, &[2.0, 1.0, 3.0], order), repeated, 1e-14);
+            close(wasserstein_1d_weighted(&a, &b, &[1.0; 3], order), wasserstein_1d(&a, &b, order), 1e-14);
+        }
+        let v = [1.5, -0.5];
+        let cloud: Vec<f64> = (0..40).flat_map(|k| [(k as f64 * 0.37).sin(), (k as f64 * 0.71).cos()]).collect();
+        let moved: Vec<f64> = cloud.chunks(2).flat_map(|p| [p[0] + v[0], p[1] + v[1]]).collect();
+        let sw = sliced_wasserstein(&cloud, &moved, &[1.0; 40], 2, &plane_directions(8), Order::W2);
+        close(sw * sw, (v[0] * v[0] + v[1] * v[1]) / 2.0, 1e-12);
     }
 
     #[test]

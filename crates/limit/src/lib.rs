@@ -14,8 +14,9 @@ pub mod quadrature;
 pub mod unit;
 
 pub use grid::{Axis, External, FiniteVolume, Grid, Potential, Snapshot, Solution};
-pub use observable::{LIMIT_RISK_COLUMN, LimitDistance};
-pub use unit::{Law, LimitData, LimitProblem, LimitSolution, Marginal, OutputWeights, Unit};
+pub use observable::{Distance, LIMIT_RISK_COLUMN, LimitDistance};
+pub use population::KernelUnit;
+pub use unit::{Kernels, Law, LimitData, LimitProblem, LimitSolution, Marginal, OutputWeights, Unit};
 
 /// Why a limit could not be solved.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -249,9 +249,60 @@ pub enum LimitSpec {
         w: (f64, f64),
         #[serde(default)]
         c: Option<(f64, f64)>,
+        /// How the kernels U and V are computed: `Quadrature` (the default, any activation) or `ClosedForm`.
+        #[serde(default)]
+        kernels: LimitKernels,
+        /// The distances to the limit recorded at every record time (default `[W1]`).
+        #[serde(default = "default_distances")]
+        distances: Vec<LimitDistanceSpec>,
     },
     /// `IsotropicGaussians` with c frozen: the density of r = |w| on [0, max] (Mei et al.'s reduction).
-    Radial { cells: usize, max: f64 },
+    Radial {
+        cells: usize,
+        max: f64,
+        /// The distances to the limit recorded at every record time (default `[W1]`; `W1`, `W2`).
+        #[serde(default = "default_distances")]
+        distances: Vec<LimitDistanceSpec>,
+    },
+}
+
+impl LimitSpec {
+    /// The distances the limit's observable records.
+    pub fn distances(&self) -> &[LimitDistanceSpec] {
+        match self {
+            LimitSpec::Grid { distances, .. } | LimitSpec::Radial { distances, .. } => distances,
+        }
+    }
+}
+
+/// A distance between the particles and the solved limit, recorded as columns of `timeseries.csv`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LimitDistanceSpec {
+    /// W1 of every marginal of the grid, exact: columns `W1(c[0])`, `W1(w[0])` (or `W1(|w|)`).
+    W1,
+    /// W2 of every marginal, exact: columns `W2(…)`.
+    W2,
+    /// Sliced W2 of the joint law of (c, w) over evenly spread directions of the plane: column
+    /// `SW2(c[0],w[0])`. Needs a `Grid` with c trained.
+    SlicedW2 { directions: usize },
+    /// The energy distance of the joint law of (c, w): column `energy(c[0],w[0])`. Needs a `Grid` with c
+    /// trained.
+    Energy,
+}
+
+fn default_distances() -> Vec<LimitDistanceSpec> {
+    vec![LimitDistanceSpec::W1]
+}
+
+/// How a `Grid` limit computes the Gaussian kernels U(θ, θ') and V(θ) of its potential.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LimitKernels {
+    /// Gaussian quadrature of the activation, cut at its kinks: any activation.
+    #[default]
+    Quadrature,
+    /// The exact closed forms of `Identity`, `Relu` and `Erf` units (Cho–Saul, Williams), for a student of
+    /// one of these and a teacher of the same units.
+    ClosedForm,
 }
 
 fn default_seed() -> u64 {

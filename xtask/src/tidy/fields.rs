@@ -53,6 +53,8 @@ fn scenario_schema() -> Result<(String, Registry), Vec<String>> {
     schema.trace::<LdpMethod>();
     schema.trace::<StudySpec>();
     schema.trace::<LimitSpec>();
+    schema.trace::<LimitKernels>();
+    schema.trace::<LimitDistanceSpec>();
     schema.trace::<ModelSpec>();
     schema.trace::<KernelSpec>();
     schema.trace::<Scaling>();

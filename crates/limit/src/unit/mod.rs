@@ -18,6 +18,7 @@
 use crate::LimitError;
 use crate::distance::GridDensity;
 use crate::grid::{Axis, FiniteVolume, Grid, Potential, Solution, gaussian_cell_masses};
+use crate::population::KernelUnit;
 use crate::quadrature::{GaussianQuadrature, sphere_cosine_moment};
 use meanfield_core::Activation;
 use meanfield_core::Statistic;
@@ -80,6 +81,19 @@ pub struct LimitProblem {
     pub weight_decay: f64,
     /// τ of noisy SGD.
     pub temperature: f64,
+    /// How K, V₁ and E y² are computed.
+    pub kernels: Kernels,
+}
+
+/// How a scalar-Gaussian problem's kernels are computed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Kernels {
+    /// Gaussian quadrature of the activation, for any activation (cut at its breakpoints).
+    #[default]
+    Quadrature,
+    /// The closed form of the units' Gaussian kernel ([`KernelUnit::gaussian_kernel`]): exact, for a student
+    /// whose activation is this unit and a teacher made of the same units. Not for the radial reduction.
+    ClosedForm(KernelUnit),
 }
 
 /// Which particle statistic a grid axis describes.
@@ -156,8 +170,7 @@ impl UnitPotential {
 
     /// Σ_j K(w_i, w_j) m_j h_j for every i into `kernel_sums`, each sum over j in index order from −0 with
     /// the products (K m) h, as `Iterator::sum` sums them. The sums of all i run side by side (a column of
-    /// the kernel at a time): one sum at a time, each waited on its own chain of additions, which took a
-    /// quarter of `scenarios/mei_isotropic_gaussians.ron`'s run.
+    /// the kernel at a time), so that the chains of additions overlap instead of each waiting on its own.
     fn kernel_sums(&mut self) {
         column_sums(&self.kernel_by_column, &self.moment, &self.w_widths, &mut self.kernel_sums);
     }
@@ -243,8 +256,30 @@ impl LimitProblem {
         let w = w_axis.centres();
         let n = w.len();
         let mut kernel = vec![0.0; n * n];
-        match &self.data {
-            LimitData::ScalarGaussian { teacher, noise } => {
+        match (&self.data, self.kernels) {
+            (LimitData::ScalarGaussian { teacher, noise }, Kernels::ClosedForm(unit)) => {
+                // For x ~ N(0, 1), (a x, b x) is a centred Gaussian pair with variances a², b² and covariance ab.
+                let pair = |a: f64, b: f64| unit.gaussian_kernel(a * a, b * b, a * b);
+                for i in 0..n {
+                    for j in i..n {
+                        let k = pair(w[i], w[j]);
+                        kernel[i * n + j] = k;
+                        kernel[j * n + i] = k;
+                    }
+                }
+                let field = w.iter().map(|&wi| -teacher.iter().map(|u| u.weight * pair(u.scale, wi)).sum::<f64>());
+                let y2 = noise * noise
+                    + teacher
+                        .iter()
+                        .flat_map(|a| teacher.iter().map(move |b| (a, b)))
+                        .map(|(a, b)| a.weight * b.weight * pair(a.scale, b.scale))
+                        .sum::<f64>();
+                Ok((kernel, field.collect(), y2))
+            }
+            (LimitData::Isotropic { .. }, Kernels::ClosedForm(_)) => Err(LimitError::Invalid(
+                "closed-form kernels are for scalar Gaussian inputs; the radial reduction uses quadrature".into(),
+            )),
+            (LimitData::ScalarGaussian { teacher, noise }, Kernels::Quadrature) => {
                 for i in 0..n {
                     for j in i..n {
                         let k = q.product(act, w[i], act, w[j]);
@@ -271,7 +306,7 @@ impl LimitProblem {
                 }
                 Ok((kernel, field, y2))
             }
-            &LimitData::Isotropic { dim, delta } => {
+            (&LimitData::Isotropic { dim, delta }, Kernels::Quadrature) => {
                 let mut field = vec![0.0; n];
                 for (sign, scale) in [(1.0, 1.0 + delta), (-1.0, 1.0 - delta)] {
                     let coefficients: Vec<Vec<f64>> =

@@ -18,7 +18,7 @@ impl Activation for Linear {
 ///   dm/dt = −e J m,   dΣ/dt = −e (JΣ + ΣJ) + 2τ I,   M = Σ_cw + m_c m_w,
 /// integrated here with RK4 at a step far below the grid's error. The limit risk is ½(a* − M)².
 /// Returns the largest error of the grid solution's moments and risk over t = 0.5, 1, 2.
-fn linear_network_error(cells: usize) -> f64 {
+fn linear_network_error(cells: usize, kernels: Kernels) -> f64 {
     let a_star = 1.5;
     let tau = 0.05;
     let problem = LimitProblem {
@@ -33,6 +33,7 @@ fn linear_network_error(cells: usize) -> f64 {
         cells,
         weight_decay: 0.0,
         temperature: tau,
+        kernels,
     };
     let times = [0.5, 1.0, 2.0];
     let limit = problem.solve(&times).expect("solves");
@@ -121,12 +122,58 @@ fn kernel_sums_are_the_row_sums_bitwise() {
 
 #[test]
 fn linear_network_matches_moment_odes() {
-    let coarse = linear_network_error(100);
-    let fine = linear_network_error(200);
-    let order = (coarse / fine).log2();
-    eprintln!("linear network: max error {coarse:.3e} at 100 cells, {fine:.3e} at 200, order {order:.2}");
-    assert!(fine < 5e-3, "max error {fine}");
-    assert!(order > 1.5, "observed order {order}");
+    for kernels in [Kernels::Quadrature, Kernels::ClosedForm(KernelUnit::Linear)] {
+        let coarse = linear_network_error(100, kernels);
+        let fine = linear_network_error(200, kernels);
+        let order = (coarse / fine).log2();
+        eprintln!(
+            "linear network, {kernels:?}: max error {coarse:.3e} at 100 cells, {fine:.3e} at 200, order {order:.2}"
+        );
+        assert!(fine < 5e-3, "{kernels:?}: max error {fine}");
+        assert!(order > 1.5, "{kernels:?}: observed order {order}");
+    }
+}
+
+/// A ReLU and an erf network learning a teacher of its own units: the closed-form kernels and quadrature
+/// (which agrees with them to 1e-12 per kernel value, `quadrature::tests`) give the same limit. The solver
+/// sums and steps O(cells²) such values over a few thousand time steps, each error entering the velocity
+/// field linearly and damped by the descent, so 1e-10 of the risk leaves room for the accumulation
+/// while any wrong factor in a closed form (the ReLU kernel's 1/2π, the erf kernel's 2a) moves the risk by
+/// far more: the test also checks a wrong unit (the erf formula for a ReLU network) is seen.
+#[test]
+fn closed_form_kernels_give_the_quadrature_limit() {
+    use meanfield_models::BuiltinActivation;
+    let problem = |activation: BuiltinActivation, kernels| LimitProblem {
+        activation: Arc::new(activation),
+        data: LimitData::ScalarGaussian {
+            teacher: vec![
+                Unit { weight: 1.2, scale: 0.8, activation: Arc::new(activation) },
+                Unit { weight: -0.5, scale: -1.5, activation: Arc::new(activation) },
+            ],
+            noise: 0.1,
+        },
+        c: OutputWeights::Trained { law: Law::Gaussian { mean: 0.0, std: 0.5 }, range: (-4.0, 4.0) },
+        w_law: Law::Gaussian { mean: 0.0, std: 1.0 },
+        w_range: (-5.0, 5.0),
+        cells: 40,
+        weight_decay: 0.0,
+        temperature: 0.0,
+        kernels,
+    };
+    let times = [0.0, 0.5, 2.0];
+    let risks = |activation, kernels| problem(activation, kernels).solve(&times).expect("solves").risk;
+    for (activation, unit) in [(BuiltinActivation::Relu, KernelUnit::Relu), (BuiltinActivation::Erf, KernelUnit::Erf)] {
+        let quadrature = risks(activation, Kernels::Quadrature);
+        let closed = risks(activation, Kernels::ClosedForm(unit));
+        let worst = quadrature.iter().zip(&closed).map(|(q, c)| (q - c).abs() / q.abs()).fold(0.0, f64::max);
+        eprintln!("{activation:?}: risk {quadrature:.6?}; closed form against quadrature: {worst:.1e} relative");
+        for (q, c) in quadrature.iter().zip(&closed) {
+            assert!((q - c).abs() < 1e-10 * q.abs().max(1e-3), "{activation:?}: {quadrature:?} against {closed:?}");
+        }
+    }
+    let wrong = risks(BuiltinActivation::Relu, Kernels::ClosedForm(KernelUnit::Erf));
+    let right = risks(BuiltinActivation::Relu, Kernels::Quadrature);
+    assert!((wrong[0] - right[0]).abs() > 1e-3, "a wrong closed form is not seen: {wrong:?} against {right:?}");
 }
 
 mod radial {
@@ -164,6 +211,7 @@ mod radial {
             cells,
             weight_decay: 0.0,
             temperature: 0.0,
+            kernels: Kernels::Quadrature,
         };
         let times = [0.25, 1.0, 3.0];
         let limit = problem.solve(&times).expect("solves");
@@ -184,7 +232,7 @@ mod radial {
     /// The closed form at two resolutions: the error must be small and fall with the resolution. A peak
     /// transported over a long time is where the minmod limiter clips, so the order is between 1 and 2
     /// (measured 1.45: L1 7.0e-2 at 200 cells, 2.6e-2 at 400). Leaving out the 2/d of the angular
-    /// average (tried) moves M₂'s fixed point by 5%, r's by 2.5% of a law 11% wide, and fails.
+    /// average moves M₂'s fixed point by 5%, r's by 2.5% of a law 11% wide, and fails the test.
     #[test]
     fn quadratic_units_follow_the_logistic_closed_form() {
         let (coarse, fine) = (quadratic_units_error(200), quadratic_units_error(400));

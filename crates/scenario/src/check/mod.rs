@@ -414,6 +414,11 @@ fn check_study(spec: &ScenarioSpec, study: &StudySpec) -> Result<(), Invalid> {
         StudySpec::Lln { .. } if spec.limit.is_none() => {
             Err(invalid("study", "Lln measures the distance to the limit: give the scenario a `limit`"))
         }
+        StudySpec::Lln { .. }
+            if spec.limit.as_ref().is_some_and(|l| !l.distances().contains(&LimitDistanceSpec::W1)) =>
+        {
+            Err(invalid("limit.distances", "the Lln study fits the W1 distances: keep W1 in the list"))
+        }
         StudySpec::Chaos { .. } if !spec.observables.iter().any(|o| matches!(o, ObservableSpec::Tagged { .. })) => {
             Err(invalid("study", "Chaos needs a Tagged observable (two tagged particles)"))
         }
@@ -431,20 +436,40 @@ fn check_limit(limit: &LimitSpec) -> Result<(), Invalid> {
         }
     };
     let cells = match *limit {
-        LimitSpec::Grid { cells, w, c } => {
+        LimitSpec::Grid { cells, w, c, .. } => {
             range("limit.w", w)?;
             if let Some(c) = c {
                 range("limit.c", c)?;
             }
             cells
         }
-        LimitSpec::Radial { cells, max } => {
+        LimitSpec::Radial { cells, max, .. } => {
             positive("limit.max", max)?;
             cells
         }
     };
     if !(8..=4096).contains(&cells) {
         return Err(invalid("limit.cells", format!("must be between 8 and 4096, got {cells}")));
+    }
+    let distances = limit.distances();
+    for (k, distance) in distances.iter().enumerate() {
+        let joint = matches!(distance, LimitDistanceSpec::SlicedW2 { .. } | LimitDistanceSpec::Energy);
+        if joint && !matches!(limit, LimitSpec::Grid { c: Some(_), .. }) {
+            return Err(invalid(
+                "limit.distances",
+                format!(
+                    "{distance:?} compares the joint law of (c, w): it needs a Grid with c trained and `c: (low, high)`"
+                ),
+            ));
+        }
+        if let LimitDistanceSpec::SlicedW2 { directions } = *distance
+            && !(1..=4096).contains(&directions)
+        {
+            return Err(invalid("limit.distances", format!("SlicedW2 needs 1 to 4096 directions, got {directions}")));
+        }
+        if distances[..k].iter().any(|d| std::mem::discriminant(d) == std::mem::discriminant(distance)) {
+            return Err(invalid("limit.distances", format!("lists {distance:?} twice")));
+        }
     }
     Ok(())
 }

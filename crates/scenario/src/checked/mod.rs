@@ -17,7 +17,7 @@ use components::{ResolveContext, data, model};
 use limit::limit_problem;
 use meanfield_core::{Block, DataDistribution, FaultLog, InitLaw, Observable, Purpose, SgdSettings, StreamKey};
 use meanfield_dynamics::{Averages, Histogram, LayerDependence, Moments, PointPlan, Risk, Schedule, Tagged, Variances};
-use meanfield_limit::{LIMIT_RISK_COLUMN, LimitProblem};
+use meanfield_limit::{Distance, LIMIT_RISK_COLUMN, LimitDistance, LimitProblem};
 use meanfield_models::{Checked, KernelConfig, OneHiddenConfig, TwoHiddenConfig};
 use meanfield_samplers as samplers;
 use rayon::prelude::*;
@@ -226,11 +226,23 @@ impl CheckedScenario {
             let solution = Arc::new(
                 solution.map_err(|e| self.error(ResolveError::Limit(format!("cannot solve the limit: {e}"))))?,
             );
+            let distances: Vec<Distance> = self
+                .spec
+                .limit
+                .iter()
+                .flat_map(|l| l.distances())
+                .map(|d| match *d {
+                    LimitDistanceSpec::W1 => Distance::W1,
+                    LimitDistanceSpec::W2 => Distance::W2,
+                    LimitDistanceSpec::SlicedW2 { directions } => Distance::SlicedW2 { directions },
+                    LimitDistanceSpec::Energy => Distance::Energy,
+                })
+                .collect();
             for &m in &group.members {
                 let step_size = plans[m].info.step_size;
-                plans[m]
-                    .observables
-                    .push(Arc::new(meanfield_limit::LimitDistance { limit: solution.clone(), step_size }));
+                let observable = LimitDistance::new(solution.clone(), step_size, distances.clone())
+                    .map_err(|message| self.error(ResolveError::Limit(message)))?;
+                plans[m].observables.push(Arc::new(observable));
                 limits[m] = Some(solution.clone());
             }
         }
