@@ -2,13 +2,13 @@
 //! (2/√π)·e^(−z²) through its exp (`e_exp.c`), the same bits as `libm::erf` and `libm::exp` value by value
 //! (the tests compare them on every range and boundary), but written lane by lane with every branch computed
 //! and the result selected, so that a loop over a slice vectorises; the values that need erfc (and its two
-//! exponentials) are gathered and take that path alone ([`erf_slice`]). Value by value, `libm::erf` and the
-//! exponentials took about 85 % of `scenarios/fluctuations.ron` (`perf`); the run took 40.7 s, now 8–9 s.
+//! exponentials) are gathered and take that path alone ([`erf_slice`]). Value by value, `libm::erf` and its
+//! exponentials branch on every argument and stay scalar, and they are most of an erf network's step.
 //!
 //! libm's is kept rather than replaced by a new approximation so that results do not move; it is pure Rust
-//! with no fused multiply-add, so it gives the same bits on every machine. The derivative used to call the C
-//! library's exp (glibc's differs from libm's in the last bit for some arguments, and other C libraries may
-//! differ elsewhere); it now uses libm's, so that an erf network's results no longer depend on the C library.
+//! with no fused multiply-add, so it gives the same bits on every machine. The derivative takes libm's exp
+//! too, not the C library's (glibc's differs from libm's in the last bit for some arguments, and other C
+//! libraries may differ elsewhere), so that an erf network's results do not depend on the C library.
 //! Every operation below is the one libm performs, in its order: plain products and sums (Rust never fuses
 //! them), so that the vector code rounds as the scalar code does.
 
@@ -158,8 +158,8 @@ fn exp_reduced(x: f64) -> (f64, f64) {
 }
 
 /// `libm::exp(x)` where none of libm's special cases is taken and 2ᵏ is normal: for erfc's two
-/// exponentials, whose arguments lie in [−36.57, −0.023] (a test). Without the special cases' selections
-/// and the prescale, 1000 erf values with derivatives took 8.2–8.4 instead of 9.4 µs (criterion).
+/// exponentials, whose arguments lie in [−36.57, −0.023] (a test). It leaves out the special cases'
+/// selections and the prescale, which every lane of the erfc path would otherwise compute.
 #[inline(always)]
 fn exp_in_range(x: f64) -> f64 {
     let (y, k) = exp_reduced(x);
@@ -263,8 +263,8 @@ fn erfc_exponents(a: f64) -> (f64, f64) {
 }
 
 /// `fn $lanes<const K: usize>(&[f64; K]) -> [f64; K]` applying `$one` to each value, in a loop: not
-/// `std::array::from_fn`, whose closure is compiled outside the caller's vector clone (it made the run 3×
-/// slower than libm value by value).
+/// `std::array::from_fn`, whose closure is compiled outside the caller's vector clone and so does not
+/// vectorise with it.
 macro_rules! lane_wise {
     ($lanes:ident, $one:ident) => {
         #[inline(always)]
@@ -297,10 +297,9 @@ const CHUNK: usize = 256;
 
 /// [`erf`] of every entry of `z` into `value`, and [`erf_derivative`] into `derivative` when given; the same
 /// bits entry by entry. Every value goes through the direct formula (cheap: one division), then the values
-/// [`through_erfc`] are gathered, a chunk at a time, and go through erfc, a register of them at a time.
-/// For 1000 values and derivatives from −2.5 to 2.5 (half of them through erfc) this took 8.2–8.4 µs, both
-/// formulas for every value (as a register of mixed values otherwise needs) 10.6 µs, and libm value by value
-/// 21.6 µs (criterion, a Zen 4 core). The derivative's exponential takes about 2.4 µs of it.
+/// [`through_erfc`] are gathered, a chunk at a time, and go through erfc, a register of them at a time. So
+/// erfc's two exponentials and three more divisions are paid only by the values that need them, not by every
+/// value of a register that holds both kinds.
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
 pub fn erf_slice(z: &[f64], value: &mut [f64], derivative: Option<&mut [f64]>) {
     let len = z.len();
@@ -366,7 +365,7 @@ mod tests {
 
     /// Each side of every threshold of libm's erf, uniform draws from each of its five ranges up to 30,
     /// tiny and subnormal arguments, ±∞ and NaN: the slice gives libm's bits, value and derivative (the
-    /// derivative against libm's exp). Each of these fails it (tried): an RA coefficient changed in its
+    /// derivative against libm's exp). Each of these mutations fails it: an RA coefficient changed in its
     /// 15th digit, an RB coefficient in its 10th (its terms are smaller), z without its low word cleared,
     /// 0.5625 written as 0.5624, SB's padding at the wrong end, the tiny branch dropped. Moving the RA/RB
     /// threshold by one unit of the high word does not: there both fits give erf the same bits.
@@ -408,7 +407,7 @@ mod tests {
 
     /// erfc's exponentials take [`exp_in_range`], which leaves out libm's special cases: their arguments,
     /// over every |x| in [1.25, 6) at steps of 2⁻²⁰ and each side of the thresholds, lie in [−36.57,
-    /// −0.023] (measured: −36.562 and −0.0233), inside (−708.39, −2⁻²⁸).
+    /// −0.023] (the extremes are −36.562 and −0.0233), inside (−708.39, −2⁻²⁸).
     #[test]
     fn erfc_exponents_stay_in_range() {
         let (mut lowest, mut highest) = (f64::INFINITY, f64::NEG_INFINITY);

@@ -122,9 +122,9 @@ mod tests {
 
     /// Uniform points where a different part decides the error: tiny arguments (e^y = 1 − |y|), the
     /// polynomial alone (n = 0), small and large n, and the last normal results above the flush (18 000
-    /// points; 1.03 ulp at most, where the analysis of [`EXP_Q`] allows about 1.2). The bound is broken by
-    /// one unit in the last digit of LN2_HI (1020 ulp near y = −707, where n ≈ −1020 multiplies it), by
-    /// dropping LN2_LO, and by evaluating e^r through [`EXP`] instead of 1 + r·Q(r) (1.88 ulp); each was tried.
+    /// points; 1.03 ulp at most, where the analysis of [`EXP_Q`] allows about 1.2). Each of these breaks the
+    /// bound and fails the test: one unit in the last digit of LN2_HI (1020 ulp near y = −707, where n ≈ −1020
+    /// multiplies it), dropping LN2_LO, and evaluating e^r through [`EXP`] instead of 1 + r·Q(r) (1.88 ulp).
     #[test]
     fn exp_is_within_its_ulp_bound_of_a_192_bit_reference() {
         let mut consts = Consts::new().expect("astro-float constants");

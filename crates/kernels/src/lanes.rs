@@ -2,11 +2,11 @@
 //! vector operations, so that every clone of a `multiversion` function (AVX-512, AVX2 + FMA, baseline)
 //! does the same arithmetic in the same order and gives the same bits.
 
-/// Values per iteration of a slice function built with [`map_blocks!`]: four AVX2 registers, so that the
-/// dependency chains of four registers overlap.
 /// One value of each of L replicas, lane r holding replica r's (lane-interleaved data).
 pub type Lane<const L: usize> = [f64; L];
 
+/// Values per iteration of a slice function built with [`map_blocks!`]: four AVX2 registers, so that the
+/// dependency chains of four registers overlap.
 pub(crate) const BLOCK: usize = 16;
 /// Values per iteration after the last full block.
 pub(crate) const TAIL: usize = 4;

@@ -84,7 +84,8 @@ pub fn tanh_lanes<const K: usize>(x: &[f64; K]) -> [f64; K] {
     out
 }
 
-/// The tanh formula as first written, in r: for the test that the form in s gives the same bits.
+/// The tanh formula in r, of which the error analysis speaks: for the test that the form in s gives the
+/// same bits.
 #[cfg(test)]
 fn tanh_in_r(x: f64) -> f64 {
     let a = x.abs();
@@ -141,9 +142,9 @@ mod tests {
     /// Uniform points in each range where a different part of the formula decides the error: tiny
     /// arguments (tanh x = x), n = 0 and n = −1, where the error is largest (there 40 000 points), both
     /// sides of the change of n, larger n, and the approach to 1 where q underflows relative to 1 (58 000
-    /// points, 2.01 ulp at most). The bound is broken by a change in the 11th digit of a coefficient of R
-    /// (125 ulp), by one unit in the last digit of LN2_HI (3.6 ulp), by forming 1 ∓ q from q rounded (the
-    /// cancellation for small |x|: 9·10¹⁵ ulp) and by dropping R's top coefficient (156 ulp); each was tried.
+    /// points, 2.01 ulp at most). Each of these breaks the bound and fails the test: a change in the 11th
+    /// digit of a coefficient of R (125 ulp), one unit in the last digit of LN2_HI (3.6 ulp), forming 1 ∓ q
+    /// from q rounded (the cancellation for small |x|: 9·10¹⁵ ulp) and dropping R's top coefficient (156 ulp).
     #[test]
     fn tanh_is_within_its_ulp_bound_of_a_192_bit_reference() {
         let mut consts = Consts::new().expect("astro-float constants");

@@ -34,7 +34,7 @@ fn options(k_max: f64, steps: i32) -> EstimateOptions {
 /// Checks the reliable points' bands against the exact Λ(k) and I(k); returns how many were reliable. The
 /// bands are pointwise 99% bootstrap intervals over 25–90 correlated points, so a miss or two is expected
 /// by chance; a biased estimate misses over a whole stretch of k. At most 10% of the reliable points may
-/// miss (with the window switched off, tried, the Gaussian case misses at 6 of 41 k, all at |k| ≥ 0.8).
+/// miss: with the window switched off, the Gaussian case misses at 6 of 41 k, all at |k| ≥ 0.8, and fails.
 fn check_against(estimate: &meanfield_ldp::RateFunction, exact: impl Fn(f64) -> (f64, f64)) -> usize {
     let (mut reliable, mut misses) = (0, Vec::new());
     for p in estimate.points.iter().filter(|p| p.reliable()) {
@@ -161,7 +161,7 @@ fn importance_sampling_reaches_where_plain_sampling_has_no_samples() {
 /// linear network with frozen output weights moves every particle by the same vector, so V(t) = V(0).)
 /// Fitting I_N = I + c/N across N = 5, 10, 20 must recover the limit where each N's numeric transform is
 /// reliable: I_20 is off by 0.008–0.016 there (the 1/N correction); the fit must come within 0.006 and
-/// closer than I_20 at every a (measured: within 0.004).
+/// closer than I_20 at every a (it comes within 0.004).
 #[test]
 fn finite_size_extrapolation_recovers_the_limit() {
     let sigma2 = 1.0;

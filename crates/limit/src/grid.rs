@@ -383,8 +383,8 @@ mod tests {
 
     /// The observed order under refinement: L1 errors against the exact OU solution at cells n, 2n, 4n,
     /// 8n. Second order where smooth, first at the extremum (the limiter): measured 1.75, 1.90, 1.96, so
-    /// the finer two must lie in [1.7, 2.2] (a first-order upwind scheme, tried by zeroing the slopes,
-    /// fails).
+    /// the finer two must lie in [1.7, 2.2], which a first-order upwind scheme (the slopes set to zero)
+    /// fails.
     #[test]
     fn converges_with_observed_order_between_one_and_two() {
         let errors: Vec<f64> = [50, 100, 200, 400]
@@ -404,7 +404,7 @@ mod tests {
     /// Two dimensions, different rates per axis, against the exact Gaussian; mass to rounding. The 1-D
     /// refinement above measures an L1 error ≈ 1.5 h² (0.0039 at h = 0.05); at h = 0.05 on both axes the
     /// two axes' errors add to at most ≈ 8e-3 (measured 3.3e-3); 1.2e-2 is allowed, while a first-order
-    /// scheme (tried) gives 4.6e-2.
+    /// scheme gives 4.6e-2 and fails.
     #[test]
     fn two_dimensional_ou_matches_closed_form() {
         let grid = Grid::new(vec![Axis::new("c", -4.0, 4.0, 160), Axis::new("w", -4.0, 4.0, 160)]);

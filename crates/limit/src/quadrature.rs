@@ -82,9 +82,8 @@ impl GaussianQuadrature {
     /// E[f(G1) g(G2)] = Σ_k f̂_k ĝ_k ρ^k.
     ///
     /// Each coefficient is [`GaussianQuadrature::expectation`] of σ(a z)·h_k(z), summed panel by panel in
-    /// the same order, but σ, φ and h_0 … h_{count−1} are computed once per node for all k: computed again
-    /// for every k, they took the radial limit of `scenarios/mei_isotropic_gaussians.ron` about 20 s to
-    /// set up.
+    /// the same order, but σ, φ and h_0 … h_{count−1} are computed once per node for all k rather than
+    /// again for every k.
     pub fn hermite_coefficients(&self, activation: &dyn Activation, a: f64, count: usize) -> Vec<f64> {
         let breaks = scaled_breakpoints(activation, a);
         let mut coefficients = vec![0.0; count];

@@ -65,8 +65,8 @@ impl BuiltinActivation {
 }
 
 /// The ramp of `value_and_derivative` over a slice, its slope computed once and every value chosen without a
-/// branch, so that the loop vectorises (the same bits): value by value it took 24 % of
-/// `scenarios/mei_isotropic_gaussians.ron`'s run (`perf`), and the run 43.1 instead of 27.5 s.
+/// branch, so that the loop vectorises (the same bits): value by value, the ramp is a large part of a ramp
+/// network's step (`scenarios/mei_isotropic_gaussians.ron`).
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
 fn ramp_slice([s1, s2, t1, t2]: [f64; 4], z: &[f64], value: &mut [f64], derivative: Option<&mut [f64]>) {
     let slope = (s2 - s1) / (t2 - t1);

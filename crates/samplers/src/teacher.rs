@@ -203,7 +203,7 @@ impl DataStream for TeacherStream<'_> {
         let (dim, noise) = (self.dist.dim, self.dist.noise);
         for (x, y) in x.chunks_mut(LABEL_CHUNK * dim).zip(y.chunks_mut(LABEL_CHUNK)) {
             // Every draw first, in the order sample by sample, inputs then noise, then the labels, which
-            // draw nothing: y = f*(x) + noise·ε as before, f*(x) only computed later.
+            // draw nothing: y = f*(x) + noise·ε as for a sample drawn alone, f*(x) only computed later.
             for (xb, yb) in x.chunks_exact_mut(dim).zip(y.iter_mut()) {
                 self.dist.inputs.fill(rng, xb);
                 *yb = if noise > 0.0 {
@@ -275,11 +275,11 @@ fn three_spin(a: &[f64], x: &[f64], inner: &mut [f64]) -> f64 {
 
 /// [`three_spin`] of `S` inputs (`xs`, one after the other) into `f`. The d sums over r of one p are
 /// independent, so they run side by side in registers, 32 q's at a time, each in its own order: the same
-/// bits as summing them one after the other, where each sum of d dependent additions waited on the last
-/// (`scenarios/three_spin_error_scaling.ron` spent 90 % of its time there). With [`SAMPLES`] inputs every
-/// register of couplings is loaded once for all of them: one at a time, the couplings (125 KB at d = 25,
-/// more than the L1 cache) were read again from L2 for every sample. `inner` holds `S` times d rounded up
-/// to [`Q_BLOCK`] values.
+/// bits as summing them one after the other, where each sum of d dependent additions would wait on the
+/// last (these sums are most of the work of a run with a 3-spin teacher, such as
+/// `scenarios/three_spin_error_scaling.ron`). With [`SAMPLES`] inputs every register of couplings is loaded
+/// once for all of them: one at a time, the couplings (125 KB at d = 25, more than the L1 cache) would be
+/// read again from L2 for every sample. `inner` holds `S` times d rounded up to [`Q_BLOCK`] values.
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
 fn three_spin_samples<const S: usize>(a: &[f64], xs: &[f64], inner: &mut [f64], f: &mut [f64; S]) {
     let d = xs.len() / S;
@@ -329,7 +329,8 @@ fn samples_over_r<const S: usize, const B: usize>(a_p: &[f64], xs: &[f64], row: 
     }
 }
 
-/// f*(x) + noise·ε given noise·ε, as it was always summed (with no noise, f*(x) itself).
+/// f*(x) + noise·ε given noise·ε, added in this order for every teacher and batch, so that a label has the
+/// same bits however it was drawn (with no noise, f*(x) itself).
 fn label(target: f64, noise_term: f64, noise: f64) -> f64 {
     if noise > 0.0 { target + noise_term } else { target }
 }
@@ -356,8 +357,7 @@ mod tests {
 
     /// A batch (37 samples: two label chunks and a part) draws the same inputs, noise and labels, and leaves
     /// the stream at the same place, as the samples drawn one at a time; each label is f*(x) + σε with f*(x)
-    /// computed alone
-    /// ([`TeacherStudent::target`]).
+    /// computed alone ([`TeacherStudent::target`]).
     #[test]
     fn a_batch_is_the_samples_drawn_one_by_one() {
         let tanh: Arc<dyn Activation> = Arc::new(BuiltinActivation::Tanh);
@@ -413,8 +413,8 @@ mod tests {
         assert!((var / (signal + 1.0) - 1.0).abs() < 0.04, "var {var} vs {}", signal + 1.0);
     }
 
-    /// The sums over r side by side give the bits of summing them one after the other, as the energy was
-    /// first written (nested `Iterator::sum`s of products).
+    /// The sums over r side by side give the bits of summing them one after the other, as the plain
+    /// definition of the energy does (nested `Iterator::sum`s of products).
     #[test]
     fn three_spin_sums_as_nested_iterator_sums_bitwise() {
         let mut rng = StreamKey::shared(6, Purpose::Teacher).stream();

@@ -2,9 +2,8 @@
 //! explicit lanes (fixed-size arrays the compiler keeps in registers), register tiles, no bounds checks
 //! in the inner loops (fixed-size chunks), and `mul_add`. Each public kernel is compiled three times by
 //! `multiversion`, for AVX-512 (F and VL, on top of AVX2 + FMA), for AVX2 + FMA and for the baseline, and
-//! the best the machine has is chosen at run time. The AVX-512 clone is the same source: LLVM gets twice as
-//! many vector registers and may use 8-lane registers; on a Zen 4 core it made `minibatch-1000` about 30 %
-//! faster than the AVX2 clone (alternated runs of `meanfield bench`).
+//! the best the machine has is chosen at run time. The AVX-512 clone is the same source, and worth a clone
+//! of its own: LLVM gets twice as many vector registers and may use 8-lane registers.
 //!
 //! Every kernel defines its arithmetic exactly (which products are fused, in which order they are
 //! summed), independently of tiles and vector width: the baseline clone computes the same bits as the
@@ -22,9 +21,8 @@ const PARALLEL_WORK: usize = 1 << 16;
 /// The fewest particles per parallel task.
 const MIN_PARTICLES_PER_TASK: usize = 256;
 /// Tasks per thread: two, so that a thread slowed down (by the machine, on a shared host) hands half of
-/// its work to the other, and no more, since each task costs a fork. Against fixed tasks of 256 particles,
-/// `online-10000` on two threads took 0.30–0.31 ns per weight update instead of 0.32–0.35 (four
-/// alternated runs each).
+/// its work to the other, and no more, since each task costs a fork. For the same reason tasks are sized by
+/// the thread count rather than fixed at [`MIN_PARTICLES_PER_TASK`] particles.
 const TASKS_PER_THREAD: usize = 2;
 
 /// How a pass over `width` particles with `work` multiply-adds is split: `None` on the calling thread,
@@ -55,17 +53,16 @@ pub fn for_particles<A: Send, B: Sync>(
 
 /// A value on a 64-byte boundary. [`step_rows_then_dots`] passes its accumulators through
 /// `std::hint::black_box`, which stores them on the stack with two 512-bit stores and reads them back in
-/// 128-bit pieces. After a change elsewhere (which moved no data and left this function's code unchanged)
-/// `online-1000` ran at 0.49–0.53 instead of 0.28 ns per weight update, `perf annotate` putting half of this
-/// function's time on those reloads; the stack only keeps 16-byte alignment, and a slot that straddles
-/// cache lines is the likely cause. On this boundary the reloads stopped showing and the speed came back.
+/// 128-bit pieces. The stack only keeps 16-byte alignment, so without this the slot's place depends on
+/// unrelated code, and a slot that straddles cache lines can make those reloads the costliest part of the
+/// function. On a 64-byte boundary it never straddles one.
 #[repr(C, align(64))]
 struct CacheLine<T>(T);
 
 /// Lanes of [`row_dots`]' partial sums: one AVX2 register.
 pub const ROW_LANES: usize = 4;
-/// Lanes of [`output_dot`]'s and [`column_dots`]' partial sums: four registers, enough independent chains to hide the latency
-/// of the fused multiply-add over a long sum.
+/// Lanes of [`output_dot`]'s and [`column_dots`]' partial sums: four registers, enough independent chains to
+/// hide the latency of the fused multiply-add over a long sum.
 pub const SUM_LANES: usize = 16;
 /// Particle rows per register tile.
 const TILE_ROWS: usize = 4;
@@ -168,11 +165,10 @@ pub fn step_rows_then_dots(coef: &[f64], x: &[f64], eta: f64, w: &mut [f64], nex
                 }
             }
         }
-        // An identity that hides the four rows' reduction from the vectoriser: seeing it, LLVM laid the
-        // accumulators across rows and transposed every chunk of new weights into them (a dozen shuffles
-        // per 16 weights); behind it each row's lanes stay in one register. Criterion, alternated with the
-        // previous binary: one `online-1000` step 8.2–8.6 µs against 9.9–10.0 µs. (Stepping row by row
-        // instead ran 1.5× slower.)
+        // An identity that hides the four rows' reduction from the vectoriser: seeing it, LLVM lays the
+        // accumulators across rows and transposes every chunk of new weights into them (a dozen shuffles
+        // per 16 weights); behind it each row's lanes stay in one register. (A tile of four rows rather than
+        // one row at a time, so that the four share each load of `x` and `next`.)
         let CacheLine(acc) = std::hint::black_box(CacheLine(acc));
         for (p, (acc, o)) in acc.iter().zip(pre.iter_mut()).enumerate() {
             let mut sum = (acc[0] + acc[2]) + (acc[1] + acc[3]);
@@ -396,10 +392,8 @@ fn put<const STEP: bool>(slot: &mut f64, eta: f64, g: f64) {
 
 /// The step of a parameter whose gradient is one product, θ += η·(a·b) for one sample, as θ ← (η·a)·b + θ
 /// rounded once (`eta_a` = η·a, formed once per particle): one fused multiply-add per parameter where
-/// rounding a·b, η·g and the sum takes three operations. On a Zen 4 core an `online-1000` step took
-/// 5.9 µs against 6.5 µs, and an `ensemble-64` group step 1.46–1.51 µs against 1.67–1.79 µs (criterion,
-/// alternated with the three-rounding form). It leaves what `Store` then θ += η·direction leaves up to
-/// rounding (a few units in the last place of θ and of the update, tested), no longer bit for bit.
+/// rounding a·b, η·g and the sum takes three operations. It leaves what `Store` then θ += η·direction
+/// leaves up to rounding (a few units in the last place of θ and of the update, tested), not bit for bit.
 #[inline(always)]
 pub fn step_product(slot: &mut f64, eta_a: f64, b: f64) {
     *slot = eta_a.mul_add(b, *slot);
@@ -528,7 +522,6 @@ fn weighted<const STEP: bool>(h: &[f64], weight: &[f64], out: &mut [f64], eta: f
         // WEIGHTED_ROWS particles at a time: each particle's sum is one chain of multiply-adds in sample
         // order, which alone waits on every addition (a 64-sample batch: 64 latencies per particle); side
         // by side the chains overlap. The order within each chain, and so every bit, is the same.
-        // `minibatch-1000` on one thread: 0.309–0.313 against 0.325–0.330 ns per update (alternated).
         let n = weight.len();
         let mut slots = out.chunks_exact_mut(WEIGHTED_ROWS);
         let mut rows = h.chunks_exact(WEIGHTED_ROWS * n);

@@ -56,8 +56,9 @@ const PREDICT_VALUES: usize = 8192;
 
 /// Samples per forward pass of `predict`: the training batch for batched networks; for online ones a chunk
 /// of up to [`PREDICT_CHUNK`] samples, whose pre-activations [`dense::batch_row_dots`] computes with the
-/// bits a sample alone gets, vectorised across samples. One sample at a time, the 1000 held-out samples of
-/// the default scenario's risk had taken over half of its run (`perf`: row dot products 40 %, tanh 13 %).
+/// bits a sample alone gets, vectorised across samples. The risk predicts every held-out sample at every
+/// record (1000 in the default scenario); one sample at a time, their row dot products and activations
+/// would be scalar and a large part of the run.
 fn predict_chunk(config: &OneHiddenConfig) -> usize {
     if config.max_batch > 1 {
         config.max_batch

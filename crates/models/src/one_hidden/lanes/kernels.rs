@@ -49,12 +49,10 @@ pub(super) fn step_particles<const L: usize>(
 
 /// [`step_particles`] with `ahead`, both samples held in registers, when the machine has the 32 vector
 /// registers of AVX-512 and d ≤ 16; returns whether it stepped. [`step_particles`] loads both samples'
-/// d lanes again for every particle, three loads per weight where the weight itself needs one: with this,
-/// `ensemble-64` (d = 10) took 0.372 instead of 0.428 ns per weight update on one Zen 4 core (the fastest
-/// of ten alternated runs each; medians 0.395 and 0.438). With AVX2's 16
-/// registers the samples spill (an earlier session measured 1.7× slower on a Zen 3 core), so no AVX2 clone
-/// is built. Its own function because inside [`step_particles`] the sixteen variants made the path for
-/// larger d 7 % slower (d = 30).
+/// d lanes again for every particle, three loads per weight where the weight itself needs one; here they
+/// are loaded once per step. With AVX2's 16 registers the samples spill, so no AVX2 clone is built. Its own
+/// function, so that the sixteen variants stay out of [`step_particles`], whose path for larger d they
+/// would slow down.
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma"))]
 pub(super) fn step_particles_in_registers<const L: usize>(
     step: &ParticleStep<'_, L>,
@@ -79,8 +77,8 @@ pub(super) fn step_particles_in_registers<const L: usize>(
                             pre.next().expect("a pre-activation per particle").try_into().expect("a lane");
                         *out = step_row_then_dot(&mut row[..$dim * L], eta_k, x.as_flattened(), next.as_flattened());
                         // An identity that keeps LLVM's loop vectoriser off the particle loop: with d
-                        // known the body is straight-line code, and LLVM vectorised it across 8
-                        // particles, transposing through the stack (2× slower than with d unknown).
+                        // known the body is straight-line code, which LLVM would vectorise across 8
+                        // particles by transposing through the stack, slower than the lanes it has.
                         std::hint::black_box(());
                     });
                     true
@@ -120,7 +118,7 @@ fn each_particle<const L: usize>(
         let eta_k: Lane<L> = std::array::from_fn(|r| eta * (hp[r] * (residual[r] * scale * c[r])));
         step_row(row, &eta_k);
         if train_c {
-            // Stepped in a copy: stepped in place, the lanes were one scalar multiply-add each.
+            // Stepped in a copy: stepped in place, the lanes compile to one scalar multiply-add each.
             let mut stepped = *c;
             for r in 0..L {
                 step_product(&mut stepped[r], eta_weight[r], h[r]);
@@ -178,9 +176,8 @@ pub(super) fn output_sums<const L: usize>(c: &[f64], act: &[f64], width: usize) 
 /// σ = tanh and σ' = 1 − σ² of every lane's pre-activations, and the output sums Σ_i c_i σ_i of every lane
 /// from them, in one pass: the bits of [`meanfield_kernels::tanh::tanh_slice`] (value by value the same [`tanh_lanes`]
 /// and derivative) followed by [`output_sums`] (the same [`SUM_LANES`] partial sums in index order, halving
-/// tree and tail). In three loops (tanh, its derivative, the sums) σ was loaded twice more per particle: an
-/// `ensemble-64` group step of eight replicas took 2.01 against 2.08–2.10 µs (criterion, alternated, a
-/// Zen 4 core).
+/// tree and tail). One pass rather than three loops (tanh, its derivative, the sums), which would load σ
+/// twice more per particle.
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
 pub(super) fn tanh_and_output_sums<const L: usize>(
     pre: &[f64],
@@ -212,8 +209,8 @@ pub(super) fn tanh_and_output_sums<const L: usize>(
     sum
 }
 
-/// One particle's σ and σ' (a lane each) of its pre-activations `z` under tanh, as [`meanfield_kernels::tanh::tanh_slice`];
-/// returns σ.
+/// One particle's σ and σ' (a lane each) of its pre-activations `z` under tanh, as
+/// [`meanfield_kernels::tanh::tanh_slice`]; returns σ.
 #[inline(always)]
 fn activate_tanh<const L: usize>(z: &Lane<L>, h: &mut [f64], hp: &mut [f64]) -> Lane<L> {
     let (h, hp): (&mut Lane<L>, &mut Lane<L>) = (h.try_into().expect("a lane"), hp.try_into().expect("a lane"));

@@ -189,8 +189,7 @@ impl<const L: usize> Stepper for OneHiddenLanes<L> {
 }
 
 /// The parameters and scratch of L replicas of an online [`OneHidden`] without bias, lane-interleaved: `c` is
-/// N lanes,
-/// `w` N×d lanes (particle i's weights contiguous, each weight a lane), the scratch N lanes.
+/// N lanes, `w` N×d lanes (particle i's weights contiguous, each weight a lane), the scratch N lanes.
 #[derive(Debug)]
 pub(super) struct LaneNetworks<const L: usize> {
     width: usize,
