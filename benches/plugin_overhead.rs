@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/cli/common.rs"]
 mod common;
 
 #[path = "common/mod.rs"]

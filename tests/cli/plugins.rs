@@ -3,9 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-mod common;
-
-use common::{SMALL, meanfield, plugin_dir, plugin_lib, root, scenario_path};
+use crate::common::{self, SMALL, assert_same_bits, meanfield, plugin_dir, plugin_lib, root, scenario_path};
 use meanfield_core::summary::Summary;
 use meanfield_core::{DataDistribution, FaultLog, Purpose, StreamKey};
 use meanfield_scenario::CheckedScenario;
@@ -204,8 +202,8 @@ fn the_plugin_softplus_gives_bit_identical_trajectories_to_the_built_in() {
     let dir = tempfile::tempdir().unwrap();
     run_in(&dir.path().join("builtin"), &builtin, 2);
     run_in(&dir.path().join("plugin"), &plugin, 2);
-    let read = |d: &str| std::fs::read(dir.path().join(d).join("timeseries.csv")).unwrap();
-    assert!(read("builtin") == read("plugin"), "timeseries.csv differs between built-in and plugin softplus");
+    let file = |d: &str| dir.path().join(d).join("timeseries.csv");
+    assert_same_bits(&file("builtin"), &file("plugin"), "timeseries.csv of the plugin softplus against the built-in");
 }
 
 /// Both example scenarios, with replicas on one and on two threads: the plugin instances are shared
@@ -218,8 +216,8 @@ fn example_plugin_scenarios_are_reproducible_across_thread_counts() {
         run_in(&dir.path().join("one"), &text, 1);
         let summary = run_in(&dir.path().join("two"), &text, 2);
         for file in ["timeseries.csv", "summary.ron"] {
-            let read = |d: &str| std::fs::read(dir.path().join(d).join(file)).unwrap();
-            assert!(read("one") == read("two"), "{name}: {file} differs between 1 and 2 threads");
+            let path = |d: &str| dir.path().join(d).join(file);
+            assert_same_bits(&path("one"), &path("two"), format!("{name}: {file} on 2 threads against 1"));
         }
         insta::assert_snapshot!(
             format!("{name}_summary"),
@@ -291,7 +289,7 @@ fn a_plugin_distribution_samples_from_the_host_rng_and_gives_its_log_density() {
     // Same stream, same samples: the plugin draws only from the host's generator.
     let mut again = vec![0.0; 2 * n];
     dist.stream().fill(&mut StreamKey::shared(9, Purpose::Data).stream(), &mut again, &mut y);
-    assert!(x == again);
+    assert_same_bits(&x, &again, "a second fill from the same stream");
 
     let mut out = [0.0];
     dist.log_density(&[1.0, -2.0], &[3.0], &mut out).unwrap().unwrap();

@@ -4,8 +4,7 @@
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-mod common;
-
+use crate::common;
 use meanfield_core::progress::NoProgress;
 use meanfield_core::summary::DependenceCurve;
 use meanfield_ldp::dependence::{DependenceColumns, Sample, estimate};

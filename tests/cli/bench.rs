@@ -3,9 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-mod common;
-
-use common::meanfield;
+use crate::common::meanfield;
 
 #[test]
 fn bench_reports_every_requested_workload() {

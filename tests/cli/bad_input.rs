@@ -5,9 +5,7 @@
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-mod common;
-
-use common::{SMALL, meanfield};
+use crate::common::{SMALL, meanfield};
 
 /// Writes `scenario` to `bad.ron` in a fresh directory, runs `meanfield run bad.ron` there and checks the
 /// exit code, that stderr contains every fragment of `expected`, and that nothing panicked.

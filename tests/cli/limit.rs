@@ -2,9 +2,7 @@
 //! grid solver) and Mei et al.'s isotropic Gaussians (the radial solver), each on a scaled-down copy of
 //! its scenario in `scenarios/`.
 
-mod common;
-
-use common::{run_scenario, scaled_scenario};
+use crate::common::{run_scenario, scaled_scenario};
 use meanfield_sinks::summary;
 
 /// `scenarios/lln_two_dimensional.ron` with five widths from 64 to 1024 up to t = 1.

@@ -1,8 +1,6 @@
 //! Large deviations end to end: ensembles of a scenario's replicas against closed forms.
 
-mod common;
-
-use common::run_scenario;
+use crate::common::{self, assert_same_bits, run_scenario};
 use meanfield_scenario::CheckedScenario;
 
 /// `scenarios/ldp_annealed_initial.ron`: at t = 0 the annealed LDP of mean(c) is Cramér's theorem for
@@ -81,7 +79,8 @@ fn quenched_and_annealed_agree_on_a_degenerate_initial_law() {
         .replace("w: Trained(Gaussian(mean: 0.0, std: 1.0))", "w: Trained(Constant(0.5))");
     let annealed = run(&constant);
     let quenched = run(&constant.replace("ensemble: Annealed", "ensemble: Quenched"));
-    assert_eq!(annealed.points[0].rate_function, quenched.points[0].rate_function);
+    let what = "quenched against annealed rate function on a constant initial law";
+    assert_same_bits(&annealed.points[0].rate_function, &quenched.points[0].rate_function, what);
     let annealed = run(&scaled);
     let quenched = run(&scaled.replace("ensemble: Annealed", "ensemble: Quenched"));
     assert_ne!(annealed.points[0].rate_function, quenched.points[0].rate_function);
@@ -285,7 +284,7 @@ fn quenched_configuration_from_an_npy_file() {
         assert!(last[0] != last[1] && last[1] != last[2], "data streams differ: {last:?}");
         finals.push(last);
     }
-    assert_eq!(finals[0], finals[1], "the two layouts are the same configuration");
+    assert_same_bits(&finals[0], &finals[1], "final mean(c) of flat.npy against rows.npy, the same configuration");
     let error = CheckedScenario::from_text(&text("wrong.npy"), "quenched.ron", dir.path()).unwrap_err();
     let message = error.to_string();
     for fragment in ["wrong.npy", "has shape [3]", "c 4×1, w 4×1", "1-D array of 8 values", "4 × 2 array"] {
@@ -373,8 +372,8 @@ fn ldp_results_are_identical_for_any_thread_count() {
         run_scenario(scenario, Some(1), &one);
         assert_eq!(run_scenario(scenario, Some(2), &two).threads, 2);
         for file in ["ldp.csv", "summary.ron", "timeseries.csv"] {
-            let (a, b) = (std::fs::read(one.join(file)).unwrap(), std::fs::read(two.join(file)).unwrap());
-            assert!(a == b, "{}: {file} differs between 1 and 2 threads", scenario.spec.name);
+            let what = format!("{}: {file} on 2 threads against 1", scenario.spec.name);
+            assert_same_bits(&one.join(file), &two.join(file), what);
         }
     }
 }

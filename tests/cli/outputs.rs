@@ -4,9 +4,7 @@
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-mod common;
-
-use common::meanfield;
+use crate::common::{assert_same_bits, meanfield};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -15,7 +13,7 @@ use std::time::{Duration, Instant};
 /// every 0.2 s so that an interruption finds running replicas with saved states. The four replicas of a
 /// width step together in lanes (they save and stop as a group; on resume, replicas with a saved state run
 /// alone). Four and not five, so that the narrower width's group finishes while the other's runs, whatever
-/// the machine's speed (`tests/lockstep.rs` mixes lanes and lone replicas).
+/// the machine's speed (`lockstep.rs` mixes lanes and lone replicas).
 const RESUMABLE: &str = r#"Scenario(
     name: "resumable",
     seed: 5,
@@ -59,16 +57,12 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// `a` and `b` hold the same files, byte for byte.
+/// `b` holds the same files as `a`, byte for byte.
 fn assert_same_outputs(a: &Path, b: &Path) {
     let (left, right) = (files(a), files(b));
     assert_eq!(left, right, "different files");
     for file in &left {
-        assert!(
-            std::fs::read(a.join(file)).unwrap() == std::fs::read(b.join(file)).unwrap(),
-            "{} differs",
-            file.display()
-        );
+        assert_same_bits(&a.join(file), &b.join(file), format!("{} against the uninterrupted run", file.display()));
     }
 }
 
@@ -221,7 +215,8 @@ fn json_lines_and_npy_snapshots_match_the_csv() {
         assert_eq!(value["replica"].as_u64().unwrap().to_string(), row[4]);
         assert_eq!(value["step"].as_u64().unwrap().to_string(), row[5]);
         for (column, cell) in header.iter().zip(row).skip(7) {
-            assert_eq!(value["values"][column].as_f64().unwrap(), cell.parse::<f64>().unwrap(), "{column}");
+            let (csv, json) = (cell.parse::<f64>().unwrap(), value["values"][column].as_f64().unwrap());
+            assert_same_bits(&csv, &json, format!("{column} of the JSON line against the CSV row"));
         }
     }
 
@@ -239,8 +234,9 @@ fn json_lines_and_npy_snapshots_match_the_csv() {
             let w_values: Vec<f64> = w.slice(ndarray::s![replica, .., ..]).iter().copied().collect();
             let mean_c = c_values.iter().sum::<f64>() / 6.0;
             let m2_w = w_values.iter().map(|v| v * v).sum::<f64>() / 18.0;
-            assert_eq!(mean_c, row[col("mean(c)")].parse::<f64>().unwrap(), "t = {time}, replica {replica}");
-            assert_eq!(m2_w, row[col("m2(w)")].parse::<f64>().unwrap(), "t = {time}, replica {replica}");
+            let at = format!("t = {time}, replica {replica}: from the snapshot against the CSV");
+            assert_same_bits(&row[col("mean(c)")].parse::<f64>().unwrap(), &mean_c, format!("mean(c) at {at}"));
+            assert_same_bits(&row[col("m2(w)")].parse::<f64>().unwrap(), &m2_w, format!("m2(w) at {at}"));
         }
     }
     let names: Vec<String> = files(&out.join("snapshots")).iter().map(|p| p.display().to_string()).collect();
@@ -288,13 +284,13 @@ fn plots_are_redrawn_from_the_tables_and_the_report_renders() {
         run.stderr
     );
     let out = dir.path().join("out");
-    let (svg, png) = (std::fs::read(out.join("risk.svg")).unwrap(), std::fs::read(out.join("risk.png")).unwrap());
+    let png = std::fs::read(out.join("risk.png")).unwrap();
     assert!(png.starts_with(b"\x89PNG"));
 
     // `meanfield plot` redraws the same figure from the table alone.
     let redrawn = meanfield(&["plot", "out/timeseries.csv", "--out", "again", "--format", "svg"], dir.path());
     assert_eq!(redrawn.code, Some(0), "{}", redrawn.stderr);
-    assert!(std::fs::read(dir.path().join("again/risk.svg")).unwrap() == svg, "the redrawn SVG differs");
+    assert_same_bits(&out.join("risk.svg"), &dir.path().join("again/risk.svg"), "the SVG redrawn by `meanfield plot`");
     assert!(!dir.path().join("again/risk.png").exists());
     let wrong = meanfield(&["plot", "out/summary.ron"], dir.path());
     assert_eq!(wrong.code, Some(1));
@@ -404,8 +400,7 @@ fn a_full_disk_keeps_what_finished() {
     let reference = meanfield(&["run", "big.ron", "--out", "reference", "-q"], dir.path());
     assert_eq!(reference.code, Some(0), "{}", reference.stderr);
     for file in ["timeseries.csv", "timeseries.jsonl", "summary.ron"] {
-        let same = std::fs::read(dir.path().join("moved").join(file)).unwrap()
-            == std::fs::read(dir.path().join("reference").join(file)).unwrap();
-        assert!(same, "{file} differs after resuming from the kept part ({kept} replicas)");
+        let (reference, moved) = (dir.path().join("reference").join(file), dir.path().join("moved").join(file));
+        assert_same_bits(&reference, &moved, format!("{file} resumed from the kept part ({kept} replicas)"));
     }
 }

@@ -8,8 +8,7 @@
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-mod common;
-
+use crate::common;
 use meanfield_scenario::CheckedScenario;
 use std::path::Path;
 

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
+use crate::common::assert_same_bits;
 use meanfield_core::progress::NoProgress;
 use meanfield_core::{Checkpoints, PointResult, ReplicaResult, ReplicaState, Saved};
 use meanfield_dynamics::{run_points, run_points_with, run_replica, time_replicas};
@@ -32,15 +33,6 @@ fn scenario() -> CheckedScenario {
     CheckedScenario::from_text(text, "lanes.ron", Path::new(".")).unwrap()
 }
 
-/// The bits of everything a replica's result holds.
-fn bits(result: &ReplicaResult) -> String {
-    let records: Vec<_> =
-        result.records.iter().map(|r| (r.step, r.values.iter().map(|v| v.to_bits()).collect::<Vec<_>>())).collect();
-    let snapshots: Vec<_> =
-        result.snapshots.iter().map(|s| (s.step, s.params.iter().map(|v| v.to_bits()).collect::<Vec<_>>())).collect();
-    format!("{records:?} {snapshots:?} {:?} {}", result.divergence, result.log_weight.to_bits())
-}
-
 #[test]
 fn replicas_in_lanes_give_the_bits_of_replicas_alone() {
     let plans = scenario().plans();
@@ -48,7 +40,7 @@ fn replicas_in_lanes_give_the_bits_of_replicas_alone() {
     let mut finished = 0;
     for (r, in_lanes) in replicas.iter().enumerate() {
         let alone = run_replica(&plans[0], r, &NoProgress);
-        assert_eq!(bits(in_lanes), bits(&alone), "replica {r}");
+        assert_same_bits(&alone, in_lanes, format!("replica {r} in lanes against alone"));
         finished += usize::from(alone.divergence.is_none());
     }
     // The case the test is about: some lanes stop while others go on.
@@ -76,7 +68,7 @@ fn timed_replicas_step_in_the_same_lanes() {
     for (r, record) in timed.records.iter().enumerate() {
         let alone = run_replica(&plans[0], r, &NoProgress);
         let last = alone.records.last().unwrap();
-        assert_eq!((record.step, record.values[0].to_bits()), (last.step, last.values[0].to_bits()), "replica {r}");
+        assert_same_bits(last, record, format!("replica {r} timed against its run's last record"));
     }
 }
 
@@ -127,7 +119,7 @@ fn replicas_saved_in_lanes_resume_where_they_stood() {
     let [PointResult { replicas: saved_run, .. }] = &run_points_with(&plans, &NoProgress, &saving).unwrap()[..] else {
         panic!("one point")
     };
-    assert_eq!(saved_run.iter().map(bits).collect::<Vec<_>>(), reference.iter().map(bits).collect::<Vec<_>>());
+    assert_same_bits(reference, saved_run, "replicas saved at every chance against a run that never saves");
     let states = saving.saved.into_inner().unwrap();
     let steps: Vec<u64> = states.iter().map(|s| s.done).collect();
     assert!(steps.contains(&310) && steps.contains(&4096), "saved at {steps:?}");
@@ -136,6 +128,7 @@ fn replicas_saved_in_lanes_resume_where_they_stood() {
         let resuming = EveryState { resume_from: Some(state), ..EveryState::default() };
         let resumed = run_points_with(&plans, &NoProgress, &resuming)
             .unwrap_or_else(|e| panic!("replica {replica} saved at step {done}: {e:?}"));
-        assert_eq!(bits(&resumed[0].replicas[replica]), bits(&reference[replica]), "replica {replica} from {done}");
+        let what = format!("replica {replica} resumed from step {done}");
+        assert_same_bits(&reference[replica], &resumed[0].replicas[replica], what);
     }
 }

@@ -1,8 +1,6 @@
 //! The fluctuation study end to end (the LLN study is in `limit.rs`, the chaos study in `chaos.rs`).
 
-mod common;
-
-use common::{run_scenario, scaled_scenario};
+use crate::common::{run_scenario, scaled_scenario};
 
 /// `scenarios/fluctuations.ron` with widths 32 … 256 up to t = 1.
 ///

@@ -10,8 +10,7 @@
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-mod common;
-
+use crate::common;
 use meanfield_scenario::CheckedScenario;
 
 const REPLICAS: usize = 400;

@@ -3,9 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-mod common;
-
-use common::{meanfield, root, scaled_scenario, scenario_path};
+use crate::common::{self, assert_same_bits, meanfield, root, scaled_scenario, scenario_path};
 use meanfield_scenario::CheckedScenario;
 use meanfield_sinks::summary;
 use std::path::Path;
@@ -83,8 +81,7 @@ fn results_are_byte_identical_for_one_and_two_threads() {
     let report = run(&scenario, 2, &two);
     assert_eq!(report.threads, 2);
     for file in ["timeseries.csv", "summary.ron"] {
-        let (a, b) = (std::fs::read(one.join(file)).unwrap(), std::fs::read(two.join(file)).unwrap());
-        assert!(a == b, "{file} differs between 1 and 2 threads");
+        assert_same_bits(&one.join(file), &two.join(file), format!("{file} on 2 threads against 1"));
     }
     insta::assert_snapshot!("default_summary", snapshot_of(&two.join("summary.ron")));
 }
