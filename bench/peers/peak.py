@@ -4,7 +4,7 @@ its thread count at import). Then the fraction of that peak the `minibatch-1000`
 over the MEANFIELD_JSON files given (`meanfield bench --json`, one per round), counting 4 flops per weight update (a
 multiply-add in the forward pass, one in the gradient).
 
-usage: peak.py [MEANFIELD_JSON...]"""
+usage: peak.py [--json OUT] [MEANFIELD_JSON...]   (--json: also write the peaks as JSON, for compare.py)"""
 
 import json
 import os
@@ -28,9 +28,15 @@ def gflops(threads):
     return float(subprocess.run([sys.executable, "-c", MEASURE], env=env, capture_output=True, text=True, check=True).stdout)
 
 
+args = sys.argv[1:]
+out = None
+if args[:1] == ["--json"]:
+    out, args = args[1], args[2:]
 peak = {t: gflops(t) for t in (1, 2)}
+if out:
+    json.dump({"gflops_1_thread": peak[1], "gflops_2_threads": peak[2]}, open(out, "w"))
 print(f"float64 peak (best of 5 dgemm 2000², NumPy's BLAS): {peak[1]:.1f} GFLOP/s on 1 thread, {peak[2]:.1f} on 2")
-runs = [r for path in sys.argv[1:] for r in json.load(open(path)) if r["workload"] == "minibatch-1000"]
+runs = [r for path in args for r in json.load(open(path)) if r["workload"] == "minibatch-1000"]
 if runs:
     rate = 4 / statistics.median(r["ns_per_weight_update"] for r in runs)
     used = max(r["threads"] for r in runs)
