@@ -2,7 +2,7 @@
 //! (a model's fused plain SGD where it has one, SGD through the descent direction otherwise), and the
 //! scenario's study. Nothing here can fail: every value was checked and resolved in [`crate::checked`].
 
-use crate::checked::{CheckedPoint, InitialWeights, ModelKind};
+use crate::checked::{CheckedPoint, CheckedScenario, InitialWeights, ModelKind};
 use crate::spec::*;
 use meanfield_core::{Dynamics, Model, PointInfo, TAGGED_COLUMN_PREFIX};
 use meanfield_dynamics::{Ensemble, Initializer, ModelBuilder, PointPlan, Sgd};
@@ -11,6 +11,14 @@ use meanfield_limit::LIMIT_RISK_COLUMN;
 use meanfield_models::{KernelParticles, OneHidden, OneHiddenSgd, TwoHidden};
 use meanfield_samplers as samplers;
 use std::sync::Arc;
+
+impl CheckedScenario {
+    /// The plan of every point: what the executor runs. A scenario with a `limit` gets its limit's
+    /// observable from [`CheckedScenario::with_limits`], which [`crate::run`] calls.
+    pub fn plans(&self) -> Vec<PointPlan> {
+        self.points.iter().enumerate().map(|(index, point)| plan(index, point, self.spec.replicas)).collect()
+    }
+}
 
 /// The plan of point `index` with `replicas` replicas.
 pub(crate) fn plan(index: usize, point: &CheckedPoint, replicas: usize) -> PointPlan {

@@ -4,7 +4,7 @@
 //! made), the model's configuration checked with its block layout and initial laws (or the quenched
 //! configuration read), the SGD settings with their batch, the step schedule, the observables, and the
 //! limit problem. Every failure on the way names the field (and its line) in the scenario. Building a run
-//! from a [`CheckedScenario`] ([`CheckedScenario::plans`]) cannot fail.
+//! from a [`CheckedScenario`] (`CheckedScenario::plans`, in `crate::build`) cannot fail.
 
 mod components;
 mod limit;
@@ -202,16 +202,6 @@ impl CheckedScenario {
             path: "ldp.column".into(),
             message: format!("'{}' is not recorded; the columns are: {}", ldp.column, columns.join(", ")),
         })
-    }
-
-    /// The plan of every point: what the executor runs. A scenario with a `limit` gets its limit's
-    /// observable from [`CheckedScenario::with_limits`], which [`crate::run`] calls.
-    pub fn plans(&self) -> Vec<PointPlan> {
-        self.points
-            .iter()
-            .enumerate()
-            .map(|(index, point)| crate::build::plan(index, point, self.spec.replicas))
-            .collect()
     }
 
     /// Solves the limit of every group of points that share one (they differ only in width, replicas or
