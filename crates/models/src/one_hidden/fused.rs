@@ -129,20 +129,10 @@ impl Stepper for FusedStepper {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::one_hidden::tests::network;
     use crate::{BuiltinActivation, OneHiddenConfig};
     use rand::{Rng, SeedableRng};
     use std::sync::Arc;
-
-    fn network(width: usize, dim: usize, beta: f64, bias: bool, act: BuiltinActivation, batch: usize) -> OneHidden {
-        let config = OneHiddenConfig::mean_field(width, dim, Arc::new(act));
-        let mut net =
-            OneHidden::new(OneHiddenConfig { beta, bias, train_b: true, max_batch: batch, ..config }).unwrap();
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
-        for p in net.params_mut() {
-            *p = rng.random_range(-1.0..1.0);
-        }
-        net
-    }
 
     /// The fused SGD step leaves the parameters `descent_direction` + θ += η·direction leaves, with either
     /// block frozen: batched (a product then a sum, as the plain update) bit for bit; online, where each

@@ -305,7 +305,15 @@ mod tests {
     use rand::{Rng, SeedableRng};
     use std::sync::Arc;
 
-    fn network(width: usize, dim: usize, beta: f64, bias: bool, act: BuiltinActivation, batch: usize) -> OneHidden {
+    /// A network of the given shape and activation with parameters drawn uniformly from [−1, 1), b trained.
+    pub(super) fn network(
+        width: usize,
+        dim: usize,
+        beta: f64,
+        bias: bool,
+        act: BuiltinActivation,
+        batch: usize,
+    ) -> OneHidden {
         let config = OneHiddenConfig::mean_field(width, dim, Arc::new(act));
         let mut net =
             OneHidden::new(OneHiddenConfig { beta, bias, train_b: true, max_batch: batch, ..config }).unwrap();
