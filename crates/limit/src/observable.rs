@@ -47,6 +47,8 @@ pub struct LimitDistance {
     distances: Vec<Distance>,
     /// Per snapshot, the joint law's cells (only with a joint distance).
     cells: Vec<Cells>,
+    /// The directions of a sliced distance (· × 2), or none.
+    directions: Vec<f64>,
 }
 
 /// The column of [`LimitDistance`] with the limit's risk.
@@ -56,6 +58,9 @@ impl LimitDistance {
     /// The distances `distances` to `limit`, whose PDE time advances by `step_size` per step. A joint
     /// distance needs a two-dimensional grid (`Err` with the reason otherwise).
     pub fn new(limit: Arc<LimitSolution>, step_size: f64, distances: Vec<Distance>) -> Result<LimitDistance, String> {
+        if distances.contains(&Distance::SlicedW2 { directions: 0 }) {
+            return Err("SlicedW2 needs at least one direction".into());
+        }
         let joint = distances.iter().any(|d| matches!(d, Distance::SlicedW2 { .. } | Distance::Energy));
         let cells = if joint {
             if limit.marginals.len() != 2 {
@@ -83,12 +88,14 @@ impl LimitDistance {
         } else {
             Vec::new()
         };
-        if let Some(Distance::SlicedW2 { directions: 0 }) =
-            distances.iter().find(|d| matches!(d, Distance::SlicedW2 { .. }))
-        {
-            return Err("SlicedW2 needs at least one direction".into());
-        }
-        Ok(LimitDistance { limit, step_size, distances, cells })
+        let directions = match distances.iter().find_map(|d| match d {
+            Distance::SlicedW2 { directions } => Some(*directions),
+            _ => None,
+        }) {
+            Some(count) => plane_directions(count),
+            None => Vec::new(),
+        };
+        Ok(LimitDistance { limit, step_size, distances, cells, directions })
     }
 
     /// The label of the joint statistic, `c[0],w[0]`.
@@ -144,11 +151,17 @@ impl Observable for LimitDistance {
                         out.push(wasserstein_to_grid(ctx.scratch, density, order));
                     }
                 }
-                Distance::SlicedW2 { directions } => {
+                Distance::SlicedW2 { .. } => {
                     joint(&self.limit, ctx, &mut particles);
                     let cells = &self.cells[snapshot];
-                    let directions = plane_directions(directions);
-                    out.push(sliced_wasserstein(&particles, &cells.centres, &cells.masses, 2, &directions, Order::W2));
+                    out.push(sliced_wasserstein(
+                        &particles,
+                        &cells.centres,
+                        &cells.masses,
+                        2,
+                        &self.directions,
+                        Order::W2,
+                    ));
                 }
                 Distance::Energy => {
                     joint(&self.limit, ctx, &mut particles);

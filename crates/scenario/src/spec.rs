@@ -494,10 +494,17 @@ pub enum ActivationSpec {
     },
 }
 
+/// Where an activation comes from: a built-in, or a component of a plugin library.
+#[derive(Debug, Clone, Copy)]
+pub enum ActivationSource<'a> {
+    Builtin(BuiltinActivation),
+    Plugin { lib: &'a str, name: &'a str, params: &'a PluginParams },
+}
+
 impl ActivationSpec {
-    /// The built-in this names; `None` for a plugin.
-    pub fn builtin(&self) -> Option<BuiltinActivation> {
-        Some(match *self {
+    /// The built-in this names, or the plugin component.
+    pub fn source(&self) -> ActivationSource<'_> {
+        ActivationSource::Builtin(match *self {
             ActivationSpec::Identity => BuiltinActivation::Identity,
             ActivationSpec::Tanh => BuiltinActivation::Tanh,
             ActivationSpec::Relu => BuiltinActivation::Relu,
@@ -505,8 +512,18 @@ impl ActivationSpec {
             ActivationSpec::Erf => BuiltinActivation::Erf,
             ActivationSpec::Softplus => BuiltinActivation::Softplus,
             ActivationSpec::Ramp { s1, s2, t1, t2 } => BuiltinActivation::Ramp { s1, s2, t1, t2 },
-            ActivationSpec::Plugin { .. } => return None,
+            ActivationSpec::Plugin { ref lib, ref name, ref params } => {
+                return ActivationSource::Plugin { lib, name, params };
+            }
         })
+    }
+
+    /// The built-in this names; `None` for a plugin.
+    pub fn builtin(&self) -> Option<BuiltinActivation> {
+        match self.source() {
+            ActivationSource::Builtin(builtin) => Some(builtin),
+            ActivationSource::Plugin { .. } => None,
+        }
     }
 }
 

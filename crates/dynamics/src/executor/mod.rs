@@ -311,6 +311,9 @@ pub fn run_population(
     let mut units: Vec<Unit<'_>> =
         plan.units(first, clones).into_iter().map(|(first, count)| Unit::new(plan, first, count)).collect();
     let log_weights: Vec<f64> = units.iter().flat_map(|u| u.log_weights()).collect();
+    // (unit, place in the unit) of every clone, in clone order.
+    let slots: Vec<(usize, usize)> =
+        units.iter().enumerate().flat_map(|(u, unit)| (0..unit.len()).map(move |k| (u, k))).collect();
     let size: usize = plan.blocks.iter().map(|b| b.rows * b.cols).sum();
     let mut parents = vec![0; clones];
     let mut states = vec![0.0; clones * size];
@@ -328,8 +331,6 @@ pub fn run_population(
             .collect();
         units.iter_mut().for_each(Unit::clear_records);
         selection.select(&records, &log_weights, &mut parents);
-        let slots = || units.iter().enumerate().flat_map(|(u, unit)| (0..unit.len()).map(move |k| (u, k)));
-        let slots: Vec<(usize, usize)> = slots().collect();
         for (&(u, k), state) in slots.iter().zip(states.chunks_exact_mut(size.max(1))) {
             state[..size].copy_from_slice(units[u].params(k));
         }

@@ -36,10 +36,6 @@ impl OneHiddenSgd {
     pub fn with_builtin_tanh(self) -> OneHiddenSgd {
         OneHiddenSgd { builtin_tanh: true, ..self }
     }
-
-    fn network(&self) -> OneHidden {
-        OneHidden::from_checked(&self.config)
-    }
 }
 
 impl Dynamics for OneHiddenSgd {
@@ -48,15 +44,13 @@ impl Dynamics for OneHiddenSgd {
     }
 
     fn stepper(&self, replicas: usize) -> Box<dyn Stepper> {
-        let lanes = |net| -> Box<dyn Stepper> {
-            match net {
-                WIDE_LANES => Box::new(OneHiddenLanes::<WIDE_LANES>::new(&self.config, self.eta, self.builtin_tanh)),
-                _ => Box::new(OneHiddenLanes::<LANES>::new(&self.config, self.eta, self.builtin_tanh)),
-            }
-        };
+        let (config, eta, tanh) = (&self.config, self.eta, self.builtin_tanh);
         match replicas {
-            WIDE_LANES | LANES if replicas <= self.max_lanes => lanes(replicas),
-            1 => Box::new(FusedStepper::new(self.network(), self.eta)),
+            1 => Box::new(FusedStepper::new(OneHidden::from_checked(config), eta)),
+            WIDE_LANES if self.max_lanes >= WIDE_LANES => {
+                Box::new(OneHiddenLanes::<WIDE_LANES>::new(config, eta, tanh))
+            }
+            LANES if self.max_lanes >= LANES => Box::new(OneHiddenLanes::<LANES>::new(config, eta, tanh)),
             other => panic!("OneHiddenSgd groups replicas by 1, {LANES} or {WIDE_LANES}, not {other}"),
         }
     }

@@ -6,8 +6,7 @@ use crate::plugins::{self, PluginError};
 use crate::spec::*;
 use meanfield_core::{Activation, DataDistribution, FaultLog, InitLaw, Model, Purpose, StreamKey};
 use meanfield_models::{
-    BuiltinActivation, Kernel, KernelConfig, KernelParticles, ModelError, OneHidden, OneHiddenConfig, TwoHidden,
-    TwoHiddenConfig,
+    Kernel, KernelConfig, KernelParticles, ModelError, OneHidden, OneHiddenConfig, TwoHidden, TwoHiddenConfig,
 };
 use meanfield_samplers as samplers;
 use std::path::Path;
@@ -23,26 +22,20 @@ fn plugin_error(path: &str, params: &str) -> impl FnOnce(PluginError) -> Resolve
     move |source| ResolveError::Plugin { path: path.to_owned(), params: params.to_owned(), source: Box::new(source) }
 }
 
-/// The built-in an activation spec names (a plugin's spec, which names none, gives the identity: callers
-/// match plugins first).
-fn builtin_activation(spec: &ActivationSpec) -> BuiltinActivation {
-    spec.builtin().unwrap_or(BuiltinActivation::Identity)
-}
-
 /// The activation a spec names, a plugin's loaded and built.
 pub(super) fn activation(
     spec: &ActivationSpec,
     path: &str,
     ctx: &ResolveContext<'_>,
 ) -> Result<Arc<dyn Activation>, ResolveError> {
-    match spec {
-        ActivationSpec::Plugin { lib, name, params } => {
+    match spec.source() {
+        ActivationSource::Plugin { lib, name, params } => {
             let error = |e| plugin_error(path, params.text())(e);
             let library = plugins::resolve(lib, ctx.base_dir).and_then(|p| plugins::open(&p)).map_err(error)?;
             let built = library.activation(name, params.text(), ctx.faults.clone()).map_err(error)?;
             Ok(Arc::new(built))
         }
-        _ => Ok(Arc::new(builtin_activation(spec))),
+        ActivationSource::Builtin(builtin) => Ok(Arc::new(builtin)),
     }
 }
 

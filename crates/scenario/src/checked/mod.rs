@@ -212,22 +212,22 @@ impl CheckedScenario {
     pub fn with_limits(&self, mut plans: Vec<PointPlan>) -> Result<PlansWithLimits, ScenarioError> {
         let mut limits = vec![None; plans.len()];
         let solutions: Vec<_> = self.limit_groups.par_iter().map(|g| g.problem.solve(&g.times)).collect();
+        let distances: Vec<Distance> = self
+            .spec
+            .limit
+            .iter()
+            .flat_map(|l| l.distances())
+            .map(|d| match *d {
+                LimitDistanceSpec::W1 => Distance::W1,
+                LimitDistanceSpec::W2 => Distance::W2,
+                LimitDistanceSpec::SlicedW2 { directions } => Distance::SlicedW2 { directions },
+                LimitDistanceSpec::Energy => Distance::Energy,
+            })
+            .collect();
         for (group, solution) in self.limit_groups.iter().zip(solutions) {
             let solution = Arc::new(
                 solution.map_err(|e| self.error(ResolveError::Limit(format!("cannot solve the limit: {e}"))))?,
             );
-            let distances: Vec<Distance> = self
-                .spec
-                .limit
-                .iter()
-                .flat_map(|l| l.distances())
-                .map(|d| match *d {
-                    LimitDistanceSpec::W1 => Distance::W1,
-                    LimitDistanceSpec::W2 => Distance::W2,
-                    LimitDistanceSpec::SlicedW2 { directions } => Distance::SlicedW2 { directions },
-                    LimitDistanceSpec::Energy => Distance::Energy,
-                })
-                .collect();
             for &m in &group.members {
                 let step_size = plans[m].info.step_size;
                 let observable = LimitDistance::new(solution.clone(), step_size, distances.clone())
