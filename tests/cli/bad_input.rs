@@ -7,20 +7,48 @@
 
 use crate::common::{SMALL, meanfield};
 
-/// Writes `scenario` to `bad.ron` in a fresh directory, runs `meanfield run bad.ron` there and checks the
-/// exit code, that stderr contains every fragment of `expected`, and that nothing panicked.
+/// Writes `scenario` to `bad.ron` in a fresh directory that already holds an earlier run's results, runs
+/// `meanfield check bad.ron` and `meanfield run bad.ron` there and checks the exit code, that stderr
+/// contains every fragment of `expected`, that nothing panicked, and that no file of the earlier results
+/// was touched.
 fn check(scenario: &str, expected: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let text = scenario.replace("{OUT}", &dir.path().join("out").display().to_string());
     std::fs::write(dir.path().join("bad.ron"), &text).unwrap();
+    let earlier = [("out/summary.ron", "earlier summary"), ("results/small/summary.ron", "earlier default")];
+    for (path, content) in earlier {
+        std::fs::create_dir_all(dir.path().join(path).parent().unwrap()).unwrap();
+        std::fs::write(dir.path().join(path), content).unwrap();
+    }
+    let before = tree(dir.path());
     for command in ["check", "run"] {
         let out = meanfield(&[command, "bad.ron"], dir.path());
         assert_eq!(out.code, Some(1), "`{command}` should fail with exit 1\n{}", out.stderr);
         assert!(!out.stderr.contains("panicked"), "panic:\n{}", out.stderr);
+        assert_eq!(out.stderr.matches("error:").count(), 1, "one message:\n{}", out.stderr);
         for fragment in expected {
             assert!(out.stderr.contains(fragment), "`{command}`: missing {fragment:?} in:\n{}", out.stderr);
         }
+        assert_eq!(tree(dir.path()), before, "`{command}` changed the directory");
     }
+}
+
+/// Every file below `dir` with its bytes.
+fn tree(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(at) = pending.pop() {
+        for entry in std::fs::read_dir(&at).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.push((path.strip_prefix(dir).unwrap().to_owned(), std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    files.sort();
+    files
 }
 
 fn vary(from: &str, to: &str) -> String {
@@ -414,4 +442,72 @@ fn outputs_that_do_not_fit() {
     check(&with("(snapshots: Some((times: [1.0], replicas: 0)))"), &["outputs.snapshots.replicas: must be at least 1"]);
     check(&with("(checkpoint_seconds: Some(0.0))"), &["outputs.checkpoint_seconds: must be positive"]);
     check(&with("(plots: [Pdf])"), &["Pdf", "Svg", "Png"]);
+}
+
+/// One case per class of value that would otherwise be accepted and silently wrong: each is refused with
+/// one message naming the field.
+#[test]
+fn values_that_would_be_silently_wrong_are_refused() {
+    let observable = |extra: &str| vary("Moments]", &format!("Moments, {extra}]"));
+    let after_observables = |extra: &str| {
+        vary(
+            "observables: [Risk(samples: 100), Moments],",
+            &format!("observables: [Risk(samples: 100), Moments],\n    {extra}"),
+        )
+    };
+    let epochs = vary(
+        "data: TeacherStudent(dim: 3, teacher: SingleIndex(link: Tanh))",
+        "data: Sample(size: 10, from: TeacherStudent(dim: 3, teacher: SingleIndex(link: Tanh)), sampling: Epochs)",
+    );
+    let cases: Vec<(String, &[&str])> = vec![
+        (
+            observable(r#"Averages([(of: Norm("w"), apply: Power(NaN))])"#),
+            &["observables.apply: Power needs a finite parameter, got NaN"],
+        ),
+        (
+            observable(r#"Averages([(of: Norm("w"), apply: Indicator(1.0, 0.0))])"#),
+            &["observables.apply: Indicator(low, high) needs low < high, got Indicator(1, 0)"],
+        ),
+        (
+            observable(r#"Histogram(of: Norm("w"), bins: 10, range: (-1.7e308, 1.7e308))"#),
+            &["observables.range: needs finite low < high with a finite difference"],
+        ),
+        // The horizon is 200 steps of 0.05: T = 10.
+        (
+            after_observables(r#"ldp: (column: "risk", time: 20.0),"#),
+            &["ldp.time: 20 lies outside the run's times [0, 10]"],
+        ),
+        (
+            after_observables("outputs: (snapshots: (times: [11.0], replicas: 1)),"),
+            &["outputs.snapshots.times: 11 lies outside the run's times [0, 10]"],
+        ),
+        (
+            after_observables("study: ErrorScaling(times: [12.0]),\n    sweep: (width: [4, 8]),"),
+            &["study.times: 12 lies outside the run's times [0, 10] at sweep point 'width=4'"],
+        ),
+        (
+            after_observables("outputs: (snapshots: (times: [1.0], replicas: 5)),"),
+            &["outputs.snapshots.replicas: 5 is more than the run's 2 replicas"],
+        ),
+        (
+            epochs.replace("OnlineSgd(step: Fixed(0.05))", "MinibatchSgd(step: Fixed(0.05), batch: 11)"),
+            &["dynamics.batch: 11 is larger than the data set's 10 rows"],
+        ),
+        // The schema's Rust type names never reach the user.
+        (vary("activation: Tanh", "activation: Foo(1)"), &["Unexpected enum variant named `Foo`, expected one of"]),
+    ];
+    for (scenario, expected) in &cases {
+        check(scenario, expected);
+    }
+    // The edges are accepted: a time at the horizon, as many snapshot replicas as replicas, a batch of
+    // every row.
+    let dir = tempfile::tempdir().unwrap();
+    for (name, ok) in [
+        ("horizon", after_observables("outputs: (snapshots: (times: [10.0], replicas: 2)),")),
+        ("rows", epochs.replace("OnlineSgd(step: Fixed(0.05))", "MinibatchSgd(step: Fixed(0.05), batch: 10)")),
+    ] {
+        std::fs::write(dir.path().join(format!("{name}.ron")), ok.replace("{OUT}", "out")).unwrap();
+        let out = meanfield(&["check", &format!("{name}.ron")], dir.path());
+        assert_eq!(out.code, Some(0), "{name}: {}", out.stderr);
+    }
 }

@@ -8,6 +8,7 @@ pub use sweep::{Point, expand};
 
 use crate::spec::*;
 use meanfield_core::Statistic;
+use meanfield_dynamics::Function;
 use meanfield_models::BuiltinActivation;
 
 /// A value that is out of range: the dotted path of the field and what is wrong with it.
@@ -352,6 +353,14 @@ pub fn validate(spec: &ScenarioSpec) -> Result<(), Invalid> {
         }
     }
     check_outputs(&spec.outputs)?;
+    if let Some(snapshots) = &spec.outputs.snapshots
+        && snapshots.replicas > spec.replicas
+    {
+        return Err(invalid(
+            "outputs.snapshots.replicas",
+            format!("{} is more than the run's {} replicas", snapshots.replicas, spec.replicas),
+        ));
+    }
     validate_observables(spec, None)
 }
 
@@ -474,6 +483,25 @@ fn check_limit(limit: &LimitSpec) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// The parameters of a test function: NaN or infinite ones would give a NaN or constant column.
+fn check_function(path: &str, function: Function) -> Result<(), Invalid> {
+    let finite = |name: &str, v: f64| {
+        if v.is_finite() { Ok(()) } else { Err(invalid(path, format!("{name} needs a finite parameter, got {v}"))) }
+    };
+    match function {
+        Function::Identity | Function::Abs | Function::Tanh => Ok(()),
+        Function::Power(p) => finite("Power", p),
+        Function::Sin(f) => finite("Sin", f),
+        Function::Cos(f) => finite("Cos", f),
+        Function::Exp(rate) => finite("Exp", rate),
+        // An infinite end is a half-line (1[A >= low]); an empty or NaN interval would be 0 everywhere.
+        Function::Indicator(low, high) if low < high => Ok(()),
+        Function::Indicator(low, high) => {
+            Err(invalid(path, format!("Indicator(low, high) needs low < high, got Indicator({low}, {high})")))
+        }
+    }
+}
+
 /// Checks the observables against the model's blocks (called again once a data file's dimension is known).
 pub(crate) fn validate_observables(spec: &ScenarioSpec, dim: Option<usize>) -> Result<(), Invalid> {
     if spec.observables.is_empty() {
@@ -487,13 +515,25 @@ pub(crate) fn validate_observables(spec: &ScenarioSpec, dim: Option<usize>) -> R
             ObservableSpec::Histogram { of, bins, range } => {
                 at_least_one("observables.bins", *bins)?;
                 check_statistic("observables.of", of, &blocks)?;
-                if !(range.0.is_finite() && range.1.is_finite() && range.0 < range.1) {
-                    return Err(invalid("observables.range", format!("needs low < high, got {range:?}")));
+                // The bin width (high − low)/bins must be a finite positive number too: ±1.7e308 are
+                // finite but their difference is not, and every bin index would be NaN.
+                let width = (range.1 - range.0) / *bins as f64;
+                if !(range.0.is_finite()
+                    && range.1.is_finite()
+                    && range.0 < range.1
+                    && width.is_finite()
+                    && width > 0.0)
+                {
+                    return Err(invalid(
+                        "observables.range",
+                        format!("needs finite low < high with a finite difference, got {range:?}"),
+                    ));
                 }
             }
             ObservableSpec::Averages(functions) => {
                 for f in functions {
                     check_statistic("observables.of", &f.of, &blocks)?;
+                    check_function("observables.apply", f.apply)?;
                 }
             }
             ObservableSpec::LayerDependence { features, bandwidths } => {

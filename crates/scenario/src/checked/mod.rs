@@ -353,8 +353,10 @@ fn resolve(point: Point, base_dir: &Path) -> Result<CheckedPoint, ResolveError> 
             SgdSettings::new(*step, width, *batch, *weight_decay, *temperature)
         }
     };
+    check_batch(&spec, settings.batch, data.size()).map_err(ResolveError::Invalid)?;
     let model = model(&spec.model, dim, settings.batch, &ctx)?;
     let schedule = schedule(&spec, &settings, width);
+    check_times(&spec, &schedule, &label).map_err(ResolveError::Invalid)?;
     let initial = match &spec.ensemble {
         EnsembleSpec::QuenchedFrom(path) => {
             let configuration = samplers::read_configuration(&base_dir.join(path), &model.blocks)
@@ -366,6 +368,53 @@ fn resolve(point: Point, base_dir: &Path) -> Result<CheckedPoint, ResolveError> 
     };
     let observables = observables(&spec, dim, seed);
     Ok(CheckedPoint { label, seed, spec, data, model, settings, schedule, initial, observables, faults })
+}
+
+/// In epochs a batch visits distinct rows: one larger than the data set would have to repeat rows within a
+/// batch (with replacement it is only a larger sample, which is fine).
+fn check_batch(spec: &ScenarioSpec, batch: usize, rows: Option<usize>) -> Result<(), check::Invalid> {
+    let epochs = match &spec.data {
+        DataSpec::Dataset { sampling, .. } | DataSpec::Sample { sampling, .. } => *sampling == SamplingSpec::Epochs,
+        _ => false,
+    };
+    match rows {
+        Some(rows) if epochs && batch > rows => Err(check::Invalid {
+            path: "dynamics.batch".into(),
+            message: format!(
+                "{batch} is larger than the data set's {rows} rows, which a batch in epochs visits without \
+                 repeating: use a batch of at most {rows} or `sampling: WithReplacement`"
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The times a scenario asks for lie in [0, T], T the point's horizon in time: a later time would be
+/// silently read at the last record instead.
+fn check_times(spec: &ScenarioSpec, schedule: &StepSchedule, label: &str) -> Result<(), check::Invalid> {
+    let horizon = schedule.steps as f64 * schedule.time_per_step;
+    // Half a step of slack: a time equal to a written `horizon: Time(t)` is the last step even where the
+    // horizon was rounded to whole steps.
+    let latest = horizon + schedule.time_per_step / 2.0;
+    let point = if label.is_empty() { String::new() } else { format!(" at sweep point '{label}'") };
+    let mut times: Vec<(&str, f64)> = Vec::new();
+    if let Some(ldp) = &spec.ldp {
+        times.push(("ldp.time", ldp.time));
+        times.extend(ldp.average_from.map(|t| ("ldp.average_from", t)));
+    }
+    if let Some(study) = &spec.study {
+        times.extend(study.times().iter().map(|&t| ("study.times", t)));
+    }
+    if let Some(snapshots) = &spec.outputs.snapshots {
+        times.extend(snapshots.times.iter().map(|&t| ("outputs.snapshots.times", t)));
+    }
+    match times.into_iter().find(|&(_, t)| !(0.0..=latest).contains(&t)) {
+        Some((path, t)) => Err(check::Invalid {
+            path: path.into(),
+            message: format!("{t} lies outside the run's times [0, {horizon}]{point}: give a time within the horizon"),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// The steps of a point: its horizon, rounded to steps once; its record steps; the record steps nearest
@@ -391,7 +440,8 @@ fn schedule(spec: &ScenarioSpec, settings: &SgdSettings, width: usize) -> StepSc
                 .collect();
             chosen.sort_unstable();
             chosen.dedup();
-            (chosen, snapshots.replicas.min(spec.replicas))
+            // `check::validate` refused more snapshot replicas than the point has.
+            (chosen, snapshots.replicas)
         }
         None => (Vec::new(), 0),
     };
