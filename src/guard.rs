@@ -96,18 +96,34 @@ fn write_command() {
     write_stderr(b"`");
 }
 
+/// Set by the first thread that reports a fatal signal: several threads can fault at once (every replica
+/// running the same broken plugin), and only one may write while the others wait for it to end the process.
+static REPORTING: AtomicBool = AtomicBool::new(false);
+
 extern "C" fn on_fatal_signal(signal: libc::c_int) {
+    if REPORTING.swap(true, Ordering::SeqCst) {
+        loop {
+            // SAFETY: pause(2) is async-signal-safe; this thread sleeps until the reporting one has
+            // ended the process.
+            #[allow(unsafe_code)]
+            unsafe {
+                libc::pause();
+            }
+        }
+    }
     let name = FATAL.iter().find(|(s, _)| *s == signal).map_or("a fatal signal", |(_, name)| name);
     write_stderr(b"\nmeanfield: error: ");
     write_command();
     write_stderr(b" died of ");
     write_stderr(name.as_bytes());
     write_context();
-    // SA_RESETHAND restored the default action: raised again, the signal is delivered when this handler
-    // returns and ends the process as it would have (core dump, the shell's "Segmentation fault").
-    // SAFETY: raise(3) is async-signal-safe.
+    // Back to the default action, and raised again: the signal is delivered when this handler returns
+    // (it is blocked while the handler runs) and ends the process as it would have (a core dump, the
+    // shell's "Segmentation fault"). A fault that is not raised (a bad access) happens again on return.
+    // SAFETY: signal(2) and raise(3) are async-signal-safe.
     #[allow(unsafe_code)]
     unsafe {
+        libc::signal(signal, libc::SIG_DFL);
         libc::raise(signal);
     }
 }
@@ -140,7 +156,7 @@ pub(crate) fn install(command: &str) {
         unsafe {
             let mut action: libc::sigaction = std::mem::zeroed();
             action.sa_sigaction = on_fatal_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-            action.sa_flags = libc::SA_ONSTACK | libc::SA_RESETHAND;
+            action.sa_flags = libc::SA_ONSTACK;
             libc::sigemptyset(&mut action.sa_mask);
             libc::sigaction(signal, &action, std::ptr::null_mut());
         }
