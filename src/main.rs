@@ -1,6 +1,7 @@
 //! `meanfield`: run and check scenario files. Thin by design: everything it does is a call into
 //! `meanfield-scenario`; this file only parses arguments, shows progress and prints results.
 
+mod guard;
 mod progress;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -104,6 +105,20 @@ enum PluginsCommand {
     },
     /// List the built-in activations and data distributions, and the plugins on MEANFIELD_PLUGIN_PATH.
     List,
+    /// Test every component of a plugin library against what meanfield relies on (sizes, determinism
+    /// under the host's random stream, NaN handling, thread safety, panics): one PASS/FAIL line per check,
+    /// exit code 1 if any fails.
+    Check {
+        /// A library file, or a name looked up as for `inspect`.
+        path: String,
+        /// Parameters (RON) of one component, as a scenario would give them: NAME='(beta: 1.0)'.
+        /// Components without them are made with `()`.
+        #[arg(long = "params", value_name = "NAME=RON")]
+        params: Vec<String>,
+        /// Check only this component (repeatable; default: all).
+        #[arg(long = "only", value_name = "NAME")]
+        only: Vec<String>,
+    },
 }
 
 fn load(file: Option<&Path>) -> anyhow::Result<CheckedScenario> {
@@ -117,7 +132,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let command =
         cli.command.unwrap_or(Command::Run { file: None, threads: None, out: None, resume: None, quiet: false });
-    match execute(command) {
+    guard::install(&command_line());
+    // Until `execute` returns, an `exit` from anywhere (a plugin) is not success.
+    let armed = guard::arm();
+    let outcome = execute(command);
+    drop(armed);
+    match outcome {
         Ok(code) => code,
         Err(e) => {
             // Every error type of the project writes its cause into its own message; the alternate form
@@ -128,6 +148,22 @@ fn main() -> ExitCode {
     }
 }
 
+/// The command as typed, for the guards' messages (`meanfield run scenario.ron`).
+fn command_line() -> String {
+    let args: Vec<String> = std::env::args().skip(1).take(3).collect();
+    if args.is_empty() { "meanfield".to_owned() } else { format!("meanfield {}", args.join(" ")) }
+}
+
+/// The file `plugins inspect` and `plugins check` read: a path, or a name looked up like a scenario's
+/// `lib`. Anything that exists at `path` (a directory, a FIFO) is opened as given, so `open` says what it is.
+fn plugin_file(path: &str) -> anyhow::Result<PathBuf> {
+    Ok(if Path::new(path).symlink_metadata().is_ok() {
+        PathBuf::from(path)
+    } else {
+        plugins::resolve(path, Path::new("."))?
+    })
+}
+
 fn execute(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::ShowDefault => {
@@ -135,13 +171,11 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Plugins { command: PluginsCommand::Inspect { path } } => {
-            let file = if Path::new(&path).is_file() {
-                PathBuf::from(&path)
-            } else {
-                plugins::resolve(&path, Path::new("."))?
-            };
-            print_library(&*plugins::open(&file)?);
+            print_library(&*plugins::open(&plugin_file(&path)?)?);
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Plugins { command: PluginsCommand::Check { path, params, only } } => {
+            check_plugin(&path, &params, &only)
         }
         Command::Plugins { command: PluginsCommand::List } => {
             list_plugins();
@@ -216,16 +250,27 @@ fn run(
         );
     }
     let stop = Arc::new(AtomicBool::new(false));
-    if scenario.spec.outputs.checkpoint_seconds.is_some() || resume.is_some() {
-        let flag = stop.clone();
-        // The first Ctrl-C checkpoints the running replicas and stops; a second one quits at once.
-        ctrlc::set_handler(move || {
-            if flag.swap(true, Ordering::SeqCst) {
-                std::process::exit(EXIT_INTERRUPTED.into());
-            }
-            eprintln!("\nmeanfield: stopping: saving the running replicas (Ctrl-C again to quit at once)");
-        })?;
-    }
+    let dir = out.clone().or_else(|| resume.clone()).unwrap_or_else(|| scenario.output_dir());
+    let checkpointed = scenario.spec.outputs.checkpoint_seconds.is_some() || resume.is_some();
+    guard::set_resume(&dir.join("checkpoint"), &meanfield_scenario::run::resume_command(&scenario, &dir));
+    let flag = stop.clone();
+    // With checkpoints, the first Ctrl-C stops at the executor's next chunk boundary, saving the running
+    // replicas; the second quits at once, also while a plugin call never returns. Without, nothing could
+    // be kept, so the first quits.
+    ctrlc::set_handler(move || {
+        if !checkpointed {
+            let message = "meanfield: interrupted; this run keeps no checkpoint (`outputs.checkpoint_seconds` is \
+                           None), so nothing of it is kept";
+            guard::quit_now(message, EXIT_INTERRUPTED.into());
+        }
+        if flag.swap(true, Ordering::SeqCst) {
+            guard::quit_now("meanfield: second Ctrl-C: quitting at once", EXIT_INTERRUPTED.into());
+        }
+        eprintln!(
+            "\nmeanfield: Ctrl-C: stopping at the next chunk boundary, saving the running replicas to the \
+             checkpoint (Ctrl-C again to quit at once)"
+        );
+    })?;
     let points = plans
         .iter()
         .map(|p| progress::PointTotal {
@@ -285,6 +330,41 @@ fn run(
             report.divergences.len()
         );
         Ok(ExitCode::from(EXIT_DIVERGED))
+    }
+}
+
+fn check_plugin(path: &str, params: &[String], only: &[String]) -> anyhow::Result<ExitCode> {
+    let params = params
+        .iter()
+        .map(|p| {
+            let (name, text) = p
+                .split_once('=')
+                .ok_or_else(|| anyhow::anyhow!("--params {p:?}: expected NAME=RON, e.g. swish='(beta: 1.0)'"))?;
+            Ok((name.to_owned(), text.to_owned()))
+        })
+        .collect::<anyhow::Result<std::collections::HashMap<_, _>>>()?;
+    let library = plugins::open(&plugin_file(path)?)?;
+    let names: Vec<String> = library.components().into_iter().map(|c| c.name).collect();
+    let unknown = params.keys().map(|n| ("--params", n)).chain(only.iter().map(|n| ("--only", n)));
+    if let Some((option, name)) = unknown.into_iter().find(|(_, n)| !names.contains(n)) {
+        anyhow::bail!(
+            "{option} {name}: {} has no component '{name}'; it provides {}",
+            library.path.display(),
+            names.join(", ")
+        );
+    }
+    println!("{}: plugin {} {}", library.path.display(), library.name, library.version);
+    let lines = plugins::conformance::check_library(&library, &params, only);
+    for line in &lines {
+        println!("{line}");
+    }
+    let failed = lines.iter().filter(|l| l.outcome.is_err()).count();
+    if failed == 0 {
+        println!("all {} checks passed", lines.len());
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("error: {failed} of {} checks failed", lines.len());
+        Ok(ExitCode::FAILURE)
     }
 }
 

@@ -183,7 +183,8 @@ mod tests {
     use meanfield_scenario::plugins;
     use std::sync::Arc;
 
-    /// Both templates make crates that build, load, and provide what they say: generated outside the
+    /// Both templates make crates that build, load, pass `meanfield plugins check`, and provide what
+    /// they say: generated outside the
     /// repository (as a user would), built into the shared plugin target directory (so their
     /// dependencies compile once), with this workspace's Cargo.lock (so they resolve offline to the same
     /// versions).
@@ -207,6 +208,19 @@ mod tests {
                 std::env::consts::DLL_SUFFIX
             ));
             let library = plugins::open(&file).unwrap();
+            // What `meanfield plugins check` runs: a fresh template passes every check.
+            let params = match kind {
+                Kind::Activation => "(scale: 2.0)",
+                Kind::Distribution => "(dim: 4, noise: 0.1)",
+            };
+            let params = std::collections::HashMap::from([(name.to_owned(), params.to_owned())]);
+            let lines = plugins::conformance::check_library(&library, &params, &[]);
+            for check in ["create", "sizes", "determinism", "thread safety", "panics"] {
+                assert!(lines.iter().any(|l| l.check == check), "{name}: {check} ran: {lines:?}");
+            }
+            for line in &lines {
+                assert!(line.outcome.is_ok(), "{name}: {line}");
+            }
             let faults = Arc::new(meanfield_core::FaultLog::default());
             match kind {
                 Kind::Activation => {

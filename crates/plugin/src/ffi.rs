@@ -48,7 +48,7 @@ pub const fn distribution_vtable<D: Distribution>() -> DistributionVTable {
         dim: dim::<D>,
         sample: sample::<D>,
         log_density: if D::HAS_LOG_DENSITY { Some(log_density::<D>) } else { None },
-        destroy: destroy::<D>,
+        destroy: destroy::<Fixed<D>>,
     }
 }
 
@@ -154,7 +154,39 @@ unsafe extern "C" fn create_distribution<D: Distribution>(
     errors: *const ErrorSink,
 ) -> Status {
     // SAFETY: forwarded from the host's call.
-    unsafe { create_with(params, instance, errors, D::new) }
+    unsafe { create_with(params, instance, errors, Fixed::<D>::new) }
+}
+
+/// A distribution with the dimension it reported when it was built. Every buffer length is computed
+/// from this one value, so a `dim()` that changes later can never make a slice longer than the host's
+/// buffer: the change is reported as an error instead.
+struct Fixed<D> {
+    dist: D,
+    dim: usize,
+}
+
+impl<D: Distribution> Fixed<D> {
+    fn new(params: D::Params) -> Result<Self, String> {
+        let dist = D::new(params)?;
+        let dim = dist.dim();
+        if dim == 0 {
+            return Err(format!("{}: dim() is 0; a distribution needs at least one input coordinate", D::NAME));
+        }
+        Ok(Fixed { dist, dim })
+    }
+
+    /// `n · dim` values, or an error when that does not fit in memory.
+    fn len(&self, n: usize) -> Result<usize, Failure> {
+        n.checked_mul(self.dim).ok_or_else(|| (format!("{n} samples of dimension {} overflow", self.dim), 0, 0))
+    }
+
+    /// After each call into the author's code: `dim()` must still be what it was at creation.
+    fn still_fixed(&self) -> Result<(), Failure> {
+        match self.dist.dim() {
+            dim if dim == self.dim => Ok(()),
+            dim => Err((format!("dim() changed from {} to {dim} after creation; it must stay fixed", self.dim), 0, 0)),
+        }
+    }
 }
 
 unsafe extern "C" fn destroy<T>(instance: *mut c_void) {
@@ -186,9 +218,9 @@ unsafe extern "C" fn eval<A: Activation>(
 }
 
 unsafe extern "C" fn dim<D: Distribution>(instance: *const c_void) -> usize {
-    // SAFETY: an instance of D made by `create_distribution::<D>`. A panic here would abort, so a
-    // panicking `dim` reports 0, which the host rejects.
-    catch_unwind(AssertUnwindSafe(|| unsafe { &*instance.cast::<D>() }.dim())).unwrap_or(0)
+    // SAFETY: an instance made by `create_distribution::<D>`. The dimension read at creation: no call
+    // into the author's code, so nothing here can panic or change.
+    unsafe { &*instance.cast::<Fixed<D>>() }.dim
 }
 
 unsafe extern "C" fn sample<D: Distribution>(
@@ -200,17 +232,16 @@ unsafe extern "C" fn sample<D: Distribution>(
     errors: *const ErrorSink,
 ) -> Status {
     guarded(errors, || {
-        // SAFETY: an instance of D; `x` holds n·dim and `y` n writable values; `rng` is valid for the call.
-        let dist = unsafe { &*instance.cast::<D>() };
+        // SAFETY: an instance made by `create_distribution::<D>`.
+        let fixed = unsafe { &*instance.cast::<Fixed<D>>() };
+        let len = fixed.len(n)?;
+        // SAFETY: the host passes `x` with n·dim and `y` with n writable values (dim as reported by the
+        // vtable's `dim`, which is `fixed.dim`); `rng` is valid for the call.
         let (x, y, mut rng) = unsafe {
-            (
-                std::slice::from_raw_parts_mut(x, n * dist.dim()),
-                std::slice::from_raw_parts_mut(y, n),
-                HostRng::new(&*rng),
-            )
+            (std::slice::from_raw_parts_mut(x, len), std::slice::from_raw_parts_mut(y, n), HostRng::new(&*rng))
         };
-        dist.sample(&mut rng, x, y);
-        Ok(())
+        fixed.dist.sample(&mut rng, x, y);
+        fixed.still_fixed()
     })
 }
 
@@ -223,16 +254,18 @@ unsafe extern "C" fn log_density<D: Distribution>(
     errors: *const ErrorSink,
 ) -> Status {
     guarded(errors, || {
-        // SAFETY: an instance of D; `x` holds n·dim, `y` and `out` n values.
-        let dist = unsafe { &*instance.cast::<D>() };
+        // SAFETY: an instance made by `create_distribution::<D>`.
+        let fixed = unsafe { &*instance.cast::<Fixed<D>>() };
+        let len = fixed.len(n)?;
+        // SAFETY: `x` holds n·dim, `y` and `out` n values.
         let (x, y, out) = unsafe {
             (
-                std::slice::from_raw_parts(x, n * dist.dim()),
+                std::slice::from_raw_parts(x, len),
                 std::slice::from_raw_parts(y, n),
                 std::slice::from_raw_parts_mut(out, n),
             )
         };
-        dist.log_density(x, y, out);
-        Ok(())
+        fixed.dist.log_density(x, y, out);
+        fixed.still_fixed()
     })
 }

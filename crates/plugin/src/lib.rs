@@ -84,7 +84,8 @@ pub trait Distribution: Sized + Send + Sync + 'static {
 
     fn new(params: Self::Params) -> Result<Self, String>;
 
-    /// Input dimension d (fixed once built).
+    /// Input dimension d. The SDK reads it once, when the instance is built, and sizes every buffer by
+    /// that value; if it later returns something else, the call that notices fails with an error.
     fn dim(&self) -> usize;
 
     /// Fills `x` (row-major `n × dim`) and `y` (`n = y.len()`) with independent samples drawn from `rng`.

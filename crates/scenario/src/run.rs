@@ -297,7 +297,7 @@ pub fn run(scenario: &CheckedScenario, plans: &[PointPlan], options: &RunOptions
 }
 
 /// The command that continues a run of `scenario` stopped with its checkpoint in `dir`.
-fn resume_command(scenario: &CheckedScenario, dir: &Path) -> String {
+pub fn resume_command(scenario: &CheckedScenario, dir: &Path) -> String {
     // The embedded default scenario is the one `meanfield run` runs without a file.
     let file = if scenario.origin.starts_with('<') { String::new() } else { format!(" {}", scenario.origin) };
     format!("meanfield run{file} --resume {}", dir.display())

@@ -62,24 +62,34 @@ impl Activation for Strict {
 #[serde(deny_unknown_fields)]
 pub struct DimParams {
     pub dim: usize,
+    /// Calls of sample that succeed before it panics (the host's determinism probe makes two).
+    #[serde(default)]
+    pub after: usize,
 }
 
-/// Panics on every call of sample.
+/// Panics on every call of sample after the first `after`.
 #[derive(Debug)]
 pub struct PanicsInSample {
     dim: usize,
+    after: usize,
+    calls: std::sync::atomic::AtomicUsize,
 }
 
 impl Distribution for PanicsInSample {
     const NAME: &'static str = "panics_in_sample";
     type Params = DimParams;
     fn new(p: DimParams) -> Result<Self, String> {
-        Ok(PanicsInSample { dim: p.dim })
+        Ok(PanicsInSample { dim: p.dim, after: p.after, calls: Default::default() })
     }
     fn dim(&self) -> usize {
         self.dim
     }
-    fn sample(&self, _: &mut HostRng<'_>, _: &mut [f64], _: &mut [f64]) {
+    fn sample(&self, _: &mut HostRng<'_>, x: &mut [f64], y: &mut [f64]) {
+        if self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < self.after {
+            x.fill(0.5);
+            y.fill(1.0);
+            return;
+        }
         panic!("deliberate panic in sample");
     }
 }
