@@ -39,9 +39,14 @@ enum Command {
         /// Worker threads (default: all cores). Results are identical for any value.
         #[arg(long)]
         threads: Option<usize>,
-        /// Write results here instead of the scenario's `output` directory.
+        /// The run directory: absent or empty (or see --force). Default: a new directory under the
+        /// scenario's `output` (results/<name>/<UTC date and time>, with results/<name>/latest pointing
+        /// at the newest finished run).
         #[arg(long, conflicts_with = "resume")]
         out: Option<PathBuf>,
+        /// With --out: replace the results an earlier run wrote there (only those; other files stay).
+        #[arg(long, requires = "out")]
+        force: bool,
         /// Continue the interrupted run whose output directory (with its `checkpoint/`) is DIR. The
         /// results are byte-identical to those of an uninterrupted run.
         #[arg(long, value_name = "DIR")]
@@ -60,6 +65,9 @@ enum Command {
         /// Image formats (default: both).
         #[arg(long, value_enum)]
         format: Vec<ImageFormat>,
+        /// Replace existing files that are not figures drawn from the same table.
+        #[arg(long)]
+        force: bool,
     },
     /// Write DIR/report.html: one self-contained page with the run's scenario, manifest, plots and tables.
     Report { dir: PathBuf },
@@ -115,8 +123,14 @@ fn load(file: Option<&Path>) -> anyhow::Result<CheckedScenario> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let command =
-        cli.command.unwrap_or(Command::Run { file: None, threads: None, out: None, resume: None, quiet: false });
+    let command = cli.command.unwrap_or(Command::Run {
+        file: None,
+        threads: None,
+        out: None,
+        force: false,
+        resume: None,
+        quiet: false,
+    });
     match execute(command) {
         Ok(code) => code,
         Err(e) => {
@@ -168,18 +182,24 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Plot { files, out, format } => {
+        Command::Plot { files, out, format, force } => {
             let formats = meanfield_scenario::plot::Formats {
                 svg: format.is_empty() || format.contains(&ImageFormat::Svg),
                 png: format.is_empty() || format.contains(&ImageFormat::Png),
             };
-            for file in &files {
-                let dir = match &out {
-                    Some(dir) => dir.clone(),
-                    None => file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_owned(),
-                };
-                std::fs::create_dir_all(&dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
-                let written = meanfield_scenario::plot::plot_file(file, &dir, formats)?;
+            let tables: Vec<(PathBuf, PathBuf)> = files
+                .iter()
+                .map(|file| {
+                    let dir = match &out {
+                        Some(dir) => dir.clone(),
+                        None => {
+                            file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_owned()
+                        }
+                    };
+                    (file.clone(), dir)
+                })
+                .collect();
+            for (file, written) in meanfield_scenario::plot::plot_tables(&tables, formats, force)? {
                 println!("{}: {}", file.display(), names(&written));
             }
             Ok(ExitCode::SUCCESS)
@@ -189,7 +209,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             println!("report written to {}", path.display());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run { file, threads, out, resume, quiet } => run(file, threads, out, resume, quiet),
+        Command::Run { file, threads, out, force, resume, quiet } => run(file, threads, out, force, resume, quiet),
         Command::Bench { workloads, threads, json, show } => bench(&workloads, threads, json.as_deref(), show),
     }
 }
@@ -198,6 +218,7 @@ fn run(
     file: Option<PathBuf>,
     threads: Option<usize>,
     out: Option<PathBuf>,
+    force: bool,
     resume: Option<PathBuf>,
     quiet: bool,
 ) -> anyhow::Result<ExitCode> {
@@ -241,6 +262,7 @@ fn run(
         &RunOptions {
             threads,
             output: out.or_else(|| resume.clone()),
+            force,
             progress: &display,
             version: env!("CARGO_PKG_VERSION").to_owned(),
             git_commit: env!("MEANFIELD_GIT_COMMIT").to_owned(),

@@ -9,8 +9,10 @@ use meanfield_core::{
 use meanfield_dynamics::{Mismatch, PointPlan, Unfinished, run_points_with, run_population};
 use meanfield_limit::LimitSolution;
 use meanfield_sinks::{
-    AtomicFile, CheckpointError, CheckpointHeader, CheckpointStore, CsvTimeSeries, JsonLines, Manifest,
+    AtomicFile, CheckpointError, CheckpointHeader, CheckpointStore, CsvTimeSeries, JsonLines, Manifest, RunDir,
+    RunDirError,
 };
+use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -34,6 +36,8 @@ pub enum RunError {
     Cloning { k: f64, message: String },
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    #[error(transparent)]
+    RunDir(#[from] RunDirError),
     #[error(transparent)]
     Mismatch(#[from] Mismatch),
     #[error(
@@ -60,8 +64,11 @@ pub enum RunError {
 pub struct RunOptions<'a> {
     /// Worker threads; `None` uses all cores. Results do not depend on it.
     pub threads: Option<usize>,
-    /// Overrides the scenario's output directory.
+    /// The run directory itself (absent or empty, see `force`), instead of a new one under the scenario's
+    /// `output` root; with `resume`, the directory of the run to continue.
     pub output: Option<PathBuf>,
+    /// Replace the results an earlier run wrote into `output` (only those: other files stay).
+    pub force: bool,
     pub progress: &'a dyn Progress,
     /// Recorded in the manifest.
     pub version: String,
@@ -77,6 +84,7 @@ impl std::fmt::Debug for RunOptions<'_> {
         f.debug_struct("RunOptions")
             .field("threads", &self.threads)
             .field("output", &self.output)
+            .field("force", &self.force)
             .field("resume", &self.resume)
             .finish()
     }
@@ -84,6 +92,7 @@ impl std::fmt::Debug for RunOptions<'_> {
 
 #[derive(Debug, Clone)]
 pub struct RunReport {
+    /// The run directory the results are in.
     pub output_dir: PathBuf,
     pub files: Vec<PathBuf>,
     pub summary: Summary,
@@ -183,14 +192,62 @@ pub fn total_steps(scenario: &CheckedScenario, plans: &[PointPlan]) -> u64 {
 
 /// Runs the plans of `scenario` and writes its outputs (`summary.ron`, `manifest.json` and the sinks of
 /// `outputs`: `timeseries.csv`, `timeseries.jsonl`, snapshots, plots; `study.csv`, `ldp.csv`, `limit.csv`
-/// where the scenario has them) into the output directory. Diverged replicas do not fail the run: they are
-/// reported in the summary and in [`RunReport::divergences`], and everything they recorded before
-/// diverging is kept. With checkpoints (the default), finished replicas and the state of running ones are
-/// kept in `<output>/checkpoint` until every output is written; `options.resume` continues from there.
+/// where the scenario has them) into its run directory: a new one under the scenario's `output` root
+/// (whose `latest` link then points at it), or `options.output`, which must hold no other run's results
+/// (`options.force` replaces them). The directory is locked for the whole run. Diverged replicas do not
+/// fail the run: they are reported in the summary and in [`RunReport::divergences`], and everything they
+/// recorded before diverging is kept. With checkpoints (the default), finished replicas and the state of
+/// running ones are kept in `<run directory>/checkpoint` until every output is written; `options.resume`
+/// continues from there.
 pub fn run(scenario: &CheckedScenario, plans: &[PointPlan], options: &RunOptions<'_>) -> Result<RunReport, RunError> {
-    let dir = options.output.clone().unwrap_or_else(|| scenario.output_dir());
+    let run_dir = match (&options.output, options.resume) {
+        (Some(dir), true) if !dir.is_dir() => return Err(CheckpointError::Missing { dir: dir.clone() }.into()),
+        (Some(dir), true) => RunDir::resume(dir)?,
+        (Some(dir), false) => RunDir::claim(dir, options.force, &scenario.sha256())?,
+        (None, _) => RunDir::new_under(&scenario.output_dir())?,
+    };
+    match run_in(scenario, plans, options, run_dir.path()) {
+        Ok(report) => {
+            run_dir.finish()?;
+            Ok(report)
+        }
+        // These name the directory and how to continue there: it stays, whatever it holds.
+        Err(e @ (RunError::Interrupted { .. } | RunError::CheckpointWrite { .. } | RunError::WriteKept { .. })) => {
+            Err(e)
+        }
+        Err(e) => {
+            run_dir.discard_if_unused();
+            Err(e)
+        }
+    }
+}
+
+/// The top-level fields of the scenario with the SHA-256 of each one's canonical form, so that a refused
+/// resume can name what differs.
+fn field_hashes(scenario: &CheckedScenario) -> Vec<(String, String)> {
+    let parsed = ron::to_string(&scenario.spec).ok().and_then(|text| ron::from_str::<ron::Value>(&text).ok());
+    let Some(ron::Value::Map(fields)) = parsed else {
+        return Vec::new();
+    };
+    fields
+        .iter()
+        .filter_map(|(key, value)| {
+            let ron::Value::String(name) = key else { return None };
+            let text = ron::to_string(value).ok()?;
+            Some((name.clone(), Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()))
+        })
+        .collect()
+}
+
+/// [`run`] in the locked run directory `dir`.
+fn run_in(
+    scenario: &CheckedScenario,
+    plans: &[PointPlan],
+    options: &RunOptions<'_>,
+    dir: &Path,
+) -> Result<RunReport, RunError> {
+    let dir = dir.to_owned();
     // Fail before computing anything if results could not be written.
-    std::fs::create_dir_all(&dir).map_err(|source| RunError::Output { dir: dir.clone(), source })?;
     AtomicFile::create(&dir.join("summary.ron")).map_err(|e| match e {
         SinkError::Io { source, .. } => RunError::Output { dir: dir.clone(), source },
         other => RunError::Sink(other),
@@ -207,7 +264,8 @@ pub fn run(scenario: &CheckedScenario, plans: &[PointPlan], options: &RunOptions
         scenario.sha256(),
         options.version.clone(),
         plans.iter().map(|p| (p.info.label.clone(), p.info.replicas, p.info.steps)).collect(),
-    );
+    )
+    .with_fields(field_hashes(scenario));
     let interval = scenario.spec.outputs.checkpoint_seconds.map(Duration::from_secs_f64);
     let store = if options.resume {
         Some(CheckpointStore::resume(&dir, &header, interval, options.stop.clone())?)
