@@ -287,6 +287,9 @@ fn run(
     for d in &report.divergences {
         eprintln!("warning: {}", d.message);
     }
+    for warning in &report.warnings {
+        eprintln!("warning: {warning}");
+    }
     for fault in &report.faults {
         eprintln!("error: a plugin failed during the run: {fault}");
     }

@@ -103,6 +103,8 @@ pub struct RunReport {
     pub threads: usize,
     /// From the limits to the last analysis (not the writing of the manifest).
     pub wall_seconds: f64,
+    /// What went wrong after every result was written (the `latest` link could not be made).
+    pub warnings: Vec<String>,
 }
 
 /// The rate functions of the `ldp` section: from the replicas of `points`, or from cloning populations.
@@ -207,8 +209,11 @@ pub fn run(scenario: &CheckedScenario, plans: &[PointPlan], options: &RunOptions
         (None, _) => RunDir::new_under(&scenario.output_dir())?,
     };
     match run_in(scenario, plans, options, run_dir.path()) {
-        Ok(report) => {
-            run_dir.finish()?;
+        // The results are whole either way: a link that cannot be made is not a failed run.
+        Ok(mut report) => {
+            if let Err(e) = run_dir.finish() {
+                report.warnings.push(e.to_string());
+            }
             Ok(report)
         }
         // These name the directory and how to continue there: it stays, whatever it holds.
@@ -351,6 +356,7 @@ fn run_in(
         faults: plans.iter().filter_map(|p| p.faults.first().map(|f| format!("point {}: {f}", p.info.index))).collect(),
         threads: pool.current_num_threads(),
         wall_seconds,
+        warnings: Vec::new(),
     })
 }
 

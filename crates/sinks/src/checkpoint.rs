@@ -109,7 +109,7 @@ pub enum CheckpointError {
     )]
     Corrupted { file: PathBuf, line: usize, reason: String },
     #[error(
-        "{dir} holds the checkpoint of an interrupted run: continue it with `--resume {dir}`, or delete {dir}/checkpoint to start over"
+        "{dir} holds the checkpoint of an interrupted run: continue it with `--resume {dir}`, or add --force to start over"
     )]
     Exists { dir: PathBuf },
     #[error(transparent)]

@@ -161,10 +161,8 @@ impl RunDir {
     /// the dated directories of a root, that root's `latest` link follows it once the run finishes.
     pub fn resume(dir: &Path) -> Result<RunDir, RunDirError> {
         let lock = RunLock::acquire(dir)?;
-        let root = dir
-            .parent()
-            .filter(|root| root.join(LATEST).symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()))
-            .map(Path::to_owned);
+        let dated = dir.file_name().and_then(|n| n.to_str()).is_some_and(is_dated);
+        let root = dir.parent().filter(|p| dated && !p.as_os_str().is_empty()).map(Path::to_owned);
         Ok(RunDir { path: dir.to_owned(), root, created: false, _lock: lock })
     }
 
@@ -211,6 +209,17 @@ fn link(target: &Path, link: &Path) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn link(target: &Path, link: &Path) -> std::io::Result<()> {
     std::os::windows::fs::symlink_dir(target, link)
+}
+
+/// Whether `name` is one that [`RunDir::new_under`] gives: a UTC second, with `-<n>` when it was taken.
+fn is_dated(name: &str) -> bool {
+    let (Some(stamp), Some(rest)) = (name.get(..19), name.get(19..)) else { return false };
+    // 2026-12-04T18-50-12 → 2026-12-04T18:50:12Z.
+    let mut rfc3339 = stamp.to_owned();
+    rfc3339.replace_range(13..14, ":");
+    rfc3339.replace_range(16..17, ":");
+    let suffix_ok = rest.is_empty() || rest.strip_prefix('-').is_some_and(|n| n.parse::<u32>().is_ok_and(|n| n >= 2));
+    suffix_ok && humantime::parse_rfc3339(&(rfc3339 + "Z")).is_ok()
 }
 
 /// A temporary file of [`crate::AtomicFile`] (or of a PNG being drawn), which a kill can leave behind.
@@ -372,10 +381,24 @@ mod tests {
         let a = RunDir::new_under(root.path()).unwrap();
         let b = RunDir::new_under(root.path()).unwrap();
         assert_ne!(a.path(), b.path());
+        let names = [a.path(), b.path()].map(|p| p.file_name().unwrap().to_str().unwrap().to_owned());
+        assert!(names.iter().all(|n| is_dated(n)), "{names:?}");
+        for other in ["latest", "2026-12-04T18-50-12-1", "2026-13-04T18-50-12", "2026-12-04T18-50-12x", "out"] {
+            assert!(!is_dated(other), "{other}");
+        }
         b.finish().unwrap();
         assert_eq!(std::fs::read_link(root.path().join(LATEST)).unwrap(), b.path().file_name().unwrap());
         a.finish().unwrap();
         assert_eq!(std::fs::read_link(root.path().join(LATEST)).unwrap(), a.path().file_name().unwrap());
+        // A resumed dated run moves latest when it finishes; a resumed directory of another name does not.
+        let b_path = b.path().to_owned();
+        drop((a, b));
+        RunDir::resume(&b_path).unwrap().finish().unwrap();
+        assert_eq!(std::fs::read_link(root.path().join(LATEST)).unwrap(), b_path.file_name().unwrap());
+        let named = root.path().join("mine");
+        std::fs::create_dir(&named).unwrap();
+        RunDir::resume(&named).unwrap().finish().unwrap();
+        assert_eq!(std::fs::read_link(root.path().join(LATEST)).unwrap(), b_path.file_name().unwrap());
         // A real directory named latest is not replaced.
         let other = tempfile::tempdir().unwrap();
         std::fs::create_dir(other.path().join(LATEST)).unwrap();
