@@ -64,6 +64,11 @@ pub enum RunDirError {
     )]
     UnfinishedOther { dir: PathBuf },
     #[error(
+        "{} holds {found}, named like meanfield's results but not listed in its manifest: a new run could write over it, so move it away first",
+        dir.display()
+    )]
+    Stray { dir: PathBuf, found: String },
+    #[error(
         "{} is not the link meanfield keeps to the newest run: move it away (meanfield points {LATEST} at each finished run)",
         path.display()
     )]
@@ -232,21 +237,32 @@ fn is_partial(name: &str) -> bool {
 /// checkpoint; without a manifest also the figures. Other files stay.
 fn remove_previous_results(dir: &Path) -> Result<(), RunDirError> {
     let mut targets: BTreeSet<PathBuf> = KNOWN_FILES.iter().map(PathBuf::from).collect();
-    let listed = manifest_files(dir);
-    let had_manifest = listed.is_some();
-    targets.extend(listed.unwrap_or_default());
-    if !had_manifest {
-        for name in list(dir) {
+    // Files a run may write under names that vary: figures and snapshots.
+    let mut outputs: Vec<PathBuf> = list(dir)
+        .into_iter()
+        .filter(|name| {
             let stem = name.strip_suffix(".svg").or_else(|| name.strip_suffix(".png"));
-            if stem.is_some_and(|s| FIGURE_STEMS.iter().any(|f| s.starts_with(f))) {
-                targets.insert(PathBuf::from(name));
+            stem.is_some_and(|s| FIGURE_STEMS.iter().any(|f| s.starts_with(f)))
+        })
+        .map(PathBuf::from)
+        .collect();
+    outputs.extend(
+        list(&dir.join("snapshots"))
+            .into_iter()
+            .filter(|n| n.ends_with(".npy"))
+            .map(|n| Path::new("snapshots").join(n)),
+    );
+    match manifest_files(dir) {
+        Some(listed) => {
+            targets.extend(listed);
+            // Named like a result but not the earlier run's: the new run could write over it.
+            let strays: Vec<String> =
+                outputs.iter().filter(|f| !targets.contains(*f)).map(|f| f.display().to_string()).collect();
+            if !strays.is_empty() {
+                return Err(RunDirError::Stray { dir: dir.to_owned(), found: strays.join(", ") });
             }
         }
-    }
-    for name in list(&dir.join("snapshots")) {
-        if name.ends_with(".npy") {
-            targets.insert(Path::new("snapshots").join(name));
-        }
+        None => targets.extend(outputs),
     }
     for target in targets {
         let path = dir.join(&target);
@@ -412,7 +428,7 @@ mod tests {
         let listed =
             [old.join("timeseries.csv"), old.join("risk.svg"), old.join("snapshots/x.npy"), old.join("manifest.json")];
         std::fs::create_dir(dir.path().join("snapshots")).unwrap();
-        for file in ["timeseries.csv", "risk.svg", "snapshots/x.npy", "notes.txt", "risk_by_hand.svg"] {
+        for file in ["timeseries.csv", "risk.svg", "snapshots/x.npy", "notes.txt", "by_hand.svg"] {
             std::fs::write(dir.path().join(file), "x").unwrap();
         }
         let manifest = serde_json::json!({ "files": listed });
@@ -422,6 +438,12 @@ mod tests {
         drop(RunDir::claim(dir.path(), true, "abc").unwrap());
         let mut left = list(dir.path());
         left.sort();
-        assert_eq!(left, ["notes.txt", "risk_by_hand.svg"]);
+        assert_eq!(left, ["by_hand.svg", "notes.txt"]);
+        // A file named like a figure that the manifest does not list: refused, not overwritten.
+        std::fs::write(dir.path().join("manifest.json"), manifest.to_string()).unwrap();
+        std::fs::write(dir.path().join("risk_by_hand.svg"), "mine").unwrap();
+        let refused = RunDir::claim(dir.path(), true, "abc").unwrap_err();
+        assert!(refused.to_string().contains("holds risk_by_hand.svg, named like"), "{refused}");
+        assert_eq!(std::fs::read_to_string(dir.path().join("risk_by_hand.svg")).unwrap(), "mine");
     }
 }
