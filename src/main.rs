@@ -40,9 +40,14 @@ enum Command {
         /// Worker threads (default: all cores). Results are identical for any value.
         #[arg(long)]
         threads: Option<usize>,
-        /// Write results here instead of the scenario's `output` directory.
+        /// The run directory: absent or empty (or see --force). Default: a new directory under the
+        /// scenario's `output` (results/<name>/<UTC date and time>, with results/<name>/latest pointing
+        /// at the newest finished run).
         #[arg(long, conflicts_with = "resume")]
         out: Option<PathBuf>,
+        /// With --out: replace the results an earlier run wrote there (only those; other files stay).
+        #[arg(long, requires = "out")]
+        force: bool,
         /// Continue the interrupted run whose output directory (with its `checkpoint/`) is DIR. The
         /// results are byte-identical to those of an uninterrupted run.
         #[arg(long, value_name = "DIR")]
@@ -61,6 +66,9 @@ enum Command {
         /// Image formats (default: both).
         #[arg(long, value_enum)]
         format: Vec<ImageFormat>,
+        /// Replace existing files that are not figures drawn from the same table.
+        #[arg(long)]
+        force: bool,
     },
     /// Write DIR/report.html: one self-contained page with the run's scenario, manifest, plots and tables.
     Report { dir: PathBuf },
@@ -130,8 +138,14 @@ fn load(file: Option<&Path>) -> anyhow::Result<CheckedScenario> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let command =
-        cli.command.unwrap_or(Command::Run { file: None, threads: None, out: None, resume: None, quiet: false });
+    let command = cli.command.unwrap_or(Command::Run {
+        file: None,
+        threads: None,
+        out: None,
+        force: false,
+        resume: None,
+        quiet: false,
+    });
     guard::install(&command_line());
     // Until `execute` returns, an `exit` from anywhere (a plugin) is not success.
     let armed = guard::arm();
@@ -202,18 +216,24 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Plot { files, out, format } => {
+        Command::Plot { files, out, format, force } => {
             let formats = meanfield_scenario::plot::Formats {
                 svg: format.is_empty() || format.contains(&ImageFormat::Svg),
                 png: format.is_empty() || format.contains(&ImageFormat::Png),
             };
-            for file in &files {
-                let dir = match &out {
-                    Some(dir) => dir.clone(),
-                    None => file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_owned(),
-                };
-                std::fs::create_dir_all(&dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
-                let written = meanfield_scenario::plot::plot_file(file, &dir, formats)?;
+            let tables: Vec<(PathBuf, PathBuf)> = files
+                .iter()
+                .map(|file| {
+                    let dir = match &out {
+                        Some(dir) => dir.clone(),
+                        None => {
+                            file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_owned()
+                        }
+                    };
+                    (file.clone(), dir)
+                })
+                .collect();
+            for (file, written) in meanfield_scenario::plot::plot_tables(&tables, formats, force)? {
                 println!("{}: {}", file.display(), names(&written));
             }
             Ok(ExitCode::SUCCESS)
@@ -223,7 +243,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             println!("report written to {}", path.display());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run { file, threads, out, resume, quiet } => run(file, threads, out, resume, quiet),
+        Command::Run { file, threads, out, force, resume, quiet } => run(file, threads, out, force, resume, quiet),
         Command::Bench { workloads, threads, json, show } => bench(&workloads, threads, json.as_deref(), show),
     }
 }
@@ -232,6 +252,7 @@ fn run(
     file: Option<PathBuf>,
     threads: Option<usize>,
     out: Option<PathBuf>,
+    force: bool,
     resume: Option<PathBuf>,
     quiet: bool,
 ) -> anyhow::Result<ExitCode> {
@@ -250,10 +271,37 @@ fn run(
         );
     }
     let stop = Arc::new(AtomicBool::new(false));
-    let dir = out.clone().or_else(|| resume.clone()).unwrap_or_else(|| scenario.output_dir());
+    let points = plans
+        .iter()
+        .map(|p| progress::PointTotal {
+            name: if p.info.label.is_empty() { format!("N = {}", p.info.width) } else { p.info.label.clone() },
+            steps: point_steps(&scenario, p),
+            replicas: p.info.replicas,
+        })
+        .collect();
+    let display = progress::Display::new(quiet, std::io::stderr().is_terminal(), points)?;
+    let options = RunOptions {
+        threads,
+        output: out.or_else(|| resume.clone()),
+        force,
+        progress: &display,
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        git_commit: env!("MEANFIELD_GIT_COMMIT").to_owned(),
+        resume: resume.is_some(),
+        stop: stop.clone(),
+    };
+    // Claimed first, so that a crash or an `exit` inside the run can name the directory to resume.
+    let run_dir = match meanfield_scenario::run::claim(&scenario, &options) {
+        Ok(run_dir) => run_dir,
+        Err(e) => {
+            display.finish();
+            return Err(e.into());
+        }
+    };
+    let dir = run_dir.path().to_owned();
     let checkpointed = scenario.spec.outputs.checkpoint_seconds.is_some() || resume.is_some();
     guard::set_resume(&dir.join("checkpoint"), &meanfield_scenario::run::resume_command(&scenario, &dir));
-    let flag = stop.clone();
+    let flag = stop;
     // With checkpoints, the first Ctrl-C stops at the executor's next chunk boundary, saving the running
     // replicas; the second quits at once, also while a plugin call never returns. Without, nothing could
     // be kept, so the first quits.
@@ -271,28 +319,7 @@ fn run(
              checkpoint (Ctrl-C again to quit at once)"
         );
     })?;
-    let points = plans
-        .iter()
-        .map(|p| progress::PointTotal {
-            name: if p.info.label.is_empty() { format!("N = {}", p.info.width) } else { p.info.label.clone() },
-            steps: point_steps(&scenario, p),
-            replicas: p.info.replicas,
-        })
-        .collect();
-    let display = progress::Display::new(quiet, std::io::stderr().is_terminal(), points)?;
-    let outcome = meanfield_scenario::run(
-        &scenario,
-        &plans,
-        &RunOptions {
-            threads,
-            output: out.or_else(|| resume.clone()),
-            progress: &display,
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-            git_commit: env!("MEANFIELD_GIT_COMMIT").to_owned(),
-            resume: resume.is_some(),
-            stop,
-        },
-    );
+    let outcome = meanfield_scenario::run::run_claimed(&scenario, &plans, &options, run_dir);
     display.finish();
     let report = match outcome {
         Ok(report) => report,
@@ -309,6 +336,9 @@ fn run(
     }
     for d in &report.divergences {
         eprintln!("warning: {}", d.message);
+    }
+    for warning in &report.warnings {
+        eprintln!("warning: {warning}");
     }
     for fault in &report.faults {
         eprintln!("error: a plugin failed during the run: {fault}");

@@ -319,14 +319,14 @@ fn divergence_stops_only_that_replica_and_keeps_the_rest() {
     assert!(!out.stderr.contains("panicked"));
     assert!(out.stderr.contains("replica 0 of point 'dynamics.step=40' diverged at step"), "{}", out.stderr);
     assert!(out.stderr.contains("replica 1 of point 'dynamics.step=40' diverged at step"), "{}", out.stderr);
-    let csv = std::fs::read_to_string(dir.path().join("out/timeseries.csv")).unwrap();
+    let csv = std::fs::read_to_string(dir.path().join("out/latest/timeseries.csv")).unwrap();
     let rows: Vec<&str> = csv.lines().skip(1).collect();
     let finished = rows.iter().filter(|r| r.contains(",dynamics.step=0.0001,")).count();
     let before = rows.iter().filter(|r| r.contains(",dynamics.step=40,")).count();
     // The small step's physical time ends at 200 × 0.0001 = 0.02 < 40: records at t = 0 and at the end.
     assert_eq!(finished, 2 * 2, "every record of the finished point");
     assert!(before >= 2, "the diverged replicas keep their records before the divergence (t = 0 at least)");
-    let summary = std::fs::read_to_string(dir.path().join("out/summary.ron")).unwrap();
+    let summary = std::fs::read_to_string(dir.path().join("out/latest/summary.ron")).unwrap();
     assert!(summary.contains("diverged at step"), "{summary}");
 }
 

@@ -29,6 +29,7 @@ pub fn run_scenario(
         progress: &meanfield_core::progress::NoProgress,
         version: "test".into(),
         git_commit: "test".into(),
+        force: false,
         resume: false,
         stop: Default::default(),
     };

@@ -99,7 +99,7 @@ fn run_of_the_default_scenario_prints_the_risk_table() {
 fn run_of_the_small_scenario_prints_the_risk_table() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("small.ron"), SMALL.replace("{OUT}", "out")).unwrap();
-    let printed = printed(&["run", "small.ron", "--threads", "1"], dir.path(), Some(dir.path()));
+    let printed = printed(&["run", "small.ron", "--out", "out", "--threads", "1"], dir.path(), Some(dir.path()));
     assert!(printed.starts_with("exit code: 0\n"), "{printed}");
     insta::assert_snapshot!("run_small", printed);
 }

@@ -405,6 +405,7 @@ fn progress_counts_the_cloning_populations() {
         progress: &count,
         version: "test".into(),
         git_commit: "test".into(),
+        force: false,
         resume: false,
         stop: Default::default(),
     };

@@ -1,10 +1,13 @@
 //! What a run leaves behind: sinks chosen in the scenario, NPY snapshots (checked against the CSV here and
-//! in NumPy), checkpoints that resume byte-identically after Ctrl-C or a kill, plots redrawn from the
-//! tables, the HTML report (rendered in headless Chromium), progress lines, and a full disk.
+//! in NumPy), checkpoints that resume byte-identically after Ctrl-C or a kill (and after the scenario file
+//! gained comments), plots redrawn from the tables, the HTML report (rendered in headless Chromium),
+//! progress lines, and a full disk; and that results are owned: no command replaces an earlier result
+//! unasked, and a running run's directory is its own.
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-use crate::common::{assert_same_bits, meanfield};
+use crate::common::{Outcome, SMALL, assert_same_bits, meanfield};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -132,7 +135,7 @@ fn interrupted_runs_resume_byte_identically() {
     std::fs::write(&other, RESUMABLE.replace("seed: 5", "seed: 6")).unwrap();
     let refused = meanfield(&["run", "other.ron", "--resume", "killed", "-q"], dir.path());
     assert_eq!(refused.code, Some(1));
-    assert!(refused.stderr.contains("is from another scenario"), "{}", refused.stderr);
+    assert!(refused.stderr.contains("is from another scenario (it differs in seed)"), "{}", refused.stderr);
     let copy = dir.path().join("corrupted");
     copy_dir(&killed, &copy);
     let log = copy.join("checkpoint/finished.log");
@@ -151,7 +154,13 @@ fn interrupted_runs_resume_byte_identically() {
     let missing = meanfield(&["run", "resumable.ron", "--resume", "reference", "-q"], dir.path());
     assert!(missing.code == Some(1) && missing.stderr.contains("holds no checkpoint"), "{}", missing.stderr);
 
-    let resumed = meanfield(&["run", "resumable.ron", "--resume", "killed", "-q"], dir.path());
+    // The same scenario with comments, another layout and a default written out: the same run.
+    let commented = format!(
+        "// the resumable scenario, annotated\n{}",
+        RESUMABLE.replace("    ", "\t").replace("seed: 5,", "seed: 5, /* as before */ ensemble: Annealed,")
+    );
+    std::fs::write(dir.path().join("commented.ron"), commented).unwrap();
+    let resumed = meanfield(&["run", "commented.ron", "--resume", "killed", "-q"], dir.path());
     assert_eq!(resumed.code, Some(0), "{}", resumed.stderr);
     assert_same_outputs(&dir.path().join("reference"), &killed);
 }
@@ -403,4 +412,319 @@ fn a_full_disk_keeps_what_finished() {
         let (reference, moved) = (dir.path().join("reference").join(file), dir.path().join("moved").join(file));
         assert_same_bits(&reference, &moved, format!("{file} resumed from the kept part ({kept} replicas)"));
     }
+}
+
+/// A case of owned outputs: in a fresh directory the commands of `before` succeed, `files` are written
+/// (a name ending in `/` is a directory), then `command` exits with `code` and its stderr contains every
+/// fragment of `stderr`. Every file that existed before `command` still has its bytes afterwards, but those
+/// in `changes`; a refused command adds no file either. `after` checks what else the case is about.
+struct Case {
+    files: &'static [(&'static str, &'static str)],
+    before: &'static [&'static [&'static str]],
+    command: &'static [&'static str],
+    code: i32,
+    stderr: &'static [&'static str],
+    changes: &'static [&'static str],
+    after: fn(&Path),
+}
+
+const NOTHING: fn(&Path) = |_| {};
+
+/// The small scenario writing under `root/`, and the same with another seed (another table).
+fn small() -> String {
+    SMALL.replace("{OUT}", "root")
+}
+
+/// Every file and link under `dir` with its bytes (a link: where it points).
+fn contents(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let relative = path.strip_prefix(root).unwrap().to_owned();
+            let meta = path.symlink_metadata().unwrap();
+            if meta.file_type().is_symlink() {
+                out.insert(relative, std::fs::read_link(&path).unwrap().into_os_string().into_encoded_bytes());
+            } else if meta.is_dir() {
+                walk(root, &path, out);
+            } else {
+                out.insert(relative, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+fn check(case: Case) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("small.ron"), small()).unwrap();
+    std::fs::write(dir.path().join("other.ron"), small().replace("seed: 3", "seed: 4")).unwrap();
+    for command in case.before {
+        let out = meanfield(command, dir.path());
+        assert_eq!(out.code, Some(0), "{command:?}: {}", out.stderr);
+    }
+    for (name, text) in case.files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(if name.ends_with('/') { &path } else { path.parent().unwrap() }).unwrap();
+        if !name.ends_with('/') {
+            std::fs::write(&path, text).unwrap();
+        }
+    }
+    let before = contents(dir.path());
+    let out: Outcome = meanfield(case.command, dir.path());
+    assert_eq!(out.code, Some(case.code), "{:?}\n{}", case.command, out.stderr);
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    for fragment in case.stderr {
+        assert!(out.stderr.contains(fragment), "{:?}: no {fragment:?} in\n{}", case.command, out.stderr);
+    }
+    let after = contents(dir.path());
+    for (path, bytes) in &before {
+        if !case.changes.iter().any(|c| Path::new(c) == path) {
+            assert!(after.get(path) == Some(bytes), "{:?} touched {}", case.command, path.display());
+        }
+    }
+    if case.code != 0 {
+        let added: Vec<_> = after.keys().filter(|p| !before.contains_key(*p)).collect();
+        assert!(added.is_empty(), "{:?} was refused but wrote {added:?}", case.command);
+    }
+    (case.after)(dir.path());
+}
+
+/// The dated run directories under `root`, oldest first.
+fn run_dirs(root: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "latest")
+        .collect();
+    // 2026-12-04T18-50-12 < 2026-12-04T18-50-12-2 < …-3: by length within a second, then by name.
+    names.sort_by_key(|n| (n[..19].to_owned(), n.len(), n.clone()));
+    names
+}
+
+const RUN: &[&str] = &["run", "small.ron", "-q"];
+const RUN_OUT: &[&str] = &["run", "small.ron", "--out", "out", "-q"];
+
+#[test]
+fn rerunning_into_the_default_root_keeps_every_result() {
+    check(Case {
+        files: &[],
+        before: &[RUN],
+        command: RUN,
+        code: 0,
+        stderr: &[],
+        changes: &["root/latest"],
+        after: |dir| {
+            let runs = run_dirs(&dir.join("root"));
+            assert_eq!(runs.len(), 2, "{runs:?}");
+            assert!(runs.iter().all(|n| n.len() >= 19 && n.as_bytes()[10] == b'T'), "{runs:?}");
+            assert_eq!(std::fs::read_link(dir.join("root/latest")).unwrap(), Path::new(&runs[1]));
+            // Both runs are whole, and the same run twice gives the same bits.
+            let (first, second) = (dir.join("root").join(&runs[0]), dir.join("root").join(&runs[1]));
+            assert_same_outputs(&first, &second);
+        },
+    });
+}
+
+#[test]
+fn a_named_directory_with_results_is_refused_and_force_replaces_only_them() {
+    let notes = &[("out/notes.txt", "my notes")];
+    check(Case {
+        files: notes,
+        before: &[],
+        command: RUN_OUT,
+        code: 1,
+        stderr: &["out already holds results (notes.txt)", "--force"],
+        changes: &[],
+        after: NOTHING,
+    });
+    check(Case {
+        files: notes,
+        before: &[RUN_OUT],
+        command: &["run", "other.ron", "--out", "out", "-q"],
+        code: 1,
+        stderr: &["out already holds results", "--force"],
+        changes: &[],
+        after: NOTHING,
+    });
+    check(Case {
+        files: notes,
+        before: &[RUN_OUT],
+        command: &["run", "other.ron", "--out", "out", "--force", "-q"],
+        code: 0,
+        stderr: &[],
+        changes: &[
+            "out/timeseries.csv",
+            "out/summary.ron",
+            "out/summary.json",
+            "out/risk.svg",
+            "out/risk.png",
+            "out/manifest.json",
+        ],
+        after: |dir| {
+            let manifest = std::fs::read_to_string(dir.join("out/manifest.json")).unwrap();
+            assert!(manifest.contains("other.ron"), "the new run's manifest: {manifest}");
+            assert_eq!(std::fs::read_to_string(dir.join("out/notes.txt")).unwrap(), "my notes");
+        },
+    });
+    // A checkpoint without work (a run that aborted at its start) is no result: a fresh run replaces it.
+    check(Case {
+        files: &[
+            ("out/checkpoint/header.ron", "(format: 1)"),
+            ("out/checkpoint/finished.log", ""),
+            ("out/checkpoint/running/", ""),
+        ],
+        before: &[],
+        command: RUN_OUT,
+        code: 0,
+        stderr: &[],
+        changes: &["out/checkpoint/header.ron", "out/checkpoint/finished.log"],
+        after: |dir| assert!(dir.join("out/summary.ron").is_file() && !dir.join("out/checkpoint").exists()),
+    });
+}
+
+#[test]
+fn names_and_outputs_that_leave_their_place_are_refused_at_check_time() {
+    for (from, to, field, problem) in [
+        ("\"small\"", "\"../../x\"", "name", "path separator"),
+        ("\"small\"", "\"\"", "name", "is empty"),
+        ("\"small\"", "\"..\"", "name", "names a directory"),
+        ("\"small\"", "\"-rf\"", "name", "starts with '-'"),
+        ("\"root\"", "\"\"", "output", "is empty"),
+        ("\"root\"", "\"../elsewhere\"", "output", "climbs out"),
+        ("\"root\"", "\"~/results\"", "output", "not expanded"),
+    ] {
+        for command in ["check", "run"] {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join("bad.ron"), small().replacen(from, to, 1)).unwrap();
+            let out = meanfield(&[command, "bad.ron"], dir.path());
+            assert_eq!(out.code, Some(1), "{command} {to}: {}", out.stderr);
+            assert!(
+                out.stderr.contains("bad.ron:")
+                    && out.stderr.contains(&format!(" {field}: "))
+                    && out.stderr.contains(problem),
+                "{command} {field} = {to}: {}",
+                out.stderr
+            );
+            assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "{command} {to} wrote something");
+        }
+    }
+}
+
+const RUN_A: &[&str] = &["run", "small.ron", "--out", "a", "-q"];
+const RUN_B: &[&str] = &["run", "other.ron", "--out", "b", "-q"];
+const PLOT_A: &[&str] = &["plot", "a/timeseries.csv", "--out", "x"];
+const PLOT_B: &[&str] = &["plot", "b/timeseries.csv", "--out", "x"];
+
+#[test]
+fn plot_redraws_its_own_figures_and_nothing_else() {
+    // Two tables whose figures would land on one path: refused before drawing either.
+    check(Case {
+        files: &[],
+        before: &[RUN_A, RUN_B],
+        command: &["plot", "a/timeseries.csv", "b/timeseries.csv", "--out", "x"],
+        code: 1,
+        stderr: &["a/timeseries.csv and b/timeseries.csv would both draw x/risk.svg"],
+        changes: &[],
+        after: |dir| assert!(!dir.join("x").exists()),
+    });
+    // The same table again: its own figures are redrawn in place (the same bits).
+    check(Case {
+        files: &[],
+        before: &[RUN_A, PLOT_A],
+        command: PLOT_A,
+        code: 0,
+        stderr: &[],
+        changes: &[],
+        after: NOTHING,
+    });
+    // Into the run directory that holds the table: the run's own figures.
+    check(Case {
+        files: &[],
+        before: &[RUN_A],
+        command: &["plot", "a/timeseries.csv"],
+        code: 0,
+        stderr: &[],
+        changes: &[],
+        after: NOTHING,
+    });
+    // Another table's figures, or a file meanfield did not draw: refused without --force.
+    check(Case {
+        files: &[],
+        before: &[RUN_A, RUN_B, PLOT_A],
+        command: PLOT_B,
+        code: 1,
+        stderr: &["x/risk.svg already exists", "b/timeseries.csv", "--force"],
+        changes: &[],
+        after: NOTHING,
+    });
+    check(Case {
+        files: &[("x/risk.png", "my own picture")],
+        before: &[RUN_A],
+        command: PLOT_A,
+        code: 1,
+        stderr: &["x/risk.png already exists", "--force"],
+        changes: &[],
+        after: NOTHING,
+    });
+    check(Case {
+        files: &[("x/notes.txt", "kept")],
+        before: &[RUN_A, RUN_B, PLOT_A],
+        command: &["plot", "b/timeseries.csv", "--out", "x", "--force"],
+        code: 0,
+        stderr: &[],
+        changes: &["x/risk.svg", "x/risk.png", "x/.meanfield-plots.json"],
+        after: |dir| assert_same_bits(&dir.join("b/risk.svg"), &dir.join("x/risk.svg"), "the figure of b, forced"),
+    });
+}
+
+/// Kills the child when dropped, so that a failed assertion leaves no run behind.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_running_run_owns_its_directory_until_it_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    // Long enough to outlast the checks (it is killed after them); no checkpoints, so a kill leaves only
+    // the lock file.
+    let slow = RESUMABLE.replace("Steps(200000)", "Steps(20000000)").replace("Some(0.2)", "None");
+    std::fs::write(dir.path().join("slow.ron"), slow).unwrap();
+    std::fs::write(dir.path().join("small.ron"), small()).unwrap();
+    let mut first = Running(
+        Command::new(env!("CARGO_BIN_EXE_meanfield"))
+            .args(["run", "slow.ron", "--out", "busy", "-q"])
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let lock = dir.path().join("busy").join(meanfield_sinks::rundir::LOCK_FILE);
+    let started = Instant::now();
+    while std::fs::read_to_string(&lock).unwrap_or_default().trim().is_empty() {
+        assert!(first.0.try_wait().unwrap().is_none(), "the first run ended before it could be joined");
+        assert!(started.elapsed() < Duration::from_secs(60), "no lock file after a minute");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let holder = format!("busy is in use by another meanfield run (pid {})", first.0.id());
+    for command in [&["run", "small.ron", "--out", "busy", "-q"][..], &["run", "slow.ron", "--resume", "busy", "-q"]] {
+        let second = meanfield(command, dir.path());
+        assert_eq!(second.code, Some(1), "{command:?}: {}", second.stderr);
+        assert!(second.stderr.contains(&holder), "{command:?}: {}", second.stderr);
+    }
+    assert!(first.0.try_wait().unwrap().is_none(), "the refused runs did not stop the first");
+    // A killed run's lock file stays, but its lock died with it.
+    first.0.kill().unwrap();
+    first.0.wait().unwrap();
+    assert!(lock.is_file());
+    let after = meanfield(&["run", "small.ron", "--out", "busy", "-q"], dir.path());
+    assert_eq!(after.code, Some(0), "{}", after.stderr);
+    assert!(!lock.exists(), "a finished run removes its lock file");
 }

@@ -158,7 +158,9 @@ fn a_panic_inside_eval_is_reported_with_its_message_and_location() {
     );
     // What finished is kept: the records before the failure (the risk at t = 0 is NaN, as the
     // activation failed, but the files are complete).
-    assert!(dir.path().join("out/summary.ron").is_file() && dir.path().join("out/timeseries.csv").is_file());
+    assert!(
+        dir.path().join("out/latest/summary.ron").is_file() && dir.path().join("out/latest/timeseries.csv").is_file()
+    );
 }
 
 #[test]
@@ -251,7 +253,7 @@ fn a_bare_name_is_found_on_the_plugin_path() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let summary = std::fs::read_to_string(dir.path().join("out/summary.ron")).unwrap();
+    let summary = std::fs::read_to_string(dir.path().join("out/latest/summary.ron")).unwrap();
     assert!(summary.contains("swish(beta: 2.0)"), "the model names the plugin and its parameters:\n{summary}");
 }
 

@@ -60,13 +60,20 @@ fn cargo_run_without_arguments_runs_the_default_scenario() {
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(out.stdout.contains("results written to results/default/"), "{}", out.stdout);
     assert!(out.stdout.contains("width=1024 seed=1"), "the risk table:\n{}", out.stdout);
+    // A new run directory, named in the last line, that `latest` points at.
+    let line = out.stdout.lines().find(|l| l.starts_with("results written to ")).unwrap();
+    let run_dir = line.trim_start_matches("results written to ").split("/ (").next().unwrap();
+    assert_eq!(
+        dir.path().join("results/default/latest").canonicalize().unwrap(),
+        dir.path().join(run_dir).canonicalize().unwrap()
+    );
     for file in ["timeseries.csv", "summary.ron", "manifest.json"] {
-        assert!(dir.path().join("results/default").join(file).is_file(), "{file}");
+        assert!(dir.path().join("results/default/latest").join(file).is_file(), "{file}");
     }
     // The embedded scenario is the file in scenarios/.
     let shown = meanfield(&["show-default"], dir.path());
     assert_eq!(shown.stdout, std::fs::read_to_string(scenario_path("default.ron")).unwrap());
-    let manifest = std::fs::read_to_string(dir.path().join("results/default/manifest.json")).unwrap();
+    let manifest = std::fs::read_to_string(dir.path().join("results/default/latest/manifest.json")).unwrap();
     for key in ["\"scenario_sha256\"", "\"scenario_text\"", "\"git_commit\"", "\"wall_seconds\"", "\"seeds\""] {
         assert!(manifest.contains(key), "{key} in {manifest}");
     }

@@ -19,7 +19,12 @@ pub use figure::{Figure, Layer};
 use meanfield_core::SinkError;
 use meanfield_sinks::{AtomicFile, file_stem};
 pub use report::write_report;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+
+/// In a directory that `meanfield plot` drew into: which table each figure file there was drawn from, so
+/// that the next plot of the same table may redraw it and no other command replaces it unasked.
+pub const PLOT_RECORD: &str = ".meanfield-plots.json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlotError {
@@ -33,6 +38,16 @@ pub enum PlotError {
     Unknown { path: PathBuf, columns: String },
     #[error("cannot draw {path}: {message}")]
     Draw { path: PathBuf, message: String },
+    #[error(
+        "{} and {} would both draw {}: plot them one at a time, or into different directories with --out",
+        first.display(), second.display(), path.display()
+    )]
+    Collision { path: PathBuf, first: PathBuf, second: PathBuf },
+    #[error(
+        "{} already exists and is not a figure meanfield drew from {}: add --force to replace it, or plot into another directory with --out",
+        path.display(), table.display()
+    )]
+    Exists { path: PathBuf, table: PathBuf },
     #[error(transparent)]
     Write(#[from] SinkError),
 }
@@ -78,6 +93,92 @@ pub fn plot_file(path: &Path, out_dir: &Path, formats: Formats) -> Result<Vec<Pa
     let mut written = Vec::new();
     for figure in figures(path)? {
         written.extend(write_figure(&figure, out_dir, formats)?);
+    }
+    Ok(written)
+}
+
+/// The files [`write_figure`] writes for `figure` into `out_dir`.
+fn figure_paths(figure: &Figure, out_dir: &Path, formats: Formats) -> Vec<PathBuf> {
+    let stem = file_stem(&figure.name);
+    let svg = formats.svg.then(|| out_dir.join(format!("{stem}.svg")));
+    let png = formats.png.then(|| out_dir.join(format!("{stem}.png")));
+    svg.into_iter().chain(png).collect()
+}
+
+/// A path in a form that two spellings of one file share (the directory resolved when it exists).
+fn identity(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    match (absolute.parent().and_then(|d| d.canonicalize().ok()), absolute.file_name()) {
+        (Some(dir), Some(name)) => dir.join(name),
+        _ => absolute,
+    }
+}
+
+/// `dir`'s record of which table each figure there was drawn from (file name → table).
+fn read_record(dir: &Path) -> BTreeMap<String, PathBuf> {
+    std::fs::read_to_string(dir.join(PLOT_RECORD)).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default()
+}
+
+/// The file names `dir/manifest.json` lists: the files of the run in that directory.
+fn run_files(dir: &Path) -> Vec<String> {
+    let manifest: Option<serde_json::Value> =
+        std::fs::read_to_string(dir.join("manifest.json")).ok().and_then(|t| serde_json::from_str(&t).ok());
+    let files = manifest.as_ref().and_then(|m| m.get("files")?.as_array().cloned()).unwrap_or_default();
+    files.iter().filter_map(|f| Some(Path::new(f.as_str()?).file_name()?.to_string_lossy().into_owned())).collect()
+}
+
+/// Plots each `(table, directory)`: the figures of every table into its directory, which is made if
+/// absent. Nothing is written unless all of it may be: two tables whose figures would land on one path
+/// are refused, and so is an existing file that is not a figure drawn from the same table (by an earlier
+/// `meanfield plot`, recorded in [`PLOT_RECORD`], or by the run whose directory holds the table) unless
+/// `force`. Returns the files written per table.
+pub fn plot_tables(
+    tables: &[(PathBuf, PathBuf)],
+    formats: Formats,
+    force: bool,
+) -> Result<Vec<(PathBuf, Vec<PathBuf>)>, PlotError> {
+    let mut planned = Vec::with_capacity(tables.len());
+    let mut drawn_by: HashMap<PathBuf, &Path> = HashMap::new();
+    for (table, dir) in tables {
+        let figures = figures(table)?;
+        let source = identity(table);
+        // Drawn into the directory that holds the table: the figures of the run there are its own.
+        let table_dir = table.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let run = if identity(dir) == identity(table_dir) { run_files(dir) } else { Vec::new() };
+        let record = read_record(dir);
+        for path in figures.iter().flat_map(|f| figure_paths(f, dir, formats)) {
+            let key = identity(&path);
+            match drawn_by.insert(key, table) {
+                Some(first) if identity(first) != source => {
+                    return Err(PlotError::Collision { path, first: first.to_owned(), second: table.clone() });
+                }
+                _ => {}
+            }
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let ours = record.get(&name).is_some_and(|t| *t == source) || run.contains(&name);
+            if !force && !ours && path.symlink_metadata().is_ok() {
+                return Err(PlotError::Exists { path, table: table.clone() });
+            }
+        }
+        planned.push((table, dir, figures, source));
+    }
+    let mut written = Vec::with_capacity(planned.len());
+    for (table, dir, figures, source) in planned {
+        std::fs::create_dir_all(dir).map_err(|e| SinkError::io(dir, e))?;
+        let mut files = Vec::new();
+        for figure in &figures {
+            files.extend(write_figure(figure, dir, formats)?);
+        }
+        // Re-read: an earlier table of this command may have drawn into the same directory.
+        let mut record = read_record(dir);
+        for file in &files {
+            record
+                .insert(file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(), source.clone());
+        }
+        let text = serde_json::to_string_pretty(&record)
+            .map_err(|e| SinkError::Serialize { what: PLOT_RECORD.into(), message: e.to_string() })?;
+        AtomicFile::write_all(&dir.join(PLOT_RECORD), (text + "\n").as_bytes())?;
+        written.push((table.clone(), files));
     }
     Ok(written)
 }

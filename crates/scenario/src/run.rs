@@ -10,7 +10,10 @@ use meanfield_dynamics::{Mismatch, PointPlan, Unfinished, run_points_with, run_p
 use meanfield_limit::LimitSolution;
 use meanfield_sinks::{
     AtomicFile, CheckpointError, CheckpointHeader, CheckpointStore, CsvTimeSeries, JsonLines, Manifest,
+    RunDirError,
 };
+pub use meanfield_sinks::RunDir;
+use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -34,6 +37,8 @@ pub enum RunError {
     Cloning { k: f64, message: String },
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    #[error(transparent)]
+    RunDir(#[from] RunDirError),
     #[error(transparent)]
     Mismatch(#[from] Mismatch),
     #[error(
@@ -60,8 +65,11 @@ pub enum RunError {
 pub struct RunOptions<'a> {
     /// Worker threads; `None` uses all cores. Results do not depend on it.
     pub threads: Option<usize>,
-    /// Overrides the scenario's output directory.
+    /// The run directory itself (absent or empty, see `force`), instead of a new one under the scenario's
+    /// `output` root; with `resume`, the directory of the run to continue.
     pub output: Option<PathBuf>,
+    /// Replace the results an earlier run wrote into `output` (only those: other files stay).
+    pub force: bool,
     pub progress: &'a dyn Progress,
     /// Recorded in the manifest.
     pub version: String,
@@ -77,6 +85,7 @@ impl std::fmt::Debug for RunOptions<'_> {
         f.debug_struct("RunOptions")
             .field("threads", &self.threads)
             .field("output", &self.output)
+            .field("force", &self.force)
             .field("resume", &self.resume)
             .finish()
     }
@@ -84,6 +93,7 @@ impl std::fmt::Debug for RunOptions<'_> {
 
 #[derive(Debug, Clone)]
 pub struct RunReport {
+    /// The run directory the results are in.
     pub output_dir: PathBuf,
     pub files: Vec<PathBuf>,
     pub summary: Summary,
@@ -94,6 +104,8 @@ pub struct RunReport {
     pub threads: usize,
     /// From the limits to the last analysis (not the writing of the manifest).
     pub wall_seconds: f64,
+    /// What went wrong after every result was written (the `latest` link could not be made).
+    pub warnings: Vec<String>,
 }
 
 /// The rate functions of the `ldp` section: from the replicas of `points`, or from cloning populations.
@@ -183,14 +195,80 @@ pub fn total_steps(scenario: &CheckedScenario, plans: &[PointPlan]) -> u64 {
 
 /// Runs the plans of `scenario` and writes its outputs (`summary.ron`, `manifest.json` and the sinks of
 /// `outputs`: `timeseries.csv`, `timeseries.jsonl`, snapshots, plots; `study.csv`, `ldp.csv`, `limit.csv`
-/// where the scenario has them) into the output directory. Diverged replicas do not fail the run: they are
-/// reported in the summary and in [`RunReport::divergences`], and everything they recorded before
-/// diverging is kept. With checkpoints (the default), finished replicas and the state of running ones are
-/// kept in `<output>/checkpoint` until every output is written; `options.resume` continues from there.
+/// where the scenario has them) into its run directory: a new one under the scenario's `output` root
+/// (whose `latest` link then points at it), or `options.output`, which must hold no other run's results
+/// (`options.force` replaces them). The directory is locked for the whole run. Diverged replicas do not
+/// fail the run: they are reported in the summary and in [`RunReport::divergences`], and everything they
+/// recorded before diverging is kept. With checkpoints (the default), finished replicas and the state of
+/// running ones are kept in `<run directory>/checkpoint` until every output is written; `options.resume`
+/// continues from there.
 pub fn run(scenario: &CheckedScenario, plans: &[PointPlan], options: &RunOptions<'_>) -> Result<RunReport, RunError> {
-    let dir = options.output.clone().unwrap_or_else(|| scenario.output_dir());
+    run_claimed(scenario, plans, options, claim(scenario, options)?)
+}
+
+/// The locked run directory that [`run`] with `options` writes into, claimed before anything is computed
+/// (so a caller can name it, in a resume hint, before the run starts).
+pub fn claim(scenario: &CheckedScenario, options: &RunOptions<'_>) -> Result<RunDir, RunError> {
+    Ok(match (&options.output, options.resume) {
+        (Some(dir), true) if !dir.is_dir() => return Err(CheckpointError::Missing { dir: dir.clone() }.into()),
+        (Some(dir), true) => RunDir::resume(dir)?,
+        (Some(dir), false) => RunDir::claim(dir, options.force, &scenario.sha256())?,
+        (None, _) => RunDir::new_under(&scenario.output_dir())?,
+    })
+}
+
+/// [`run`] into `run_dir`, from [`claim`] with the same `options`.
+pub fn run_claimed(
+    scenario: &CheckedScenario,
+    plans: &[PointPlan],
+    options: &RunOptions<'_>,
+    run_dir: RunDir,
+) -> Result<RunReport, RunError> {
+    match run_in(scenario, plans, options, run_dir.path()) {
+        // The results are whole either way: a link that cannot be made is not a failed run.
+        Ok(mut report) => {
+            if let Err(e) = run_dir.finish() {
+                report.warnings.push(e.to_string());
+            }
+            Ok(report)
+        }
+        // These name the directory and how to continue there: it stays, whatever it holds.
+        Err(e @ (RunError::Interrupted { .. } | RunError::CheckpointWrite { .. } | RunError::WriteKept { .. })) => {
+            Err(e)
+        }
+        Err(e) => {
+            run_dir.discard_if_unused();
+            Err(e)
+        }
+    }
+}
+
+/// The top-level fields of the scenario with the SHA-256 of each one's canonical form, so that a refused
+/// resume can name what differs.
+fn field_hashes(scenario: &CheckedScenario) -> Vec<(String, String)> {
+    let parsed = ron::to_string(&scenario.spec).ok().and_then(|text| ron::from_str::<ron::Value>(&text).ok());
+    let Some(ron::Value::Map(fields)) = parsed else {
+        return Vec::new();
+    };
+    fields
+        .iter()
+        .filter_map(|(key, value)| {
+            let ron::Value::String(name) = key else { return None };
+            let text = ron::to_string(value).ok()?;
+            Some((name.clone(), Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()))
+        })
+        .collect()
+}
+
+/// [`run`] in the locked run directory `dir`.
+fn run_in(
+    scenario: &CheckedScenario,
+    plans: &[PointPlan],
+    options: &RunOptions<'_>,
+    dir: &Path,
+) -> Result<RunReport, RunError> {
+    let dir = dir.to_owned();
     // Fail before computing anything if results could not be written.
-    std::fs::create_dir_all(&dir).map_err(|source| RunError::Output { dir: dir.clone(), source })?;
     AtomicFile::create(&dir.join("summary.ron")).map_err(|e| match e {
         SinkError::Io { source, .. } => RunError::Output { dir: dir.clone(), source },
         other => RunError::Sink(other),
@@ -207,7 +285,8 @@ pub fn run(scenario: &CheckedScenario, plans: &[PointPlan], options: &RunOptions
         scenario.sha256(),
         options.version.clone(),
         plans.iter().map(|p| (p.info.label.clone(), p.info.replicas, p.info.steps)).collect(),
-    );
+    )
+    .with_fields(field_hashes(scenario));
     let interval = scenario.spec.outputs.checkpoint_seconds.map(Duration::from_secs_f64);
     let store = if options.resume {
         Some(CheckpointStore::resume(&dir, &header, interval, options.stop.clone())?)
@@ -293,6 +372,7 @@ pub fn run(scenario: &CheckedScenario, plans: &[PointPlan], options: &RunOptions
         faults: plans.iter().filter_map(|p| p.faults.first().map(|f| format!("point {}: {f}", p.info.index))).collect(),
         threads: pool.current_num_threads(),
         wall_seconds,
+        warnings: Vec::new(),
     })
 }
 

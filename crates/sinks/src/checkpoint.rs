@@ -1,8 +1,9 @@
 //! The checkpoint directory of a run, `<output>/checkpoint/`: what lets `meanfield run FILE --resume DIR`
 //! continue an interrupted run with byte-identical results.
 //!
-//! - `header.ron`: the scenario's SHA-256, the program version and the points (label, replicas, steps);
-//!   a checkpoint is only resumed by the same scenario and version.
+//! - `header.ron`: the SHA-256 of the scenario's canonical form (and of each of its top-level fields, to
+//!   name what differs), the program version and the points (label, replicas, steps); a checkpoint is
+//!   only resumed by the same scenario and version. Comments and layout are not part of the scenario.
 //! - `finished.log`: one line per finished replica, appended as it finishes. A kill can tear only the
 //!   last line, which is then ignored (that replica runs again).
 //! - `running/p<point>-r<replica>.ron`: the latest state of a running replica, rewritten atomically every
@@ -32,6 +33,9 @@ const HEADER: &str = "header.ron";
 pub struct CheckpointHeader {
     pub format: u32,
     pub scenario_sha256: String,
+    /// Per top-level field of the scenario: its name and the SHA-256 of its canonical form.
+    #[serde(default)]
+    pub scenario_fields: Vec<(String, String)>,
     pub meanfield_version: String,
     /// Per point: label, replicas, steps.
     pub points: Vec<(String, usize, u64)>,
@@ -39,8 +43,51 @@ pub struct CheckpointHeader {
 
 impl CheckpointHeader {
     pub fn new(scenario_sha256: String, meanfield_version: String, points: Vec<(String, usize, u64)>) -> Self {
-        CheckpointHeader { format: FORMAT, scenario_sha256, meanfield_version, points }
+        CheckpointHeader { format: FORMAT, scenario_sha256, scenario_fields: Vec::new(), meanfield_version, points }
     }
+
+    /// The same header with the per-field hashes that name what differs when another scenario resumes it.
+    pub fn with_fields(self, scenario_fields: Vec<(String, String)>) -> Self {
+        CheckpointHeader { scenario_fields, ..self }
+    }
+
+    /// The top-level fields whose values differ between the two scenarios (empty when a header has none).
+    fn differing_fields(&self, other: &CheckpointHeader) -> Vec<String> {
+        let theirs: HashMap<&str, &str> = other.scenario_fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let mine: HashMap<&str, &str> = self.scenario_fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let mut names: Vec<String> = mine
+            .iter()
+            .filter(|(name, hash)| theirs.get(*name) != Some(*hash))
+            .map(|(name, _)| name.to_string())
+            .chain(theirs.keys().filter(|name| !mine.contains_key(*name)).map(|name| name.to_string()))
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+/// The header of the checkpoint in `<output>/checkpoint`, when there is a readable one.
+pub fn read_header(output: &Path) -> Option<CheckpointHeader> {
+    ron::from_str(&std::fs::read_to_string(output.join("checkpoint").join(HEADER)).ok()?).ok()
+}
+
+/// Whether `<output>/checkpoint` holds work to resume: a finished replica or a running one's saved state.
+/// A checkpoint without either (a run stopped or aborted before its first save) holds nothing to lose. A
+/// checkpoint that cannot be read counts as work: it is never thrown away unasked.
+pub fn has_progress(output: &Path) -> bool {
+    let dir = output.join("checkpoint");
+    if !dir.exists() {
+        return false;
+    }
+    let finished = match std::fs::read(dir.join(FINISHED)) {
+        Ok(log) => log.contains(&b'\n'),
+        Err(e) => e.kind() != std::io::ErrorKind::NotFound,
+    };
+    let running = match std::fs::read_dir(dir.join(RUNNING)) {
+        Ok(entries) => entries.filter_map(Result::ok).any(|e| e.path().extension().is_some_and(|x| x == "ron")),
+        Err(e) => e.kind() != std::io::ErrorKind::NotFound,
+    };
+    finished || running
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,9 +95,9 @@ pub enum CheckpointError {
     #[error("{dir} holds no checkpoint to resume (no {HEADER}): was it written by an interrupted run?")]
     Missing { dir: PathBuf },
     #[error(
-        "the checkpoint in {dir} is from another scenario (SHA-256 {found}, this file has {expected}): resume with the scenario file that started it"
+        "the checkpoint in {dir} is from another scenario ({differs}): resume with the scenario file that started it"
     )]
-    OtherScenario { dir: PathBuf, expected: String, found: String },
+    OtherScenario { dir: PathBuf, differs: String },
     #[error(
         "the checkpoint in {dir} was written by meanfield {found} (format {format}), this is {expected}: results would not be byte-identical, so it is not resumed"
     )]
@@ -62,7 +109,7 @@ pub enum CheckpointError {
     )]
     Corrupted { file: PathBuf, line: usize, reason: String },
     #[error(
-        "{dir} holds the checkpoint of an interrupted run: continue it with `--resume {dir}`, or delete {dir}/checkpoint to start over"
+        "{dir} holds the checkpoint of an interrupted run: continue it with `--resume {dir}`, or add --force to start over"
     )]
     Exists { dir: PathBuf },
     #[error(transparent)]
@@ -86,7 +133,8 @@ pub struct CheckpointStore {
 
 impl CheckpointStore {
     /// A fresh checkpoint in `<output>/checkpoint`. One left by an interrupted run is not replaced: that
-    /// would throw away its work; the user resumes it or deletes it.
+    /// would throw away its work; the user resumes it or deletes it. One without work (see
+    /// [`has_progress`]) is replaced.
     pub fn create(
         output: &Path,
         header: &CheckpointHeader,
@@ -94,8 +142,11 @@ impl CheckpointStore {
         stop: Arc<AtomicBool>,
     ) -> Result<CheckpointStore, CheckpointError> {
         let dir = output.join("checkpoint");
-        if dir.exists() {
+        if has_progress(output) {
             return Err(CheckpointError::Exists { dir: output.to_owned() });
+        }
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(|e| SinkError::io(&dir, e))?;
         }
         std::fs::create_dir_all(dir.join(RUNNING)).map_err(|e| SinkError::io(&dir, e))?;
         let text = ron::ser::to_string_pretty(header, ron::ser::PrettyConfig::default())
@@ -121,11 +172,11 @@ impl CheckpointStore {
             })?,
         };
         if found.scenario_sha256 != header.scenario_sha256 {
-            return Err(CheckpointError::OtherScenario {
-                dir: output.to_owned(),
-                expected: header.scenario_sha256.clone(),
-                found: found.scenario_sha256,
-            });
+            let differs = match header.differing_fields(&found).as_slice() {
+                [] => format!("SHA-256 {}, this file has {}", found.scenario_sha256, header.scenario_sha256),
+                fields => format!("it differs in {}", fields.join(", ")),
+            };
+            return Err(CheckpointError::OtherScenario { dir: output.to_owned(), differs });
         }
         if found.meanfield_version != header.meanfield_version || found.format != FORMAT {
             return Err(CheckpointError::OtherVersion {
@@ -390,5 +441,25 @@ mod tests {
         let other = CheckpointHeader { scenario_sha256: "def".into(), ..header() };
         let error = CheckpointStore::resume(out.path(), &other, None, stop).unwrap_err();
         assert!(error.to_string().contains("another scenario"), "{error}");
+    }
+
+    #[test]
+    fn a_checkpoint_without_work_is_replaced_and_one_with_work_is_not() {
+        let out = tempfile::tempdir().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let fields = |seed: &str| vec![("name".to_owned(), "n".to_owned()), ("seed".to_owned(), seed.to_owned())];
+        let first = header().with_fields(fields("1"));
+        drop(CheckpointStore::create(out.path(), &first, None, stop.clone()).unwrap());
+        assert!(!has_progress(out.path()), "a header and an empty log are no work");
+        let store = CheckpointStore::create(out.path(), &first, None, stop.clone()).unwrap();
+        store.save(0, &state(0));
+        drop(store);
+        assert!(has_progress(out.path()), "a saved state is work");
+        let error = CheckpointStore::create(out.path(), &first, None, stop.clone()).unwrap_err();
+        assert!(matches!(error, CheckpointError::Exists { .. }), "{error}");
+        // Another value of one field: named.
+        let other = CheckpointHeader { scenario_sha256: "def".into(), ..header().with_fields(fields("2")) };
+        let error = CheckpointStore::resume(out.path(), &other, None, stop).unwrap_err();
+        assert!(error.to_string().contains("(it differs in seed)"), "{error}");
     }
 }

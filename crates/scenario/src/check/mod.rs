@@ -2,6 +2,7 @@
 //! points ([`sweep`]). What needs the built data law (the observables against a data file's dimension)
 //! is checked again when the points are resolved (`crate::checked`).
 
+mod output;
 mod sweep;
 
 pub use sweep::{Point, expand};
@@ -225,6 +226,7 @@ fn check_data(p: &str, data: &DataSpec) -> Result<(), Invalid> {
 
 /// Checks every value of one (sweep-resolved) scenario.
 pub fn validate(spec: &ScenarioSpec) -> Result<(), Invalid> {
+    output::check_outputs(spec)?;
     at_least_one("replicas", spec.replicas)?;
     let blocks = match &spec.model {
         ModelSpec::OneHidden { width, activation, c, w, b, .. } => {

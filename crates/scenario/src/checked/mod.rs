@@ -315,14 +315,21 @@ impl CheckedScenario {
         }
     }
 
-    /// Where results go unless overridden: `output`, or `results/<name>`.
+    /// The root of this scenario's run directories: `output`, or `results/<name>` (both checked to stay
+    /// where they say: `name` is one path component, `output` has no `..`). Each run gets a new directory
+    /// under it unless told where to write.
     pub fn output_dir(&self) -> PathBuf {
         PathBuf::from(self.spec.output.clone().unwrap_or_else(|| format!("results/{}", self.spec.name)))
     }
 
-    /// SHA-256 of the scenario text, hex.
+    /// SHA-256 (hex) of the scenario's canonical form: the parsed scenario written back as compact RON,
+    /// every default filled in. Comments, layout and the spelling of numbers do not change it; any value
+    /// does. (Text a plugin's `params` hold is kept as written.)
     pub fn sha256(&self) -> String {
-        Sha256::digest(self.text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+        // Serialising a parsed scenario cannot fail (every value came from RON); the text is the fallback
+        // that keeps the hash meaningful if it ever did.
+        let canonical = ron::to_string(&self.spec).unwrap_or_else(|_| self.text.clone());
+        Sha256::digest(canonical.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
     }
 }
 
