@@ -165,7 +165,7 @@ mod tests {
 
     fn npy_with_header(dict: &str, data: &[u8]) -> tempfile::NamedTempFile {
         let mut header = dict.to_owned();
-        while (10 + header.len() + 1) % 64 != 0 {
+        while !(10 + header.len() + 1).is_multiple_of(64) {
             header.push(' ');
         }
         header.push('\n');
