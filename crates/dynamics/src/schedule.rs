@@ -20,7 +20,7 @@ impl Schedule {
         let dt = rule.time_per_step(width);
         let mut steps = vec![0];
         match self {
-            Schedule::Every(interval) if !(interval / dt >= 1.0) => return (0..=total_steps).collect(),
+            Schedule::Every(interval) if below_one(interval / dt) => return (0..=total_steps).collect(),
             Schedule::Every(interval) => {
                 // Steps j·Δt/dt grow by at least one per j, so this loop takes at most `total_steps` turns.
                 let mut j = 1u64;
@@ -63,7 +63,7 @@ impl Schedule {
         let times = match self {
             Schedule::Every(interval) => {
                 let ratio = interval / rule.time_per_step(width);
-                if !(ratio >= 1.0) {
+                if below_one(ratio) {
                     return every_step;
                 }
                 // Saturating: a ratio below the step count gives at most one step per record.
@@ -73,6 +73,12 @@ impl Schedule {
         };
         times.saturating_add(2).min(every_step)
     }
+}
+
+/// An interval below one step (or not a number: a step so small or an interval so large that they do
+/// not divide) records every step.
+fn below_one(ratio: f64) -> bool {
+    ratio.is_nan() || ratio < 1.0
 }
 
 #[cfg(test)]
