@@ -180,17 +180,45 @@ pub fn estimate(spec: &ScenarioSpec, base_dir: &Path) -> MemoryEstimate {
         points_factor.into_iter().collect(),
     ));
     let bytes = total(&needs);
-    let dominant = needs.iter().max_by_key(|n| n.bytes).and_then(|n| {
-        n.factors.iter().max_by(|a, b| {
-            let excess = |f: &Factor| f.value as f64 / f.usual.max(1) as f64;
-            excess(a).total_cmp(&excess(b))
-        })
-    });
-    let (field, what) = match dominant {
+    let (field, what) = match dominant(&needs) {
         Some(f) => swept_as(spec, f),
         None => ("replicas".to_owned(), format!("{} replicas need", count(spec.replicas as u128))),
     };
     MemoryEstimate { bytes: Bytes(bytes), field, what }
+}
+
+/// The factor that dominates: of the largest need, the factor furthest above its usual value.
+fn dominant(needs: &[Need]) -> Option<&Factor> {
+    needs.iter().max_by_key(|n| n.bytes).and_then(|n| {
+        n.factors.iter().max_by(|a, b| {
+            let excess = |f: &Factor| f.value as f64 / f.usual.max(1) as f64;
+            excess(a).total_cmp(&excess(b))
+        })
+    })
+}
+
+/// Networks below this size are not checked again once the data's dimension is known: the estimate
+/// made before building covered them.
+const NETWORK_RECHECK: u128 = 64 << 20;
+
+/// Refuses a network of `model` on data of dimension `dim` (known only once a plugin's data law is
+/// built; the estimate before building assumed 1) with `batch` samples per step when one network alone
+/// exceeds the budget.
+pub(crate) fn network_within_budget(model: &ModelSpec, dim: usize, batch: usize) -> Result<(), Invalid> {
+    let d = dim as u128;
+    let (params, hidden, mut factors) = model_size(model, d);
+    let chunk = (batch as u128).max(CHUNK);
+    let scratch = chunk.saturating_mul(hidden.saturating_mul(3).saturating_add(d.saturating_mul(2)).saturating_add(9));
+    let bytes = params.saturating_mul(3).saturating_add(scratch).saturating_mul(WORD);
+    if bytes < NETWORK_RECHECK {
+        return Ok(());
+    }
+    factors.push(factor("data", d, 100, format!("data of dimension {}", count(d)), true));
+    let need = Need::bytes(bytes, factors);
+    let (field, what) = dominant(std::slice::from_ref(&need))
+        .map(|f| (f.field.clone(), format!("{} {}", f.what, if f.plural { "need" } else { "needs" })))
+        .unwrap_or_default();
+    refuse_over(&MemoryEstimate { bytes: Bytes(bytes), field, what }, &budget()?)
 }
 
 /// The field and words of a factor, as the scenario writes it: a swept width is `sweep.width`, another

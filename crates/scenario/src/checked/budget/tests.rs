@@ -113,3 +113,13 @@ fn the_need_grows_with_every_size() {
         assert!(bytes > base, "{to}: {bytes} ≤ {base}");
     }
 }
+
+#[test]
+fn a_network_is_checked_again_once_the_data_dimension_is_known() {
+    let model = scenario(&[]).model;
+    assert_eq!(network_within_budget(&model, 3, 1), Ok(()), "small networks pass without a budget");
+    // 32 units × 10^15 inputs: far beyond any budget, named by the dimension the plugin reported.
+    let err = network_within_budget(&model, 1_000_000_000_000_000, 1).unwrap_err();
+    assert_eq!(err.path, "data");
+    assert!(err.message.starts_with("data of dimension 1e15 need "), "{}", err.message);
+}
