@@ -524,8 +524,10 @@ fn point_needs(spec: &ScenarioSpec, base_dir: &Path, threads: u128) -> PointNeed
             format!("{} resamples", count(ldp.resamples as u128)),
             true,
         );
-        let k_points = (ldp.points as u128).saturating_add(r);
+        // (Λ̂, I) per resample and k; each resample, on its own thread, picks and copies the replicas' values.
+        let k_points = ldp.points as u128;
         kept.push(Need::words((ldp.resamples as u128).saturating_mul(k_points).saturating_mul(2), vec![resamples]));
+        kept.push(Need::words(threads.saturating_mul(r).saturating_mul(4), vec![replicas.clone()]));
     }
 
     // A replica while it steps: its network (parameters and batch scratch), the stepper's copies, its
