@@ -123,3 +123,23 @@ fn a_network_is_checked_again_once_the_data_dimension_is_known() {
     assert_eq!(err.path, "data");
     assert!(err.message.starts_with("data of dimension 1e15 need "), "{}", err.message);
 }
+
+#[test]
+fn extreme_values_anywhere_give_an_estimate_without_panicking() {
+    let network = [("SingleIndex(link: Relu)", "Network(width: 4, activation: Tanh)")];
+    let paths = ["replicas", "model.width", "data.dim", "data.teacher.width", "dynamics.step", "horizon", "record"];
+    let values = [0.0, 1.0, 2.5, -1.0, 1e300, u64::MAX as f64, 2f64.powi(63), f64::NAN, f64::INFINITY];
+    for path in paths {
+        for v in values {
+            let mut spec = scenario(&network);
+            spec.sweep.fields = vec![(path.to_owned(), vec![v, 3.0])];
+            let estimate = estimate(&spec, Path::new("."));
+            assert!(estimate.bytes.0 > 0, "{path} = {v}");
+            // What is refused names the swept field, or a field the swept value sized.
+            let budget = Budget { bytes: 1 << 40, source: "test" };
+            if let Err(err) = refuse_over(&estimate, &budget) {
+                assert!(err.path == "sweep.fields" || err.path == "record", "{path} = {v}: {err:?}");
+            }
+        }
+    }
+}
