@@ -198,44 +198,45 @@ fn read_npy(path: &Path) -> Result<(Vec<String>, Array2<f64>), DatasetError> {
 /// needs every block to have one row per particle.
 pub fn read_configuration(path: &Path, blocks: &[meanfield_core::Block]) -> Result<Vec<f64>, DatasetError> {
     let shape_error = |message: String| DatasetError::Shape { path: path.to_owned(), message };
-    crate::file::npy_header(path)?;
+    let total: usize = blocks.iter().map(|b| b.rows * b.cols).sum();
+    // (rows, columns) of the one-row-per-particle layout, when every block has one row per particle.
+    let per_particle = blocks
+        .first()
+        .filter(|first| blocks.iter().all(|b| b.rows == first.rows))
+        .map(|first| (first.rows, blocks.iter().map(|b| b.cols).sum::<usize>()));
+    // The header's shape is compared with the model's before the data is read.
+    let header = crate::file::npy_header(path)?;
+    let fits = match header.shape[..] {
+        [len] => len == total,
+        [rows, cols] => per_particle == Some((rows, cols)),
+        _ => false,
+    };
+    if !fits {
+        let layout = blocks.iter().map(|b| format!("{} {}×{}", b.name, b.rows, b.cols)).collect::<Vec<_>>().join(", ");
+        let or_rows = per_particle
+            .map_or(String::new(), |(rows, cols)| format!(" or a {rows} × {cols} array (one row per particle)"));
+        return Err(shape_error(format!(
+            "has shape {:?}; the model's parameters ({layout}) need a 1-D array of {total} values{or_rows}",
+            header.shape
+        )));
+    }
     let array: ndarray::ArrayD<f64> = ndarray_npy::read_npy(path)
         .map_err(|e| DatasetError::Read { path: path.to_owned(), message: e.to_string() })?;
     if let Some((index, v)) = array.indexed_iter().find(|(_, v)| !v.is_finite()) {
         return Err(shape_error(format!("value {v} at index {index:?} is not finite")));
     }
-    let total: usize = blocks.iter().map(|b| b.rows * b.cols).sum();
-    let layout = blocks.iter().map(|b| format!("{} {}×{}", b.name, b.rows, b.cols)).collect::<Vec<_>>().join(", ");
-    match *array.shape() {
-        [len] if len == total => Ok(array.iter().copied().collect()),
-        [rows, cols]
-            if blocks.iter().all(|b| b.rows == rows) && blocks.iter().map(|b| b.cols).sum::<usize>() == cols =>
-        {
-            let mut params = vec![0.0; total];
-            let mut first_col = 0;
-            for block in blocks {
-                for i in 0..rows {
-                    for j in 0..block.cols {
-                        params[block.offset + i * block.cols + j] = array[[i, first_col + j]];
-                    }
-                }
-                first_col += block.cols;
+    let [rows, _] = *array.shape() else { return Ok(array.iter().copied().collect()) };
+    let mut params = vec![0.0; total];
+    let mut first_col = 0;
+    for block in blocks {
+        for i in 0..rows {
+            for j in 0..block.cols {
+                params[block.offset + i * block.cols + j] = array[[i, first_col + j]];
             }
-            Ok(params)
         }
-        ref shape => Err(shape_error(format!(
-            "has shape {shape:?}; the model's parameters ({layout}) need a 1-D array of {total} values{}",
-            if blocks.iter().all(|b| b.rows == blocks[0].rows) {
-                format!(
-                    " or a {} × {} array (one row per particle)",
-                    blocks[0].rows,
-                    blocks.iter().map(|b| b.cols).sum::<usize>()
-                )
-            } else {
-                String::new()
-            }
-        ))),
+        first_col += block.cols;
     }
+    Ok(params)
 }
 
 fn read_csv(path: &Path) -> Result<(Vec<String>, Array2<f64>), DatasetError> {
