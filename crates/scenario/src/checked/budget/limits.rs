@@ -2,6 +2,7 @@
 //! the cgroup's memory limit and the address-space limit.
 
 use crate::check::Invalid;
+use std::path::Path;
 
 /// The environment variable that replaces the budget (bytes, or with a binary unit: `512MiB`, `4GiB`).
 pub const BUDGET_VARIABLE: &str = "MEANFIELD_MEMORY_BUDGET";
@@ -36,7 +37,12 @@ pub fn budget() -> Result<Budget, Invalid> {
             budget = Budget { bytes, source };
         }
     };
-    if let Some(cgroup) = system.cgroup_limits()
+    // sysinfo reads only the cgroup at the root of /sys/fs/cgroup (a container's own); a batch job's
+    // cgroup (a scheduler's --mem) is a sub-directory named in /proc/self/cgroup, limited by its ancestors.
+    let membership = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    if let Some(cgroup) = cgroup_memory(Path::new("/sys/fs/cgroup"), &membership) {
+        lower(cgroup.limit.saturating_sub(cgroup.held), "the cgroup's memory limit");
+    } else if let Some(cgroup) = system.cgroup_limits()
         && cgroup.total_memory < system.total_memory()
     {
         lower(cgroup.total_memory.saturating_sub(cgroup.rss), "the cgroup's memory limit");
@@ -55,6 +61,53 @@ pub fn budget() -> Result<Budget, Invalid> {
         lower(limit.saturating_sub(mapped).saturating_sub(arenas), "the address-space limit, ulimit -v");
     }
     Ok(budget)
+}
+
+/// The memory limit of a cgroup and the anonymous memory its processes hold (page cache, which the
+/// kernel reclaims under the limit, does not count).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CgroupMemory {
+    limit: u64,
+    held: u64,
+}
+
+/// Limits of cgroup v1 at or above this are "unlimited" (the kernel writes 2^63 rounded down to a page).
+const V1_UNLIMITED: u64 = 1 << 62;
+
+/// The memory of this process's cgroup from `membership` (the text of /proc/self/cgroup) under `root`
+/// (/sys/fs/cgroup): the smallest limit of its cgroup and of every ancestor (v2 `memory.max`, where `max`
+/// is none; v1 `memory.limit_in_bytes` under `memory/`), and what the deepest one with statistics holds.
+/// A cgroup namespace shows the process's cgroup as `/`, which is the root itself. `None` without a limit.
+fn cgroup_memory(root: &Path, membership: &str) -> Option<CgroupMemory> {
+    let read = |path: &Path| std::fs::read_to_string(path).ok();
+    let stat = |dir: &Path, key: &str| {
+        let text = read(&dir.join("memory.stat"))?;
+        text.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix(' ')?.trim().parse::<u64>().ok())
+    };
+    let mut found: Option<CgroupMemory> = None;
+    for line in membership.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (Some(id), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next()) else { continue };
+        let (base, limit_file, held_key) = if id == "0" && controllers.is_empty() {
+            (root.to_owned(), "memory.max", "anon")
+        } else if controllers.split(',').any(|c| c == "memory") {
+            (root.join("memory"), "memory.limit_in_bytes", "total_rss")
+        } else {
+            continue;
+        };
+        let leaf = base.join(path.trim_start_matches('/'));
+        let dirs = || leaf.ancestors().take_while(|d| d.starts_with(&base));
+        let limit = dirs()
+            .filter_map(|d| read(&d.join(limit_file))?.trim().parse::<u64>().ok())
+            .filter(|&l| l < V1_UNLIMITED)
+            .min();
+        let Some(limit) = limit else { continue };
+        let held = dirs().find_map(|d| stat(d, held_key)).unwrap_or(0);
+        if found.is_none_or(|f| limit.saturating_sub(held) < f.limit.saturating_sub(f.held)) {
+            found = Some(CgroupMemory { limit, held });
+        }
+    }
+    found
 }
 
 /// The soft address-space limit (`ulimit -v`) in bytes; `None` when unlimited.
@@ -94,6 +147,35 @@ fn parse_bytes(text: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_jobs_cgroup_is_limited_by_itself_and_its_ancestors() {
+        let root = tempfile::tempdir().unwrap();
+        let write = |path: &str, text: &str| {
+            let path = root.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        // v2: the job's own limit is 4 GiB, its parent's 1 GiB (the smaller wins), 100 MiB anonymous held.
+        write("memory.max", "max\n");
+        write("slurm/memory.max", "1073741824\n");
+        write("slurm/job_7/memory.max", "4294967296\n");
+        write("slurm/job_7/memory.stat", "file 999999999\nanon 104857600\n");
+        // v1: 2 GiB on the job's cgroup, the root unlimited.
+        write("memory/memory.limit_in_bytes", "9223372036854771712\n");
+        write("memory/batch/memory.limit_in_bytes", "2147483648\n");
+        write("memory/batch/memory.stat", "cache 5\ntotal_rss 1048576\n");
+        let cases = [
+            ("0::/slurm/job_7\n", Some(CgroupMemory { limit: 1 << 30, held: 100 << 20 })),
+            ("0::/\n", None),
+            ("4:memory:/batch\n3:cpu:/batch\n", Some(CgroupMemory { limit: 2 << 30, held: 1 << 20 })),
+            ("4:cpu,memory:/elsewhere\n", None),
+            ("", None),
+        ];
+        for (membership, expected) in cases {
+            assert_eq!(cgroup_memory(root.path(), membership), expected, "{membership:?}");
+        }
+    }
 
     #[test]
     fn budgets_parse_with_binary_units() {
