@@ -199,6 +199,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             let scenario = load(Some(&file))?;
             let plans = scenario.plans();
             println!("{}: ok, {} point(s) × {} replica(s)", scenario.origin, plans.len(), scenario.spec.replicas);
+            println!("  memory: {}", scenario.memory);
             for plan in &plans {
                 let i = &plan.info;
                 println!(

@@ -58,13 +58,15 @@ pub struct Dataset {
 
 impl Dataset {
     /// Reads `path` (`.npy`: a 2-D float64 array; anything else: CSV with a header line) and selects
-    /// the columns.
+    /// the columns. A path that is not a non-empty regular file is refused before it is read, an NPY
+    /// header that claims more data than the file holds before anything is allocated.
     pub fn load(
         path: &Path,
         features: &ColumnSelection,
         target: &Column,
         sampling: Sampling,
     ) -> Result<Dataset, DatasetError> {
+        crate::file::regular_file_len(path)?;
         let (header, table) =
             if path.extension().is_some_and(|e| e == "npy") { read_npy(path)? } else { read_csv(path)? };
         let resolve = |column: &Column| -> Result<usize, DatasetError> {
@@ -91,7 +93,8 @@ impl Dataset {
             return Err(DatasetError::Shape { path: path.to_owned(), message: "no input columns selected".into() });
         }
         if table.nrows() == 0 {
-            return Err(DatasetError::Shape { path: path.to_owned(), message: "the file has no data rows".into() });
+            let message = if header.is_empty() { "has no rows" } else { "has no rows, only a header line" };
+            return Err(DatasetError::Shape { path: path.to_owned(), message: message.into() });
         }
         let x = table.select(ndarray::Axis(1), &inputs);
         let y = table.column(target).to_vec();
@@ -169,6 +172,13 @@ fn describe_columns(header: &[String], ncols: usize) -> String {
 }
 
 fn read_npy(path: &Path) -> Result<(Vec<String>, Array2<f64>), DatasetError> {
+    let header = crate::file::npy_header(path)?;
+    if header.shape.len() != 2 {
+        return Err(DatasetError::Shape {
+            path: path.to_owned(),
+            message: format!("has shape {:?}; a data set is a 2-D array (rows × columns)", header.shape),
+        });
+    }
     let table: Array2<f64> = ndarray_npy::read_npy(path)
         .map_err(|e| DatasetError::Read { path: path.to_owned(), message: e.to_string() })?;
     if let Some(((row, col), v)) = table.indexed_iter().find(|(_, v)| !v.is_finite()) {
@@ -188,43 +198,45 @@ fn read_npy(path: &Path) -> Result<(Vec<String>, Array2<f64>), DatasetError> {
 /// needs every block to have one row per particle.
 pub fn read_configuration(path: &Path, blocks: &[meanfield_core::Block]) -> Result<Vec<f64>, DatasetError> {
     let shape_error = |message: String| DatasetError::Shape { path: path.to_owned(), message };
+    let total: usize = blocks.iter().map(|b| b.rows * b.cols).sum();
+    // (rows, columns) of the one-row-per-particle layout, when every block has one row per particle.
+    let per_particle = blocks
+        .first()
+        .filter(|first| blocks.iter().all(|b| b.rows == first.rows))
+        .map(|first| (first.rows, blocks.iter().map(|b| b.cols).sum::<usize>()));
+    // The header's shape is compared with the model's before the data is read.
+    let header = crate::file::npy_header(path)?;
+    let fits = match header.shape[..] {
+        [len] => len == total,
+        [rows, cols] => per_particle == Some((rows, cols)),
+        _ => false,
+    };
+    if !fits {
+        let layout = blocks.iter().map(|b| format!("{} {}×{}", b.name, b.rows, b.cols)).collect::<Vec<_>>().join(", ");
+        let or_rows = per_particle
+            .map_or(String::new(), |(rows, cols)| format!(" or a {rows} × {cols} array (one row per particle)"));
+        return Err(shape_error(format!(
+            "has shape {:?}; the model's parameters ({layout}) need a 1-D array of {total} values{or_rows}",
+            header.shape
+        )));
+    }
     let array: ndarray::ArrayD<f64> = ndarray_npy::read_npy(path)
         .map_err(|e| DatasetError::Read { path: path.to_owned(), message: e.to_string() })?;
     if let Some((index, v)) = array.indexed_iter().find(|(_, v)| !v.is_finite()) {
         return Err(shape_error(format!("value {v} at index {index:?} is not finite")));
     }
-    let total: usize = blocks.iter().map(|b| b.rows * b.cols).sum();
-    let layout = blocks.iter().map(|b| format!("{} {}×{}", b.name, b.rows, b.cols)).collect::<Vec<_>>().join(", ");
-    match *array.shape() {
-        [len] if len == total => Ok(array.iter().copied().collect()),
-        [rows, cols]
-            if blocks.iter().all(|b| b.rows == rows) && blocks.iter().map(|b| b.cols).sum::<usize>() == cols =>
-        {
-            let mut params = vec![0.0; total];
-            let mut first_col = 0;
-            for block in blocks {
-                for i in 0..rows {
-                    for j in 0..block.cols {
-                        params[block.offset + i * block.cols + j] = array[[i, first_col + j]];
-                    }
-                }
-                first_col += block.cols;
+    let [rows, _] = *array.shape() else { return Ok(array.iter().copied().collect()) };
+    let mut params = vec![0.0; total];
+    let mut first_col = 0;
+    for block in blocks {
+        for i in 0..rows {
+            for j in 0..block.cols {
+                params[block.offset + i * block.cols + j] = array[[i, first_col + j]];
             }
-            Ok(params)
         }
-        ref shape => Err(shape_error(format!(
-            "has shape {shape:?}; the model's parameters ({layout}) need a 1-D array of {total} values{}",
-            if blocks.iter().all(|b| b.rows == blocks[0].rows) {
-                format!(
-                    " or a {} × {} array (one row per particle)",
-                    blocks[0].rows,
-                    blocks.iter().map(|b| b.cols).sum::<usize>()
-                )
-            } else {
-                String::new()
-            }
-        ))),
+        first_col += block.cols;
     }
+    Ok(params)
 }
 
 fn read_csv(path: &Path) -> Result<(Vec<String>, Array2<f64>), DatasetError> {
@@ -249,6 +261,8 @@ fn read_csv(path: &Path) -> Result<(Vec<String>, Array2<f64>), DatasetError> {
             if !v.is_finite() {
                 return Err(cell_error(format!("'{cell}' is not finite")));
             }
+            // Grows with the file's cells, whose count its length bounds; a failed reservation is an error.
+            values.try_reserve(1).map_err(|e| read_error(format!("cannot hold its values: {e}")))?;
             values.push(v);
         }
         rows += 1;
@@ -373,6 +387,34 @@ mod tests {
         let file = csv_file("a,b\n1,2\n");
         let err = load(&file, Sampling::WithReplacement).unwrap_err().to_string();
         assert!(err.contains("unknown column 'y'; the file has columns 0:'a', 1:'b'"), "{err}");
+    }
+
+    #[test]
+    fn files_without_rows_or_with_a_lying_header_are_refused_before_reading() {
+        let header_only = csv_file("a,y\n");
+        let err = load(&header_only, Sampling::Epochs).unwrap_err().to_string();
+        assert!(err.ends_with(": has no rows, only a header line"), "{err}");
+        let empty = csv_file("");
+        assert!(load(&empty, Sampling::Epochs).unwrap_err().to_string().ends_with(": is empty"));
+        // A valid 2 × 2 file whose header is rewritten to claim 10^9 × 10^9 values.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("huge.npy");
+        ndarray_npy::write_npy(&path, &ndarray::array![[1.0, 2.0], [3.0, 4.0]]).unwrap();
+        let (small, huge) = ("(2, 2)", "(1000000000, 1000000000)");
+        let bytes = std::fs::read(&path).unwrap();
+        let end = bytes.iter().position(|&b| b == b'\n').unwrap() + 1;
+        let text = String::from_utf8(bytes[10..end].to_vec()).unwrap();
+        // The same header length: the longer shape takes the place of padding spaces.
+        let padding = " ".repeat(huge.len() - small.len());
+        let header = text.replacen(small, huge, 1).replacen(&format!("{padding}\n"), "\n", 1);
+        let lying = [&bytes[..10], header.as_bytes(), &bytes[end..]].concat();
+        std::fs::write(&path, lying).unwrap();
+        let err = Dataset::load(&path, &ColumnSelection::AllExceptTarget, &Column::Index(0), Sampling::Epochs)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("huge.npy: its header claims shape"), "{err}");
+        let err = read_configuration(&path, &[]).unwrap_err().to_string();
+        assert!(err.contains("its header claims shape"), "{err}");
     }
 
     #[test]

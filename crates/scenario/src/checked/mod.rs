@@ -6,6 +6,7 @@
 //! limit problem. Every failure on the way names the field (and its line) in the scenario. Building a run
 //! from a [`CheckedScenario`] (`CheckedScenario::plans`, in `crate::build`) cannot fail.
 
+pub mod budget;
 mod components;
 mod limit;
 
@@ -36,6 +37,8 @@ pub struct CheckedScenario {
     /// Data file paths are relative to this directory (the scenario file's).
     pub base_dir: PathBuf,
     pub points: Vec<CheckedPoint>,
+    /// The memory the run needs in this process, estimated before anything was allocated, and the budget.
+    pub memory: budget::MemoryReport,
     /// The distinct limit problems of the points, each with the PDE times it is needed at and its points.
     limit_groups: Vec<LimitGroup>,
 }
@@ -165,6 +168,7 @@ impl CheckedScenario {
             }
         };
         check::validate(&spec).map_err(|e| locate(e, None))?;
+        let memory = budget::within_budget(&spec, base_dir).map_err(|e| locate(e, None))?;
         let points = check::expand(&spec).map_err(|e| locate(e, None))?;
         for point in &points {
             check::validate(&point.spec).map_err(|e| locate(e, Some(point)))?;
@@ -175,6 +179,7 @@ impl CheckedScenario {
             origin: origin.to_owned(),
             base_dir: base_dir.to_owned(),
             points: Vec::new(),
+            memory,
             limit_groups: Vec::new(),
         };
         let resolved: Vec<CheckedPoint> = points

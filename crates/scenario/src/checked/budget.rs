@@ -1,0 +1,582 @@
+//! The memory a scenario needs, estimated from its spec (and its data files' headers and lengths) before
+//! anything is allocated from a size the user wrote, and the memory this process may use. Every size is
+//! multiplied in `u128`, saturating: anything from 2^64 bytes on is "more than 16 EiB".
+//!
+//! The estimate is an upper bound of what checking, building and running hold at once: the run keeps
+//! every replica's records (and snapshots) until they are written, so the results of all points are
+//! summed, plus the largest working set (the replicas that step at once, with their networks, batches
+//! and held-out samples). [`estimate`] only reports (commands that prepare work for other machines use
+//! it); [`within_budget`] refuses what this process could not hold, naming the field that dominates.
+
+use crate::check::{self, Invalid, data_dim};
+use crate::spec::*;
+use meanfield_dynamics::Schedule;
+use meanfield_samplers as samplers;
+use std::fmt;
+use std::path::Path;
+
+mod limits;
+#[cfg(test)]
+mod tests;
+
+pub use limits::{BUDGET_VARIABLE, Budget, budget};
+
+/// Bytes of an `f64` (and of a `u64` or `usize` index).
+const WORD: u128 = 8;
+/// A record's fixed part: its step, time and the header of its values' vector, with allocator overhead.
+const RECORD: u128 = 64;
+/// A replica's result besides its records (divergence, weights, vectors' headers).
+const RESULT: u128 = 256;
+/// A column's name, with its string's header, as the plans and the writers hold it.
+const COLUMN_NAME: u128 = 96;
+/// Samples of a network's forward pass when it is not batched (its predict chunk is at most this).
+const CHUNK: u128 = 32;
+/// Replicas one stepper advances together at most (the lanes of the fused step).
+const LANES: u128 = 8;
+
+/// A number of bytes (saturating).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Bytes(pub u128);
+
+impl fmt::Display for Bytes {
+    /// Binary units, two or three significant digits: `512 B`, `1.2 MiB`, `22 GiB`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+        if self.0 >= 1 << 64 {
+            return write!(f, "more than 16 EiB");
+        }
+        let mut value = self.0 as f64;
+        let mut unit = 0;
+        while value >= 1024.0 && unit + 1 < UNITS.len() {
+            value /= 1024.0;
+            unit += 1;
+        }
+        match unit {
+            0 => write!(f, "{} B", self.0),
+            _ if value < 9.95 => write!(f, "{value:.1} {}", UNITS[unit]),
+            _ => write!(f, "{value:.0} {}", UNITS[unit]),
+        }
+    }
+}
+
+/// A count as a person writes it: `4096`, `1e15`, `1.8e19`.
+fn count(n: u128) -> String {
+    if n < 1_000_000 {
+        return n.to_string();
+    }
+    format!("{:.1e}", n as f64).replace(".0e", "e")
+}
+
+/// One factor of a need: the field it comes from, its value, what is usual for it (the field that
+/// dominates is the one furthest above its usual value), and how to say it.
+#[derive(Debug, Clone, PartialEq)]
+struct Factor {
+    field: String,
+    value: u128,
+    usual: u128,
+    /// The value in words, e.g. "1e15 replicas"; `plural` picks "need" or "needs".
+    what: String,
+    plural: bool,
+}
+
+fn factor(field: &str, value: u128, usual: u128, what: String, plural: bool) -> Factor {
+    Factor { field: field.to_owned(), value, usual, what, plural }
+}
+
+/// Memory one part needs, with the factors it is the product of.
+#[derive(Debug, Clone, PartialEq)]
+struct Need {
+    bytes: u128,
+    factors: Vec<Factor>,
+}
+
+impl Need {
+    /// The product of `words` 8-byte values per unit of `factors`' product, saturating.
+    fn words(words: u128, factors: Vec<Factor>) -> Need {
+        Need::bytes(words.saturating_mul(WORD), factors)
+    }
+    fn bytes(bytes: u128, factors: Vec<Factor>) -> Need {
+        Need { bytes, factors }
+    }
+    /// This need `times` over (every point of a sweep keeps its results), with `by` as one more factor.
+    fn times(mut self, times: u128, by: Option<Factor>) -> Need {
+        self.bytes = self.bytes.saturating_mul(times);
+        self.factors.extend(by);
+        self
+    }
+}
+
+/// What a scenario needs in this process, and the field whose value dominates it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemoryEstimate {
+    pub bytes: Bytes,
+    /// The dotted path of the dominating field (`replicas`, `model.width`, `sweep.fields`, …).
+    pub field: String,
+    /// Its value in words, with the verb that agrees: "1e15 replicas need".
+    pub what: String,
+}
+
+/// The estimate of a checked scenario with the budget it was held to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemoryReport {
+    pub estimate: MemoryEstimate,
+    pub budget: Budget,
+}
+
+impl fmt::Display for MemoryReport {
+    /// `needs about 1.2 MiB of 22 GiB (available memory)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let budget = Bytes(u128::from(self.budget.bytes));
+        write!(f, "needs about {} of {budget} ({})", self.estimate.bytes, self.budget.source)
+    }
+}
+
+/// Estimates what `spec` needs (data file paths relative to `base_dir`) and refuses it, naming the
+/// dominating field, the need and the budget, when this process may not use that much.
+pub fn within_budget(spec: &ScenarioSpec, base_dir: &Path) -> Result<MemoryReport, Invalid> {
+    let budget = budget()?;
+    let estimate = estimate(spec, base_dir);
+    refuse_over(&estimate, &budget)?;
+    Ok(MemoryReport { estimate, budget })
+}
+
+/// `Err` naming the field, the need and the budget when `estimate` exceeds `budget`.
+pub fn refuse_over(estimate: &MemoryEstimate, budget: &Budget) -> Result<(), Invalid> {
+    if estimate.bytes.0 <= u128::from(budget.bytes) {
+        return Ok(());
+    }
+    Err(Invalid {
+        path: estimate.field.clone(),
+        message: format!(
+            "{} {}; this process may use {} ({})",
+            estimate.what,
+            estimate.bytes,
+            Bytes(u128::from(budget.bytes)),
+            budget.source
+        ),
+    })
+}
+
+/// What `spec` needs in one process, without refusing anything.
+pub fn estimate(spec: &ScenarioSpec, base_dir: &Path) -> MemoryEstimate {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u128;
+    let points = sweep_points(&spec.sweep);
+    let points_factor =
+        (points > 1).then(|| factor("sweep", points, 100, format!("{} sweep points", count(points)), true));
+    let mut needs = Vec::new();
+    // Every point keeps its results and components: the worst point's, as often as there are points.
+    let worst: Vec<PointNeeds> = worst_points(spec).iter().map(|p| point_needs(p, base_dir, threads)).collect();
+    let total = |needs: &[Need]| needs.iter().fold(0u128, |sum, n| sum.saturating_add(n.bytes));
+    if let Some(kept) = worst.iter().map(|p| &p.kept).max_by_key(|k| total(k)) {
+        needs.extend(kept.iter().cloned().map(|n| n.times(points, points_factor.clone())));
+    }
+    if let Some(working) = worst.iter().map(|p| &p.working).max_by_key(|w| total(w)) {
+        needs.extend(working.iter().cloned());
+    }
+    // Each point is a copy of the scenario (as a spec, a JSON value while it is expanded, and resolved).
+    let spec_size = serde_json::to_vec(spec).map_or(4096, |v| v.len()) as u128;
+    needs.push(Need::bytes(
+        points.saturating_mul(spec_size.saturating_mul(4).saturating_add(4096)),
+        points_factor.into_iter().collect(),
+    ));
+    let bytes = total(&needs);
+    let (field, what) = match dominant(&needs) {
+        Some(f) => swept_as(spec, f),
+        None => ("replicas".to_owned(), format!("{} replicas need", count(spec.replicas as u128))),
+    };
+    MemoryEstimate { bytes: Bytes(bytes), field, what }
+}
+
+/// The factor that dominates: of the largest need, the factor furthest above its usual value.
+fn dominant(needs: &[Need]) -> Option<&Factor> {
+    needs.iter().max_by_key(|n| n.bytes).and_then(|n| {
+        n.factors.iter().max_by(|a, b| {
+            let excess = |f: &Factor| f.value as f64 / f.usual.max(1) as f64;
+            excess(a).total_cmp(&excess(b))
+        })
+    })
+}
+
+/// Networks below this size are not checked again once the data's dimension is known: the estimate
+/// made before building covered them.
+const NETWORK_RECHECK: u128 = 64 << 20;
+
+/// Refuses a network of `model` on data of dimension `dim` (known only once a plugin's data law is
+/// built; the estimate before building assumed 1) with `batch` samples per step when one network alone
+/// exceeds the budget.
+pub(crate) fn network_within_budget(model: &ModelSpec, dim: usize, batch: usize) -> Result<(), Invalid> {
+    let d = dim as u128;
+    let (params, hidden, mut factors) = model_size(model, d);
+    let chunk = (batch as u128).max(CHUNK);
+    let scratch = chunk.saturating_mul(hidden.saturating_mul(3).saturating_add(d.saturating_mul(2)).saturating_add(9));
+    let bytes = params.saturating_mul(3).saturating_add(scratch).saturating_mul(WORD);
+    if bytes < NETWORK_RECHECK {
+        return Ok(());
+    }
+    factors.push(factor("data", d, 100, format!("data of dimension {}", count(d)), true));
+    let need = Need::bytes(bytes, factors);
+    let (field, what) = dominant(std::slice::from_ref(&need))
+        .map(|f| (f.field.clone(), format!("{} {}", f.what, if f.plural { "need" } else { "needs" })))
+        .unwrap_or_default();
+    refuse_over(&MemoryEstimate { bytes: Bytes(bytes), field, what }, &budget()?)
+}
+
+/// The field and words of a factor, as the scenario writes it: a swept width is `sweep.width`, another
+/// swept field `sweep.fields`.
+fn swept_as(spec: &ScenarioSpec, f: &Factor) -> (String, String) {
+    let verb = if f.plural { "need" } else { "needs" };
+    let width = matches!(f.field.as_str(), "model.width" | "model.width1" | "model.width2");
+    if width && spec.sweep.width.is_some() {
+        return ("sweep.width".into(), format!("{} {verb}", f.what));
+    }
+    if spec.sweep.fields.iter().any(|(path, _)| *path == f.field) {
+        return ("sweep.fields".into(), format!("{} ('{}') {verb}", f.what, f.field));
+    }
+    (f.field.clone(), format!("{} {verb}", f.what))
+}
+
+/// The number of points of a sweep (the product of its axes' lengths and the seeds), saturating.
+fn sweep_points(sweep: &SweepSpec) -> u128 {
+    let lengths = sweep.width.iter().map(Vec::len).chain(sweep.fields.iter().map(|(_, v)| v.len()));
+    let seeds = sweep.seeds.as_ref().map_or(1, Vec::len);
+    lengths.chain([seeds]).fold(1u128, |n, len| n.saturating_mul(len.max(1) as u128))
+}
+
+/// Axes of a sweep beyond which only their largest values are combined (2^this points are estimated).
+const MAX_EXTREME_AXES: usize = 8;
+
+/// The points whose needs bound every point's: each axis at its smallest and largest value (a need
+/// grows with a size, and falls with a step or an interval), expanded one at a time without expanding
+/// the sweep. Points the checks would refuse are left out (their refusal is the better message).
+fn worst_points(spec: &ScenarioSpec) -> Vec<ScenarioSpec> {
+    let sweep = &spec.sweep;
+    if sweep.width.is_none() && sweep.fields.is_empty() {
+        return vec![spec.clone()];
+    }
+    let extremes = |values: &[f64]| -> Vec<f64> {
+        let low = values.iter().copied().min_by(f64::total_cmp);
+        let high = values.iter().copied().max_by(f64::total_cmp);
+        let mut both: Vec<f64> = low.into_iter().chain(high).collect();
+        both.dedup();
+        both
+    };
+    let mut axes: Vec<Vec<f64>> = Vec::new();
+    if let Some(widths) = &sweep.width {
+        axes.push(extremes(&widths.iter().map(|&w| w as f64).collect::<Vec<_>>()));
+    }
+    axes.extend(sweep.fields.iter().map(|(_, values)| extremes(values)));
+    for axis in axes.iter_mut().skip(MAX_EXTREME_AXES) {
+        axis.drain(..axis.len().saturating_sub(1));
+    }
+    let mut combos: Vec<Vec<f64>> = vec![Vec::new()];
+    for axis in &axes {
+        combos = combos.iter().flat_map(|c| axis.iter().map(move |v| [&c[..], &[*v]].concat())).collect();
+    }
+    combos
+        .into_iter()
+        .filter_map(|combo| {
+            let mut values = combo.into_iter();
+            let width = sweep.width.as_ref().and_then(|_| values.next()).map(|w| vec![w as usize]);
+            let fields = sweep.fields.iter().zip(values).map(|((path, _), v)| (path.clone(), vec![v])).collect();
+            let single = SweepSpec { width, seeds: None, fields };
+            let one = ScenarioSpec { sweep: single, study: None, ..spec.clone() };
+            let point = check::expand(&one).ok()?.into_iter().next()?;
+            check::validate(&point.spec).is_ok().then_some(point.spec)
+        })
+        .collect()
+}
+
+/// What one point keeps until the run ends (its results and components), and what the replicas that
+/// step at once hold.
+#[derive(Debug, Default)]
+struct PointNeeds {
+    kept: Vec<Need>,
+    working: Vec<Need>,
+}
+
+/// What the data law of a point holds: its dimension (with the factor that names it), what it keeps,
+/// and what each replica's data streams hold.
+struct DataNeeds {
+    dim: u128,
+    dim_factor: Factor,
+    /// Rows of a finite data set (the batch of full-batch GD).
+    rows: Option<(u128, Factor)>,
+    kept: Vec<Need>,
+    per_stream: Vec<Need>,
+}
+
+fn data_needs(data: &DataSpec, path: &str, base_dir: &Path) -> DataNeeds {
+    let dim_field = format!("{path}.dim");
+    let dim_factor = |d: u128| factor(&dim_field, d, 100, format!("a dimension of {}", count(d)), false);
+    match data {
+        DataSpec::TeacherStudent { dim, teacher, .. } => {
+            let d = *dim as u128;
+            let (mut kept, mut per_stream) = (Vec::new(), Vec::new());
+            match teacher {
+                TeacherSpec::Network { width, .. } => {
+                    let k = *width as u128;
+                    let units = factor(
+                        &format!("{path}.teacher.width"),
+                        k,
+                        1000,
+                        format!("a teacher network of width {}", count(k)),
+                        false,
+                    );
+                    kept.push(Need::words(k.saturating_mul(d.saturating_add(1)), vec![units.clone(), dim_factor(d)]));
+                    per_stream.push(Need::words(k.saturating_mul(2), vec![units]));
+                }
+                TeacherSpec::ThreeSpin => {
+                    let what = format!("ThreeSpin couplings of dimension {}", count(d));
+                    let cube = d.saturating_mul(d).saturating_mul(d.saturating_add(8));
+                    kept.push(Need::words(cube, vec![factor(&dim_field, d, 10, what, true)]));
+                }
+                TeacherSpec::SingleIndex { .. } | TeacherSpec::Mixture { .. } => {
+                    kept.push(Need::words(d, vec![dim_factor(d)]));
+                }
+            }
+            DataNeeds { dim: d, dim_factor: dim_factor(d), rows: None, kept, per_stream }
+        }
+        DataSpec::IsotropicGaussians { dim, .. } => {
+            let d = *dim as u128;
+            DataNeeds { dim: d, dim_factor: dim_factor(d), rows: None, kept: Vec::new(), per_stream: Vec::new() }
+        }
+        DataSpec::Dataset { path: file, features, .. } => {
+            let file_field = format!("{path}.path");
+            // A file that cannot be read is refused by name when it is loaded; here it needs nothing.
+            let shape = samplers::data_file_shape(&base_dir.join(file))
+                .unwrap_or(samplers::FileShape { columns: 2, values: 0 });
+            let columns = shape.columns.max(1) as u128;
+            let d = match features {
+                FeaturesSpec::AllExceptTarget => columns.saturating_sub(1).max(1),
+                FeaturesSpec::Columns(list) => list.len().max(1) as u128,
+            };
+            let values = u128::from(shape.values);
+            let rows = values / columns;
+            let what = format!("the data file's {} values", count(values));
+            let file_factor = factor(&file_field, values, 1_000_000, what, true);
+            let rows_factor = factor(&file_field, rows, 100_000, format!("the data file's {} rows", count(rows)), true);
+            DataNeeds {
+                dim: d,
+                dim_factor: factor(&file_field, d, 100, format!("the data file's {} columns", count(d)), true),
+                rows: Some((rows, rows_factor.clone())),
+                // The table read, its selected inputs and targets, and the held-out split.
+                kept: vec![Need::words(values.saturating_mul(3), vec![file_factor])],
+                // An epoch order per stream.
+                per_stream: vec![Need::words(rows, vec![rows_factor])],
+            }
+        }
+        DataSpec::Sample { size, from, .. } => {
+            let mut inner = data_needs(from, &format!("{path}.from"), base_dir);
+            let n = *size as u128;
+            let rows = factor(&format!("{path}.size"), n, 100_000, format!("{} sampled rows", count(n)), true);
+            let row_words = inner.dim.saturating_add(1);
+            inner.kept.push(Need::words(n.saturating_mul(row_words), vec![rows.clone(), inner.dim_factor.clone()]));
+            inner.per_stream.push(Need::words(n, vec![rows.clone()]));
+            inner.rows = Some((n, rows));
+            inner
+        }
+        // A plugin's dimension is known once it is built; the network is checked again then.
+        DataSpec::Plugin { .. } => DataNeeds {
+            dim: data_dim(data).unwrap_or(1) as u128,
+            dim_factor: dim_factor(1),
+            rows: None,
+            kept: Vec::new(),
+            per_stream: Vec::new(),
+        },
+    }
+}
+
+/// The parameters and hidden units of a model of input dimension `d`, with the factors of its widths.
+fn model_size(model: &ModelSpec, d: u128) -> (u128, u128, Vec<Factor>) {
+    let width = |field: &str, n: usize| {
+        let n = n as u128;
+        factor(field, n, 1000, format!("a width of {}", count(n)), false)
+    };
+    match model {
+        ModelSpec::OneHidden { width: n, b, .. } => {
+            let per_unit = d.saturating_add(if *b == BlockSpec::Absent { 1 } else { 2 });
+            ((*n as u128).saturating_mul(per_unit), *n as u128, vec![width("model.width", *n)])
+        }
+        ModelSpec::TwoHidden { width1, width2, .. } => {
+            let (n1, n2) = (*width1 as u128, *width2 as u128);
+            let params = n1.saturating_mul(d).saturating_add(n2.saturating_mul(n1)).saturating_add(n2);
+            (params, n1.saturating_add(n2), vec![width("model.width1", *width1), width("model.width2", *width2)])
+        }
+        ModelSpec::KernelParticles { width: n, .. } => {
+            ((*n as u128).saturating_mul(d.saturating_add(1)), *n as u128, vec![width("model.width", *n)])
+        }
+    }
+}
+
+/// The number of columns a point records, with the factor that names the largest contribution.
+fn columns(spec: &ScenarioSpec, blocks: u128) -> (u128, Factor) {
+    let mut total = 0u128;
+    let mut largest: (u128, Factor) = (0, factor("observables", 0, 10, String::new(), true));
+    for observable in &spec.observables {
+        let (n, field, what) = match observable {
+            ObservableSpec::Risk { .. } => (1, "observables", None),
+            ObservableSpec::Moments => (2 * blocks, "observables", None),
+            ObservableSpec::Variances => (blocks, "observables", None),
+            ObservableSpec::Histogram { bins, .. } => {
+                let b = *bins as u128;
+                (b, "observables.bins", Some(format!("{} histogram bins", count(b))))
+            }
+            ObservableSpec::Averages(functions) => (functions.len() as u128, "observables", None),
+            ObservableSpec::Tagged { .. } => (2, "observables", None),
+            ObservableSpec::LayerDependence { features, .. } => {
+                let f = *features as u128;
+                (f.saturating_add(1).saturating_mul(2), "observables.features", Some(format!("{} features", count(f))))
+            }
+        };
+        total = total.saturating_add(n);
+        if n > largest.0 {
+            let what = what.unwrap_or_else(|| format!("{} recorded columns", count(n)));
+            largest = (n, factor(field, n, 10, what, true));
+        }
+    }
+    if let Some(limit) = &spec.limit {
+        total = total.saturating_add(3 * limit.distances().len() as u128 + 1);
+    }
+    (total, largest.1)
+}
+
+/// What one point (its spec with the sweep's values filled in) needs; `threads` replicas' units step at
+/// once.
+fn point_needs(spec: &ScenarioSpec, base_dir: &Path, threads: u128) -> PointNeeds {
+    let data = data_needs(&spec.data, "data", base_dir);
+    let d = data.dim;
+    let (params, hidden, widths) = model_size(&spec.model, d);
+    let model_factors = || widths.iter().cloned().chain([data.dim_factor.clone()]).collect::<Vec<_>>();
+    let blocks = match spec.model {
+        ModelSpec::OneHidden { ref b, .. } if *b != BlockSpec::Absent => 3,
+        ModelSpec::OneHidden { .. } | ModelSpec::KernelParticles { .. } => 2,
+        ModelSpec::TwoHidden { .. } => 3,
+    };
+    let r = spec.replicas as u128;
+    let replicas = factor("replicas", r, 100, format!("{} replicas", count(r)), true);
+
+    // Steps and records, as the schedule will count them.
+    let rule = spec.dynamics.step();
+    let width = spec.model.step_width();
+    let steps = match spec.horizon {
+        Horizon::Time(t) => (t / rule.time_per_step(width)).round() as u64,
+        Horizon::Steps(n) => n,
+    };
+    let schedule = match spec.record {
+        RecordSpec::Every(dt) => Schedule::Every(dt),
+        RecordSpec::LogSpaced(n) => Schedule::LogSpaced(n),
+    };
+    let k = u128::from(schedule.count(steps, rule, width));
+    let record = factor("record", k, 100, format!("{} record steps", count(k)), true);
+    let (c, columns_factor) = columns(spec, blocks);
+    let record_bytes = RECORD.saturating_add(c.saturating_mul(WORD));
+
+    let mut kept = data.kept;
+    kept.push(Need::bytes(
+        r.saturating_mul(k).saturating_mul(record_bytes),
+        vec![replicas.clone(), record.clone(), columns_factor.clone()],
+    ));
+    kept.push(Need::bytes(r.saturating_mul(RESULT), vec![replicas.clone()]));
+    kept.push(Need::words(k.saturating_mul(4), vec![record.clone()]));
+    kept.push(Need::bytes(c.saturating_mul(COLUMN_NAME).saturating_mul(2), vec![columns_factor.clone()]));
+    if let Some(snapshots) = &spec.outputs.snapshots {
+        let kept_replicas = (snapshots.replicas as u128).min(r);
+        let times = (snapshots.times.len() as u128).min(k);
+        let mut factors = vec![
+            factor(
+                "outputs.snapshots.replicas",
+                kept_replicas,
+                10,
+                format!("{} snapshot replicas", count(kept_replicas)),
+                true,
+            ),
+            factor("outputs.snapshots.times", times, 10, format!("{} snapshot times", count(times)), true),
+        ];
+        factors.extend(model_factors());
+        let bytes = params.saturating_mul(WORD).saturating_add(RECORD);
+        kept.push(Need::bytes(kept_replicas.saturating_mul(times).saturating_mul(bytes), factors));
+    }
+    let features = spec.observables.iter().find_map(|o| match o {
+        ObservableSpec::LayerDependence { features, .. } => Some(*features as u128),
+        _ => None,
+    });
+    let features_factor = |f: u128| factor("observables.features", f, 100, format!("{} features", count(f)), true);
+    if let Some(f) = features {
+        kept.push(Need::words(
+            f.saturating_mul(d.saturating_add(3)),
+            vec![features_factor(f), data.dim_factor.clone()],
+        ));
+    }
+    if let Some(limit) = &spec.limit {
+        let (cells, axes) = match limit {
+            LimitSpec::Grid { cells, c: Some(_), .. } => (*cells as u128, 2),
+            LimitSpec::Grid { cells, .. } | LimitSpec::Radial { cells, .. } => (*cells as u128, 1),
+        };
+        let grid = cells.saturating_pow(axes);
+        let cells_factor = factor("limit.cells", cells, 100, format!("{} limit cells per axis", count(cells)), true);
+        kept.push(Need::words(grid.saturating_mul(k.saturating_add(8)), vec![cells_factor, record.clone()]));
+    }
+    if let Some(ldp) = &spec.ldp {
+        let resamples = factor(
+            "ldp.resamples",
+            ldp.resamples as u128,
+            1000,
+            format!("{} resamples", count(ldp.resamples as u128)),
+            true,
+        );
+        // (Λ̂, I) per resample and k; each resample, on its own thread, picks and copies the replicas' values.
+        let k_points = ldp.points as u128;
+        kept.push(Need::words((ldp.resamples as u128).saturating_mul(k_points).saturating_mul(2), vec![resamples]));
+        kept.push(Need::words(threads.saturating_mul(r).saturating_mul(4), vec![replicas.clone()]));
+    }
+
+    // A replica while it steps: its network (parameters and batch scratch), the stepper's copies, its
+    // held-out sample and its data streams.
+    let (batch, batch_factor) = match &spec.dynamics {
+        DynamicsSpec::OnlineSgd { .. } => (1, None),
+        DynamicsSpec::MinibatchSgd { batch, .. } | DynamicsSpec::NoisySgd { batch, .. } => {
+            let b = *batch as u128;
+            (b, Some(factor("dynamics.batch", b, 100, format!("a batch of {}", count(b)), false)))
+        }
+        DynamicsSpec::FullBatchGd { .. } => match &data.rows {
+            Some((rows, rows_factor)) => (*rows, Some(rows_factor.clone())),
+            None => (1, None),
+        },
+    };
+    let chunk = batch.max(CHUNK);
+    let mut per_replica = vec![Need::words(params.saturating_mul(3), model_factors())];
+    let scratch = chunk.saturating_mul(hidden.saturating_mul(3).saturating_add(d.saturating_mul(2)).saturating_add(9));
+    per_replica.push(Need::words(scratch, batch_factor.into_iter().chain(model_factors()).collect()));
+    let samples = spec
+        .observables
+        .iter()
+        .filter_map(|o| match o {
+            ObservableSpec::Risk { samples } => Some(*samples as u128),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0);
+    if samples > 0 {
+        let held_out = factor("observables.samples", samples, 10_000, format!("{} risk samples", count(samples)), true);
+        per_replica.push(Need::words(samples.saturating_mul(d.saturating_add(3)), vec![held_out, data.dim_factor]));
+    }
+    if let Some(f) = features {
+        per_replica.push(Need::words(f.saturating_mul(f.saturating_add(2)), vec![features_factor(f)]));
+    }
+    // A data stream and a held-out stream per replica.
+    per_replica.extend(data.per_stream.into_iter().map(|n| n.times(2, None)));
+    let per_replica_bytes = per_replica.iter().fold(0u128, |s, n| s.saturating_add(n.bytes));
+    let records_bytes = k.saturating_mul(record_bytes);
+
+    let at_once = r.min(threads.saturating_mul(LANES));
+    let mut working: Vec<Need> = per_replica.into_iter().map(|n| n.times(at_once, None)).collect();
+    if let Some(LdpSpec { method: LdpMethod::Cloning { clones, populations }, .. }) = &spec.ldp {
+        let n = *clones as u128;
+        let clones_factor = factor("ldp.method.clones", n, 1000, format!("{} clones", count(n)), true);
+        // Each clone of a population steps with its own records and a copy of its state.
+        let per_clone = per_replica_bytes.saturating_add(records_bytes).saturating_add(params.saturating_mul(WORD * 2));
+        let populations = (*populations as u128).min(threads).max(1);
+        working.push(Need::bytes(n.saturating_mul(per_clone).saturating_mul(populations), vec![clones_factor]));
+    }
+    PointNeeds { kept, working }
+}
