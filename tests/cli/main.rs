@@ -15,6 +15,7 @@ mod bench;
 mod chaos;
 mod console;
 mod dependence;
+mod extremes;
 mod full_batch;
 mod ldp;
 mod limit;
