@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-use crate::common::{Outcome, SMALL, assert_same_bits, meanfield};
+use crate::common::{Outcome, SMALL, assert_same_bits, meanfield, prerequisite};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -251,10 +251,9 @@ fn json_lines_and_npy_snapshots_match_the_csv() {
     let names: Vec<String> = files(&out.join("snapshots")).iter().map(|p| p.display().to_string()).collect();
     assert_eq!(names.len(), 6, "{names:?}");
 
-    // The same check in NumPy, when there is one.
+    // The same check in NumPy.
     let numpy = Command::new("python3").args(["-c", "import numpy"]).output();
-    if !numpy.is_ok_and(|o| o.status.success()) {
-        eprintln!("skipped the NumPy round trip: python3 with numpy is not available");
+    if !prerequisite(numpy.is_ok_and(|o| o.status.success()), "python3 with numpy (the NumPy round trip)") {
         return;
     }
     let script = r#"
@@ -326,18 +325,13 @@ fn plots_are_redrawn_from_the_tables_and_the_report_renders() {
 }
 
 /// Opens the report in headless Chromium and reads back how many plots it laid out and drew (the page's
-/// own script writes the counts on `<body>`). Skipped when Chromium is absent, unless
-/// MEANFIELD_REQUIRE_CHROMIUM is set (as `.ci/run` does after installing it).
+/// own script writes the counts on `<body>`). Needs Chromium (see [`prerequisite`]).
 fn check_rendered_in_chromium(report: &Path, expected: usize) {
     let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
         .into_iter()
         .find(|b| Command::new(b).arg("--version").output().is_ok_and(|o| o.status.success()))
     else {
-        assert!(
-            std::env::var_os("MEANFIELD_REQUIRE_CHROMIUM").is_none(),
-            "MEANFIELD_REQUIRE_CHROMIUM is set but no Chromium was found"
-        );
-        eprintln!("skipped the browser check of report.html: no chromium on PATH (`.ci/run` installs it)");
+        prerequisite(false, "chromium on PATH (the browser check of report.html)");
         return;
     };
     let profile = tempfile::tempdir().unwrap();
@@ -373,15 +367,14 @@ fn check_rendered_in_chromium(report: &Path, expected: usize) {
 
 /// A tiny tmpfs fills up during the run: a clear error naming the file and the cause, exit 1, and what
 /// finished is kept in the checkpoint, from which the run resumes elsewhere to the same results. Needs
-/// root (to mount); skipped with a message otherwise.
+/// root, to mount (see [`prerequisite`]).
 #[test]
 fn a_full_disk_keeps_what_finished() {
     let dir = tempfile::tempdir().unwrap();
     let disk = dir.path().join("disk");
     std::fs::create_dir(&disk).unwrap();
     let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=48k", "tmpfs"]).arg(&disk).output();
-    if !mounted.as_ref().is_ok_and(|o| o.status.success()) {
-        eprintln!("skipped the full-disk test: cannot mount a tmpfs here (needs root): {mounted:?}");
+    if !prerequisite(mounted.as_ref().is_ok_and(|o| o.status.success()), "mounting a tmpfs (root)") {
         return;
     }
     struct Unmount(PathBuf);
