@@ -432,6 +432,13 @@ fn a_distribution_with_a_generator_of_its_own_is_refused() {
     );
 }
 
+/// The one run directory a run made under `root` (its `output`): `root/<date and time>`.
+fn the_run_dir(root: &Path) -> std::path::PathBuf {
+    let dirs: Vec<_> = std::fs::read_dir(root).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    assert_eq!(dirs.len(), 1, "one run directory in {}: {dirs:?}", root.display());
+    dirs[0].clone()
+}
+
 /// `exit(0)` from a plugin mid-run is not success: exit code 4, what was running, how to resume, and no
 /// outputs claimed.
 #[test]
@@ -444,12 +451,13 @@ fn a_plugin_calling_exit_cannot_make_a_run_look_successful() {
     for fragment in [
         "error: `meanfield run bad.ron` did not finish: exit() was called while running `eval` of activation 'exits'",
         "libfixture_crashes.so",
-        "continue with `meanfield run bad.ron --resume out`",
+        "continue with `meanfield run bad.ron --resume out/20",
     ] {
         assert!(stderr.contains(fragment), "{fragment:?} in\n{stderr}");
     }
     assert!(!stdout.contains("results written"), "{stdout}");
-    assert!(!dir.path().join("out/summary.ron").exists() && dir.path().join("out/checkpoint/header.ron").is_file());
+    let run_dir = the_run_dir(&dir.path().join("out"));
+    assert!(!run_dir.join("summary.ron").exists() && run_dir.join("checkpoint/header.ron").is_file());
 }
 
 /// A fatal signal inside a plugin call names the signal, the call and the resume command, then the
@@ -466,7 +474,7 @@ fn a_fatal_signal_in_a_plugin_names_the_call_and_the_resume_command() {
         for fragment in [
             format!("error: `meanfield run bad.ron` died of {name}"),
             format!("while running `eval` of activation '{activation}' in "),
-            "continue with `meanfield run bad.ron --resume out`".to_owned(),
+            "continue with `meanfield run bad.ron --resume out/20".to_owned(),
         ] {
             assert!(stderr.contains(&fragment), "{activation}: {fragment:?} in\n{stderr}");
         }
@@ -554,11 +562,11 @@ fn a_second_ctrl_c_stops_a_run_stuck_inside_a_plugin_call() {
     assert_eq!(status.code(), Some(130), "{stderr}");
     for fragment in [
         "second Ctrl-C: quitting at once while running `eval` of activation 'hangs'",
-        "continue with `meanfield run bad.ron --resume out`",
+        "continue with `meanfield run bad.ron --resume out/20",
     ] {
         assert!(stderr.contains(fragment), "{fragment:?} in\n{stderr}");
     }
-    let header = std::fs::read_to_string(dir.path().join("out/checkpoint/header.ron")).unwrap();
+    let header = std::fs::read_to_string(the_run_dir(&dir.path().join("out")).join("checkpoint/header.ron")).unwrap();
     assert!(header.contains("scenario_sha256"), "the checkpoint is intact:\n{header}");
 }
 
@@ -575,7 +583,9 @@ fn ctrl_c_without_checkpoints_says_nothing_is_kept() {
     let stderr = seen.join("\n");
     assert_eq!(status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("this run keeps no checkpoint") && stderr.contains("nothing of it is kept"), "{stderr}");
-    assert!(!dir.path().join("out/checkpoint").exists());
+    let runs: Vec<_> =
+        std::fs::read_dir(dir.path().join("out")).into_iter().flatten().map(|e| e.unwrap().path()).collect();
+    assert!(runs.iter().all(|run| !run.join("checkpoint").exists()), "no checkpoint in {runs:?}");
 }
 
 /// `meanfield plugins check`: the example plugins pass every check; each broken fixture fails the
