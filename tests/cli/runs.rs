@@ -136,7 +136,11 @@ fn three_layer_dependence_summary() {
 fn three_spin_error_scaling_summary() {
     check_scaled_summary(
         "three_spin_error_scaling",
-        &[("horizon: Time(8000.0)", "horizon: Time(40.0)"), ("width: [32, 64, 128, 256, 512]", "width: [32, 128]")],
+        &[
+            ("horizon: Time(8000.0)", "horizon: Time(40.0)"),
+            ("study: ErrorScaling(times: [8000.0])", "study: ErrorScaling(times: [40.0])"),
+            ("width: [32, 64, 128, 256, 512]", "width: [32, 128]"),
+        ],
     );
 }
 
