@@ -8,11 +8,10 @@ use meanfield_core::{
 };
 use meanfield_dynamics::{Mismatch, PointPlan, Unfinished, run_points_with, run_population};
 use meanfield_limit::LimitSolution;
-use meanfield_sinks::{
-    AtomicFile, CheckpointError, CheckpointHeader, CheckpointStore, CsvTimeSeries, JsonLines, Manifest,
-    RunDirError,
-};
 pub use meanfield_sinks::RunDir;
+use meanfield_sinks::{
+    AtomicFile, CheckpointError, CheckpointHeader, CheckpointStore, CsvTimeSeries, JsonLines, Manifest, RunDirError,
+};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
