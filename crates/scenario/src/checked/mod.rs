@@ -54,8 +54,10 @@ pub type PlansWithLimits = (Vec<PointPlan>, Vec<Option<Arc<meanfield_limit::Limi
 /// One sweep point with every parameter resolved.
 #[derive(Debug, Clone)]
 pub struct CheckedPoint {
-    /// The values that distinguish it (`width=256,seed=2`; keys its random streams).
+    /// The values that distinguish it (`width=256,seed=2`), see [`meanfield_core::label`].
     pub label: String,
+    /// The swept coordinates the label names, in sweep order.
+    pub coordinates: Vec<meanfield_core::Coordinate>,
     pub seed: u64,
     /// The scenario with this point's swept values filled in.
     pub spec: ScenarioSpec,
@@ -330,7 +332,7 @@ impl CheckedScenario {
 /// observables against the data's dimension, and resolves its model, SGD settings, step schedule, initial
 /// weights and observables.
 fn resolve(point: Point, base_dir: &Path) -> Result<CheckedPoint, ResolveError> {
-    let Point { label, seed, spec } = point;
+    let Point { label, coordinates, seed, spec } = point;
     let faults = Arc::new(FaultLog::default());
     let ctx = ResolveContext { base_dir, faults: &faults };
     let data = data(&spec.data, seed, &ctx)?;
@@ -365,7 +367,7 @@ fn resolve(point: Point, base_dir: &Path) -> Result<CheckedPoint, ResolveError> 
         EnsembleSpec::Annealed => InitialWeights::Drawn { quenched: false },
     };
     let observables = observables(&spec, dim, seed);
-    Ok(CheckedPoint { label, seed, spec, data, model, settings, schedule, initial, observables, faults })
+    Ok(CheckedPoint { label, coordinates, seed, spec, data, model, settings, schedule, initial, observables, faults })
 }
 
 /// The steps of a point: its horizon, rounded to steps once; its record steps; the record steps nearest
