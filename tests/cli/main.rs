@@ -16,6 +16,7 @@ mod chaos;
 mod console;
 mod dependence;
 mod full_batch;
+mod labels;
 mod ldp;
 mod limit;
 mod lln;
