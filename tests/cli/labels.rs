@@ -212,3 +212,27 @@ fn divergences_name_the_point_by_its_label() {
     check("(width: [4], seeds: [5])", &["point 'width=4,seed=5'"]);
     check("()", &["the run's only point"]);
 }
+
+/// Two histograms of one statistic, apart in the list, make one marginal figure per point, not two
+/// figures under one name (which the end-of-run check of distinct paths refuses).
+#[test]
+fn one_marginal_figure_per_statistic_and_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let histograms = r#"Histogram(of: Norm("w"), bins: 8, range: (0.0, 4.0)),
+        Histogram(of: Coordinate("w", 0), bins: 4, range: (-2.0, 2.0)),
+        Histogram(of: Norm("w"), bins: 4, range: (4.0, 8.0))"#;
+    let text = SWEPT
+        .replace("SWEEP", "(seeds: [1, 2])")
+        .replace(r#"Histogram(of: Norm("w"), bins: 8, range: (0.0, 4.0))"#, histograms);
+    std::fs::write(dir.path().join("s.ron"), text).unwrap();
+    let out = meanfield(&["run", "s.ron", "--out", "out", "-q"], dir.path());
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let figures: BTreeSet<String> = std::fs::read_dir(dir.path().join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.starts_with("marginal_"))
+        .collect();
+    let expected =
+        ["marginal_w_0_seed-1.svg", "marginal_w_0_seed-2.svg", "marginal_w_seed-1.svg", "marginal_w_seed-2.svg"];
+    assert_eq!(figures, expected.map(str::to_owned).into(), "one figure per statistic and point");
+}

@@ -166,8 +166,13 @@ pub fn timeseries(path: &Path) -> Result<Vec<Figure>, PlotError> {
         figures.push(risk_figure(&points));
     }
     let limit = read_limit(&path.with_file_name("limit.csv"))?;
-    let mut statistics: Vec<&str> = histogram_columns.iter().map(|(_, s, ..)| s.as_str()).collect();
-    statistics.dedup();
+    // One figure per statistic, also when two histograms of the scenario share it (their bins together).
+    let mut statistics: Vec<&str> = Vec::new();
+    for (_, statistic, ..) in &histogram_columns {
+        if !statistics.contains(&statistic.as_str()) {
+            statistics.push(statistic);
+        }
+    }
     for statistic in statistics {
         let bins: Vec<(usize, f64, f64)> = histogram_columns
             .iter()
