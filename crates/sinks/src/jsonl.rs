@@ -4,8 +4,9 @@
 //! `{"point":0,"label":"width=16","width":16,"seed":1,"replica":0,"step":0,"time":0.0,"values":{"risk":0.51,…}}`
 //!
 //! A swept coordinate other than the width and the seed is a field named by its path, after `seed`
-//! (`"dynamics.step":0.5`), as in the CSV. `values` keeps the column order of `timeseries.csv`. JSON has no NaN or infinity: non-finite values are
-//! written as `null`. Finite floats are written in their shortest round-trip form, as in the CSV.
+//! (`"dynamics.step":0.5`), as in the CSV. `values` keeps the column order of `timeseries.csv`. JSON has
+//! no NaN or infinity: non-finite values are written as `null`. Finite floats are written in their
+//! shortest round-trip form, as in the CSV.
 
 use crate::atomic::AtomicFile;
 use crate::timeseries::extra_coordinates;

@@ -1,8 +1,9 @@
 //! NPY snapshots of the particles: for every point and snapshot time, one file per parameter block,
 //! `snapshots/<point>_t=<time>_<block>.npy` (`<point>` is the file-safe form of the point's label,
-//! `width-64_seed-2`, see [`meanfield_core::file_safe`], or `run` without a sweep), a float64 array of shape (replicas, rows, cols), replica r
-//! being replica r of the point (`rows` = particles, `cols` = coordinates per particle, e.g. d for `w`).
-//! A replica that diverged before a snapshot has NaN there. Load with `numpy.load`.
+//! `width-64_seed-2`, see [`meanfield_core::file_safe`], or `run` without a sweep), a float64 array of
+//! shape (replicas, rows, cols), replica r being replica r of the point (`rows` = particles, `cols` =
+//! coordinates per particle, e.g. d for `w`). A replica that diverged before a snapshot has NaN there.
+//! Load with `numpy.load`.
 
 use crate::atomic::AtomicFile;
 use meanfield_core::{Block, PointResult, SinkError};

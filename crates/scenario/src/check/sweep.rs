@@ -29,7 +29,7 @@ const LARGEST_WHOLE: f64 = 9_007_199_254_740_992.0;
 /// The top-level sections that belong to the whole run, not to a point: a sweep cannot vary them.
 const RUN_SECTIONS: [(&str, &str); 6] = [
     ("name", "names the run"),
-    ("replicas", "is the ensemble size that the whole run (its check, progress, checkpoints) counts for every point"),
+    ("replicas", "is one ensemble size for the whole run (its check, progress and checkpoints count it once)"),
     ("sweep", "is the sweep itself"),
     ("outputs", "says what the whole run writes"),
     ("study", "compares the points of the whole run"),
@@ -78,7 +78,8 @@ fn check_axes(spec: &ScenarioSpec) -> Result<(), Invalid> {
         let top = path.split('.').next().unwrap_or_default();
         if let Some((_, why)) = RUN_SECTIONS.iter().find(|(section, _)| *section == top) {
             return Err(field(format!(
-                "cannot be swept: '{top}' {why}, so every point would share one value; write one scenario per value"
+                "cannot be swept: '{top}' {why}, so every point would get the scenario's value; \
+                 write one scenario per value"
             )));
         }
         if sweep.width.is_some() && width_targets(&spec.model).contains(&path.as_str()) {
