@@ -128,8 +128,9 @@ pub fn expand(spec: &ScenarioSpec) -> Result<Vec<Point>, Invalid> {
     for combo in combos {
         let mut value = base.clone();
         let mut coordinates = Vec::new();
-        for ((path, _), v) in axes.iter().zip(&combo) {
-            let set = if path == "width" {
+        for (k, ((path, _), v)) in axes.iter().zip(&combo).enumerate() {
+            // The width axis, first when there is one (a field may be named `width` only by mistake).
+            let set = if k == 0 && sweep.width.is_some() {
                 let mut set = CoordinateValue::Whole(0);
                 for target in width_targets(&spec.model) {
                     set = set_path(&mut value, target, *v).map_err(|m| sweep_error("width", m))?;
@@ -203,7 +204,8 @@ fn set_path(root: &mut Value, path: &str, v: SweepValue) -> Result<CoordinateVal
         };
         if !map.contains_key(segment) {
             let known: Vec<_> = map.keys().cloned().collect();
-            return Err(format!("'{path}': no field '{segment}' in '{walked}'; known: {}", known.join(", ")));
+            let place = if walked.is_empty() { "the scenario".to_owned() } else { format!("'{walked}'") };
+            return Err(format!("'{path}': no field '{segment}' in {place}; known: {}", known.join(", ")));
         }
         node = map.get_mut(segment).expect("checked above");
         walked = if walked.is_empty() { segment.to_owned() } else { format!("{walked}.{segment}") };
@@ -343,6 +345,7 @@ mod tests {
         check(r#"(fields: [("dynamics.step", [inf])])"#, "sweep.fields", "has the value inf");
         check(r#"(fields: [("dynamics.step", [NaN])])"#, "sweep.fields", "has the value NaN");
         check(r#"(fields: [("model.activation", [1.0])])"#, "sweep.fields", "'model.activation' is not a number");
+        check(r#"(fields: [("width", [4.0])])"#, "sweep.fields", "'width': no field 'width' in the scenario");
         // Empty axes.
         check("(width: [])", "sweep.width", "is empty");
         check("(seeds: [])", "sweep.seeds", "is empty");
