@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-use crate::common::meanfield;
+use crate::common::{self, meanfield};
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -235,4 +235,26 @@ fn one_marginal_figure_per_statistic_and_point() {
     let expected =
         ["marginal_w_0_seed-1.svg", "marginal_w_0_seed-2.svg", "marginal_w_seed-1.svg", "marginal_w_seed-2.svg"];
     assert_eq!(figures, expected.map(str::to_owned).into(), "one figure per statistic and point");
+}
+
+/// A plugin fault names the point by its label too (or the run's only point without a sweep).
+#[test]
+fn plugin_faults_name_the_point_by_its_label() {
+    let check = |sweep: &str, points: &[&str]| {
+        let dir = tempfile::tempdir().unwrap();
+        let activation =
+            format!(r#"Plugin(lib: "{}", name: "panics_in_eval")"#, common::plugin_lib("fixture_faulty").display());
+        let text = SWEPT.replace("SWEEP", sweep).replacen("activation: Tanh", &format!("activation: {activation}"), 1);
+        std::fs::write(dir.path().join("s.ron"), text).unwrap();
+        let out = meanfield(&["run", "s.ron", "--out", "out"], dir.path());
+        assert_eq!(out.code, Some(1), "{sweep}: {}", out.stderr);
+        let faults: Vec<&str> =
+            out.stderr.lines().filter(|l| l.starts_with("error: a plugin failed during the run: ")).collect();
+        assert_eq!(faults.len(), points.len(), "{sweep}: one fault per point: {}", out.stderr);
+        for (fault, point) in faults.iter().zip(points) {
+            assert!(fault.contains(&format!("run: {point}: activation 'panics_in_eval'")), "{sweep}: {fault}");
+        }
+    };
+    check("(seeds: [1, 2])", &["point 'seed=1'", "point 'seed=2'"]);
+    check("()", &["the run's only point"]);
 }
