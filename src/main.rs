@@ -203,10 +203,9 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             for plan in &plans {
                 let i = &plan.info;
                 println!(
-                    "  [{}] {} seed={} steps={} T={} records={} | {} | {} | {}",
+                    "  [{}] {} steps={} T={} records={} | {} | {} | {}",
                     i.index,
-                    if i.label.is_empty() { "-" } else { &i.label },
-                    i.seed,
+                    with_seed(&i.label, i.seed),
                     i.steps,
                     i.final_time,
                     plan.record_steps.len(),
@@ -546,6 +545,17 @@ fn print_ldp(summary: &Summary) {
     }
 }
 
+/// A point's label with its seed, which the label holds already when seeds are swept.
+fn with_seed(label: &str, seed: u64) -> String {
+    if label.split(',').any(|coordinate| coordinate.starts_with("seed=")) {
+        label.to_owned()
+    } else if label.is_empty() {
+        format!("seed={seed}")
+    } else {
+        format!("{label} seed={seed}")
+    }
+}
+
 /// Mean risk (± std over replicas) of every point at up to six times, read from the summary.
 fn print_risk_table(summary: &Summary) {
     let Some(first) = summary.points.iter().find_map(|p| p.risk.as_ref()) else { return };
@@ -559,7 +569,7 @@ fn print_risk_table(summary: &Summary) {
     for point in &summary.points {
         let label =
             if point.info.label.is_empty() { format!("N={}", point.info.width) } else { point.info.label.clone() };
-        print!("{:<28}", format!("{label} seed={}", point.info.seed));
+        print!("{:<28}", with_seed(&label, point.info.seed));
         if let Some(curve) = &point.risk {
             for t in &picks {
                 let j = (0..curve.time.len())

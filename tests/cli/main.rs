@@ -17,6 +17,7 @@ mod console;
 mod dependence;
 mod extremes;
 mod full_batch;
+mod labels;
 mod ldp;
 mod limit;
 mod lln;

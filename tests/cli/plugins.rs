@@ -194,7 +194,7 @@ fn a_plugin_returning_nan_is_divergence() {
         &[],
         &["run"],
         3,
-        &["replica 0 of point 0 diverged at step 1", "non-finite", "replica(s) diverged"],
+        &["replica 0 of the run's only point diverged at step 1", "non-finite", "replica(s) diverged"],
     );
 }
 

@@ -35,7 +35,10 @@ pub use observable::{
     DEPENDENCE_COLUMN_PREFIX, Holdout, Observable, ObservationContext, Statistic, TAGGED_COLUMN_PREFIX,
 };
 pub use progress::Progress;
-pub use results::{Divergence, PointInfo, PointResult, Record, ReplicaResult, Selection, Snapshot, nearest_time};
+pub use results::{
+    Coordinate, CoordinateValue, Divergence, PointInfo, PointResult, Record, ReplicaResult, SEED, Selection, Snapshot,
+    file_safe, label, nearest_time,
+};
 pub use rng::{Purpose, Stream, StreamKey};
 pub use sink::{Sink, SinkError};
 pub use stepper::{Batches, Diverged, Dynamics, ReplicaStreams, SgdSettings, StepRule, Stepper, check_residuals};

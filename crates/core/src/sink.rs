@@ -11,6 +11,12 @@ pub enum SinkError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("cannot serialize {what}: {message}")]
     Serialize { what: String, message: String },
+    /// Two outputs of one run were given the same file: a bug (names are keyed by every coordinate).
+    #[error(
+        "{path} was written twice by this run, so one output replaced another; this is a bug in meanfield: \
+         please report it with the scenario"
+    )]
+    WrittenTwice { path: PathBuf },
 }
 
 impl SinkError {

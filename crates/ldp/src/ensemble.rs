@@ -49,7 +49,9 @@ impl Functional {
             Functional::Average { from, to } => (from, to),
             Functional::At(time) => (time, time),
         };
-        LdpError::EmptyWindow { point: point.to_owned(), from, to }
+        // `point` is a label: empty for the one point of a run without sweep.
+        let point = if point.is_empty() { "the run's only point".to_owned() } else { format!("point '{point}'") };
+        LdpError::EmptyWindow { point, from, to }
     }
 
     fn describe(&self, column: &str) -> String {
@@ -65,7 +67,8 @@ impl Functional {
 pub enum LdpError {
     #[error("ldp: column '{column}' is not recorded (columns: {known})")]
     MissingColumn { column: String, known: String },
-    #[error("ldp: no record of point {point} lies in [{from}, {to}]; record more often or widen the window")]
+    /// `point` names the point (`point 'width=5,seed=2'`).
+    #[error("ldp: no record of {point} lies in [{from}, {to}]; record more often or widen the window")]
     EmptyWindow { point: String, from: f64, to: f64 },
 }
 
@@ -159,6 +162,13 @@ pub enum Disorder {
     Quenched,
 }
 
+/// A point's label without its seed (`width=5,seed=2` → `width=5`): what the configurations of one
+/// quenched point share. Coordinates are `path=value` joined by commas (`meanfield_core::label`).
+fn without_seed(label: &str) -> String {
+    let seed = format!("{}=", meanfield_core::SEED);
+    label.split(',').filter(|c| !c.starts_with(&seed)).collect::<Vec<_>>().join(",")
+}
+
 /// The quenched SCGF of a typical configuration, E_θ0 Λ_N(k; θ0) (the quenched "free energy" E log Z, as
 /// against the annealed log E Z), estimated over the points that differ only in their seed (one
 /// configuration each). Each configuration's curve is first aligned at its own typical value m(θ0) = Λ'(0)
@@ -170,16 +180,17 @@ pub enum Disorder {
 /// E m(θ0) the annealed mean, the aligned annealed SCGF lies above this one at every N and k, so the
 /// annealed rate function lies below the quenched one.
 fn configuration_averages(points: &[LdpPoint]) -> Vec<LdpPoint> {
-    let mut labels: Vec<&str> = Vec::new();
+    let mut labels: Vec<String> = Vec::new();
     for point in points {
-        if !labels.contains(&point.label.as_str()) {
-            labels.push(&point.label);
+        let label = without_seed(&point.label);
+        if !labels.contains(&label) {
+            labels.push(label);
         }
     }
     labels
         .into_iter()
         .filter_map(|label| {
-            let group: Vec<&LdpPoint> = points.iter().filter(|p| p.label == label).collect();
+            let group: Vec<&LdpPoint> = points.iter().filter(|p| without_seed(&p.label) == label).collect();
             let m = group.len();
             (m >= 2).then(|| {
                 let first = &group[0].rate_function;

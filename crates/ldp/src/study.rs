@@ -226,6 +226,7 @@ mod tests {
             info: PointInfo {
                 index: 0,
                 label: format!("width={width}"),
+                coordinates: Vec::new(),
                 width,
                 seed: 1,
                 replicas: values.len(),

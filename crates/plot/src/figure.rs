@@ -1,5 +1,6 @@
 //! A figure as data (what the snapshot tests look at) and its rendering with plotters (SVG or PNG).
 
+use plotters::chart::SeriesAnno;
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::ValueFormatter;
 use plotters::prelude::*;
@@ -81,6 +82,27 @@ pub const REFERENCE: usize = usize::MAX;
 
 fn colour(series: usize) -> RGBColor {
     if series == REFERENCE { BLACK } else { PALETTE[series % PALETTE.len()] }
+}
+
+/// The dashes (length, gap in pixels) of a curve drawn `dashed` (a limit, a fit, an unreliable part).
+const DASHED: (u32, u32) = (6, 4);
+
+/// The line style of a series' solid curves: solid for the palette's first round of colours, then for
+/// each further round dashes of its own length (3, 6, 9, … pixels, 2 apart: never [`DASHED`]), so that
+/// the (colour, line style) pair of every series is distinct however many points a run has.
+fn dashes(series: usize) -> Option<(u32, u32)> {
+    let round = series / PALETTE.len();
+    (series != REFERENCE && round > 0).then(|| (u32::try_from(round).unwrap_or(u32::MAX).saturating_mul(3), 2))
+}
+
+/// The segments of a 20-pixel legend sample of a line with `dashes` (at most four; unused ones empty).
+fn legend_segments(dashes: Option<(u32, u32)>) -> [(i32, i32); 4] {
+    let Some((length, gap)) = dashes else { return [(0, 20); 4] };
+    let (length, period) = (length.min(20) as i32, (length + gap).min(20) as i32);
+    std::array::from_fn(|k| {
+        let start = (k as i32 * period).min(20);
+        (start, (start + length).min(20))
+    })
 }
 
 pub const WIDTH: u32 = 800;
@@ -267,34 +289,25 @@ impl Figure {
                         .map_err(e)?;
                 }
                 Layer::Line { series, label, x, y, dashed } => {
-                    let style = colour(*series).stroke_width(2);
                     let points: Vec<(f64, f64)> = x.iter().zip(y).map(|(a, b)| (*a, *b)).collect();
-                    let drawn = if *dashed {
-                        chart.draw_series(DashedLineSeries::new(points, 6, 4, style)).map_err(e)?
-                    } else {
-                        chart.draw_series(LineSeries::new(points, style)).map_err(e)?
-                    };
+                    let pattern = if *dashed { Some(DASHED) } else { dashes(*series) };
+                    let drawn = draw_line(&mut chart, points, colour(*series), pattern).map_err(e)?;
                     if !label.is_empty() {
                         legend = true;
-                        let dashes = if *dashed { [(0, 7), (13, 20)] } else { [(0, 20), (0, 20)] };
-                        drawn.label(label).legend(move |(x, y)| {
-                            EmptyElement::at((x, y))
-                                + PathElement::new(vec![(dashes[0].0, 0), (dashes[0].1, 0)], style)
-                                + PathElement::new(vec![(dashes[1].0, 0), (dashes[1].1, 0)], style)
-                        });
+                        legend_line(drawn, label, colour(*series), pattern);
                     }
                 }
                 Layer::Steps { series, label, edges, heights } => {
-                    let style = colour(*series).stroke_width(2);
                     let mut points = vec![(edges[0], 0.0)];
                     for (k, h) in heights.iter().enumerate() {
                         points.extend([(edges[k], *h), (edges[k + 1], *h)]);
                     }
                     points.push((edges[heights.len()], 0.0));
-                    let drawn = chart.draw_series(LineSeries::new(points, style)).map_err(e)?;
+                    let pattern = dashes(*series);
+                    let drawn = draw_line(&mut chart, points, colour(*series), pattern).map_err(e)?;
                     if !label.is_empty() {
                         legend = true;
-                        drawn.label(label).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+                        legend_line(drawn, label, colour(*series), pattern);
                     }
                 }
                 Layer::Points { series, label, x, y, low, high } => {
@@ -329,6 +342,40 @@ impl Figure {
         }
         Ok(())
     }
+}
+
+/// Draws a polyline in `colour`, solid or with `pattern` dashes.
+fn draw_line<'a, 'b, DB, X, Y>(
+    chart: &'b mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    points: Vec<(f64, f64)>,
+    colour: RGBColor,
+    pattern: Option<(u32, u32)>,
+) -> Result<&'b mut SeriesAnno<'a, DB>, DrawingAreaErrorKind<DB::ErrorType>>
+where
+    DB: DrawingBackend + 'a,
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    let style = colour.stroke_width(2);
+    match pattern {
+        Some((length, gap)) => chart.draw_series(DashedLineSeries::new(points, length, gap, style)),
+        None => chart.draw_series(LineSeries::new(points, style)),
+    }
+}
+
+/// The legend entry of a line: `label` and a sample of the line in its colour and dashes.
+fn legend_line<'a, DB: DrawingBackend + 'a>(
+    drawn: &mut SeriesAnno<'a, DB>,
+    label: &str,
+    colour: RGBColor,
+    pattern: Option<(u32, u32)>,
+) {
+    let style = colour.stroke_width(2);
+    let segments = legend_segments(pattern);
+    drawn.label(label).legend(move |(x, y)| {
+        let segment = |k: usize| PathElement::new(vec![(segments[k].0, 0), (segments[k].1, 0)], style);
+        EmptyElement::at((x, y)) + segment(0) + segment(1) + segment(2) + segment(3)
+    });
 }
 
 /// The range of the finite values (positive ones on a log axis), padded by 5% (a factor on a log axis).
@@ -396,6 +443,19 @@ pub(crate) fn short(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_series_has_its_own_colour_and_line_style() {
+        let styles: Vec<_> = (0..200).map(|series| (colour(series), dashes(series))).collect();
+        let distinct: std::collections::BTreeSet<_> = styles.iter().map(|(c, d)| ((c.0, c.1, c.2), *d)).collect();
+        assert_eq!(distinct.len(), styles.len(), "a (colour, line style) pair repeats");
+        assert!(styles.iter().all(|(_, d)| *d != Some(DASHED)), "a series looks like a limit's dashed curve");
+        assert_eq!(dashes(REFERENCE), None);
+        // The legend shows the dashes: a solid line is one stroke, dashes leave gaps.
+        assert_eq!(legend_segments(None), [(0, 20); 4]);
+        assert_eq!(legend_segments(Some((3, 2))), [(0, 3), (5, 8), (10, 13), (15, 18)]);
+        assert_eq!(legend_segments(Some(DASHED)), [(0, 6), (10, 16), (20, 20), (20, 20)]);
+    }
 
     #[test]
     fn tick_labels_are_short() {

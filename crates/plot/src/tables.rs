@@ -104,6 +104,8 @@ fn point_name(label: &str, width: &str) -> String {
 /// One point's records, accumulated over replicas, keyed by step.
 #[derive(Debug, Default)]
 struct PointSeries {
+    /// The point's label in the table (empty for a run without sweep).
+    label: String,
     name: String,
     /// step → (time, risk, risk_limit, histogram column sums).
     steps: BTreeMap<u64, Cell>,
@@ -140,6 +142,7 @@ pub fn timeseries(path: &Path) -> Result<Vec<Figure>, PlotError> {
     reader.for_each(|row| {
         let index = row.number(point)? as usize;
         let series = points.entry(index).or_insert_with(|| PointSeries {
+            label: row.text(label).to_owned(),
             name: point_name(row.text(label), row.text(width)),
             ..Default::default()
         });
@@ -163,8 +166,13 @@ pub fn timeseries(path: &Path) -> Result<Vec<Figure>, PlotError> {
         figures.push(risk_figure(&points));
     }
     let limit = read_limit(&path.with_file_name("limit.csv"))?;
-    let mut statistics: Vec<&str> = histogram_columns.iter().map(|(_, s, ..)| s.as_str()).collect();
-    statistics.dedup();
+    // One figure per statistic, also when two histograms of the scenario share it (their bins together).
+    let mut statistics: Vec<&str> = Vec::new();
+    for (_, statistic, ..) in &histogram_columns {
+        if !statistics.contains(&statistic.as_str()) {
+            statistics.push(statistic);
+        }
+    }
     for statistic in statistics {
         let bins: Vec<(usize, f64, f64)> = histogram_columns
             .iter()
@@ -287,10 +295,8 @@ fn marginal_figure(statistic: &str, bins: &[(usize, f64, f64)], point: &PointSer
     let mut edges: Vec<f64> = bins.iter().map(|b| b.1).collect();
     edges.extend(bins.last().map(|b| b.2));
     let label = point.name.clone();
-    let snapshots = limit.get(&(label.clone(), statistic.to_owned())).or_else(|| {
-        // A run without a sweep labels its point "" in limit.csv and "N = …" here.
-        limit.get(&(String::new(), statistic.to_owned()))
-    });
+    // limit.csv names the point by its label ("" for a run without sweep), like timeseries.csv.
+    let snapshots = limit.get(&(point.label.clone(), statistic.to_owned()));
     let mut layers = Vec::new();
     for (series, &j) in picks.iter().enumerate() {
         let cell = cells[j];
@@ -318,7 +324,9 @@ fn marginal_figure(statistic: &str, bins: &[(usize, f64, f64)], point: &PointSer
         vec![format!("steps: histogram of {statistic}, mean over replicas (no limit solved for this run)")]
     };
     Figure {
-        name: format!("marginal_{statistic}_{label}"),
+        // The point's file-safe label keys the file name (injective, so two points never share a file);
+        // `run` for the one point of a run without sweep, as its NPY snapshots.
+        name: format!("marginal_{statistic}_{}", meanfield_sinks::point_stem(&point.label)),
         title: format!("Marginal of {statistic}, {label}"),
         x_label: statistic.to_owned(),
         y_label: "density".to_owned(),
@@ -467,7 +475,8 @@ pub fn ldp(path: &Path) -> Result<Vec<Figure>, PlotError> {
         curves.last_mut().expect("pushed").points.push(point);
         Ok(())
     })?;
-    // Configurations of a quenched run share a label and differ by their seed: only then is it shown.
+    // In tables written before labels named the seed, the configurations of a quenched run share a label
+    // and differ by their seed: only then is it shown.
     let names: Vec<String> = curves
         .iter()
         .map(|c| {

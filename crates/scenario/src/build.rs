@@ -63,6 +63,7 @@ pub(crate) fn plan(index: usize, point: &CheckedPoint, replicas: usize) -> Point
     let info = PointInfo {
         index,
         label: point.label.clone(),
+        coordinates: point.coordinates.clone(),
         width: point.spec.model.step_width(),
         seed: point.seed,
         replicas,

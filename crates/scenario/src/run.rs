@@ -3,9 +3,7 @@
 use crate::spec::{LdpMethod, LdpSpec, PlotFormat};
 use crate::{CheckedScenario, ScenarioError};
 use meanfield_core::summary::Summary;
-use meanfield_core::{
-    Checkpoints, Divergence, NoCheckpoints, PointResult, Progress, Purpose, Sink, SinkError, StreamKey,
-};
+use meanfield_core::{Checkpoints, Divergence, NoCheckpoints, PointResult, Progress, Purpose, Sink, SinkError};
 use meanfield_dynamics::{Mismatch, PointPlan, Unfinished, run_points_with, run_population};
 use meanfield_limit::LimitSolution;
 pub use meanfield_sinks::RunDir;
@@ -155,9 +153,9 @@ fn ldp_summary(
         for (j, &k) in options.k.iter().enumerate() {
             let mut estimates = Vec::with_capacity(populations);
             for g in 0..populations {
-                let key = StreamKey::replica(info.seed, &info.label, (j * populations + g) as u64, Purpose::Cloning);
+                let stream = info.stream((j * populations + g) as u64, Purpose::Cloning);
                 let mut selection =
-                    meanfield_ldp::Cloning::new(info.width, k, column, coefficients.clone(), clones, key.stream());
+                    meanfield_ldp::Cloning::new(info.width, k, column, coefficients.clone(), clones, stream);
                 // Population g uses replicas g·clones.., the same for every k (common random numbers).
                 run_population(plan, g * clones, clones, &mut selection, progress)
                     .map_err(|d| RunError::Cloning { k, message: d.message })?;
@@ -368,7 +366,7 @@ fn run_in(
         files,
         summary,
         divergences,
-        faults: plans.iter().filter_map(|p| p.faults.first().map(|f| format!("point {}: {f}", p.info.index))).collect(),
+        faults: plans.iter().filter_map(|p| p.faults.first().map(|f| format!("{}: {f}", p.info.describe()))).collect(),
         threads: pool.current_num_threads(),
         wall_seconds,
         warnings: Vec::new(),
@@ -442,6 +440,7 @@ fn write_outputs(
         files.extend(meanfield_plot::plot_run(dir, formats)?);
     }
     files.extend(meanfield_sinks::summary::write(dir, &summary)?);
+    meanfield_sinks::distinct_paths(&files)?;
     Ok((files, summary))
 }
 

@@ -3,11 +3,14 @@
 //!
 //! `{"point":0,"label":"width=16","width":16,"seed":1,"replica":0,"step":0,"time":0.0,"values":{"risk":0.51,…}}`
 //!
-//! `values` keeps the column order of `timeseries.csv`. JSON has no NaN or infinity: non-finite values are
-//! written as `null`. Finite floats are written in their shortest round-trip form, as in the CSV.
+//! A swept coordinate other than the width and the seed is a field named by its path, after `seed`
+//! (`"dynamics.step":0.5`), as in the CSV. `values` keeps the column order of `timeseries.csv`. JSON has
+//! no NaN or infinity: non-finite values are written as `null`. Finite floats are written in their
+//! shortest round-trip form, as in the CSV.
 
 use crate::atomic::AtomicFile;
-use meanfield_core::{PointResult, Sink, SinkError};
+use crate::timeseries::extra_coordinates;
+use meanfield_core::{Coordinate, PointResult, Sink, SinkError};
 use serde::Serialize;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -30,10 +33,26 @@ struct Line<'a> {
     label: &'a str,
     width: usize,
     seed: u64,
+    #[serde(flatten)]
+    coordinates: Coordinates<'a>,
     replica: usize,
     step: u64,
     time: f64,
     values: Values<'a>,
+}
+
+/// The swept coordinates of a point as fields named by their paths.
+struct Coordinates<'a>(Vec<&'a Coordinate>);
+
+impl Serialize for Coordinates<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for coordinate in &self.0 {
+            map.serialize_entry(&coordinate.path, &coordinate.value)?;
+        }
+        map.end()
+    }
 }
 
 /// The columns and values of one record as a JSON object in column order.
@@ -64,6 +83,7 @@ impl Sink for JsonLines {
                     label: &info.label,
                     width: info.width,
                     seed: info.seed,
+                    coordinates: Coordinates(extra_coordinates(info).collect()),
                     replica: replica.replica,
                     step: record.step,
                     time: record.time,
@@ -86,16 +106,23 @@ impl Sink for JsonLines {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use meanfield_core::{PointInfo, Record, ReplicaResult};
+    use meanfield_core::{CoordinateValue, PointInfo, Record, ReplicaResult};
 
     #[test]
-    fn one_object_per_record_with_null_for_non_finite_values() {
+    fn one_object_per_record_with_its_coordinates_and_null_for_non_finite_values() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("timeseries.jsonl");
         let mut sink = JsonLines::create(&path).unwrap();
         let info = PointInfo {
             index: 0,
-            label: "width=8".into(),
+            label: "width=8,data.noise=0.5,seed=1".into(),
+            coordinates: [
+                ("width", CoordinateValue::Whole(8)),
+                ("data.noise", CoordinateValue::Real(0.5)),
+                ("seed", CoordinateValue::Whole(1)),
+            ]
+            .map(|(path, value)| Coordinate { path: path.into(), value })
+            .into(),
             width: 8,
             seed: 1,
             replicas: 1,
@@ -118,7 +145,7 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0],
-            r#"{"point":0,"label":"width=8","width":8,"seed":1,"replica":0,"step":0,"time":0.0,"values":{"risk":0.30000000000000004,"m":null}}"#
+            r#"{"point":0,"label":"width=8,data.noise=0.5,seed=1","width":8,"seed":1,"data.noise":0.5,"replica":0,"step":0,"time":0.0,"values":{"risk":0.30000000000000004,"m":null}}"#
         );
         assert_eq!(lines.len(), 2);
     }

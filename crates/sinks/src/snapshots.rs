@@ -1,7 +1,9 @@
 //! NPY snapshots of the particles: for every point and snapshot time, one file per parameter block,
-//! `snapshots/<point>_t=<time>_<block>.npy`, a float64 array of shape (replicas, rows, cols), replica r
-//! being replica r of the point (`rows` = particles, `cols` = coordinates per particle, e.g. d for `w`).
-//! A replica that diverged before a snapshot has NaN there. Load with `numpy.load`.
+//! `snapshots/<point>_t=<time>_<block>.npy` (`<point>` is the file-safe form of the point's label,
+//! `width-64_seed-2`, see [`meanfield_core::file_safe`], or `run` without a sweep), a float64 array of
+//! shape (replicas, rows, cols), replica r being replica r of the point (`rows` = particles, `cols` =
+//! coordinates per particle, e.g. d for `w`). A replica that diverged before a snapshot has NaN there.
+//! Load with `numpy.load`.
 
 use crate::atomic::AtomicFile;
 use meanfield_core::{Block, PointResult, SinkError};
@@ -15,7 +17,7 @@ pub fn write_snapshots(dir: &Path, point: &PointResult, blocks: &[Block]) -> Res
     let Some(longest) = kept.iter().max_by_key(|r| r.snapshots.len()) else { return Ok(Vec::new()) };
     let replicas = kept.iter().map(|r| r.replica + 1).max().unwrap_or(0);
     std::fs::create_dir_all(dir).map_err(|e| SinkError::io(dir, e))?;
-    let name = if point.info.label.is_empty() { "run".to_owned() } else { file_stem(&point.info.label) };
+    let name = point_stem(&point.info.label);
     let mut written = Vec::new();
     for (k, snapshot) in longest.snapshots.iter().enumerate() {
         for block in blocks {
@@ -37,11 +39,18 @@ pub fn write_snapshots(dir: &Path, point: &PointResult, blocks: &[Block]) -> Res
     Ok(written)
 }
 
-/// A label or name as a portable file stem: `width=64,seed=2` → `width=64_seed=2`, `|w|` → `w`.
+/// The file stem of a point: the file-safe form of its label (injective: two points never share it), or
+/// `run` for the one point of a run without sweep (a label is never empty when there are several).
+pub fn point_stem(label: &str) -> String {
+    if label.is_empty() { "run".to_owned() } else { meanfield_core::file_safe(label) }
+}
+
+/// A name as a portable file stem: `scaling_W1(c)` → `scaling_W1_c`, `|w|` → `w`. Lossy: names of a
+/// point are made file-safe first ([`point_stem`]), and this keeps what that produces.
 pub fn file_stem(name: &str) -> String {
     let mut stem = String::with_capacity(name.len());
     for c in name.chars() {
-        let c = if c.is_ascii_alphanumeric() || "=.-".contains(c) { c } else { '_' };
+        let c = if c.is_ascii_alphanumeric() || "=.-~".contains(c) { c } else { '_' };
         if !(c == '_' && stem.ends_with('_')) {
             stem.push(c);
         }
@@ -58,5 +67,10 @@ mod tests {
         assert_eq!(file_stem("marginal_|w|_kappa=0.1"), "marginal_w_kappa=0.1");
         assert_eq!(file_stem("scaling_W1(c)"), "scaling_W1_c");
         assert_eq!(file_stem("width=64,seed=2"), "width=64_seed=2");
+        for label in ["width=64,seed=2", "data.noise=-0.1,data.test_fraction=0.5"] {
+            let stem = point_stem(label);
+            assert_eq!(file_stem(&format!("marginal_|w|_{stem}")), format!("marginal_w_{stem}"), "kept whole");
+        }
+        assert_eq!(point_stem(""), "run");
     }
 }

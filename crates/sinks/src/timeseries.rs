@@ -1,18 +1,25 @@
 //! The CSV time series: one row per (point, replica, record time).
 //!
-//! Columns: `point,label,width,seed,replica,step,time`, then one column per observable value (`risk`,
-//! `mean(w)`, `hist(|w|)[0]`, …). Floats are written in the shortest form that reads back to the same
-//! f64, so the file is exact.
+//! Columns: `point,label,width,seed`, then one column per swept coordinate other than the width and the
+//! seed, named by its path (`dynamics.step`, `data.noise`), then `replica,step,time` and one column per
+//! observable value (`risk`, `mean(w)`, `hist(|w|)[0]`, …). Floats are written in the shortest form that
+//! reads back to the same f64, so the file is exact.
 
 use crate::atomic::AtomicFile;
-use meanfield_core::{PointResult, Sink, SinkError};
+use meanfield_core::{Coordinate, PointInfo, PointResult, SEED, Sink, SinkError};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug)]
 pub struct CsvTimeSeries {
     path: PathBuf,
     writer: Option<csv::Writer<AtomicFile>>,
-    columns: Option<Vec<String>>,
+    /// The coordinate and observable columns of the first point, which every point must have.
+    columns: Option<(Vec<String>, Vec<String>)>,
+}
+
+/// The coordinates that get their own column: all but the width and the seed, which always have one.
+pub(crate) fn extra_coordinates(info: &PointInfo) -> impl Iterator<Item = &Coordinate> {
+    info.coordinates.iter().filter(|c| c.path != "width" && c.path != SEED)
 }
 
 impl CsvTimeSeries {
@@ -30,21 +37,26 @@ impl Sink for CsvTimeSeries {
     fn point(&mut self, point: &PointResult) -> Result<(), SinkError> {
         let writer = self.writer.as_mut().expect("point() after finish()");
         let mut result = Ok(());
+        let coordinates: Vec<String> = extra_coordinates(&point.info).map(|c| c.path.clone()).collect();
         match &self.columns {
             None => {
-                let header = ["point", "label", "width", "seed", "replica", "step", "time"]
+                let header = ["point", "label", "width", "seed"]
                     .into_iter()
                     .map(str::to_owned)
+                    .chain(coordinates.iter().cloned())
+                    .chain(["replica", "step", "time"].map(str::to_owned))
                     .chain(point.columns.iter().cloned());
                 result = writer.write_record(header);
-                self.columns = Some(point.columns.clone());
+                self.columns = Some((coordinates, point.columns.clone()));
             }
-            Some(columns) if *columns != point.columns => {
+            Some((swept, columns)) if *columns != point.columns || *swept != coordinates => {
                 return Err(SinkError::Serialize {
                     what: self.path.display().to_string(),
                     message: format!(
-                        "point {} has columns {:?}, earlier points {:?}",
-                        point.info.index, point.columns, columns
+                        "{} has columns {:?}, earlier points {:?}",
+                        point.info.describe(),
+                        [coordinates, point.columns.clone()].concat(),
+                        [swept.clone(), columns.clone()].concat()
                     ),
                 });
             }
@@ -56,16 +68,15 @@ impl Sink for CsvTimeSeries {
                 if result.is_err() {
                     break;
                 }
-                let fixed = [
-                    info.index.to_string(),
-                    info.label.clone(),
-                    info.width.to_string(),
-                    info.seed.to_string(),
-                    replica.replica.to_string(),
-                    record.step.to_string(),
-                    record.time.to_string(),
-                ];
-                result = writer.write_record(fixed.into_iter().chain(record.values.iter().map(f64::to_string)));
+                let point_columns =
+                    [info.index.to_string(), info.label.clone(), info.width.to_string(), info.seed.to_string()];
+                let record_columns = [replica.replica.to_string(), record.step.to_string(), record.time.to_string()];
+                let row = point_columns
+                    .into_iter()
+                    .chain(extra_coordinates(info).map(|c| c.value.to_string()))
+                    .chain(record_columns)
+                    .chain(record.values.iter().map(f64::to_string));
+                result = writer.write_record(row);
             }
         }
         result.map_err(|e| self.csv_error(e))

@@ -92,9 +92,10 @@ pub struct Stopped;
 
 /// A checkpoint's saved state does not fit the replica it is for.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the checkpoint of replica {replica} of point {point} does not fit this scenario: {reason}")]
+#[error("the checkpoint of replica {replica} of {point} does not fit this scenario: {reason}")]
 pub struct Mismatch {
-    pub point: usize,
+    /// The point as messages name it (`point 'width=8,seed=2'`).
+    pub point: String,
     pub replica: usize,
     pub reason: String,
 }
@@ -163,7 +164,7 @@ fn run_unit(
     let mut unit = Unit::new(plan, first, count);
     if let Some(Saved::Running(state)) = saved {
         if let Err(reason) = unit.restore(state) {
-            return vec![Err(Interruption::Mismatch(Mismatch { point, replica: first, reason }))];
+            return vec![Err(Interruption::Mismatch(Mismatch { point: plan.info.describe(), replica: first, reason }))];
         }
         progress.advance(point, unit.done());
     }

@@ -4,7 +4,7 @@
 use super::{Ensemble, PointPlan};
 use meanfield_core::{
     Diverged, Divergence, Holdout, ObservationContext, Progress, Purpose, Record, ReplicaResult, ReplicaState,
-    ReplicaStreams, Snapshot, Stepper, StreamKey,
+    ReplicaStreams, Snapshot, Stepper, Stream,
 };
 
 /// Steps between the points where a unit reports progress and may be saved or stopped: rare enough to cost
@@ -59,12 +59,12 @@ impl<'p> Unit<'p> {
         let mut replicas = Vec::with_capacity(count);
         let mut streams = Vec::with_capacity(count);
         for (k, index) in (first..first + count).enumerate() {
-            let key = |purpose| plan.key(index, purpose).stream();
+            let key = |purpose| plan.stream(index, purpose);
             let init_replica = match plan.ensemble {
                 Ensemble::Annealed => index,
                 Ensemble::Quenched => 0,
             };
-            let log_weight = (plan.init)(&mut params, &mut plan.key(init_replica, Purpose::Init).stream());
+            let log_weight = (plan.init)(&mut params, &mut plan.stream(init_replica, Purpose::Init));
             stepper.set_params(k, &params);
             let mut holdout = Holdout { x: vec![0.0; holdout_size * dim], y: vec![0.0; holdout_size] };
             if holdout_size > 0 {
@@ -280,8 +280,8 @@ impl<'p> Unit<'p> {
 }
 
 impl PointPlan {
-    pub(super) fn key(&self, replica: usize, purpose: Purpose) -> StreamKey<'_> {
-        StreamKey::replica(self.info.seed, &self.info.label, replica as u64, purpose)
+    pub(super) fn stream(&self, replica: usize, purpose: Purpose) -> Stream {
+        self.info.stream(replica as u64, purpose)
     }
 
     fn time_of(&self, step: u64) -> f64 {
@@ -295,12 +295,12 @@ impl PointPlan {
             Some(fault) => format!("{fault} (its output was replaced by NaN)"),
             None => what,
         };
-        let point = if self.info.label.is_empty() { "0".to_owned() } else { format!("'{}'", self.info.label) };
         Divergence {
             step,
             time: self.time_of(step),
             message: format!(
-                "replica {replica} of point {point} diverged at step {step} (t = {}): {what}",
+                "replica {replica} of {} diverged at step {step} (t = {}): {what}",
+                self.info.describe(),
                 self.time_of(step)
             ),
         }

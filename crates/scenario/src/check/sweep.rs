@@ -1,15 +1,19 @@
 //! Sweeps: the points of a scenario, width outermost, then the listed fields in order, seeds innermost;
-//! any numeric field can be swept, reached through a JSON view of the spec.
+//! any numeric field of a point can be swept, reached through a JSON view of the spec. A point's label
+//! names every swept coordinate in that order (`width=32,dynamics.step=0.5,seed=2`).
 
 use super::{Invalid, invalid};
 use crate::spec::*;
+use meanfield_core::{Coordinate, CoordinateValue, SEED};
 use serde_json::Value;
 
-/// One point of a sweep: the values that distinguish it (`label`, used to key its random streams), its
-/// seed, and the scenario with the swept values filled in.
+/// One point of a sweep: its swept coordinates and their label, its seed, and the scenario with the
+/// swept values filled in.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Point {
+    /// `meanfield_core::label` of the coordinates: every swept value, the seed included when swept.
     pub label: String,
+    pub coordinates: Vec<Coordinate>,
     pub seed: u64,
     pub spec: ScenarioSpec,
 }
@@ -17,6 +21,83 @@ pub struct Point {
 /// A sweep that cannot be expanded: the path is within `sweep`.
 fn sweep_error(path: &str, message: impl Into<String>) -> Invalid {
     invalid(&format!("sweep.{path}"), message)
+}
+
+/// The largest whole number a field sweep can set: its values are floats, exact up to 2^53.
+const LARGEST_WHOLE: f64 = 9_007_199_254_740_992.0;
+
+/// The top-level sections that belong to the whole run, not to a point: a sweep cannot vary them.
+const RUN_SECTIONS: [(&str, &str); 6] = [
+    ("name", "names the run"),
+    ("replicas", "is one ensemble size for the whole run (its check, progress and checkpoints count it once)"),
+    ("sweep", "is the sweep itself"),
+    ("outputs", "says what the whole run writes"),
+    ("study", "compares the points of the whole run"),
+    ("ldp", "is estimated once over the whole run"),
+];
+
+/// The first value of `values` that occurs again, if any.
+fn repeated<T: PartialEq + Copy>(values: &[T]) -> Option<T> {
+    values.iter().enumerate().find(|(i, v)| values[..*i].contains(v)).map(|(_, v)| *v)
+}
+
+/// Refuses the sweeps that would run something other than what they say: repeated values (two points
+/// under one label), a field swept twice or by two axes, a field of the whole run, a seed swept twice.
+fn check_axes(spec: &ScenarioSpec) -> Result<(), Invalid> {
+    let sweep = &spec.sweep;
+    if let Some(widths) = &sweep.width {
+        if widths.is_empty() {
+            return Err(sweep_error("width", "is empty: list at least one width"));
+        }
+        if let Some(w) = repeated(widths) {
+            return Err(sweep_error("width", format!("lists {w} twice: each width would run twice under one label")));
+        }
+    }
+    if let Some(seeds) = &sweep.seeds {
+        if seeds.is_empty() {
+            return Err(sweep_error("seeds", "is empty: list at least one seed"));
+        }
+        if let Some(s) = repeated(seeds) {
+            return Err(sweep_error("seeds", format!("lists {s} twice: that seed would run twice under one label")));
+        }
+    }
+    for (k, (path, values)) in sweep.fields.iter().enumerate() {
+        let field = |message: String| sweep_error("fields", format!("'{path}' {message}"));
+        if values.is_empty() {
+            return Err(field("has no values".into()));
+        }
+        if let Some(v) = values.iter().find(|v| !v.is_finite()) {
+            return Err(field(format!("has the value {v}: sweep values must be finite numbers")));
+        }
+        if let Some(v) = repeated(values) {
+            return Err(field(format!("lists {v} twice: that value would run twice under one label")));
+        }
+        if sweep.fields[..k].iter().any(|(other, _)| other == path) {
+            return Err(field("is listed twice: give all its values in one entry".into()));
+        }
+        let top = path.split('.').next().unwrap_or_default();
+        if let Some((_, why)) = RUN_SECTIONS.iter().find(|(section, _)| *section == top) {
+            return Err(field(format!(
+                "cannot be swept: '{top}' {why}, so every point would get the scenario's value; \
+                 write one scenario per value"
+            )));
+        }
+        if sweep.width.is_some() && width_targets(&spec.model).contains(&path.as_str()) {
+            return Err(field("is set by sweep.width too: sweep the width in one place".into()));
+        }
+        if path == SEED && sweep.seeds.is_some() {
+            return Err(field("is swept by sweep.seeds too: give the seeds in one place".into()));
+        }
+    }
+    Ok(())
+}
+
+/// The fields a width sweep sets: the two-hidden-layer network gets both widths (N1 = N2 = N).
+fn width_targets(model: &ModelSpec) -> &'static [&'static str] {
+    match model {
+        ModelSpec::OneHidden { .. } | ModelSpec::KernelParticles { .. } => &["model.width"],
+        ModelSpec::TwoHidden { .. } => &["model.width1", "model.width2"],
+    }
 }
 
 /// Expands the sweep into points: width outermost, then the listed fields in order, seeds innermost.
@@ -28,47 +109,37 @@ pub fn expand(spec: &ScenarioSpec) -> Result<Vec<Point>, Invalid> {
             "a study compares widths: give at least two, e.g. `sweep: (width: [64, 256])`",
         ));
     }
-    let mut axes: Vec<(String, Vec<f64>)> = Vec::new();
+    check_axes(spec)?;
+    // One axis per swept field: its path in the label and its values (widths exactly, as whole numbers).
+    let mut axes: Vec<(String, Vec<SweepValue>)> = Vec::new();
     if let Some(widths) = &sweep.width {
-        if widths.is_empty() {
-            return Err(sweep_error("width", "is empty: list at least one width"));
-        }
-        axes.push(("model.width".into(), widths.iter().map(|w| *w as f64).collect()));
+        axes.push(("width".into(), widths.iter().map(|w| SweepValue::Whole(*w as u64)).collect()));
     }
     for (path, values) in &sweep.fields {
-        if values.is_empty() {
-            return Err(sweep_error("fields", format!("'{path}' has no values")));
-        }
-        axes.push((path.clone(), values.clone()));
-    }
-    if sweep.seeds.as_ref().is_some_and(Vec::is_empty) {
-        return Err(sweep_error("seeds", "is empty: list at least one seed"));
+        axes.push((path.clone(), values.iter().map(|v| SweepValue::Number(*v)).collect()));
     }
 
     let base = serde_json::to_value(spec).map_err(|e| sweep_error("fields", e.to_string()))?;
-    let mut combos: Vec<Vec<f64>> = vec![Vec::new()];
+    let mut combos: Vec<Vec<SweepValue>> = vec![Vec::new()];
     for (_, values) in &axes {
         combos = combos.into_iter().flat_map(|c| values.iter().map(move |v| [c.clone(), vec![*v]].concat())).collect();
     }
     let mut points = Vec::new();
     for combo in combos {
         let mut value = base.clone();
-        let mut label = Vec::new();
-        for ((path, _), v) in axes.iter().zip(&combo) {
-            if path == "model.width" {
-                // A width sweep of the two-hidden-layer network sets both widths (N1 = N2 = N).
-                let targets: &[&str] = match spec.model {
-                    ModelSpec::OneHidden { .. } | ModelSpec::KernelParticles { .. } => &["model.width"],
-                    ModelSpec::TwoHidden { .. } => &["model.width1", "model.width2"],
-                };
-                for target in targets {
-                    set_path(&mut value, target, *v).map_err(|m| sweep_error("width", m))?;
+        let mut coordinates = Vec::new();
+        for (k, ((path, _), v)) in axes.iter().zip(&combo).enumerate() {
+            // The width axis, first when there is one (a field may be named `width` only by mistake).
+            let set = if k == 0 && sweep.width.is_some() {
+                let mut set = CoordinateValue::Whole(0);
+                for target in width_targets(&spec.model) {
+                    set = set_path(&mut value, target, *v).map_err(|m| sweep_error("width", m))?;
                 }
-                label.push(format!("width={v}"));
+                set
             } else {
-                set_path(&mut value, path, *v).map_err(|m| sweep_error("fields", m))?;
-                label.push(format!("{path}={v}"));
-            }
+                set_path(&mut value, path, *v).map_err(|m| sweep_error("fields", m))?
+            };
+            coordinates.push(Coordinate { path: path.clone(), value: set });
         }
         let resolved: ScenarioSpec = if axes.is_empty() {
             spec.clone()
@@ -76,12 +147,35 @@ pub fn expand(spec: &ScenarioSpec) -> Result<Vec<Point>, Invalid> {
             serde_json::from_value(value).map_err(|e| sweep_error("fields", e.to_string()))?
         };
         // Without a seed list the point keeps its own seed (which a field sweep of `seed` may have set).
-        let seeds = sweep.seeds.clone().unwrap_or_else(|| vec![resolved.seed]);
-        for &seed in &seeds {
-            points.push(Point { label: label.join(","), seed, spec: ScenarioSpec { seed, ..resolved.clone() } });
+        match &sweep.seeds {
+            None => points.push(Point {
+                label: meanfield_core::label(&coordinates),
+                coordinates,
+                seed: resolved.seed,
+                spec: resolved,
+            }),
+            Some(seeds) => {
+                for &seed in seeds {
+                    let mut coordinates = coordinates.clone();
+                    coordinates.push(Coordinate { path: SEED.into(), value: CoordinateValue::Whole(seed) });
+                    points.push(Point {
+                        label: meanfield_core::label(&coordinates),
+                        coordinates,
+                        seed,
+                        spec: ScenarioSpec { seed, ..resolved.clone() },
+                    });
+                }
+            }
         }
     }
     Ok(points)
+}
+
+/// A value of a sweep axis: a width (whole) or a number from `sweep.fields`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum SweepValue {
+    Whole(u64),
+    Number(f64),
 }
 
 fn is_variant(key: &str) -> bool {
@@ -89,13 +183,17 @@ fn is_variant(key: &str) -> bool {
 }
 
 /// Sets the number at dotted `path`, looking through enum variants (`model.width` reaches the `width` of
-/// `OneHidden`, `dynamics.step` the α of `PerNeuron(α)`).
-fn set_path(root: &mut Value, path: &str, v: f64) -> Result<(), String> {
+/// `OneHidden`, `dynamics.step` the α of `PerNeuron(α)`), and returns the value set. A field of a section
+/// the scenario does not have cannot be swept (a sweep does not create sections).
+fn set_path(root: &mut Value, path: &str, v: SweepValue) -> Result<CoordinateValue, String> {
     let mut node = root;
     let mut walked = String::new();
     for segment in path.split('.') {
         node = through_variants(node, Some(segment));
         let Value::Object(map) = node else {
+            if node.is_null() {
+                return Err(format!("'{path}': the scenario has no '{walked}' section to sweep; add it first"));
+            }
             if walked.ends_with("params") && node.is_string() {
                 return Err(format!(
                     "'{path}': plugin parameters cannot be swept (they reach the plugin as text); \
@@ -106,23 +204,33 @@ fn set_path(root: &mut Value, path: &str, v: f64) -> Result<(), String> {
         };
         if !map.contains_key(segment) {
             let known: Vec<_> = map.keys().cloned().collect();
-            return Err(format!("'{path}': no field '{segment}' in '{walked}'; known: {}", known.join(", ")));
+            let place = if walked.is_empty() { "the scenario".to_owned() } else { format!("'{walked}'") };
+            return Err(format!("'{path}': no field '{segment}' in {place}; known: {}", known.join(", ")));
         }
         node = map.get_mut(segment).expect("checked above");
         walked = if walked.is_empty() { segment.to_owned() } else { format!("{walked}.{segment}") };
     }
     let node = through_variants(node, None);
-    match node {
-        Value::Number(n) if n.is_u64() || n.is_i64() => {
-            if v.fract() != 0.0 || v < 0.0 {
-                return Err(format!("'{path}' takes whole numbers, got {v}"));
+    let set = match (&*node, v) {
+        (Value::Number(n), v) if n.is_u64() || n.is_i64() => match v {
+            SweepValue::Whole(w) => CoordinateValue::Whole(w),
+            SweepValue::Number(v) if v.fract() != 0.0 || !(0.0..=LARGEST_WHOLE).contains(&v) => {
+                return Err(format!(
+                    "'{path}' takes whole numbers from 0 to 2^53 = 9007199254740992 in a sweep, got {v:?}"
+                ));
             }
-            *node = Value::from(v as u64);
-        }
-        Value::Number(_) => *node = Value::from(v),
-        other => return Err(format!("'{path}' is not a number (it is {other})")),
-    }
-    Ok(())
+            SweepValue::Number(v) => CoordinateValue::Whole(v as u64),
+        },
+        (Value::Number(_), SweepValue::Whole(w)) => CoordinateValue::Real(w as f64),
+        (Value::Number(_), SweepValue::Number(v)) => CoordinateValue::Real(v),
+        (Value::Null, _) => return Err(format!("'{path}': the scenario has no '{walked}' to sweep; add it first")),
+        (other, _) => return Err(format!("'{path}' is not a number (it is {other})")),
+    };
+    *node = match set {
+        CoordinateValue::Whole(w) => Value::from(w),
+        CoordinateValue::Real(v) => Value::from(v),
+    };
+    Ok(set)
 }
 
 /// Descends through single-key objects whose key is a variant name (`{"OneHidden": {...}}`), unless the key
@@ -163,28 +271,90 @@ mod tests {
     }
 
     #[test]
-    fn sweeps_expand_width_outermost_seeds_innermost() {
-        let points = expand(&spec(r#"(width: [2, 8], seeds: [1, 2], fields: [("dynamics.step", [0.5])])"#)).unwrap();
-        let expected = [
-            ("width=2,dynamics.step=0.5", 1),
-            ("width=2,dynamics.step=0.5", 2),
-            ("width=8,dynamics.step=0.5", 1),
-            ("width=8,dynamics.step=0.5", 2),
-        ];
-        assert_eq!(summary(&points), expected.map(|(l, s)| (l.to_owned(), s)));
-        assert_eq!(points[2].spec.model.step_width(), 8);
-        assert_eq!(points[0].spec.dynamics.step(), StepRule::PerNeuron(0.5));
+    fn labels_name_every_swept_coordinate_in_sweep_order() {
+        let check = |sweep: &str, expected: &[(&str, u64)]| {
+            let points = expand(&spec(sweep)).unwrap();
+            assert_eq!(summary(&points), expected.iter().map(|(l, s)| ((*l).to_owned(), *s)).collect::<Vec<_>>());
+            for p in &points {
+                assert_eq!(p.label, meanfield_core::label(&p.coordinates), "the label is made of the coordinates");
+            }
+        };
+        check("()", &[("", 5)]);
+        check("(seeds: [1, 2])", &[("seed=1", 1), ("seed=2", 2)]);
+        check(
+            r#"(width: [2, 8], seeds: [1, 2], fields: [("dynamics.step", [0.5])])"#,
+            &[
+                ("width=2,dynamics.step=0.5,seed=1", 1),
+                ("width=2,dynamics.step=0.5,seed=2", 2),
+                ("width=8,dynamics.step=0.5,seed=1", 1),
+                ("width=8,dynamics.step=0.5,seed=2", 2),
+            ],
+        );
+        // A field sweep of `seed` is a coordinate in its place among the fields.
+        check(
+            r#"(fields: [("seed", [7, 9]), ("data.delta", [0.25])])"#,
+            &[("seed=7,data.delta=0.25", 7), ("seed=9,data.delta=0.25", 9)],
+        );
+        check(r#"(fields: [("model.width", [3])])"#, &[("model.width=3", 5)]);
     }
 
     #[test]
-    fn fields_reach_into_variants_and_keep_integers_whole() {
+    fn swept_values_reach_the_points() {
+        let points = expand(&spec(r#"(width: [2, 8], seeds: [1, 2], fields: [("dynamics.step", [0.5])])"#)).unwrap();
+        assert_eq!(points[2].spec.model.step_width(), 8);
+        assert_eq!(points[0].spec.dynamics.step(), StepRule::PerNeuron(0.5));
+        assert_eq!(points[0].coordinates[0].value, CoordinateValue::Whole(2));
+        assert_eq!(points[0].coordinates[1].value, CoordinateValue::Real(0.5));
         let points = expand(&spec(r#"(fields: [("model.w.Trained", [0.25]), ("seed", [7])])"#)).unwrap();
         let ModelSpec::OneHidden { w, .. } = &points[0].spec.model else { panic!("the spec is one-hidden") };
         assert_eq!(*w, BlockSpec::Trained(InitSpec::Constant(0.25)));
         assert_eq!(points[0].seed, 7, "a seed set by a field sweep is kept");
-        let err = expand(&spec(r#"(fields: [("model.width", [2.5])])"#)).unwrap_err();
-        assert_eq!(err.message, "'model.width' takes whole numbers, got 2.5");
-        let err = expand(&spec(r#"(fields: [("model.activation", [1.0])])"#)).unwrap_err();
-        assert!(err.message.starts_with("'model.activation' is not a number"), "{}", err.message);
+    }
+
+    #[test]
+    fn sweeps_that_would_be_silently_wrong_are_refused() {
+        let check = |sweep: &str, path: &str, message: &str| {
+            let err = expand(&spec(sweep)).unwrap_err();
+            assert_eq!(err.path, path, "{sweep}: {}", err.message);
+            assert!(err.message.contains(message), "{sweep}: {}", err.message);
+        };
+        // One value twice would run twice under one label.
+        check("(width: [8, 16, 8])", "sweep.width", "lists 8 twice");
+        check("(seeds: [3, 1, 3])", "sweep.seeds", "lists 3 twice");
+        check(r#"(fields: [("dynamics.step", [0.5, 1.0, 0.5])])"#, "sweep.fields", "'dynamics.step' lists 0.5 twice");
+        check(
+            r#"(fields: [("dynamics.step", [0.5]), ("dynamics.step", [1.0])])"#,
+            "sweep.fields",
+            "'dynamics.step' is listed twice",
+        );
+        // Two axes for one field.
+        check(r#"(seeds: [1], fields: [("seed", [2])])"#, "sweep.fields", "'seed' is swept by sweep.seeds too");
+        check(r#"(width: [8], fields: [("model.width", [4])])"#, "sweep.fields", "is set by sweep.width too");
+        // Fields of the whole run, and fields of sections the scenario does not have.
+        check(r#"(fields: [("replicas", [2, 4])])"#, "sweep.fields", "'replicas' cannot be swept");
+        check(r#"(fields: [("outputs.checkpoint_seconds", [1.0])])"#, "sweep.fields", "'outputs' says what");
+        check(r#"(fields: [("ldp.time", [1.0])])"#, "sweep.fields", "'ldp' is estimated once");
+        check(r#"(fields: [("study.resamples", [200])])"#, "sweep.fields", "'study' compares");
+        check(r#"(fields: [("limit.cells", [64])])"#, "sweep.fields", "the scenario has no 'limit' section");
+        // Numbers that are not whole numbers of the field, or not numbers at all.
+        let whole = "takes whole numbers from 0 to 2^53 = 9007199254740992 in a sweep";
+        check(r#"(fields: [("model.width", [2.5])])"#, "sweep.fields", &format!("'model.width' {whole}, got 2.5"));
+        check(r#"(fields: [("model.width", [1e300])])"#, "sweep.fields", &format!("{whole}, got 1e300"));
+        check(r#"(fields: [("model.width", [-1])])"#, "sweep.fields", &format!("{whole}, got -1"));
+        check(r#"(fields: [("seed", [18446744073709551615])])"#, "sweep.fields", whole);
+        check(r#"(fields: [("dynamics.step", [inf])])"#, "sweep.fields", "has the value inf");
+        check(r#"(fields: [("dynamics.step", [NaN])])"#, "sweep.fields", "has the value NaN");
+        check(r#"(fields: [("model.activation", [1.0])])"#, "sweep.fields", "'model.activation' is not a number");
+        check(r#"(fields: [("width", [4.0])])"#, "sweep.fields", "'width': no field 'width' in the scenario");
+        // Empty axes.
+        check("(width: [])", "sweep.width", "is empty");
+        check("(seeds: [])", "sweep.seeds", "is empty");
+        check(r#"(fields: [("data.delta", [])])"#, "sweep.fields", "'data.delta' has no values");
+    }
+
+    #[test]
+    fn the_largest_exact_whole_number_is_accepted() {
+        let points = expand(&spec(r#"(fields: [("seed", [9007199254740992])])"#)).unwrap();
+        assert_eq!(points[0].seed, 1 << 53);
     }
 }

@@ -57,8 +57,10 @@ pub type PlansWithLimits = (Vec<PointPlan>, Vec<Option<Arc<meanfield_limit::Limi
 /// One sweep point with every parameter resolved.
 #[derive(Debug, Clone)]
 pub struct CheckedPoint {
-    /// The values that distinguish it (`width=256,seed=2`; keys its random streams).
+    /// The values that distinguish it (`width=256,seed=2`), see [`meanfield_core::label`].
     pub label: String,
+    /// The swept coordinates the label names, in sweep order.
+    pub coordinates: Vec<meanfield_core::Coordinate>,
     pub seed: u64,
     /// The scenario with this point's swept values filled in.
     pub spec: ScenarioSpec,
@@ -342,7 +344,7 @@ impl CheckedScenario {
 /// observables against the data's dimension, and resolves its model, SGD settings, step schedule, initial
 /// weights and observables.
 fn resolve(point: Point, base_dir: &Path) -> Result<CheckedPoint, ResolveError> {
-    let Point { label, seed, spec } = point;
+    let Point { label, coordinates, seed, spec } = point;
     let faults = Arc::new(FaultLog::default());
     let ctx = ResolveContext { base_dir, faults: &faults };
     let data = data(&spec.data, seed, &ctx)?;
@@ -379,7 +381,7 @@ fn resolve(point: Point, base_dir: &Path) -> Result<CheckedPoint, ResolveError> 
         EnsembleSpec::Annealed => InitialWeights::Drawn { quenched: false },
     };
     let observables = observables(&spec, dim, seed);
-    Ok(CheckedPoint { label, seed, spec, data, model, settings, schedule, initial, observables, faults })
+    Ok(CheckedPoint { label, coordinates, seed, spec, data, model, settings, schedule, initial, observables, faults })
 }
 
 /// In epochs a batch visits distinct rows: one larger than the data set would have to repeat rows within a
