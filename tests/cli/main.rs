@@ -16,6 +16,7 @@ mod chaos;
 mod console;
 mod dependence;
 mod extremes;
+mod failures;
 mod full_batch;
 mod labels;
 mod ldp;
