@@ -348,7 +348,7 @@ fn bad_files(dir: &Path) -> Vec<(String, &'static str)> {
     );
     std::fs::write(&npy, [&bytes[..10], header.as_bytes(), &bytes[end..]].concat()).unwrap();
     vec![
-        ("/dev/zero".into(), "/dev/zero: is a character device (such as /dev/zero), not a data file"),
+        ("/dev/zero".into(), "/dev/zero: is a character device, not a data file"),
         ("empty.csv".into(), "empty.csv: is empty"),
         ("header.csv".into(), "header.csv: has no rows, only a header line"),
         ("folder.csv".into(), "folder.csv: is a directory, not a data file"),

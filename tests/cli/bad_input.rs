@@ -291,6 +291,22 @@ fn unwritable_output_directory_is_refused_before_running() {
     assert!(out.stderr.contains("output directory") && out.stderr.contains("is not usable"), "{}", out.stderr);
 }
 
+/// A FIFO as the scenario file is refused as what it is; reading it would wait for a writer forever
+/// (coreutils' timeout turns a hang into a failure here).
+#[test]
+fn a_fifo_as_the_scenario_file_is_refused_without_reading_it() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(std::process::Command::new("mkfifo").arg(dir.path().join("s.ron")).status().unwrap().success());
+    let out = std::process::Command::new("timeout")
+        .args(["20", env!("CARGO_BIN_EXE_meanfield"), "check", "s.ron"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot read scenario s.ron: it is a FIFO (named pipe), not a scenario file"), "{stderr}");
+}
+
 #[test]
 fn missing_scenario_file_is_named() {
     let dir = tempfile::tempdir().unwrap();

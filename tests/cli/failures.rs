@@ -175,6 +175,14 @@ fn cases() -> Vec<Case> {
             files: vec![("s.ron", small_with(&[(DATA, &empty)])), ("empty.csv", Vec::new())],
             ..scenario_case("an empty CSV", &[], refused, &["empty.csv: is empty"])
         },
+        Case {
+            args: vec!["check", "/dev/zero"],
+            ..scenario_case("/dev/zero as the scenario file", &[], refused, &["/dev/zero: it is a character device"])
+        },
+        Case {
+            args: vec!["run", "kept"],
+            ..scenario_case("a directory as the scenario file", &[], refused, &["kept: it is a directory"])
+        },
         // Values that would be silently wrong.
         scenario_case(
             "a time past the horizon",
@@ -253,7 +261,7 @@ fn cases() -> Vec<Case> {
 #[test]
 fn every_class_of_failure_is_one_message_and_touches_no_earlier_result() {
     let cases = cases();
-    assert!(cases.len() >= 18);
+    assert!(cases.len() >= 20);
     for case in &cases {
         check(case);
     }

@@ -22,12 +22,8 @@ fn shape_error(path: &Path, message: impl Into<String>) -> DatasetError {
 pub fn regular_file_len(path: &Path) -> Result<u64, DatasetError> {
     let metadata =
         std::fs::metadata(path).map_err(|e| DatasetError::Read { path: path.to_owned(), message: e.to_string() })?;
-    let kind = metadata.file_type();
-    if kind.is_dir() {
-        return Err(shape_error(path, "is a directory, not a data file"));
-    }
-    if !kind.is_file() {
-        return Err(shape_error(path, format!("is {}, not a data file", special_kind(&kind))));
+    if let Some(kind) = not_a_regular_file(&metadata) {
+        return Err(shape_error(path, format!("is {kind}, not a data file")));
     }
     if metadata.len() == 0 {
         return Err(shape_error(path, "is empty"));
@@ -35,25 +31,34 @@ pub fn regular_file_len(path: &Path) -> Result<u64, DatasetError> {
     Ok(metadata.len())
 }
 
-#[cfg(unix)]
-fn special_kind(kind: &std::fs::FileType) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    if kind.is_fifo() {
-        "a FIFO (named pipe)"
-    } else if kind.is_char_device() {
-        "a character device (such as /dev/zero)"
-    } else if kind.is_block_device() {
-        "a block device"
-    } else if kind.is_socket() {
-        "a socket"
-    } else {
-        "not a regular file"
+/// What a path that exists but is not a regular file is, in the user's words (`a FIFO (named pipe)`);
+/// `None` for a regular file. Reading any of these as a file would block (a FIFO), never end (a device
+/// such as /dev/zero) or fail with a message about something else.
+pub fn not_a_regular_file(metadata: &std::fs::Metadata) -> Option<&'static str> {
+    let kind = metadata.file_type();
+    if kind.is_file() {
+        return None;
     }
-}
-
-#[cfg(not(unix))]
-fn special_kind(_: &std::fs::FileType) -> &'static str {
-    "not a regular file"
+    if kind.is_dir() {
+        return Some("a directory");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return Some("a FIFO (named pipe)");
+        }
+        if kind.is_char_device() {
+            return Some("a character device");
+        }
+        if kind.is_block_device() {
+            return Some("a block device");
+        }
+        if kind.is_socket() {
+            return Some("a socket");
+        }
+    }
+    Some("not a regular file")
 }
 
 /// The header of an NPY file: the shape it claims and where the data starts.
@@ -207,7 +212,7 @@ mod tests {
         std::fs::write(&empty, "").unwrap();
         let mut cases = vec![(dir.path().to_owned(), "is a directory"), (empty, "is empty")];
         if Path::new("/dev/zero").exists() {
-            cases.push(("/dev/zero".into(), "is a character device (such as /dev/zero)"));
+            cases.push(("/dev/zero".into(), "is a character device, not a data file"));
         }
         for (path, expected) in cases {
             let err = regular_file_len(&path).unwrap_err().to_string();

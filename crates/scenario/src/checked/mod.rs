@@ -143,7 +143,7 @@ pub(crate) enum ResolveError {
 impl CheckedScenario {
     /// Reads, checks and resolves the scenario in `path`.
     pub fn from_file(path: &Path) -> Result<CheckedScenario, ScenarioError> {
-        let text = std::fs::read_to_string(path)
+        let text = read_scenario_file(path)
             .map_err(|source| ScenarioError::Read { path: path.display().to_string(), source })?;
         let base_dir = path.parent().map(Path::to_owned).unwrap_or_default();
         CheckedScenario::from_text(&text, &path.display().to_string(), &base_dir)
@@ -338,6 +338,30 @@ impl CheckedScenario {
         let canonical = ron::to_string(&self.spec).unwrap_or_else(|_| self.text.clone());
         Sha256::digest(canonical.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
     }
+}
+
+/// The largest scenario file read: far above any written by hand or by a script (a sweep of a million
+/// values is about 10 MiB), and a bound on what a wrong path (a disk image, a log) can make meanfield read.
+const MAX_SCENARIO_BYTES: u64 = 64 << 20;
+
+/// The text of the scenario file at `path`, refused without reading when it is not a regular file (a FIFO
+/// would block, /dev/zero never end) or longer than [`MAX_SCENARIO_BYTES`].
+fn read_scenario_file(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let metadata = std::fs::metadata(path)?;
+    if let Some(kind) = samplers::file::not_a_regular_file(&metadata) {
+        return Err(std::io::Error::other(format!("it is {kind}, not a scenario file")));
+    }
+    let mut text = String::new();
+    // The length is read again through `take`: the file may grow between the two looks.
+    std::fs::File::open(path)?.take(MAX_SCENARIO_BYTES + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_SCENARIO_BYTES {
+        return Err(std::io::Error::other(format!(
+            "it is longer than {} MiB, far longer than a scenario file",
+            MAX_SCENARIO_BYTES >> 20
+        )));
+    }
+    Ok(text)
 }
 
 /// Resolves one sweep point: builds its data law (reading a file, making a plugin instance), checks its

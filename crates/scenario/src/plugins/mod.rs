@@ -189,31 +189,6 @@ pub fn search_path() -> Vec<PathBuf> {
     std::env::var_os(PLUGIN_PATH_VAR).map(|v| std::env::split_paths(&v).collect()).unwrap_or_default()
 }
 
-/// What a path that exists but is not a regular file is, in the user's words; `None` for a regular file.
-fn not_a_file(metadata: &std::fs::Metadata) -> Option<&'static str> {
-    let kind = metadata.file_type();
-    if kind.is_file() {
-        return None;
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if kind.is_fifo() {
-            return Some("a FIFO (named pipe)");
-        }
-        if kind.is_char_device() {
-            return Some("a character device");
-        }
-        if kind.is_block_device() {
-            return Some("a block device");
-        }
-        if kind.is_socket() {
-            return Some("a socket");
-        }
-    }
-    Some(if kind.is_dir() { "a directory" } else { "not a regular file" })
-}
-
 /// The file a scenario's `lib` names. `lib` is a path whose last part is the library's name, with or
 /// without the platform's prefix and suffix (`swish`, `libswish.so`, `../target/plugins/release/swish`).
 /// A relative path with directories is relative to `base_dir` (the scenario file's directory); a bare
@@ -236,7 +211,9 @@ pub fn resolve(lib: &str, base_dir: &Path) -> Result<PathBuf, PluginError> {
     if let Some(found) = searched.iter().find(|p| p.is_file()) {
         return Ok(found.clone());
     }
-    let other = searched.iter().find_map(|p| Some((p, not_a_file(&std::fs::metadata(p).ok()?)?)));
+    let other = searched
+        .iter()
+        .find_map(|p| Some((p, meanfield_samplers::file::not_a_regular_file(&std::fs::metadata(p).ok()?)?)));
     Err(match other {
         Some((path, what)) => PluginError::NotAFile { path: path.clone(), what },
         None => PluginError::NotFound { lib: lib.to_owned(), searched },
@@ -250,7 +227,7 @@ static LOADED: LazyLock<Mutex<HashMap<PathBuf, Arc<PluginLibrary>>>> = LazyLock:
 pub fn open(path: &Path) -> Result<Arc<PluginLibrary>, PluginError> {
     let missing = || PluginError::NotFound { lib: path.display().to_string(), searched: vec![path.to_owned()] };
     let metadata = std::fs::metadata(path).map_err(|_| missing())?;
-    if let Some(what) = not_a_file(&metadata) {
+    if let Some(what) = meanfield_samplers::file::not_a_regular_file(&metadata) {
         return Err(PluginError::NotAFile { path: path.to_owned(), what });
     }
     if metadata.len() == 0 {

@@ -70,10 +70,14 @@ fn the_dominating_field_is_named_with_the_need() {
             1 << 36,
         ),
         (
-            &[("horizon: Steps(100)", "horizon: Steps(100), sweep: (fields: [(\"model.width\", [8.0, 1e300])])")],
+            // 2^53, the largest whole number a `fields` sweep takes.
+            &[(
+                "horizon: Steps(100)",
+                "horizon: Steps(100), sweep: (fields: [(\"model.width\", [8.0, 9007199254740992])])",
+            )],
             "sweep.fields",
-            "a width of 1.8e19 ('model.width') needs",
-            1 << 64,
+            "a width of 9e15 ('model.width') needs",
+            1 << 53,
         ),
     ];
     for (replace, field, what, at_least) in cases {
