@@ -183,6 +183,15 @@ fn cases() -> Vec<Case> {
             args: vec!["run", "kept"],
             ..scenario_case("a directory as the scenario file", &[], refused, &["kept: it is a directory"])
         },
+        Case {
+            args: vec!["plot", "/dev/zero"],
+            ..scenario_case(
+                "/dev/zero as a table to plot",
+                &[],
+                refused,
+                &["/dev/zero: it is a character device, not a table"],
+            )
+        },
         // Values that would be silently wrong.
         scenario_case(
             "a time past the horizon",
@@ -261,7 +270,7 @@ fn cases() -> Vec<Case> {
 #[test]
 fn every_class_of_failure_is_one_message_and_touches_no_earlier_result() {
     let cases = cases();
-    assert!(cases.len() >= 20);
+    assert!(cases.len() >= 21);
     for case in &cases {
         check(case);
     }

@@ -14,6 +14,7 @@ pub mod activation;
 pub mod checkpoint;
 pub mod data;
 pub mod fault;
+pub mod files;
 pub mod init;
 pub mod model;
 pub mod observable;

@@ -73,9 +73,11 @@ impl Default for Formats {
 
 /// The figures of one table, chosen by its columns.
 pub fn figures(path: &Path) -> Result<Vec<Figure>, PlotError> {
-    let header: Vec<String> = csv::Reader::from_path(path)
-        .and_then(|mut r| r.headers().map(|h| h.iter().map(str::to_owned).collect()))
+    let mut reader = meanfield_core::files::open_regular(path, "a table")
+        .map(csv::Reader::from_reader)
         .map_err(|e| PlotError::read(path, e))?;
+    let header: Vec<String> =
+        reader.headers().map(|h| h.iter().map(str::to_owned).collect()).map_err(|e| PlotError::read(path, e))?;
     let has = |c: &str| header.iter().any(|h| h == c);
     if has("replica") && has("step") {
         tables::timeseries(path)

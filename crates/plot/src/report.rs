@@ -99,7 +99,9 @@ pub fn write_report(dir: &Path) -> Result<PathBuf, PlotError> {
 
 /// A CSV file as an HTML table: the header and up to `limit` rows, then how many were left out.
 fn html_table(path: &Path, limit: usize) -> Result<String, PlotError> {
-    let mut reader = csv::Reader::from_path(path).map_err(|e| PlotError::read(path, e))?;
+    let mut reader = meanfield_core::files::open_regular(path, "a table")
+        .map(csv::Reader::from_reader)
+        .map_err(|e| PlotError::read(path, e))?;
     let mut html = String::from("<div class=\"table\"><table>\n<tr>");
     for h in reader.headers().map_err(|e| PlotError::read(path, e))? {
         let _ = write!(html, "<th>{}</th>", escape(h));

@@ -15,7 +15,9 @@ struct Reader {
 
 impl Reader {
     fn open(path: &Path) -> Result<Reader, PlotError> {
-        let mut csv = csv::Reader::from_path(path).map_err(|e| PlotError::read(path, e))?;
+        let mut csv = meanfield_core::files::open_regular(path, "a table")
+            .map(csv::Reader::from_reader)
+            .map_err(|e| PlotError::read(path, e))?;
         let header = csv.headers().map_err(|e| PlotError::read(path, e))?.iter().map(str::to_owned).collect();
         Ok(Reader { path: path.to_owned(), csv, header })
     }

@@ -31,35 +31,7 @@ pub fn regular_file_len(path: &Path) -> Result<u64, DatasetError> {
     Ok(metadata.len())
 }
 
-/// What a path that exists but is not a regular file is, in the user's words (`a FIFO (named pipe)`);
-/// `None` for a regular file. Reading any of these as a file would block (a FIFO), never end (a device
-/// such as /dev/zero) or fail with a message about something else.
-pub fn not_a_regular_file(metadata: &std::fs::Metadata) -> Option<&'static str> {
-    let kind = metadata.file_type();
-    if kind.is_file() {
-        return None;
-    }
-    if kind.is_dir() {
-        return Some("a directory");
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if kind.is_fifo() {
-            return Some("a FIFO (named pipe)");
-        }
-        if kind.is_char_device() {
-            return Some("a character device");
-        }
-        if kind.is_block_device() {
-            return Some("a block device");
-        }
-        if kind.is_socket() {
-            return Some("a socket");
-        }
-    }
-    Some("not a regular file")
-}
+pub use meanfield_core::files::not_a_regular_file;
 
 /// The header of an NPY file: the shape it claims and where the data starts.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -348,13 +348,11 @@ const MAX_SCENARIO_BYTES: u64 = 64 << 20;
 /// would block, /dev/zero never end) or longer than [`MAX_SCENARIO_BYTES`].
 fn read_scenario_file(path: &Path) -> std::io::Result<String> {
     use std::io::Read;
-    let metadata = std::fs::metadata(path)?;
-    if let Some(kind) = samplers::file::not_a_regular_file(&metadata) {
-        return Err(std::io::Error::other(format!("it is {kind}, not a scenario file")));
-    }
     let mut text = String::new();
-    // The length is read again through `take`: the file may grow between the two looks.
-    std::fs::File::open(path)?.take(MAX_SCENARIO_BYTES + 1).read_to_string(&mut text)?;
+    // The length is bounded while reading: the file may grow after any look at it.
+    meanfield_core::files::open_regular(path, "a scenario file")?
+        .take(MAX_SCENARIO_BYTES + 1)
+        .read_to_string(&mut text)?;
     if text.len() as u64 > MAX_SCENARIO_BYTES {
         return Err(std::io::Error::other(format!(
             "it is longer than {} MiB, far longer than a scenario file",

@@ -213,7 +213,7 @@ pub fn resolve(lib: &str, base_dir: &Path) -> Result<PathBuf, PluginError> {
     }
     let other = searched
         .iter()
-        .find_map(|p| Some((p, meanfield_samplers::file::not_a_regular_file(&std::fs::metadata(p).ok()?)?)));
+        .find_map(|p| Some((p, meanfield_core::files::not_a_regular_file(&std::fs::metadata(p).ok()?)?)));
     Err(match other {
         Some((path, what)) => PluginError::NotAFile { path: path.clone(), what },
         None => PluginError::NotFound { lib: lib.to_owned(), searched },
@@ -227,7 +227,7 @@ static LOADED: LazyLock<Mutex<HashMap<PathBuf, Arc<PluginLibrary>>>> = LazyLock:
 pub fn open(path: &Path) -> Result<Arc<PluginLibrary>, PluginError> {
     let missing = || PluginError::NotFound { lib: path.display().to_string(), searched: vec![path.to_owned()] };
     let metadata = std::fs::metadata(path).map_err(|_| missing())?;
-    if let Some(what) = meanfield_samplers::file::not_a_regular_file(&metadata) {
+    if let Some(what) = meanfield_core::files::not_a_regular_file(&metadata) {
         return Err(PluginError::NotAFile { path: path.to_owned(), what });
     }
     if metadata.len() == 0 {
