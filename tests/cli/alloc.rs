@@ -52,14 +52,14 @@ unsafe impl GlobalAlloc for Counting {
 }
 
 /// Starts counting the peak anew; returns the bytes live now.
-fn reset_peak() -> isize {
+pub(crate) fn reset_peak() -> isize {
     let live = LIVE.with(Cell::get);
     PEAK.with(|p| p.set(live));
     live
 }
 
 /// The most bytes this thread held at once since [`reset_peak`] returned `start`.
-fn peak_since(start: isize) -> u128 {
+pub(crate) fn peak_since(start: isize) -> u128 {
     (PEAK.with(Cell::get) - start).max(0) as u128
 }
 

@@ -1,10 +1,12 @@
 //! Extreme values in every numeric field of every shipped scenario: checking (and building) answers Ok or
-//! one typed error, never a panic or an abort.
+//! one typed error, never a panic or an abort, and what it holds at once stays within the scenario's
+//! memory estimate.
 //!
 //! Each scenario is written out by the RON serialiser (so every field, defaults included, is in the
 //! text) and every number in it outside strings and comments is replaced by each extreme in turn; a
 //! property test then replaces several at once.
 
+use crate::alloc::{peak_since, reset_peak};
 use crate::common::root;
 use meanfield_scenario::{CheckedScenario, ScenarioSpec};
 use proptest::prelude::*;
@@ -95,11 +97,18 @@ fn substitute(text: &str, replacements: &[(Range<usize>, &str)]) -> String {
 /// Checks and builds `text`: `Err` with what happened if that panicked or gave an unclear error (an
 /// error is a fine answer).
 fn check(text: &str, base_dir: &Path) -> Result<(), String> {
+    let start = reset_peak();
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        CheckedScenario::from_text(text, "extremes.ron", base_dir).map(|scenario| scenario.plans().len())
+        CheckedScenario::from_text(text, "extremes.ron", base_dir)
+            .map(|scenario| (scenario.plans().len(), scenario.memory.estimate.bytes.0))
     }));
+    // What checking and building held at once on this thread, which the estimate must bound.
+    let peak = peak_since(start);
     match outcome {
-        Ok(Ok(0)) => Err("a checked scenario without points".into()),
+        Ok(Ok((0, _))) => Err("a checked scenario without points".into()),
+        Ok(Ok((_, estimate))) if peak > estimate => {
+            Err(format!("checking and building held {peak} bytes, more than the estimate {estimate}"))
+        }
         Ok(Ok(_)) => Ok(()),
         Ok(Err(error)) => {
             let message = error.to_string();
