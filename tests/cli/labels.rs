@@ -5,9 +5,8 @@
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-use crate::common::{self, meanfield};
+use crate::common::{self, meanfield, read_csv};
 use std::collections::BTreeSet;
-use std::path::Path;
 
 /// Four replicas of a small online run with a histogram (so marginal plots), NPY snapshots of two
 /// replicas at two times, JSON lines and SVG plots; `SWEEP` is each case's sweep.
@@ -30,14 +29,6 @@ const SWEPT: &str = r#"Scenario(
     outputs: (jsonl: true, plots: [Svg], snapshots: Some((times: [0.0, 2.0], replicas: 2))),
 )
 "#;
-
-/// The rows of a CSV file as (header, rows).
-fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
-    let mut reader = csv::Reader::from_path(path).unwrap();
-    let header = reader.headers().unwrap().iter().map(str::to_owned).collect();
-    let rows = reader.records().map(|r| r.unwrap().iter().map(str::to_owned).collect()).collect();
-    (header, rows)
-}
 
 /// Runs `SWEPT` with `sweep` and checks every output keyed by a point: the labels are `labels` (in point
 /// order), timeseries.csv has a column per coordinate of `columns` (besides `width` and `seed`) whose

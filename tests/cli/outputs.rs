@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-use crate::common::{Outcome, SMALL, assert_same_bits, meanfield, prerequisite};
+use crate::common::{Outcome, SMALL, assert_same_bits, meanfield, prerequisite, read_csv};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -197,14 +197,6 @@ const SINKS: &str = r#"Scenario(
     outputs: (jsonl: true, plots: [], snapshots: Some((times: [0.0, 4.9, 10.0], replicas: 2))),
 )
 "#;
-
-/// The CSV as rows of (replica, step, column → value).
-fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
-    let mut reader = csv::Reader::from_path(path).unwrap();
-    let header = reader.headers().unwrap().iter().map(str::to_owned).collect();
-    let rows = reader.records().map(|r| r.unwrap().iter().map(str::to_owned).collect()).collect();
-    (header, rows)
-}
 
 #[test]
 fn json_lines_and_npy_snapshots_match_the_csv() {
