@@ -554,12 +554,12 @@ fn a_named_directory_with_results_is_refused_and_force_replaces_only_them() {
         },
     });
     // A checkpoint without work (a run that aborted at its start) is no result: a fresh run replaces it.
+    let header = meanfield_sinks::CheckpointHeader::new("abc".into(), "0.1.0".into(), vec![("".into(), 2, 200)]);
+    let header: &'static str = Box::leak(ron::to_string(&header).unwrap().into_boxed_str());
+    let files =
+        [("out/checkpoint/header.ron", header), ("out/checkpoint/finished.log", ""), ("out/checkpoint/running/", "")];
     check(Case {
-        files: &[
-            ("out/checkpoint/header.ron", "(format: 1)"),
-            ("out/checkpoint/finished.log", ""),
-            ("out/checkpoint/running/", ""),
-        ],
+        files: Box::leak(Box::new(files)),
         before: &[],
         command: RUN_OUT,
         code: 0,

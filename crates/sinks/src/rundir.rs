@@ -69,6 +69,11 @@ pub enum RunDirError {
     )]
     Stray { dir: PathBuf, found: String },
     #[error(
+        "{} holds {found} but no manifest.json of a meanfield run: --force replaces only a run's results, so choose another directory or move the files away",
+        dir.display()
+    )]
+    NoManifest { dir: PathBuf, found: String },
+    #[error(
         "{} is not the link meanfield keeps to the newest run: move it away (meanfield points {LATEST} at each finished run)",
         path.display()
     )]
@@ -136,15 +141,16 @@ impl RunDir {
             if is_partial(&name) {
                 // What a killed run was writing: never a result.
                 let _ = std::fs::remove_file(entry.path());
-            } else if name == "checkpoint" && !checkpoint::has_progress(dir) {
+            } else if name != "checkpoint" || !is_meanfield_checkpoint(dir) {
+                // A `checkpoint` that is not meanfield's (no header of ours) is the user's, like any file.
+                found.push(name);
+            } else if !checkpoint::has_progress(dir) {
                 std::fs::remove_dir_all(entry.path()).map_err(io(&entry.path()))?;
-            } else if name == "checkpoint" && !force {
+            } else if !force {
                 return Err(match checkpoint::read_header(dir) {
                     Some(h) if h.scenario_sha256 == scenario_sha256 => RunDirError::Unfinished { dir: dir.to_owned() },
                     _ => RunDirError::UnfinishedOther { dir: dir.to_owned() },
                 });
-            } else {
-                found.push(name);
             }
         }
         if !found.is_empty() {
@@ -232,48 +238,58 @@ fn is_partial(name: &str) -> bool {
     name.starts_with(".meanfield-") && name.contains(".partial")
 }
 
-/// Removes what an earlier run wrote into `dir`: every file its manifest lists (relative to the
-/// directory, wherever it was when the manifest was written), the known outputs, the snapshots, the
-/// checkpoint; without a manifest also the figures. Other files stay.
+/// Whether `dir/checkpoint` is a checkpoint meanfield wrote: a directory whose header reads as ours.
+fn is_meanfield_checkpoint(dir: &Path) -> bool {
+    dir.join("checkpoint").symlink_metadata().is_ok_and(|m| m.is_dir()) && checkpoint::read_header(dir).is_some()
+}
+
+/// Removes what an earlier run wrote into `dir`: exactly the files its manifest lists (relative to the
+/// directory, wherever it was when the manifest was written), and a checkpoint of meanfield's. Without a
+/// manifest nothing says which files are a run's, so nothing but the checkpoint is removed and the other
+/// files refuse the run; a file named like a result (a known output, a figure, a snapshot) that the
+/// manifest does not list refuses it too, since the new run would write over it.
 fn remove_previous_results(dir: &Path) -> Result<(), RunDirError> {
-    let mut targets: BTreeSet<PathBuf> = KNOWN_FILES.iter().map(PathBuf::from).collect();
-    // Files a run may write under names that vary: figures and snapshots.
+    let snapshots = dir.join("snapshots");
+    // Files a run may write: the fixed names, figures and snapshots (a linked `snapshots` is never a run's).
     let mut outputs: Vec<PathBuf> = list(dir)
         .into_iter()
         .filter(|name| {
             let stem = name.strip_suffix(".svg").or_else(|| name.strip_suffix(".png"));
-            stem.is_some_and(|s| FIGURE_STEMS.iter().any(|f| s.starts_with(f)))
+            KNOWN_FILES.contains(&name.as_str()) || stem.is_some_and(|s| FIGURE_STEMS.iter().any(|f| s.starts_with(f)))
         })
         .map(PathBuf::from)
         .collect();
-    outputs.extend(
-        list(&dir.join("snapshots"))
-            .into_iter()
-            .filter(|n| n.ends_with(".npy"))
-            .map(|n| Path::new("snapshots").join(n)),
-    );
-    match manifest_files(dir) {
-        Some(listed) => {
-            targets.extend(listed);
-            // Named like a result but not the earlier run's: the new run could write over it.
-            let strays: Vec<String> =
-                outputs.iter().filter(|f| !targets.contains(*f)).map(|f| f.display().to_string()).collect();
-            if !strays.is_empty() {
-                return Err(RunDirError::Stray { dir: dir.to_owned(), found: strays.join(", ") });
-            }
-        }
-        None => targets.extend(outputs),
+    // A `checkpoint` of someone else's: the new run would write its own into it.
+    if dir.join("checkpoint").symlink_metadata().is_ok() && !is_meanfield_checkpoint(dir) {
+        outputs.push(PathBuf::from("checkpoint"));
     }
-    for target in targets {
+    if snapshots.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
+        outputs.push(PathBuf::from("snapshots"));
+    } else {
+        outputs.extend(list(&snapshots).into_iter().map(|n| Path::new("snapshots").join(n)));
+    }
+    let listed: BTreeSet<PathBuf> = manifest_files(dir).unwrap_or_default().into_iter().collect();
+    let strays: Vec<String> =
+        outputs.iter().filter(|f| !listed.contains(*f)).map(|f| f.display().to_string()).collect();
+    if !strays.is_empty() {
+        return Err(RunDirError::Stray { dir: dir.to_owned(), found: strays.join(", ") });
+    }
+    if listed.is_empty() {
+        let others: Vec<String> = list(dir).into_iter().filter(|n| n != LOCK_FILE && n != "checkpoint").collect();
+        if !others.is_empty() {
+            return Err(RunDirError::NoManifest { dir: dir.to_owned(), found: others.join(", ") });
+        }
+    }
+    for target in listed {
         let path = dir.join(&target);
         match std::fs::remove_file(&path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&path)(e)),
             _ => {}
         }
     }
-    let _ = std::fs::remove_dir(dir.join("snapshots"));
-    let checkpoint = dir.join("checkpoint");
-    if checkpoint.exists() {
+    let _ = std::fs::remove_dir(&snapshots);
+    if is_meanfield_checkpoint(dir) {
+        let checkpoint = dir.join("checkpoint");
         std::fs::remove_dir_all(&checkpoint).map_err(io(&checkpoint))?;
     }
     Ok(())
@@ -445,5 +461,54 @@ mod tests {
         let refused = RunDir::claim(dir.path(), true, "abc").unwrap_err();
         assert!(refused.to_string().contains("holds risk_by_hand.svg, named like"), "{refused}");
         assert_eq!(std::fs::read_to_string(dir.path().join("risk_by_hand.svg")).unwrap(), "mine");
+    }
+
+    /// What is not provably a run's is never removed, with or without --force: a `checkpoint` folder of the
+    /// user's, a known output name the manifest does not list, snapshots behind a link, files without a
+    /// manifest.
+    #[test]
+    fn force_never_removes_what_no_manifest_or_header_says_is_a_run() {
+        let check = |setup: &dyn Fn(&Path), refusal: &str| {
+            let dir = tempfile::tempdir().unwrap();
+            setup(dir.path());
+            let before = list(dir.path()).len();
+            for force in [false, true] {
+                let refused = RunDir::claim(dir.path(), force, "abc").unwrap_err().to_string();
+                let expected = if force { refusal } else { "already holds results" };
+                assert!(refused.contains(expected), "force {force}: {refused}");
+                assert_eq!(list(dir.path()).len(), before, "force {force}: something was removed");
+            }
+        };
+        let manifest = |dir: &Path, files: &[&str]| {
+            let listed: Vec<PathBuf> = files.iter().map(|f| dir.join(f)).collect();
+            let text = serde_json::json!({ "files": listed }).to_string();
+            std::fs::write(dir.join("manifest.json"), text).unwrap();
+        };
+        check(
+            &|dir| {
+                std::fs::create_dir(dir.join("checkpoint")).unwrap();
+                std::fs::write(dir.join("checkpoint/model.pt"), "weights").unwrap();
+                manifest(dir, &["manifest.json"]);
+            },
+            "holds checkpoint, named like",
+        );
+        check(
+            &|dir| {
+                std::fs::write(dir.join("study.csv"), "mine").unwrap();
+                manifest(dir, &["manifest.json"]);
+            },
+            "holds study.csv, named like",
+        );
+        check(
+            &|dir| {
+                let elsewhere = dir.join("elsewhere");
+                std::fs::create_dir(&elsewhere).unwrap();
+                std::fs::write(elsewhere.join("x.npy"), "mine").unwrap();
+                std::os::unix::fs::symlink(&elsewhere, dir.join("snapshots")).unwrap();
+                manifest(dir, &["manifest.json", "snapshots/x.npy"]);
+            },
+            "holds snapshots, named like",
+        );
+        check(&|dir| std::fs::write(dir.join("notes.txt"), "mine").unwrap(), "no manifest.json of a meanfield run");
     }
 }
