@@ -509,6 +509,21 @@ fn values_that_would_be_silently_wrong_are_refused() {
             epochs.replace("OnlineSgd(step: Fixed(0.05))", "MinibatchSgd(step: Fixed(0.05), batch: 11)"),
             &["dynamics.batch: 11 is larger than the data set's 10 rows"],
         ),
+        // Sizes far past any use, which the analyses after the run would allocate.
+        (
+            after_observables(r#"ldp: (column: "risk", time: 1.0, resamples: 1000000000000),"#),
+            &["ldp.resamples: must be at most 1000000, got 1000000000000"],
+        ),
+        (
+            after_observables(r#"ldp: (column: "risk", time: 1.0, direct_bins: Some(1000000000000)),"#),
+            &["ldp.direct_bins: must be at most 1000000"],
+        ),
+        (
+            after_observables(
+                r#"ldp: (column: "risk", time: 1.0, method: Cloning(clones: 2, populations: 1000000000000000)),"#,
+            ),
+            &["ldp.method.populations: must be at most 1000000"],
+        ),
         // The schema's Rust type names never reach the user.
         (vary("activation: Tanh", "activation: Foo(1)"), &["Unexpected enum variant named `Foo`, expected one of"]),
     ];

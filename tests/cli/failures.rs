@@ -95,7 +95,8 @@ fn check(case: &Case) {
 /// Runs the binary in `dir` with `args`, under `ulimit -v 4194304` (KiB) when `limited`, without core
 /// dumps (a case that dies of a signal must not leave one).
 fn run(dir: &Path, args: &[&str], limited: bool) -> (Ends, String) {
-    let limits = if limited { "ulimit -c 0; ulimit -v 4194304;" } else { "ulimit -c 0;" };
+    // A limit that cannot be set must fail the case, not run it unlimited.
+    let limits = if limited { "ulimit -c 0 && ulimit -v 4194304 || exit 97;" } else { "ulimit -c 0 || exit 97;" };
     let output = Command::new("sh")
         .arg("-c")
         .arg(format!("{limits} exec \"$0\" \"$@\""))

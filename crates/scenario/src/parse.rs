@@ -11,7 +11,7 @@ pub fn ron_options() -> ron::Options {
 
 pub fn parse(text: &str, origin: &str) -> Result<ScenarioSpec, ScenarioError> {
     ron_options().from_str(text).map_err(|e| {
-        let message = in_user_terms(e.code).to_string();
+        let message = message(in_user_terms(e.code));
         match Location::new(origin, text, e.span.start.line, e.span.start.col) {
             Some(location) => ScenarioError::Syntax { message, location: Box::new(location) },
             None => ScenarioError::SyntaxNoPosition { origin: origin.to_owned(), message },
@@ -42,5 +42,54 @@ fn in_user_terms(code: ron::Error) -> ron::Error {
             ron::Error::DuplicateStructField { field, outer: internal(outer) }
         }
         other => other,
+    }
+}
+
+/// The error's text, with the integer errors said in the scenario's terms (the field is at the caret).
+fn message(code: ron::Error) -> String {
+    match code {
+        ron::Error::IntegerOutOfBounds => {
+            format!("this field takes a whole number from 0 to {}, and this one is outside that range", u64::MAX)
+        }
+        ron::Error::InvalidIntegerDigit { base: 10, .. } => {
+            "this field takes a whole number, written with digits only (1000000, not 1e6)".to_owned()
+        }
+        ron::Error::InvalidValueForType { expected, found } => {
+            let expected = match expected.as_str() {
+                "usize" | "u64" | "u32" | "u16" | "u8" => "a whole number from 0".to_owned(),
+                "f64" | "f32" => "a number".to_owned(),
+                other => other.to_owned(),
+            };
+            format!("expected {expected} but found {found} instead")
+        }
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Integer fields given a negative, a too large or a written-as-float value, and a misspelt variant:
+    /// each message is in the scenario's terms, without a Rust type name.
+    #[test]
+    fn parse_errors_use_the_scenarios_words() {
+        let base = r#"Scenario(name: "t", replicas: REPLICAS, model: OneHidden(width: 4, activation: ACT,
+            c: Trained(Constant(1.0)), w: Trained(Constant(0.0))), data: IsotropicGaussians(dim: 2, delta: 0.5),
+            dynamics: OnlineSgd(step: PerNeuron(1.0)), horizon: Steps(1))"#;
+        let cases = [
+            ("-1", "Tanh", "a whole number from 0 to 18446744073709551615"),
+            ("18446744073709551616", "Tanh", "a whole number from 0 to 18446744073709551615"),
+            ("1e6", "Tanh", "written with digits only (1000000, not 1e6)"),
+            ("2", "Tahn", "Unexpected enum variant named `Tahn`, expected one of `Identity`"),
+        ];
+        for (replicas, activation, expected) in cases {
+            let text = base.replace("REPLICAS", replicas).replace("ACT", activation);
+            let error = parse(&text, "t.ron").unwrap_err().to_string();
+            assert!(error.contains(expected), "{replicas}, {activation}: {error}");
+            for internal in ["Spec", "usize", "u64", "f64"] {
+                assert!(!error.contains(internal), "{internal} in {error}");
+            }
+        }
     }
 }

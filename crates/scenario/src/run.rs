@@ -177,17 +177,20 @@ fn ldp_summary(
 
 /// SGD steps of one point (for its progress bar): every replica, and with `ldp` cloning every clone of
 /// every population at every k.
+/// Saturating: a count past u64::MAX steps could never finish anyway, and a display must not overflow.
 pub fn point_steps(scenario: &CheckedScenario, plan: &PointPlan) -> u64 {
     let clones_per_point = match scenario.spec.ldp.as_ref().map(|l| (&l.method, l.points)) {
-        Some((LdpMethod::Cloning { clones, populations }, points)) => (clones * populations * points) as u64,
+        Some((LdpMethod::Cloning { clones, populations }, points)) => {
+            (*clones as u64).saturating_mul(*populations as u64).saturating_mul(points as u64)
+        }
         _ => 0,
     };
-    plan.info.steps * (plan.info.replicas as u64 + clones_per_point)
+    plan.info.steps.saturating_mul((plan.info.replicas as u64).saturating_add(clones_per_point))
 }
 
-/// Total SGD steps of a run (for progress bars and the manifest).
+/// Total SGD steps of a run (for progress bars and the manifest), saturating as [`point_steps`].
 pub fn total_steps(scenario: &CheckedScenario, plans: &[PointPlan]) -> u64 {
-    plans.iter().map(|p| point_steps(scenario, p)).sum()
+    plans.iter().fold(0, |total, p| total.saturating_add(point_steps(scenario, p)))
 }
 
 /// Runs the plans of `scenario` and writes its outputs (`summary.ron`, `manifest.json` and the sinks of

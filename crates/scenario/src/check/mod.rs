@@ -35,6 +35,10 @@ fn at_least_one(path: &str, v: usize) -> Result<(), Invalid> {
     if v >= 1 { Ok(()) } else { Err(invalid(path, "must be at least 1, got 0")) }
 }
 
+fn at_most(path: &str, v: usize, most: usize) -> Result<(), Invalid> {
+    if v <= most { Ok(()) } else { Err(invalid(path, format!("must be at most {most}, got {v}"))) }
+}
+
 fn check_activation(path: &str, act: &ActivationSpec) -> Result<(), Invalid> {
     if let ActivationSpec::Plugin { lib, name, .. } = act {
         return check_plugin_ref(path, lib, name);
@@ -330,6 +334,17 @@ pub fn validate(spec: &ScenarioSpec) -> Result<(), Invalid> {
         if !(ldp.k.0.is_finite() && ldp.k.1.is_finite() && ldp.k.0 < ldp.k.1) {
             return Err(invalid("ldp.k", format!("needs low < high, got {:?}", ldp.k)));
         }
+        // Upper bounds where more buys nothing but memory and time: a grid of k values finer than 10^4
+        // points, 10^6 bootstrap resamples (their Monte Carlo error is far below the estimate's), 10^6
+        // histogram bins or cloning populations.
+        at_most("ldp.points", ldp.points, 10_000)?;
+        at_most("ldp.resamples", ldp.resamples, 1_000_000)?;
+        if let Some(bins) = ldp.direct_bins {
+            at_most("ldp.direct_bins", bins, 1_000_000)?;
+        }
+        if let LdpMethod::Cloning { populations, .. } = ldp.method {
+            at_most("ldp.method.populations", populations, 1_000_000)?;
+        }
         if ldp.points < 2 {
             return Err(invalid("ldp.points", format!("must be at least 2, got {}", ldp.points)));
         }
@@ -418,6 +433,7 @@ fn check_study(spec: &ScenarioSpec, study: &StudySpec) -> Result<(), Invalid> {
             "a study compares widths: give at least two, e.g. `sweep: (width: [64, 256])`",
         ));
     }
+    at_most("study.resamples", study.resamples(), 1_000_000)?;
     if study.resamples() < 100 {
         return Err(invalid("study.resamples", format!("must be at least 100, got {}", study.resamples())));
     }

@@ -36,9 +36,37 @@ const RUN_SECTIONS: [(&str, &str); 6] = [
     ("ldp", "is estimated once over the whole run"),
 ];
 
-/// The first value of `values` that occurs again, if any.
-fn repeated<T: PartialEq + Copy>(values: &[T]) -> Option<T> {
-    values.iter().enumerate().find(|(i, v)| values[..*i].contains(v)).map(|(_, v)| *v)
+/// The first value of `values` that occurs again, if any, in linear time (a sweep may list millions).
+fn repeated<T: Copy + Into<ValueKey>>(values: &[T]) -> Option<T> {
+    let mut seen = std::collections::HashSet::with_capacity(values.len());
+    values.iter().copied().find(|&v| !seen.insert(v.into().0))
+}
+
+/// A sweep value as a key equal for equal values (0.0 and −0.0 are one value).
+struct ValueKey(u64);
+
+impl From<f64> for ValueKey {
+    fn from(v: f64) -> Self {
+        ValueKey(if v == 0.0 { 0 } else { v.to_bits() })
+    }
+}
+
+impl From<u64> for ValueKey {
+    fn from(v: u64) -> Self {
+        ValueKey(v)
+    }
+}
+
+impl From<usize> for ValueKey {
+    fn from(v: usize) -> Self {
+        ValueKey(v as u64)
+    }
+}
+
+/// A field path without the variant names it may spell out (`model.OneHidden.width` is `model.width`):
+/// the form the checks compare.
+fn canonical(path: &str) -> String {
+    path.split('.').filter(|segment| !is_variant(segment)).collect::<Vec<_>>().join(".")
 }
 
 /// Refuses the sweeps that would run something other than what they say: repeated values (two points
@@ -61,8 +89,9 @@ fn check_axes(spec: &ScenarioSpec) -> Result<(), Invalid> {
             return Err(sweep_error("seeds", format!("lists {s} twice: that seed would run twice under one label")));
         }
     }
-    for (k, (path, values)) in sweep.fields.iter().enumerate() {
-        let field = |message: String| sweep_error("fields", format!("'{path}' {message}"));
+    for (k, (written, values)) in sweep.fields.iter().enumerate() {
+        let field = |message: String| sweep_error("fields", format!("'{written}' {message}"));
+        let path = &canonical(written);
         if values.is_empty() {
             return Err(field("has no values".into()));
         }
@@ -72,7 +101,7 @@ fn check_axes(spec: &ScenarioSpec) -> Result<(), Invalid> {
         if let Some(v) = repeated(values) {
             return Err(field(format!("lists {v} twice: that value would run twice under one label")));
         }
-        if sweep.fields[..k].iter().any(|(other, _)| other == path) {
+        if sweep.fields[..k].iter().any(|(other, _)| canonical(other) == *path) {
             return Err(field("is listed twice: give all its values in one entry".into()));
         }
         let top = path.split('.').next().unwrap_or_default();
@@ -330,6 +359,14 @@ mod tests {
         // Two axes for one field.
         check(r#"(seeds: [1], fields: [("seed", [2])])"#, "sweep.fields", "'seed' is swept by sweep.seeds too");
         check(r#"(width: [8], fields: [("model.width", [4])])"#, "sweep.fields", "is set by sweep.width too");
+        // A path that spells out the variant names the same field.
+        check(r#"(width: [8], fields: [("model.OneHidden.width", [4])])"#, "sweep.fields", "is set by sweep.width too");
+        check(
+            r#"(fields: [("model.width", [4]), ("model.OneHidden.width", [8])])"#,
+            "sweep.fields",
+            "'model.OneHidden.width' is listed twice",
+        );
+        check(r#"(fields: [("dynamics.step", [0.0, -0.0])])"#, "sweep.fields", "lists -0 twice");
         // Fields of the whole run, and fields of sections the scenario does not have.
         check(r#"(fields: [("replicas", [2, 4])])"#, "sweep.fields", "'replicas' cannot be swept");
         check(r#"(fields: [("outputs.checkpoint_seconds", [1.0])])"#, "sweep.fields", "'outputs' says what");
@@ -350,6 +387,15 @@ mod tests {
         check("(width: [])", "sweep.width", "is empty");
         check("(seeds: [])", "sweep.seeds", "is empty");
         check(r#"(fields: [("data.delta", [])])"#, "sweep.fields", "'data.delta' has no values");
+    }
+
+    /// A million seeds (which a quadratic search took minutes over), and a repeat at the very end.
+    #[test]
+    fn a_repeat_among_a_million_seeds_is_found() {
+        let mut seeds: Vec<u64> = (0..1_000_000).collect();
+        assert_eq!(repeated(&seeds), None);
+        seeds.push(999_999);
+        assert_eq!(repeated(&seeds), Some(999_999));
     }
 
     #[test]
