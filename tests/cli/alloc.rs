@@ -430,3 +430,30 @@ fn legal_extremes_run_and_check_prints_the_estimate() {
     assert_eq!(budget.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("MEANFIELD_MEMORY_BUDGET: 'lots' is not an amount of memory"), "{stderr}");
 }
+
+/// A plugin's data dimension is known only once its instance is built: the estimate is made again with
+/// it, so held-out risk samples of a 200-dimensional plugin law are refused where those of a
+/// 2-dimensional one fit.
+#[test]
+fn the_estimate_is_made_again_with_a_plugin_datas_dimension() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = |dim: usize| {
+        let mean = vec!["1.0"; dim].join(", ");
+        let data = format!(
+            r#"Plugin(lib: "{}", name: "gaussian_mixture", params: (components: [(weight: 1.0, mean: [{mean}], std: 0.3, label: 1.0)]))"#,
+            crate::common::plugin_dir().join("gaussian_mixture").display()
+        );
+        small_with(&[
+            ("TeacherStudent(dim: 3, teacher: SingleIndex(link: Tanh))", data),
+            ("Risk(samples: 100)", "Risk(samples: 20000)".into()),
+        ])
+    };
+    // 20 000 samples of 201 numbers are 32 MB; of 3 numbers, 480 kB.
+    std::fs::write(dir.path().join("bad.ron"), scenario(200).replace("{OUT}", "out")).unwrap();
+    let out = meanfield_in(dir.path(), "check", false, "8MiB");
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(out.stderr.contains("need") && out.stderr.contains("this process may use 8.0 MiB"), "{}", out.stderr);
+    std::fs::write(dir.path().join("bad.ron"), scenario(2).replace("{OUT}", "out")).unwrap();
+    let out = meanfield_in(dir.path(), "check", false, "8MiB");
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+}

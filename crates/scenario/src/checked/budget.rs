@@ -8,7 +8,7 @@
 //! and held-out samples). [`estimate`] only reports (commands that prepare work for other machines use
 //! it); [`within_budget`] refuses what this process could not hold, naming the field that dominates.
 
-use crate::check::{self, Invalid, data_dim};
+use crate::check::{self, Invalid};
 use crate::spec::*;
 use meanfield_dynamics::Schedule;
 use meanfield_samplers as samplers;
@@ -134,8 +134,18 @@ impl fmt::Display for MemoryReport {
 /// Estimates what `spec` needs (data file paths relative to `base_dir`) and refuses it, naming the
 /// dominating field, the need and the budget, when this process may not use that much.
 pub fn within_budget(spec: &ScenarioSpec, base_dir: &Path) -> Result<MemoryReport, Invalid> {
+    within_budget_at(spec, base_dir, None)
+}
+
+/// [`within_budget`] once a plugin data law's dimension `plugin_dim` is known (the first estimate
+/// assumed 1): the held-out samples, snapshots and networks all grow with it.
+pub fn within_budget_at(
+    spec: &ScenarioSpec,
+    base_dir: &Path,
+    plugin_dim: Option<usize>,
+) -> Result<MemoryReport, Invalid> {
     let budget = budget()?;
-    let estimate = estimate(spec, base_dir);
+    let estimate = estimate_at(spec, base_dir, plugin_dim);
     refuse_over(&estimate, &budget)?;
     Ok(MemoryReport { estimate, budget })
 }
@@ -159,13 +169,19 @@ pub fn refuse_over(estimate: &MemoryEstimate, budget: &Budget) -> Result<(), Inv
 
 /// What `spec` needs in one process, without refusing anything.
 pub fn estimate(spec: &ScenarioSpec, base_dir: &Path) -> MemoryEstimate {
+    estimate_at(spec, base_dir, None)
+}
+
+/// [`estimate`] with a plugin data law of dimension `plugin_dim` (`None`: not known yet, taken as 1).
+pub fn estimate_at(spec: &ScenarioSpec, base_dir: &Path, plugin_dim: Option<usize>) -> MemoryEstimate {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u128;
     let points = sweep_points(&spec.sweep);
     let points_factor =
         (points > 1).then(|| factor("sweep", points, 100, format!("{} sweep points", count(points)), true));
     let mut needs = Vec::new();
     // Every point keeps its results and components: the worst point's, as often as there are points.
-    let worst: Vec<PointNeeds> = worst_points(spec).iter().map(|p| point_needs(p, base_dir, threads)).collect();
+    let worst: Vec<PointNeeds> =
+        worst_points(spec).iter().map(|p| point_needs(p, base_dir, plugin_dim, threads)).collect();
     let total = |needs: &[Need]| needs.iter().fold(0u128, |sum, n| sum.saturating_add(n.bytes));
     if let Some(kept) = worst.iter().map(|p| &p.kept).max_by_key(|k| total(k)) {
         needs.extend(kept.iter().cloned().map(|n| n.times(points, points_factor.clone())));
@@ -305,7 +321,7 @@ struct DataNeeds {
     per_stream: Vec<Need>,
 }
 
-fn data_needs(data: &DataSpec, path: &str, base_dir: &Path) -> DataNeeds {
+fn data_needs(data: &DataSpec, path: &str, base_dir: &Path, plugin_dim: Option<usize>) -> DataNeeds {
     let dim_field = format!("{path}.dim");
     let dim_factor = |d: u128| factor(&dim_field, d, 100, format!("a dimension of {}", count(d)), false);
     match data {
@@ -366,7 +382,7 @@ fn data_needs(data: &DataSpec, path: &str, base_dir: &Path) -> DataNeeds {
             }
         }
         DataSpec::Sample { size, from, .. } => {
-            let mut inner = data_needs(from, &format!("{path}.from"), base_dir);
+            let mut inner = data_needs(from, &format!("{path}.from"), base_dir, plugin_dim);
             let n = *size as u128;
             let rows = factor(&format!("{path}.size"), n, 100_000, format!("{} sampled rows", count(n)), true);
             let row_words = inner.dim.saturating_add(1);
@@ -375,10 +391,13 @@ fn data_needs(data: &DataSpec, path: &str, base_dir: &Path) -> DataNeeds {
             inner.rows = Some((n, rows));
             inner
         }
-        // A plugin's dimension is known once it is built; the network is checked again then.
+        // A plugin's dimension is known once it is built: 1 until then, and the estimate is made again.
         DataSpec::Plugin { .. } => DataNeeds {
-            dim: data_dim(data).unwrap_or(1) as u128,
-            dim_factor: dim_factor(1),
+            dim: plugin_dim.unwrap_or(1) as u128,
+            dim_factor: {
+                let d = plugin_dim.unwrap_or(1) as u128;
+                factor(path, d, 100, format!("the plugin's data of dimension {}", count(d)), false)
+            },
             rows: None,
             kept: Vec::new(),
             per_stream: Vec::new(),
@@ -442,8 +461,8 @@ fn columns(spec: &ScenarioSpec, blocks: u128) -> (u128, Factor) {
 
 /// What one point (its spec with the sweep's values filled in) needs; `threads` replicas' units step at
 /// once.
-fn point_needs(spec: &ScenarioSpec, base_dir: &Path, threads: u128) -> PointNeeds {
-    let data = data_needs(&spec.data, "data", base_dir);
+fn point_needs(spec: &ScenarioSpec, base_dir: &Path, plugin_dim: Option<usize>, threads: u128) -> PointNeeds {
+    let data = data_needs(&spec.data, "data", base_dir, plugin_dim);
     let d = data.dim;
     let (params, hidden, widths) = model_size(&spec.model, d);
     let model_factors = || widths.iter().cloned().chain([data.dim_factor.clone()]).collect::<Vec<_>>();

@@ -188,6 +188,12 @@ impl CheckedScenario {
             .into_iter()
             .map(|point| resolve(point, &scenario.base_dir).map_err(|e| scenario.error(e)))
             .collect::<Result<_, _>>()?;
+        // The dimension of a plugin's data is known now: the estimate is made again with it.
+        if let Some(point) = resolved.first().filter(|_| has_plugin_data(&scenario.spec.data)) {
+            let dim = Some(point.data.dim());
+            scenario.memory = budget::within_budget_at(&scenario.spec, &scenario.base_dir, dim)
+                .map_err(|e| scenario.error(ResolveError::Invalid(e)))?;
+        }
         scenario.points = resolved;
         scenario.limit_groups = scenario.limit_groups().map_err(|e| scenario.error(e))?;
         scenario.check_ldp_column()?;
@@ -337,6 +343,14 @@ impl CheckedScenario {
         // that keeps the hash meaningful if it ever did.
         let canonical = ron::to_string(&self.spec).unwrap_or_else(|_| self.text.clone());
         Sha256::digest(canonical.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+fn has_plugin_data(data: &DataSpec) -> bool {
+    match data {
+        DataSpec::Plugin { .. } => true,
+        DataSpec::Sample { from, .. } => has_plugin_data(from),
+        _ => false,
     }
 }
 
