@@ -524,6 +524,11 @@ fn values_that_would_be_silently_wrong_are_refused() {
             ),
             &["ldp.method.populations: must be at most 1000000"],
         ),
+        // Values in messages are written as the scenario writes them.
+        (
+            after_observables("limit: Radial(cells: 40, max: 4.0, distances: [W1, SlicedW2(directions: 8)]),"),
+            &["limit.distances: SlicedW2(directions: 8) compares the joint law"],
+        ),
         // The schema's Rust type names never reach the user.
         (vary("activation: Tanh", "activation: Foo(1)"), &["Unexpected enum variant named `Foo`, expected one of"]),
     ];

@@ -35,6 +35,12 @@ fn at_least_one(path: &str, v: usize) -> Result<(), Invalid> {
     if v >= 1 { Ok(()) } else { Err(invalid(path, "must be at least 1, got 0")) }
 }
 
+/// A value as a scenario writes it (RON), for messages: `SlicedW2(directions: 8)`, not Rust's Debug form.
+pub(crate) fn as_written(value: &impl serde::Serialize) -> String {
+    let config = ron::ser::PrettyConfig::new().compact_structs(true).compact_arrays(true).new_line("");
+    ron::ser::to_string_pretty(value, config).unwrap_or_else(|_| "this value".to_owned())
+}
+
 fn at_most(path: &str, v: usize, most: usize) -> Result<(), Invalid> {
     if v <= most { Ok(()) } else { Err(invalid(path, format!("must be at most {most}, got {v}"))) }
 }
@@ -485,7 +491,8 @@ fn check_limit(limit: &LimitSpec) -> Result<(), Invalid> {
             return Err(invalid(
                 "limit.distances",
                 format!(
-                    "{distance:?} compares the joint law of (c, w): it needs a Grid with c trained and `c: (low, high)`"
+                    "{} compares the joint law of (c, w): it needs a Grid with c trained and `c: (low, high)`",
+                    as_written(distance)
                 ),
             ));
         }
@@ -495,7 +502,7 @@ fn check_limit(limit: &LimitSpec) -> Result<(), Invalid> {
             return Err(invalid("limit.distances", format!("SlicedW2 needs 1 to 4096 directions, got {directions}")));
         }
         if distances[..k].iter().any(|d| std::mem::discriminant(d) == std::mem::discriminant(distance)) {
-            return Err(invalid("limit.distances", format!("lists {distance:?} twice")));
+            return Err(invalid("limit.distances", format!("lists {} twice", as_written(distance))));
         }
     }
     Ok(())

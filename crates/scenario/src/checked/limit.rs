@@ -136,7 +136,7 @@ fn closed_form_unit(student: &ActivationSpec, teacher: &TeacherSpec) -> Result<K
 fn describe(activation: &ActivationSpec) -> String {
     match activation {
         ActivationSpec::Plugin { name, .. } => format!("the plugin activation '{name}'"),
-        other => format!("{other:?}"),
+        other => crate::check::as_written(other),
     }
 }
 
