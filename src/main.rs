@@ -205,7 +205,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                 println!(
                     "  [{}] {} steps={} T={} records={} | {} | {} | {}",
                     i.index,
-                    with_seed(&i.label, i.seed),
+                    with_seed(&i.label, i.seed, i.seed_is_swept()),
                     i.steps,
                     i.final_time,
                     plan.record_steps.len(),
@@ -545,14 +545,12 @@ fn print_ldp(summary: &Summary) {
     }
 }
 
-/// A point's label with its seed, which the label holds already when seeds are swept.
-fn with_seed(label: &str, seed: u64) -> String {
-    if label.split(',').any(|coordinate| coordinate.starts_with("seed=")) {
-        label.to_owned()
-    } else if label.is_empty() {
-        format!("seed={seed}")
-    } else {
-        format!("{label} seed={seed}")
+/// A point's label with its seed, which the label holds already when the seed is swept.
+fn with_seed(label: &str, seed: u64, swept: bool) -> String {
+    match (swept, label.is_empty()) {
+        (true, _) => label.to_owned(),
+        (false, true) => format!("seed={seed}"),
+        (false, false) => format!("{label} seed={seed}"),
     }
 }
 
@@ -569,7 +567,7 @@ fn print_risk_table(summary: &Summary) {
     for point in &summary.points {
         let label =
             if point.info.label.is_empty() { format!("N={}", point.info.width) } else { point.info.label.clone() };
-        print!("{:<28}", with_seed(&label, point.info.seed));
+        print!("{:<28}", with_seed(&label, point.info.seed, point.info.seed_is_swept()));
         if let Some(curve) = &point.risk {
             for t in &picks {
                 let j = (0..curve.time.len())

@@ -86,6 +86,11 @@ impl PointInfo {
         if self.label.is_empty() { "the run's only point".to_owned() } else { format!("point '{}'", self.label) }
     }
 
+    /// Whether the seed is one of the point's swept coordinates (then its label names it).
+    pub fn seed_is_swept(&self) -> bool {
+        self.coordinates.iter().any(|c| c.path == SEED)
+    }
+
     /// The random stream of `replica` for `purpose`. Streams are keyed by the seed and the point's other
     /// coordinates: the seed is its own part of the key, so leaving it out of the point part keeps the
     /// streams (and every result) of a seed sweep what they were before labels named the seed.

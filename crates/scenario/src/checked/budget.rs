@@ -104,20 +104,20 @@ impl fmt::Display for MemoryReport {
 /// Estimates what `spec` needs (data file paths relative to `base_dir`) and refuses it, naming the
 /// dominating field, the need and the budget, when this process may not use that much.
 pub fn within_budget(spec: &ScenarioSpec, base_dir: &Path) -> Result<MemoryReport, Invalid> {
-    within_budget_at(spec, base_dir, None)
-}
-
-/// [`within_budget`] once a plugin data law's dimension `plugin_dim` is known (the first estimate
-/// assumed 1): the held-out samples, snapshots and networks all grow with it.
-pub fn within_budget_at(
-    spec: &ScenarioSpec,
-    base_dir: &Path,
-    plugin_dim: Option<usize>,
-) -> Result<MemoryReport, Invalid> {
     let budget = budget()?;
-    let estimate = estimate_at(spec, base_dir, plugin_dim);
+    let estimate = estimate(spec, base_dir);
     refuse_over(&estimate, &budget)?;
     Ok(MemoryReport { estimate, budget })
+}
+
+impl MemoryReport {
+    /// The report made again, against the same budget, once a plugin data law's dimension `plugin_dim`
+    /// is known (the first estimate took it as 1): held-out samples, snapshots and networks grow with it.
+    pub fn with_plugin_dim(&self, spec: &ScenarioSpec, base_dir: &Path, plugin_dim: usize) -> Result<Self, Invalid> {
+        let estimate = estimate_at(spec, base_dir, Some(plugin_dim));
+        refuse_over(&estimate, &self.budget)?;
+        Ok(MemoryReport { estimate, budget: self.budget.clone() })
+    }
 }
 
 /// `Err` naming the field, the need and the budget when `estimate` exceeds `budget`.
@@ -181,30 +181,6 @@ fn dominant(needs: &[Need]) -> Option<&Factor> {
             excess(a).total_cmp(&excess(b))
         })
     })
-}
-
-/// Networks below this size are not checked again once the data's dimension is known: the estimate
-/// made before building covered them.
-const NETWORK_RECHECK: u128 = 64 << 20;
-
-/// Refuses a network of `model` on data of dimension `dim` (known only once a plugin's data law is
-/// built; the estimate before building assumed 1) with `batch` samples per step when one network alone
-/// exceeds the budget.
-pub(crate) fn network_within_budget(model: &ModelSpec, dim: usize, batch: usize) -> Result<(), Invalid> {
-    let d = dim as u128;
-    let (params, hidden, mut factors) = model_size(model, d);
-    let chunk = (batch as u128).max(CHUNK);
-    let scratch = chunk.saturating_mul(hidden.saturating_mul(3).saturating_add(d.saturating_mul(2)).saturating_add(9));
-    let bytes = params.saturating_mul(3).saturating_add(scratch).saturating_mul(WORD);
-    if bytes < NETWORK_RECHECK {
-        return Ok(());
-    }
-    factors.push(factor("data", d, 100, format!("data of dimension {}", count(d)), true));
-    let need = Need::bytes(bytes, factors);
-    let (field, what) = dominant(std::slice::from_ref(&need))
-        .map(|f| (f.field.clone(), format!("{} {}", f.what, if f.plural { "need" } else { "needs" })))
-        .unwrap_or_default();
-    refuse_over(&MemoryEstimate { bytes: Bytes(bytes), field, what }, &budget()?)
 }
 
 /// The field and words of a factor, as the scenario writes it: a swept width is `sweep.width`, another

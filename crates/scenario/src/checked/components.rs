@@ -178,7 +178,6 @@ pub(super) fn model(
     ctx: &ResolveContext<'_>,
 ) -> Result<CheckedModel, ResolveError> {
     let model_error = |e: ModelError| ResolveError::Model(e.to_string());
-    super::budget::network_within_budget(spec, dim, batch).map_err(ResolveError::Invalid)?;
     Ok(match spec {
         ModelSpec::OneHidden { width, activation: act_spec, scaling, c, w, b } => {
             let act = activation(act_spec, "model.activation", ctx)?;

@@ -184,15 +184,23 @@ impl CheckedScenario {
             memory,
             limit_groups: Vec::new(),
         };
+        // A plugin's data dimension is known once its first instance is built (it is the same at every
+        // point: plugin parameters cannot be swept). The estimate, which took it as 1, is made again with
+        // it then, before anything is sized by it.
+        let mut memory = None;
+        let mut dimension_known = |dim: usize| -> Result<(), ResolveError> {
+            if memory.is_none() && has_plugin_data(&scenario.spec.data) {
+                let report = scenario.memory.with_plugin_dim(&scenario.spec, &scenario.base_dir, dim);
+                memory = Some(report.map_err(ResolveError::Invalid)?);
+            }
+            Ok(())
+        };
         let resolved: Vec<CheckedPoint> = points
             .into_iter()
-            .map(|point| resolve(point, &scenario.base_dir).map_err(|e| scenario.error(e)))
+            .map(|point| resolve(point, &scenario.base_dir, &mut dimension_known).map_err(|e| scenario.error(e)))
             .collect::<Result<_, _>>()?;
-        // The dimension of a plugin's data is known now: the estimate is made again with it.
-        if let Some(point) = resolved.first().filter(|_| has_plugin_data(&scenario.spec.data)) {
-            let dim = Some(point.data.dim());
-            scenario.memory = budget::within_budget_at(&scenario.spec, &scenario.base_dir, dim)
-                .map_err(|e| scenario.error(ResolveError::Invalid(e)))?;
+        if let Some(memory) = memory {
+            scenario.memory = memory;
         }
         scenario.points = resolved;
         scenario.limit_groups = scenario.limit_groups().map_err(|e| scenario.error(e))?;
@@ -376,15 +384,20 @@ fn read_scenario_file(path: &Path) -> std::io::Result<String> {
     Ok(text)
 }
 
-/// Resolves one sweep point: builds its data law (reading a file, making a plugin instance), checks its
-/// observables against the data's dimension, and resolves its model, SGD settings, step schedule, initial
+/// Resolves one sweep point: builds its data law (reading a file, making a plugin instance), tells
+/// `dimension_known` the data's dimension, checks its observables against it, and resolves its model, SGD settings, step schedule, initial
 /// weights and observables.
-fn resolve(point: Point, base_dir: &Path) -> Result<CheckedPoint, ResolveError> {
+fn resolve(
+    point: Point,
+    base_dir: &Path,
+    dimension_known: &mut dyn FnMut(usize) -> Result<(), ResolveError>,
+) -> Result<CheckedPoint, ResolveError> {
     let Point { label, coordinates, seed, spec } = point;
     let faults = Arc::new(FaultLog::default());
     let ctx = ResolveContext { base_dir, faults: &faults };
     let data = data(&spec.data, seed, &ctx)?;
     let dim = data.dim();
+    dimension_known(dim)?;
     check::validate_observables(&spec, Some(dim)).map_err(ResolveError::Invalid)?;
     let width = spec.model.step_width();
     let settings = match &spec.dynamics {

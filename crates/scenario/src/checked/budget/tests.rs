@@ -119,13 +119,17 @@ fn the_need_grows_with_every_size() {
 }
 
 #[test]
-fn a_network_is_checked_again_once_the_data_dimension_is_known() {
-    let model = scenario(&[]).model;
-    assert_eq!(network_within_budget(&model, 3, 1), Ok(()), "small networks pass without a budget");
+fn the_estimate_is_made_again_once_a_plugins_data_dimension_is_known() {
+    let plugin = scenario(&[(
+        "TeacherStudent(dim: 3, teacher: SingleIndex(link: Relu))",
+        r#"Plugin(lib: "somewhere", name: "law")"#,
+    )]);
+    let budget = Budget { bytes: 16 << 30, source: "test" };
+    assert_eq!(refuse_over(&estimate_at(&plugin, Path::new("."), Some(3)), &budget), Ok(()), "small data fits");
     // 32 units × 10^15 inputs: far beyond any budget, named by the dimension the plugin reported.
-    let err = network_within_budget(&model, 1_000_000_000_000_000, 1).unwrap_err();
+    let err = refuse_over(&estimate_at(&plugin, Path::new("."), Some(1_000_000_000_000_000)), &budget).unwrap_err();
     assert_eq!(err.path, "data");
-    assert!(err.message.starts_with("data of dimension 1e15 need "), "{}", err.message);
+    assert!(err.message.starts_with("the plugin's data of dimension 1e15 needs "), "{}", err.message);
 }
 
 #[test]
