@@ -10,6 +10,7 @@ pub mod two_hidden;
 
 pub use activations::BuiltinActivation;
 pub use checked::Checked;
+pub use kernel::population::MixtureOnInterval;
 pub use kernel::{Kernel, KernelConfig, KernelParticles};
 pub use one_hidden::{ModelError, OneHidden, OneHiddenConfig, OneHiddenSgd};
 pub use two_hidden::{TwoHidden, TwoHiddenConfig};

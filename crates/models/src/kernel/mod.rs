@@ -2,6 +2,8 @@
 //! θ_i = (c_i, z_i). The direction of particle i is r·(φ(x, z_i), c_i ∇_z φ(x, z_i)), r = y − ŷ, averaged
 //! over the batch (the one-hidden-layer convention: n·∂ŷ/∂θ_i).
 
+pub mod population;
+
 use crate::Checked;
 use crate::batched::{Batched, predict_in_chunks};
 use crate::one_hidden::ModelError;
