@@ -29,6 +29,11 @@ pub enum Purpose {
     Noise,
     /// The held-out sample of population observables.
     Holdout,
+    /// The fixed evaluation set of a population loss. Shared like the teacher, so every width and replica
+    /// of a seed is measured on the same inputs.
+    Evaluation,
+    /// The fixed training set of gradient flow on a sampled population loss. Shared like the teacher.
+    Training,
     /// The teacher network / target function of a data law. Shared by all points and replicas with the
     /// same seed, so that a width sweep compares networks learning the same target.
     Teacher,
@@ -53,6 +58,8 @@ impl Purpose {
             Purpose::Data => "data",
             Purpose::Noise => "noise",
             Purpose::Holdout => "holdout",
+            Purpose::Evaluation => "evaluation",
+            Purpose::Training => "training",
             Purpose::Teacher => "teacher",
             Purpose::Sample => "sample",
             Purpose::Features => "features",

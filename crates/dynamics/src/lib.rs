@@ -4,6 +4,7 @@
 //! observers).
 
 pub mod executor;
+pub mod flow;
 pub mod observables;
 pub mod schedule;
 pub mod sgd;
@@ -12,6 +13,10 @@ pub use executor::{
     Ensemble, Initializer, Mismatch, PointPlan, Stopped, Timed, Unfinished, run_points, run_points_with,
     run_population, run_replica, run_replica_with, time_replicas,
 };
-pub use observables::{Averages, Function, Histogram, LayerDependence, Moments, Risk, Tagged, TestFunction, Variances};
+pub use flow::{FlowSettings, GradientFlow, Objective, ObjectiveBuilder, TrainingSet};
+pub use observables::{
+    Averages, Evaluation, Function, Histogram, LayerDependence, Moments, POPULATION_RISK_COLUMN, PopulationRisk,
+    Predictions, Risk, Tagged, TestFunction, Variances,
+};
 pub use schedule::Schedule;
 pub use sgd::{ModelBuilder, Sgd};

@@ -1,9 +1,11 @@
 //! Built-in observables: population risk, block moments, marginal histograms, test-function averages.
 
 use meanfield_core::{
-    Block, DEPENDENCE_COLUMN_PREFIX, Model, Observable, ObservationContext, Statistic, TAGGED_COLUMN_PREFIX,
+    Block, DEPENDENCE_COLUMN_PREFIX, Model, Observable, ObservationContext, PREDICTION_COLUMN_PREFIX, Statistic,
+    TAGGED_COLUMN_PREFIX,
 };
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 fn find_block<'m>(model: &'m dyn Model, name: &str) -> &'m Block {
     model
@@ -34,6 +36,70 @@ impl Observable for Risk {
         ctx.model.predict(x, &mut ctx.scratch[..]);
         let sum: f64 = y.iter().zip(ctx.scratch.iter()).map(|(y, p)| (y - p) * (y - p)).sum();
         out.push(0.5 * sum / self.samples as f64);
+    }
+}
+
+/// How [`PopulationRisk`] evaluates ½ E(f − ŷ)².
+#[derive(Clone)]
+pub enum Evaluation {
+    /// A fixed evaluation set (rows of x, and the target at each), never trained on and the same for
+    /// every replica and width of a seed: the widths are compared on common inputs.
+    Sample { x: Arc<[f64]>, y: Arc<[f64]> },
+    /// The loss in closed form, a function of the parameters.
+    ClosedForm(Arc<dyn Fn(&[f64]) -> f64 + Send + Sync>),
+}
+
+impl std::fmt::Debug for Evaluation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Evaluation::Sample { y, .. } => write!(f, "Sample({} points)", y.len()),
+            Evaluation::ClosedForm(_) => write!(f, "ClosedForm"),
+        }
+    }
+}
+
+/// The population loss ½ E(f − ŷ)², exactly or on a fixed evaluation set: column `population_risk`.
+#[derive(Debug, Clone)]
+pub struct PopulationRisk {
+    pub evaluation: Evaluation,
+}
+
+/// The column [`PopulationRisk`] writes.
+pub const POPULATION_RISK_COLUMN: &str = "population_risk";
+
+impl Observable for PopulationRisk {
+    fn columns(&self) -> Vec<String> {
+        vec![POPULATION_RISK_COLUMN.into()]
+    }
+    fn observe(&self, ctx: &mut ObservationContext<'_>, out: &mut Vec<f64>) {
+        match &self.evaluation {
+            Evaluation::ClosedForm(loss) => out.push(loss(ctx.model.params())),
+            Evaluation::Sample { x, y } => {
+                ctx.scratch.resize(y.len(), 0.0);
+                ctx.model.predict(x, &mut ctx.scratch[..]);
+                let sum: f64 = y.iter().zip(ctx.scratch.iter()).map(|(y, p)| (y - p) * (y - p)).sum();
+                out.push(0.5 * sum / y.len() as f64);
+            }
+        }
+    }
+}
+
+/// The represented function ŷ at fixed test points (row-major, the model's input dimension): columns
+/// `yhat(0)`, `yhat(1)`, … in the order given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Predictions {
+    pub points: Vec<f64>,
+    pub count: usize,
+}
+
+impl Observable for Predictions {
+    fn columns(&self) -> Vec<String> {
+        (0..self.count).map(|k| format!("{PREDICTION_COLUMN_PREFIX}{k})")).collect()
+    }
+    fn observe(&self, ctx: &mut ObservationContext<'_>, out: &mut Vec<f64>) {
+        ctx.scratch.resize(self.count, 0.0);
+        ctx.model.predict(&self.points, &mut ctx.scratch[..]);
+        out.extend_from_slice(&ctx.scratch[..]);
     }
 }
 
