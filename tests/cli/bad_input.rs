@@ -547,3 +547,77 @@ fn values_that_would_be_silently_wrong_are_refused() {
         assert_eq!(out.code, Some(0), "{name}: {}", out.stderr);
     }
 }
+
+/// The small scenario with RBF particles learning the Gaussian mixture on [−4, 4], the setting that has
+/// a closed-form population loss.
+fn rbf(dynamics: &str, observables: &str) -> String {
+    let start = SMALL.find("model: OneHidden(").unwrap();
+    let end = SMALL.find("record:").unwrap();
+    let middle = format!(
+        "model: KernelParticles(
+        width: 4,
+        kernel: Gaussian(bandwidth: 0.5),
+        c: Trained(Gaussian(mean: 0.0, std: 1.0)),
+        z: Trained(Uniform(low: -4.0, high: 4.0)),
+    ),
+    data: TeacherStudent(dim: 1, inputs: Uniform(low: -4.0, high: 4.0), teacher: Mixture()),
+    dynamics: {dynamics},
+    horizon: Time(2.0),
+    "
+    );
+    let text = format!("{}{middle}{}", &SMALL[..start], &SMALL[end..]);
+    text.replace("observables: [Risk(samples: 100), Moments],", &format!("observables: [{observables}],"))
+}
+
+#[test]
+fn population_losses_and_gradient_flow_are_checked() {
+    let flow = "GradientFlow(training: ClosedForm)";
+    let cases: Vec<(String, &[&str])> = vec![
+        (
+            vary("observables: [Risk(samples: 100), Moments]", "observables: [PopulationRisk(ClosedForm)]"),
+            &["observables: ClosedForm needs Gaussian KernelParticles", "the model is not KernelParticles"],
+        ),
+        (
+            vary("dynamics: OnlineSgd(step: Fixed(0.05))", "dynamics: GradientFlow(training: ClosedForm)"),
+            &["dynamics.training: ClosedForm needs", "use Sample(size: …)"],
+        ),
+        (rbf(flow, "PopulationRisk(Sample(size: 0))"), &["observables.size: must be between 1 and 100000000, got 0"]),
+        (
+            rbf("GradientFlow(training: Sample(size: 1000000000))", "Moments"),
+            &["dynamics.training.size: must be between 1 and 100000000"],
+        ),
+        (
+            rbf("GradientFlow(training: ClosedForm, interval: -1.0)", "Moments"),
+            &["dynamics.interval: must be positive"],
+        ),
+        (
+            rbf("GradientFlow(training: ClosedForm, tolerance: 0.0)", "Moments"),
+            &["dynamics.tolerance: must be between 1e-14 and 0.1, got 0"],
+        ),
+        (
+            rbf(flow, "PopulationRisk(ClosedForm), PopulationRisk(Sample(size: 10))"),
+            &["observables: PopulationRisk is given twice"],
+        ),
+        (rbf(flow, "Predictions(at: [[0.0, 1.0]])"), &["observables.at: point 0 has 2 coordinates; the inputs have 1"]),
+        (rbf(flow, "Predictions(at: [])"), &["observables.at: needs between 1 and 10000 points, got 0"]),
+        (
+            rbf(flow, "Predictions(at: [[NaN]])"),
+            &["observables.at: point 0 must be a non-empty list of finite numbers"],
+        ),
+        (
+            rbf(flow, "Moments")
+                .replace("Mixture()", "Mixture()")
+                .replace("Uniform(low: -4.0, high: 4.0), teacher", "Gaussian, teacher"),
+            &["dynamics.training: ClosedForm needs", "the inputs are not Uniform"],
+        ),
+    ];
+    for (text, expected) in &cases {
+        check(text, expected);
+    }
+    // The valid forms run.
+    let dir = tempfile::tempdir().unwrap();
+    let ok = rbf(flow, "PopulationRisk(ClosedForm), Predictions(at: [[0.0], [1.5]])");
+    std::fs::write(dir.path().join("ok.ron"), ok.replace("{OUT}", "out")).unwrap();
+    let out = meanfield(&["run", "ok.ron", "--quiet"], dir.path());
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+}

@@ -2,10 +2,13 @@
 //! (a model's fused plain SGD where it has one, SGD through the descent direction otherwise), and the
 //! scenario's study. Nothing here can fail: every value was checked and resolved in [`crate::checked`].
 
+use crate::checked::population::{ClosedFormLoss, Flow, PopulationLoss};
 use crate::checked::{CheckedPoint, CheckedScenario, InitialWeights, ModelKind};
 use crate::spec::*;
 use meanfield_core::{Dynamics, Model, PointInfo, TAGGED_COLUMN_PREFIX};
-use meanfield_dynamics::{Ensemble, Initializer, ModelBuilder, PointPlan, Sgd};
+use meanfield_dynamics::{
+    Ensemble, GradientFlow, Initializer, ModelBuilder, Objective, ObjectiveBuilder, PointPlan, Sgd, TrainingSet,
+};
 use meanfield_ldp::Study;
 use meanfield_limit::LIMIT_RISK_COLUMN;
 use meanfield_models::{KernelParticles, OneHidden, OneHiddenSgd, TwoHidden};
@@ -24,23 +27,9 @@ impl CheckedScenario {
 pub(crate) fn plan(index: usize, point: &CheckedPoint, replicas: usize) -> PointPlan {
     let (model, settings) = (&point.model, point.settings);
     let sgd = |builder: ModelBuilder| -> Arc<dyn Dynamics> { Arc::new(Sgd::new(settings, builder)) };
-    let dynamics: Arc<dyn Dynamics> = match &model.kind {
-        ModelKind::OneHidden { config, builtin_tanh } => match OneHiddenSgd::new(config.clone(), &settings) {
-            Some(fused) if *builtin_tanh => Arc::new(fused.with_builtin_tanh()),
-            Some(fused) => Arc::new(fused),
-            None => {
-                let config = config.clone();
-                sgd(Arc::new(move || -> Box<dyn Model> { Box::new(OneHidden::from_checked(&config)) }))
-            }
-        },
-        ModelKind::TwoHidden(config) => {
-            let config = config.clone();
-            sgd(Arc::new(move || -> Box<dyn Model> { Box::new(TwoHidden::from_checked(&config)) }))
-        }
-        ModelKind::Kernel(config) => {
-            let config = config.clone();
-            sgd(Arc::new(move || -> Box<dyn Model> { Box::new(KernelParticles::from_checked(&config)) }))
-        }
+    let dynamics: Arc<dyn Dynamics> = match (&point.flow, &model.kind) {
+        (Some(flow), kind) => gradient_flow(flow, kind),
+        (None, kind) => sgd_dynamics(kind, &settings, sgd),
     };
     let init: Initializer = match &point.initial {
         InitialWeights::Drawn { .. } => {
@@ -89,6 +78,63 @@ pub(crate) fn plan(index: usize, point: &CheckedPoint, replicas: usize) -> Point
         snapshot_steps: schedule.snapshot_steps.clone(),
         snapshot_replicas: schedule.snapshot_replicas,
     }
+}
+
+/// A model kind's builder, with zero parameters.
+fn model_builder(kind: &ModelKind) -> ModelBuilder {
+    match kind {
+        ModelKind::OneHidden { config, .. } => {
+            let config = config.clone();
+            Arc::new(move || -> Box<dyn Model> { Box::new(OneHidden::from_checked(&config)) })
+        }
+        ModelKind::TwoHidden(config) => {
+            let config = config.clone();
+            Arc::new(move || -> Box<dyn Model> { Box::new(TwoHidden::from_checked(&config)) })
+        }
+        ModelKind::Kernel(config) => {
+            let config = config.clone();
+            Arc::new(move || -> Box<dyn Model> { Box::new(KernelParticles::from_checked(&config)) })
+        }
+    }
+}
+
+/// SGD on a point's model: the fused one-hidden-layer stepper where it applies, else through the
+/// descent direction.
+fn sgd_dynamics(
+    kind: &ModelKind,
+    settings: &meanfield_core::SgdSettings,
+    sgd: impl Fn(ModelBuilder) -> Arc<dyn Dynamics>,
+) -> Arc<dyn Dynamics> {
+    match kind {
+        ModelKind::OneHidden { config, builtin_tanh } => match OneHiddenSgd::new(config.clone(), settings) {
+            Some(fused) if *builtin_tanh => Arc::new(fused.with_builtin_tanh()),
+            Some(fused) => Arc::new(fused),
+            None => sgd(model_builder(kind)),
+        },
+        kind => sgd(model_builder(kind)),
+    }
+}
+
+/// Gradient flow on the point's population loss: the closed form (kernel particles only, which the
+/// check made sure of) or the training set through the model.
+fn gradient_flow(flow: &Flow, kind: &ModelKind) -> Arc<dyn Dynamics> {
+    let builder = model_builder(kind);
+    let objective: ObjectiveBuilder = match &flow.loss {
+        PopulationLoss::ClosedForm(problem) => {
+            // Only kernel particles have a closed form (checked); their blocks say what is trained.
+            let train = match kind {
+                ModelKind::Kernel(config) => (config.get().train_c, config.get().train_z),
+                _ => (true, true),
+            };
+            let problem = problem.clone();
+            Arc::new(move || -> Box<dyn Objective> { Box::new(ClosedFormLoss { problem: problem.clone(), train }) })
+        }
+        PopulationLoss::Sample { x, y } => {
+            let (x, y, builder) = (x.clone(), y.clone(), builder.clone());
+            Arc::new(move || -> Box<dyn Objective> { Box::new(TrainingSet::new(builder(), x.clone(), y.clone())) })
+        }
+    };
+    Arc::new(GradientFlow::new(flow.settings, builder, objective))
 }
 
 /// The study of a scenario, with the columns its quantities read (W1 columns come from the limit).

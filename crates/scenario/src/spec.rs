@@ -650,6 +650,16 @@ pub enum DynamicsSpec {
     /// Gradient descent on the whole of a finite data set (`Dataset` or `Sample`, with `sampling: Epochs`):
     /// every step averages the update over all P rows.
     FullBatchGd { step: StepRule },
+    /// Gradient flow θ' = E[(y − ŷ) ∂u/∂θ] on the population loss `training` (SGD's limit of small steps),
+    /// integrated by an embedded Runge–Kutta 5(4) scheme to the relative `tolerance` per step; records and
+    /// the horizon are in its physical time, one step being `interval` of it.
+    GradientFlow {
+        training: PopulationSpec,
+        #[serde(default = "one_unit_of_time")]
+        interval: f64,
+        #[serde(default = "flow_tolerance")]
+        tolerance: f64,
+    },
     /// θ ← (1 − ηλ)θ + η·direction + √(2ητ) g (Mei et al.'s noisy SGD).
     NoisySgd {
         step: StepRule,
@@ -663,14 +673,36 @@ pub enum DynamicsSpec {
 }
 
 impl DynamicsSpec {
+    /// The step rule; gradient flow's steps are its `interval`s of physical time.
     pub fn step(&self) -> StepRule {
         match self {
             DynamicsSpec::OnlineSgd { step }
             | DynamicsSpec::MinibatchSgd { step, .. }
             | DynamicsSpec::NoisySgd { step, .. }
             | DynamicsSpec::FullBatchGd { step } => *step,
+            DynamicsSpec::GradientFlow { interval, .. } => StepRule::Fixed(*interval),
         }
     }
+}
+
+/// The population loss of gradient flow's `training` and of the `PopulationRisk` observable.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum PopulationSpec {
+    /// Exact: Gaussian `KernelParticles` learning a `Mixture` teacher on `Uniform` inputs (Gaussian
+    /// integrals with erf terms over the interval).
+    ClosedForm,
+    /// A fixed set of `size` samples of the data law, drawn once per seed from a stream of its own: gradient
+    /// flow's training set and `PopulationRisk`'s evaluation set are different samples, and neither is
+    /// what SGD trains on. For teacher–student data the targets are the teacher's, without label noise.
+    Sample { size: usize },
+}
+
+fn one_unit_of_time() -> f64 {
+    1.0
+}
+fn flow_tolerance() -> f64 {
+    1e-8
 }
 
 /// How long to run: a physical time T or a number of steps.
@@ -695,6 +727,11 @@ pub enum RecordSpec {
 pub enum ObservableSpec {
     /// ½ E(y − ŷ)² on a held-out sample of `samples` points drawn once per replica.
     Risk { samples: usize },
+    /// The population loss ½ E(f − ŷ)² in closed form or on a fixed evaluation set (column
+    /// `population_risk`): `PopulationRisk(ClosedForm)` or `PopulationRisk(Sample(size: 100000))`.
+    PopulationRisk(PopulationSpec),
+    /// The represented function ŷ at fixed inputs (each a list of `dim` numbers): columns `yhat(0)`, ….
+    Predictions { at: Vec<Vec<f64>> },
     /// Mean and second moment of every block's entries.
     Moments,
     /// (1/n) Σ (θ − θ̄)² of every block's n entries (columns `var(c)`, `var(w)`, …).

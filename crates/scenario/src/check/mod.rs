@@ -19,7 +19,7 @@ pub struct Invalid {
     pub message: String,
 }
 
-fn invalid(path: &str, message: impl Into<String>) -> Invalid {
+pub(crate) fn invalid(path: &str, message: impl Into<String>) -> Invalid {
     Invalid { path: path.to_owned(), message: message.into() }
 }
 
@@ -304,6 +304,10 @@ pub fn validate(spec: &ScenarioSpec) -> Result<(), Invalid> {
             non_negative("dynamics.temperature", *temperature)?;
             (*step, *batch)
         }
+        DynamicsSpec::GradientFlow { .. } => {
+            crate::checked::population::check_flow(spec)?;
+            (spec.dynamics.step(), 1)
+        }
     };
     positive("dynamics.step", rule.value())?;
     at_least_one("dynamics.batch", batch)?;
@@ -527,15 +531,57 @@ fn check_function(path: &str, function: Function) -> Result<(), Invalid> {
     }
 }
 
+/// The largest number of test points of `Predictions` (each is a column of timeseries.csv).
+const MAX_PREDICTION_POINTS: usize = 10_000;
+
+/// `Predictions(at: …)`: some points, each of the data's dimension (once known), every value finite.
+fn check_prediction_points(at: &[Vec<f64>], dim: Option<usize>) -> Result<(), Invalid> {
+    if at.is_empty() || at.len() > MAX_PREDICTION_POINTS {
+        return Err(invalid(
+            "observables.at",
+            format!("needs between 1 and {MAX_PREDICTION_POINTS} points, got {}", at.len()),
+        ));
+    }
+    for (k, point) in at.iter().enumerate() {
+        if let Some(d) = dim.filter(|d| *d != point.len()) {
+            return Err(invalid(
+                "observables.at",
+                format!("point {k} has {} coordinates; the inputs have {d}", point.len()),
+            ));
+        }
+        if point.is_empty() || point.iter().any(|v| !v.is_finite()) {
+            return Err(invalid("observables.at", format!("point {k} must be a non-empty list of finite numbers")));
+        }
+    }
+    Ok(())
+}
+
 /// Checks the observables against the model's blocks (called again once a data file's dimension is known).
 pub(crate) fn validate_observables(spec: &ScenarioSpec, dim: Option<usize>) -> Result<(), Invalid> {
     if spec.observables.is_empty() {
         return Err(invalid("observables", "is empty: nothing would be recorded"));
     }
+    // These write fixed column names: a second one would write the same columns again.
+    for (name, is) in [
+        ("Risk", (|o| matches!(o, ObservableSpec::Risk { .. })) as fn(&ObservableSpec) -> bool),
+        ("PopulationRisk", |o| matches!(o, ObservableSpec::PopulationRisk(_))),
+        ("Predictions", |o| matches!(o, ObservableSpec::Predictions { .. })),
+    ] {
+        if spec.observables.iter().filter(|o| is(o)).count() > 1 {
+            return Err(invalid(
+                "observables",
+                format!("{name} is given twice: both would write the same columns of timeseries.csv"),
+            ));
+        }
+    }
     let blocks = model_blocks(spec, dim);
     for obs in &spec.observables {
         match obs {
             ObservableSpec::Risk { samples } => at_least_one("observables.samples", *samples)?,
+            ObservableSpec::PopulationRisk(population) => {
+                crate::checked::population::check_population(spec, *population, "observables")?
+            }
+            ObservableSpec::Predictions { at } => check_prediction_points(at, dim)?,
             ObservableSpec::Moments | ObservableSpec::Variances => {}
             ObservableSpec::Histogram { of, bins, range } => {
                 at_least_one("observables.bins", *bins)?;

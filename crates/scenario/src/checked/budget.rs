@@ -388,6 +388,11 @@ fn columns(spec: &ScenarioSpec, blocks: u128) -> (u128, Factor) {
             }
             ObservableSpec::Averages(functions) => (functions.len() as u128, "observables", None),
             ObservableSpec::Tagged { .. } => (2, "observables", None),
+            ObservableSpec::PopulationRisk(_) => (1, "observables", None),
+            ObservableSpec::Predictions { at } => {
+                let n = at.len() as u128;
+                (n, "observables.at", Some(format!("{} test points", count(n))))
+            }
             ObservableSpec::LayerDependence { features, .. } => {
                 let f = *features as u128;
                 (f.saturating_add(1).saturating_mul(2), "observables.features", Some(format!("{} features", count(f))))
@@ -472,6 +477,28 @@ fn point_needs(spec: &ScenarioSpec, base_dir: &Path, plugin_dim: Option<usize>, 
             vec![features_factor(f), data.dim_factor.clone()],
         ));
     }
+    // The fixed sample sets of population losses (an evaluation set, gradient flow's training set), kept
+    // for the whole run and shared by the point's replicas.
+    let population_sets = spec
+        .observables
+        .iter()
+        .filter_map(|o| match o {
+            ObservableSpec::PopulationRisk(PopulationSpec::Sample { size }) => Some((*size, "observables.size")),
+            _ => None,
+        })
+        .chain(match spec.dynamics {
+            DynamicsSpec::GradientFlow { training: PopulationSpec::Sample { size }, .. } => {
+                Some((size, "dynamics.training.size"))
+            }
+            _ => None,
+        });
+    for (size, field) in population_sets {
+        let n = size as u128;
+        kept.push(Need::words(
+            n.saturating_mul(d.saturating_add(1)),
+            vec![factor(field, n, 10_000, format!("{} population samples", count(n)), true), data.dim_factor.clone()],
+        ));
+    }
     if let Some(limit) = &spec.limit {
         let (cells, axes) = match limit {
             LimitSpec::Grid { cells, c: Some(_), .. } => (*cells as u128, 2),
@@ -507,9 +534,12 @@ fn point_needs(spec: &ScenarioSpec, base_dir: &Path, plugin_dim: Option<usize>, 
             Some((rows, rows_factor)) => (*rows, Some(rows_factor.clone())),
             None => (1, None),
         },
+        DynamicsSpec::GradientFlow { .. } => (1, None),
     };
     let chunk = batch.max(CHUNK);
-    let mut per_replica = vec![Need::words(params.saturating_mul(3), model_factors())];
+    // Gradient flow's integrator holds seven stages, a trial state and a second network for its objective.
+    let copies = if matches!(spec.dynamics, DynamicsSpec::GradientFlow { .. }) { 12 } else { 3 };
+    let mut per_replica = vec![Need::words(params.saturating_mul(copies), model_factors())];
     let scratch = chunk.saturating_mul(hidden.saturating_mul(3).saturating_add(d.saturating_mul(2)).saturating_add(9));
     per_replica.push(Need::words(scratch, batch_factor.into_iter().chain(model_factors()).collect()));
     let samples = spec

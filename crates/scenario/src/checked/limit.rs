@@ -49,6 +49,9 @@ pub(super) fn limit_problem(
         DynamicsSpec::FullBatchGd { .. } => {
             return Err(unsupported("full-batch GD on a finite sample has another limit"));
         }
+        DynamicsSpec::GradientFlow { .. } => {
+            return Err(unsupported("gradient flow on a fixed population loss is compared with no solved limit"));
+        }
         _ => (0.0, 0.0),
     };
     let activation = activation(act, "model.activation", ctx)?;

@@ -9,6 +9,7 @@
 pub mod budget;
 mod components;
 mod limit;
+pub(crate) mod population;
 
 use crate::check::{self, Point, model_blocks};
 use crate::error::{Location, ScenarioError};
@@ -17,7 +18,10 @@ use crate::spec::*;
 use components::{ResolveContext, data, model};
 use limit::limit_problem;
 use meanfield_core::{Block, DataDistribution, FaultLog, InitLaw, Observable, Purpose, SgdSettings, StreamKey};
-use meanfield_dynamics::{Averages, Histogram, LayerDependence, Moments, PointPlan, Risk, Schedule, Tagged, Variances};
+use meanfield_dynamics::{
+    Averages, Evaluation, Histogram, LayerDependence, Moments, PointPlan, PopulationRisk, Predictions, Risk, Schedule,
+    Tagged, Variances,
+};
 use meanfield_limit::{Distance, LIMIT_RISK_COLUMN, LimitDistance, LimitProblem};
 use meanfield_models::{Checked, KernelConfig, OneHiddenConfig, TwoHiddenConfig};
 use meanfield_samplers as samplers;
@@ -73,6 +77,8 @@ pub struct CheckedPoint {
     pub observables: Vec<Arc<dyn Observable>>,
     /// Where this point's components (plugins) record failures that they turn into NaN.
     pub faults: Arc<FaultLog>,
+    /// The point's gradient flow, when its dynamics is `GradientFlow`.
+    pub flow: Option<population::Flow>,
 }
 
 /// A point's steps: the horizon, the record steps and the snapshot steps, in steps of its rule.
@@ -415,6 +421,14 @@ fn resolve(
         DynamicsSpec::NoisySgd { step, batch, weight_decay, temperature } => {
             SgdSettings::new(*step, width, *batch, *weight_decay, *temperature)
         }
+        DynamicsSpec::GradientFlow { training, .. } => {
+            // The model's batch is the chunk the training set is passed through it in.
+            let chunk = match training {
+                PopulationSpec::Sample { size } => (*size).min(FLOW_CHUNK),
+                PopulationSpec::ClosedForm => 1,
+            };
+            SgdSettings::new(spec.dynamics.step(), width, chunk, 0.0, 0.0)
+        }
     };
     check_batch(&spec, settings.batch, data.size()).map_err(ResolveError::Invalid)?;
     let model = model(&spec.model, dim, settings.batch, &ctx)?;
@@ -429,8 +443,22 @@ fn resolve(
         EnsembleSpec::Quenched => InitialWeights::Drawn { quenched: true },
         EnsembleSpec::Annealed => InitialWeights::Drawn { quenched: false },
     };
-    let observables = observables(&spec, dim, seed);
-    Ok(CheckedPoint { label, coordinates, seed, spec, data, model, settings, schedule, initial, observables, faults })
+    let observables = observables(&spec, &data, seed, &ctx)?;
+    let flow = population::flow(&spec, &data, seed, &ctx)?;
+    Ok(CheckedPoint {
+        label,
+        coordinates,
+        seed,
+        spec,
+        data,
+        model,
+        settings,
+        schedule,
+        initial,
+        observables,
+        faults,
+        flow,
+    })
 }
 
 /// In epochs a batch visits distinct rows: one larger than the data set would have to repeat rows within a
@@ -512,13 +540,32 @@ fn schedule(spec: &ScenarioSpec, settings: &SgdSettings, width: usize) -> StepSc
 }
 
 /// The observables of a point, checked against its model and data.
-fn observables(spec: &ScenarioSpec, dim: usize, seed: u64) -> Vec<Arc<dyn Observable>> {
+fn observables(
+    spec: &ScenarioSpec,
+    data: &Arc<dyn DataDistribution>,
+    seed: u64,
+    ctx: &ResolveContext<'_>,
+) -> Result<Vec<Arc<dyn Observable>>, ResolveError> {
+    let dim = data.dim();
     let block_names: Vec<String> = model_blocks(spec, Some(dim)).iter().map(|(n, _)| (*n).to_owned()).collect();
     spec.observables
         .iter()
-        .map(|o| -> Arc<dyn Observable> {
-            match o {
+        .map(|o| -> Result<Arc<dyn Observable>, ResolveError> {
+            Ok(match o {
                 ObservableSpec::Risk { samples } => Arc::new(Risk { samples: *samples }),
+                ObservableSpec::PopulationRisk(population) => {
+                    let evaluation =
+                        match population::population_loss(spec, *population, data, seed, Purpose::Evaluation, ctx)? {
+                            population::PopulationLoss::Sample { x, y } => Evaluation::Sample { x, y },
+                            population::PopulationLoss::ClosedForm(problem) => {
+                                Evaluation::ClosedForm(Arc::new(move |params: &[f64]| problem.loss(params)))
+                            }
+                        };
+                    Arc::new(PopulationRisk { evaluation })
+                }
+                ObservableSpec::Predictions { at } => {
+                    Arc::new(Predictions { points: at.iter().flatten().copied().collect(), count: at.len() })
+                }
                 ObservableSpec::Moments => Arc::new(Moments { blocks: block_names.clone() }),
                 ObservableSpec::Variances => Arc::new(Variances { blocks: block_names.clone() }),
                 ObservableSpec::Histogram { of, bins, range } => {
@@ -530,7 +577,10 @@ fn observables(spec: &ScenarioSpec, dim: usize, seed: u64) -> Vec<Arc<dyn Observ
                     let mut rng = StreamKey::shared(seed, Purpose::Features).stream();
                     Arc::new(LayerDependence::new(("w", "c"), (dim, 1), *features, *bandwidths, &mut rng))
                 }
-            }
+            })
         })
         .collect()
 }
+
+/// Samples of gradient flow's training set passed through the model at once.
+const FLOW_CHUNK: usize = 256;
