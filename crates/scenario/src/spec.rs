@@ -12,6 +12,10 @@ use meanfield_models::BuiltinActivation;
 use ron::value::RawValue;
 use serde::{Deserialize, Serialize};
 
+mod batch;
+
+pub use batch::{BatchSpec, LARGEST_BATCH};
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename = "Scenario")]
 pub struct ScenarioSpec {
@@ -645,16 +649,16 @@ pub enum SamplingSpec {
 pub enum DynamicsSpec {
     /// One fresh sample per step.
     OnlineSgd { step: StepRule },
-    /// The average update of `batch` fresh samples per step.
-    MinibatchSgd { step: StepRule, batch: usize },
+    /// The average update of `batch` fresh samples per step (a number, or `Scaled(b0:, exponent:)`).
+    MinibatchSgd { step: StepRule, batch: BatchSpec },
     /// Gradient descent on the whole of a finite data set (`Dataset` or `Sample`, with `sampling: Epochs`):
     /// every step averages the update over all P rows.
     FullBatchGd { step: StepRule },
     /// θ ← (1 − ηλ)θ + η·direction + √(2ητ) g (Mei et al.'s noisy SGD).
     NoisySgd {
         step: StepRule,
-        #[serde(default = "one")]
-        batch: usize,
+        #[serde(default)]
+        batch: BatchSpec,
         #[serde(default)]
         weight_decay: f64,
         #[serde(default)]
@@ -669,6 +673,15 @@ impl DynamicsSpec {
             | DynamicsSpec::MinibatchSgd { step, .. }
             | DynamicsSpec::NoisySgd { step, .. }
             | DynamicsSpec::FullBatchGd { step } => *step,
+        }
+    }
+
+    /// The batch as written: 1 for online SGD, `None` for full-batch GD (its batch is the data's rows).
+    pub fn batch(&self) -> Option<BatchSpec> {
+        match self {
+            DynamicsSpec::OnlineSgd { .. } => Some(BatchSpec::Fixed(1)),
+            DynamicsSpec::MinibatchSgd { batch, .. } | DynamicsSpec::NoisySgd { batch, .. } => Some(*batch),
+            DynamicsSpec::FullBatchGd { .. } => None,
         }
     }
 }

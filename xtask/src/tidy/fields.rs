@@ -47,6 +47,16 @@ fn scenario_schema() -> Result<(String, Registry), Vec<String>> {
     // sample lets the tracer pass through; its container, `$ron::private::RawValue`, has no fields or
     // variants, and `check` skips it like every serde-private (`$…`) name.
     schema.sample(&PluginParams::default());
+    // A batch is a number or `Scaled(b0:, exponent:)`, read with `deserialize_any`, which a tracer cannot
+    // follow: the dynamics are traced from serialized samples instead (a batch in its `Scaled` form, whose
+    // struct variant names its fields). Every variant has one, since the tracer visits by index (and so
+    // deserializes a batch) any variant it has not seen serialized.
+    let scaled = BatchSpec::Scaled { b0: 8.0, exponent: 1.0 };
+    let step = meanfield_core::StepRule::Fixed(0.1);
+    schema.sample(&DynamicsSpec::OnlineSgd { step });
+    schema.sample(&DynamicsSpec::MinibatchSgd { step, batch: scaled });
+    schema.sample(&DynamicsSpec::FullBatchGd { step });
+    schema.sample(&DynamicsSpec::NoisySgd { step, batch: scaled, weight_decay: 0.0, temperature: 0.0 });
     let root = schema.trace::<ScenarioSpec>();
     schema.trace::<PlotFormat>();
     schema.trace::<EnsembleSpec>();

@@ -2,6 +2,7 @@
 //! points ([`sweep`]). What needs the built data law (the observables against a data file's dimension)
 //! is checked again when the points are resolved (`crate::checked`).
 
+mod dynamics;
 mod output;
 mod sweep;
 
@@ -275,38 +276,7 @@ pub fn validate(spec: &ScenarioSpec) -> Result<(), Invalid> {
         }
     }
     check_data("data", &spec.data)?;
-    let (rule, batch) = match &spec.dynamics {
-        DynamicsSpec::OnlineSgd { step } => (*step, 1),
-        DynamicsSpec::FullBatchGd { step } => {
-            let finite = match &spec.data {
-                DataSpec::Dataset { sampling, .. } | DataSpec::Sample { sampling, .. } => Some(*sampling),
-                _ => None,
-            };
-            match finite {
-                None => {
-                    return Err(invalid(
-                        "dynamics",
-                        "FullBatchGd needs finite data: a Dataset or a Sample(size:, from:)",
-                    ));
-                }
-                Some(SamplingSpec::WithReplacement) => {
-                    return Err(invalid(
-                        "data.sampling",
-                        "FullBatchGd visits every row once per step: use sampling: Epochs",
-                    ));
-                }
-                Some(SamplingSpec::Epochs) => (*step, 1),
-            }
-        }
-        DynamicsSpec::MinibatchSgd { step, batch } => (*step, *batch),
-        DynamicsSpec::NoisySgd { step, batch, weight_decay, temperature } => {
-            non_negative("dynamics.weight_decay", *weight_decay)?;
-            non_negative("dynamics.temperature", *temperature)?;
-            (*step, *batch)
-        }
-    };
-    positive("dynamics.step", rule.value())?;
-    at_least_one("dynamics.batch", batch)?;
+    let rule = dynamics::check_dynamics(spec)?;
     let steps = match spec.horizon {
         Horizon::Time(t) => {
             positive("horizon", t)?;

@@ -411,9 +411,11 @@ fn resolve(
             })?;
             SgdSettings::new(*step, width, rows, 0.0, 0.0)
         }
-        DynamicsSpec::MinibatchSgd { step, batch } => SgdSettings::new(*step, width, *batch, 0.0, 0.0),
+        DynamicsSpec::MinibatchSgd { step, batch } => {
+            SgdSettings::new(*step, width, resolved(*batch, width)?, 0.0, 0.0)
+        }
         DynamicsSpec::NoisySgd { step, batch, weight_decay, temperature } => {
-            SgdSettings::new(*step, width, *batch, *weight_decay, *temperature)
+            SgdSettings::new(*step, width, resolved(*batch, width)?, *weight_decay, *temperature)
         }
     };
     check_batch(&spec, settings.batch, data.size()).map_err(ResolveError::Invalid)?;
@@ -431,6 +433,14 @@ fn resolve(
     };
     let observables = observables(&spec, dim, seed);
     Ok(CheckedPoint { label, coordinates, seed, spec, data, model, settings, schedule, initial, observables, faults })
+}
+
+/// The batch at the point's width (`check::validate` refused the rules that give none; this says so again
+/// rather than assume it).
+fn resolved(batch: BatchSpec, width: usize) -> Result<usize, ResolveError> {
+    batch
+        .at_width(width)
+        .map_err(|message| ResolveError::Invalid(check::Invalid { path: "dynamics.batch".into(), message }))
 }
 
 /// In epochs a batch visits distinct rows: one larger than the data set would have to repeat rows within a
