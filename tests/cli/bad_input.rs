@@ -391,6 +391,14 @@ fn studies_that_lack_what_they_measure() {
     );
     check(&with("study: Chaos(times: [1.0]),"), &["study: Chaos needs a Tagged observable"]);
     check(&with("study: ErrorScaling(times: []),"), &["study.times: is empty"]);
+    check(
+        &with("study: ErrorScaling(times: [1.0], converged_within: 0.0),"),
+        &["study.converged_within: must be positive, got 0"],
+    );
+    check(
+        &with("study: FluctuationScaling(times: [1.0], converged_within: NaN),"),
+        &["study.converged_within: must be positive, got NaN"],
+    );
     let one_width = with("study: ErrorScaling(times: [4.0]),").replace("sweep: (width: [4, 8]),", "");
     check(&one_width, &["sweep.width: a study compares widths: give at least two"]);
     check(

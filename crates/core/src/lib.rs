@@ -33,7 +33,8 @@ pub use fault::FaultLog;
 pub use init::InitLaw;
 pub use model::{Block, Model};
 pub use observable::{
-    DEPENDENCE_COLUMN_PREFIX, Holdout, Observable, ObservationContext, Statistic, TAGGED_COLUMN_PREFIX,
+    DEPENDENCE_COLUMN_PREFIX, Holdout, Observable, ObservationContext, PREDICTION_COLUMN_PREFIX, Statistic,
+    TAGGED_COLUMN_PREFIX,
 };
 pub use progress::Progress;
 pub use results::{

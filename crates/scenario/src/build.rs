@@ -4,7 +4,7 @@
 
 use crate::checked::{CheckedPoint, CheckedScenario, InitialWeights, ModelKind};
 use crate::spec::*;
-use meanfield_core::{Dynamics, Model, PointInfo, TAGGED_COLUMN_PREFIX};
+use meanfield_core::{Dynamics, Model, PREDICTION_COLUMN_PREFIX, PointInfo, TAGGED_COLUMN_PREFIX};
 use meanfield_dynamics::{Ensemble, Initializer, ModelBuilder, PointPlan, Sgd};
 use meanfield_ldp::Study;
 use meanfield_limit::LIMIT_RISK_COLUMN;
@@ -93,7 +93,7 @@ pub(crate) fn plan(index: usize, point: &CheckedPoint, replicas: usize) -> Point
 
 /// The study of a scenario, with the columns its quantities read (W1 columns come from the limit).
 pub(crate) fn study(spec: &ScenarioSpec, plans: &[PointPlan]) -> Option<Study> {
-    use meanfield_ldp::{Quantity, Statistic};
+    use meanfield_ldp::{Convergence, Quantity, Statistic};
     let study = spec.study.as_ref()?;
     let columns = plans.first().map(|p| p.columns()).unwrap_or_default();
     let quantity = |statistic, expected_slope| Quantity { statistic, expected_slope };
@@ -115,6 +115,15 @@ pub(crate) fn study(spec: &ScenarioSpec, plans: &[PointPlan]) -> Option<Study> {
         StudySpec::ErrorScaling { column, .. } => {
             ("error_scaling", vec![quantity(Statistic::Mean(column.clone()), -1.0)])
         }
+        StudySpec::FluctuationScaling { column, .. } => {
+            let mut q = vec![quantity(Statistic::StdDev(column.clone()), -1.0)];
+            let predictions: Vec<String> =
+                columns.iter().filter(|c| c.starts_with(PREDICTION_COLUMN_PREFIX)).cloned().collect();
+            if !predictions.is_empty() {
+                q.push(quantity(Statistic::RmsStdDev(predictions), -1.0));
+            }
+            ("fluctuation_scaling", q)
+        }
         StudySpec::Chaos { .. } => {
             let tagged: Vec<&String> = columns.iter().filter(|c| c.starts_with(TAGGED_COLUMN_PREFIX)).take(2).collect();
             let pair = match tagged[..] {
@@ -130,5 +139,6 @@ pub(crate) fn study(spec: &ScenarioSpec, plans: &[PointPlan]) -> Option<Study> {
         times: study.times().to_vec(),
         resamples: study.resamples(),
         level: 0.95,
+        convergence: study.convergence().map(|(column, within)| Convergence { column: column.to_owned(), within }),
     })
 }

@@ -200,13 +200,30 @@ pub enum StudySpec {
         #[serde(default = "default_resamples")]
         resamples: usize,
     },
-    /// The mean of `column` (default the risk) against the width, Rotskoff–Vanden-Eijnden: slope −1.
+    /// The mean of `column` (default the risk) against the width, Rotskoff–Vanden-Eijnden: slope −1. A point
+    /// enters the fit only if that mean changed by less than `converged_within` (relative) over the last half
+    /// of the time window.
     ErrorScaling {
         #[serde(default = "risk_column")]
         column: String,
         times: Vec<f64>,
         #[serde(default = "default_resamples")]
         resamples: usize,
+        #[serde(default = "default_converged_within")]
+        converged_within: f64,
+    },
+    /// The standard deviation across replicas of `column` (default the population risk) and the rms over
+    /// test points of that of the represented function (the `yhat(…)` columns, with a `Predictions`
+    /// observable) against the width, Rotskoff–Vanden-Eijnden: slope −1 for both. Converged points only, as
+    /// for `ErrorScaling`.
+    FluctuationScaling {
+        #[serde(default = "population_risk_column")]
+        column: String,
+        times: Vec<f64>,
+        #[serde(default = "default_resamples")]
+        resamples: usize,
+        #[serde(default = "default_converged_within")]
+        converged_within: f64,
     },
     /// Propagation of chaos: |correlation| across replicas of the two `Tagged` particles, slope −1.
     Chaos {
@@ -222,6 +239,12 @@ fn default_resamples() -> usize {
 fn risk_column() -> String {
     "risk".into()
 }
+fn population_risk_column() -> String {
+    "population_risk".into()
+}
+fn default_converged_within() -> f64 {
+    0.02
+}
 
 impl StudySpec {
     pub fn times(&self) -> &[f64] {
@@ -229,6 +252,7 @@ impl StudySpec {
             StudySpec::Lln { times, .. }
             | StudySpec::Fluctuations { times, .. }
             | StudySpec::ErrorScaling { times, .. }
+            | StudySpec::FluctuationScaling { times, .. }
             | StudySpec::Chaos { times, .. } => times,
         }
     }
@@ -237,7 +261,17 @@ impl StudySpec {
             StudySpec::Lln { resamples, .. }
             | StudySpec::Fluctuations { resamples, .. }
             | StudySpec::ErrorScaling { resamples, .. }
+            | StudySpec::FluctuationScaling { resamples, .. }
             | StudySpec::Chaos { resamples, .. } => *resamples,
+        }
+    }
+
+    /// The convergence criterion (column, relative change) of the studies that have one.
+    pub fn convergence(&self) -> Option<(&str, f64)> {
+        match self {
+            StudySpec::ErrorScaling { column, converged_within, .. }
+            | StudySpec::FluctuationScaling { column, converged_within, .. } => Some((column, *converged_within)),
+            StudySpec::Lln { .. } | StudySpec::Fluctuations { .. } | StudySpec::Chaos { .. } => None,
         }
     }
 }

@@ -413,6 +413,9 @@ fn check_study(spec: &ScenarioSpec, study: &StudySpec) -> Result<(), Invalid> {
     if study.resamples() < 100 {
         return Err(invalid("study.resamples", format!("must be at least 100, got {}", study.resamples())));
     }
+    if let Some((_, within)) = study.convergence() {
+        positive("study.converged_within", within)?;
+    }
     match study {
         StudySpec::Lln { .. } if spec.limit.is_none() => {
             Err(invalid("study", "Lln measures the distance to the limit: give the scenario a `limit`"))
