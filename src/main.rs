@@ -505,12 +505,30 @@ fn print_study(summary: &Summary) {
     let Some(study) = &summary.study else { return };
     println!("{} study: log-log slope against the width, 95% bootstrap interval", study.kind);
     for fit in &study.fits {
-        let slope = fit.slope.map_or("none (a value ≤ 0)".to_owned(), |s| format!("{s:+.3}"));
+        let slope = match (fit.slope, &fit.note) {
+            (Some(s), _) => format!("{s:+.3}"),
+            (None, Some(note)) => format!("none ({note})"),
+            (None, None) => "none".to_owned(),
+        };
         let interval = fit.interval.map_or(String::new(), |(lo, hi)| format!(" [{lo:+.3}, {hi:+.3}]"));
+        let quantity =
+            if fit.group.is_empty() { fit.quantity.clone() } else { format!("{} ({})", fit.quantity, fit.group) };
+        println!("  {quantity:<36} t = {:<8} slope {slope}{interval}   (theory {:+.1})", fit.time, fit.expected_slope);
+    }
+    if let (Some(within), false) = (study.converged_within, study.unconverged.is_empty()) {
         println!(
-            "  {:<36} t = {:<8} slope {slope}{interval}   (theory {:+.1})",
-            fit.quantity, fit.time, fit.expected_slope
+            "  not fitted, not converged (the mean moved by more than {}% over the last half of the time):",
+            within * 100.0
         );
+        for point in &study.unconverged {
+            println!(
+                "    {:<40} t = {:<8} mean {} changed by {:.1}%",
+                point.label,
+                point.time,
+                point.column,
+                point.change * 100.0
+            );
+        }
     }
 }
 

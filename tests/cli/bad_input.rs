@@ -391,6 +391,14 @@ fn studies_that_lack_what_they_measure() {
     );
     check(&with("study: Chaos(times: [1.0]),"), &["study: Chaos needs a Tagged observable"]);
     check(&with("study: ErrorScaling(times: []),"), &["study.times: is empty"]);
+    check(
+        &with("study: ErrorScaling(times: [1.0], converged_within: 0.0),"),
+        &["study.converged_within: must be positive, got 0"],
+    );
+    check(
+        &with("study: FluctuationScaling(times: [1.0], converged_within: NaN),"),
+        &["study.converged_within: must be positive, got NaN"],
+    );
     let one_width = with("study: ErrorScaling(times: [4.0]),").replace("sweep: (width: [4, 8]),", "");
     check(&one_width, &["sweep.width: a study compares widths: give at least two"]);
     check(
@@ -509,6 +517,69 @@ fn values_that_would_be_silently_wrong_are_refused() {
             epochs.replace("OnlineSgd(step: Fixed(0.05))", "MinibatchSgd(step: Fixed(0.05), batch: 11)"),
             &["dynamics.batch: 11 is larger than the data set's 10 rows"],
         ),
+        // Step and batch rules scaled with the width: their values, and what they give at the point's width
+        // (8 here; the sweep point is named where a sweep sets it).
+        (
+            vary("Fixed(0.05)", "Scaled(eta0: -0.5, exponent: -1.0)"),
+            &["dynamics.step.eta0: must be positive, got -0.5", "13 |     dynamics: OnlineSgd(step: Scaled(eta0: -0.5"],
+        ),
+        (vary("Fixed(0.05)", "Scaled(eta0: 0.5, exponent: NaN)"), &["dynamics.step.exponent: must be finite, got NaN"]),
+        (
+            vary("Fixed(0.05)", "Scaled(eta0: 0.5, exponent: -400.0)"),
+            &["dynamics.step: Scaled(eta0: 0.5, exponent: -400) gives a step of 0 at width 8"],
+        ),
+        (
+            vary(
+                "OnlineSgd(step: Fixed(0.05))",
+                "MinibatchSgd(step: Fixed(0.05), batch: Scaled(b0: 0, exponent: 1.0))",
+            ),
+            &["dynamics.batch.b0: must be positive, got 0"],
+        ),
+        (
+            vary(
+                "OnlineSgd(step: Fixed(0.05))",
+                "MinibatchSgd(step: Fixed(0.05), batch: Scaled(b0: NaN, exponent: 1.0))",
+            ),
+            &["dynamics.batch.b0: must be positive, got NaN"],
+        ),
+        (
+            vary("OnlineSgd(step: Fixed(0.05))", "NoisySgd(step: Fixed(0.05), batch: Scaled(b0: 8, exponent: inf))"),
+            &["dynamics.batch.exponent: must be finite, got inf"],
+        ),
+        (
+            vary(
+                "OnlineSgd(step: Fixed(0.05))",
+                "MinibatchSgd(step: Fixed(0.05), batch: Scaled(b0: 8, exponent: 30.0))",
+            ),
+            &[
+                "dynamics.batch: Scaled(b0: 8, exponent: 30) gives a batch of 9.903520314283042e27 at width 8, more than 2^53",
+            ],
+        ),
+        (
+            after_observables("sweep: (width: [2, 8], fields: [(\"dynamics.batch.exponent\", [1.0, 60.0])]),").replace(
+                "OnlineSgd(step: Fixed(0.05))",
+                "MinibatchSgd(step: Fixed(0.05), batch: Scaled(b0: 8, exponent: 1.0))",
+            ),
+            &[
+                "dynamics.batch: Scaled(b0: 8, exponent: 60) gives a batch of 9.223372036854776e18 at width 2",
+                "(in sweep point 'width=2,dynamics.batch.exponent=60')",
+            ],
+        ),
+        (
+            epochs.replace(
+                "OnlineSgd(step: Fixed(0.05))",
+                "MinibatchSgd(step: Fixed(0.05), batch: Scaled(b0: 1.5, exponent: 1.0))",
+            ),
+            &["dynamics.batch: 12 is larger than the data set's 10 rows"],
+        ),
+        (
+            vary("OnlineSgd(step: Fixed(0.05))", "MinibatchSgd(step: Fixed(0.05), batch: Scaled(b0: 8))"),
+            &["`exponent`"],
+        ),
+        (
+            vary("OnlineSgd(step: Fixed(0.05))", "MinibatchSgd(step: Fixed(0.05), batch: -3)"),
+            &["a whole number of samples (`batch: 32`) or `Scaled(b0: 8, exponent: 1.0)`"],
+        ),
         // Sizes far past any use, which the analyses after the run would allocate.
         (
             after_observables(r#"ldp: (column: "risk", time: 1.0, resamples: 1000000000000),"#),
@@ -541,6 +612,13 @@ fn values_that_would_be_silently_wrong_are_refused() {
     for (name, ok) in [
         ("horizon", after_observables("outputs: (snapshots: (times: [10.0], replicas: 2)),")),
         ("rows", epochs.replace("OnlineSgd(step: Fixed(0.05))", "MinibatchSgd(step: Fixed(0.05), batch: 10)")),
+        (
+            "scaled rows",
+            epochs.replace(
+                "OnlineSgd(step: Fixed(0.05))",
+                "MinibatchSgd(step: Fixed(0.05), batch: Scaled(b0: 1.25, exponent: 1.0))",
+            ),
+        ),
     ] {
         std::fs::write(dir.path().join(format!("{name}.ron")), ok.replace("{OUT}", "out")).unwrap();
         let out = meanfield(&["check", &format!("{name}.ron")], dir.path());

@@ -159,6 +159,15 @@ fn cases() -> Vec<Case> {
             &["model.width: a width of 1e12 needs", "this process may use"],
         ),
         scenario_case(
+            "a batch scaled with the width beyond the memory",
+            &[(
+                "OnlineSgd(step: Fixed(0.05))",
+                "MinibatchSgd(step: Fixed(0.05), batch: Scaled(b0: 1, exponent: 16.0))",
+            )],
+            refused,
+            &["dynamics.batch: a batch of 2.8e14 needs", "this process may use"],
+        ),
+        scenario_case(
             "risk samples beyond the memory",
             &[("Risk(samples: 100)", "Risk(samples: 1000000000000)")],
             refused,

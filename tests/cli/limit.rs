@@ -57,7 +57,7 @@ fn lln_distance_to_the_grid_limit_falls_like_one_over_root_n() {
     let csv = std::fs::read_to_string(dir.path().join("study.csv")).unwrap();
     assert!(
         csv.starts_with(
-            "quantity,time,width,replicas,value,standard_error,study_time,slope,slope_low,slope_high,expected_slope\n"
+            "quantity,group,time,width,replicas,value,standard_error,converged,study_time,slope,slope_low,slope_high,expected_slope\n"
         ),
         "{csv}"
     );

@@ -178,3 +178,29 @@ fn every_scenario_file_checks() {
         }
     }
 }
+
+/// A step scaled as η = 0.4·N^(−1) and a batch as B = round(N/4): every width runs to the same physical
+/// time T = 1 (steps = T/η = 2.5·N: 20 at N = 8, 160 at N = 64), with its own η and B.
+#[test]
+fn scaled_step_and_batch_run_every_width_to_the_same_time() {
+    let text = common::SMALL
+        .replace("{OUT}", "out")
+        .replace(
+            "OnlineSgd(step: Fixed(0.05))",
+            "MinibatchSgd(step: Scaled(eta0: 0.4, exponent: -1.0), batch: Scaled(b0: 0.25, exponent: 1.0))",
+        )
+        .replace("horizon: Steps(200)", "horizon: Time(1.0)")
+        .replace("record: Every(2.0)", "record: Every(0.25),\n    sweep: (width: [8, 64])");
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = CheckedScenario::from_text(&text, "scaled.ron", dir.path()).unwrap();
+    let report = run(&scenario, 2, dir.path());
+    let infos: Vec<_> = report.summary.points.iter().map(|p| &p.info).collect();
+    let got: Vec<_> = infos.iter().map(|i| (i.width, i.steps, i.step_size, i.final_time)).collect();
+    assert_eq!(got, [(8, 20, 0.05, 1.0), (64, 160, 0.00625, 1.0)]);
+    assert!(infos[0].dynamics.contains("batch=2,"), "{}", infos[0].dynamics);
+    assert!(infos[1].dynamics.contains("batch=16,"), "{}", infos[1].dynamics);
+    for point in &report.summary.points {
+        let risk = point.risk.as_ref().unwrap();
+        assert_eq!(risk.time, [0.0, 0.25, 0.5, 0.75, 1.0], "{}", point.info.label);
+    }
+}

@@ -34,3 +34,38 @@ fn scaled_variance_levels_off() {
     eprintln!("{late:?}");
     assert!(late.slope.unwrap().abs() < 0.4, "{late:?}");
 }
+
+/// The small scenario's risk still falls over the last half of its 10 time units at every width: the
+/// error-scaling study lists every point as not converged (in the summary and on the console), fits none,
+/// and says why; with the criterion relaxed to 100% they converge and are fitted.
+#[test]
+fn unconverged_points_are_listed_not_fitted() {
+    let dir = tempfile::tempdir().unwrap();
+    let study = |within: &str| {
+        crate::common::SMALL.replace("{OUT}", "out").replace(
+            "observables: [Risk(samples: 100), Moments],",
+            &format!(
+                "observables: [Risk(samples: 100), Moments],\n    study: ErrorScaling(times: [10.0]{within}),\n    \
+                 sweep: (width: [4, 8]),"
+            ),
+        )
+    };
+    std::fs::write(dir.path().join("strict.ron"), study("")).unwrap();
+    let out = crate::common::meanfield(&["run", "strict.ron", "--out", "strict"], dir.path());
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stdout.contains("slope none (0 of 2 widths converged: a slope needs two)"), "{}", out.stdout);
+    assert!(out.stdout.contains("not fitted, not converged"), "{}", out.stdout);
+    assert!(out.stdout.contains("width=4") && out.stdout.contains("width=8"), "{}", out.stdout);
+    let summary = meanfield_sinks::summary::read(&dir.path().join("strict/summary.ron")).unwrap();
+    let study_summary = summary.study.unwrap();
+    assert_eq!(study_summary.unconverged.len(), 2, "{study_summary:?}");
+    assert!(study_summary.unconverged.iter().all(|u| u.change >= 0.02), "{study_summary:?}");
+
+    std::fs::write(dir.path().join("relaxed.ron"), study(", converged_within: 1.0")).unwrap();
+    let out = crate::common::meanfield(&["run", "relaxed.ron", "--out", "relaxed"], dir.path());
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let summary = meanfield_sinks::summary::read(&dir.path().join("relaxed/summary.ron")).unwrap();
+    let fit = &summary.study.unwrap().fits[0];
+    assert_eq!(fit.widths_fitted, [4, 8], "{fit:?}");
+    assert!(fit.slope.is_some(), "{fit:?}");
+}

@@ -48,7 +48,8 @@ pub trait Observable: Send + Sync + Debug {
 pub const TAGGED_COLUMN_PREFIX: &str = "tag(";
 /// Columns of the inter-layer dependence observable start with this; the summary finds them by it.
 pub const DEPENDENCE_COLUMN_PREFIX: &str = "dep(";
-/// Columns of the represented function at fixed test points start with this (`yhat(0)`, `yhat(1)`, …).
+/// Columns of the represented function at fixed test points (`yhat(0)`, `yhat(1)`, …) start with this; the
+/// `FluctuationScaling` study finds them by it.
 pub const PREDICTION_COLUMN_PREFIX: &str = "yhat(";
 
 /// A scalar statistic of one particle θ_i.

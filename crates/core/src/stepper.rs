@@ -17,10 +17,13 @@ use std::fmt::Debug;
 /// - `Fixed(η)`: η does not depend on N; physical time is t_k = k·η (Mei et al.).
 /// - `PerNeuron(α)`: η = α/N and t_k = k·η/α = k/N (Sirignano–Spiliopoulos: N·T iterations reach time T,
 ///   neurons and iterations grow together).
+/// - `Scaled { eta0, exponent }`: η = η0·N^exponent and t_k = k·η, so every width runs to the same time
+///   with its own step (Rotskoff–Vanden-Eijnden: SGD noise at the 1/N scale is `exponent: -1.0`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum StepRule {
     Fixed(f64),
     PerNeuron(f64),
+    Scaled { eta0: f64, exponent: f64 },
 }
 
 impl StepRule {
@@ -29,6 +32,7 @@ impl StepRule {
         match self {
             StepRule::Fixed(eta) => eta,
             StepRule::PerNeuron(alpha) => alpha / width as f64,
+            StepRule::Scaled { eta0, exponent } => eta0 * (width as f64).powf(exponent),
         }
     }
 
@@ -37,13 +41,7 @@ impl StepRule {
         match self {
             StepRule::Fixed(eta) => eta,
             StepRule::PerNeuron(_) => 1.0 / width as f64,
-        }
-    }
-
-    /// The number given in the scenario (η or α).
-    pub fn value(self) -> f64 {
-        match self {
-            StepRule::Fixed(v) | StepRule::PerNeuron(v) => v,
+            StepRule::Scaled { .. } => self.step_size(width),
         }
     }
 }

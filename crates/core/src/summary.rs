@@ -75,10 +75,14 @@ pub struct DependenceCurve {
     pub null_level: Vec<f64>,
 }
 
-/// One row of the study table: a quantity at one time and width.
+/// One row of the study table: a quantity at one time and width, in one group of the sweep.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StudyRow {
     pub quantity: String,
+    /// The swept coordinates other than the width and the seed that the row's points share
+    /// (`dynamics.batch.exponent=1`), empty when the sweep has no others.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub group: String,
     /// The time of the records used: the record nearest the requested time.
     pub time: f64,
     pub width: usize,
@@ -86,17 +90,54 @@ pub struct StudyRow {
     pub value: f64,
     /// The bootstrap standard deviation of the value.
     pub standard_error: f64,
+    /// False when no point of this width had converged (see [`StudySummary::unconverged`]): the row is
+    /// shown, from all its points, but not fitted.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub converged: bool,
 }
 
-/// The fitted log-log slope of a quantity at one time.
+fn yes() -> bool {
+    true
+}
+
+fn is_true(v: &bool) -> bool {
+    *v
+}
+
+/// The fitted log-log slope of a quantity at one time, in one group of the sweep.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScalingFit {
     pub quantity: String,
+    /// As [`StudyRow::group`].
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub group: String,
     pub time: f64,
     pub slope: Option<f64>,
     /// The bootstrap percentile interval of the slope.
     pub interval: Option<(f64, f64)>,
     pub expected_slope: f64,
+    /// The widths the fit used: those with two finished replicas, of converged points where the study has a
+    /// convergence criterion.
+    #[serde(default)]
+    pub widths_fitted: Vec<usize>,
+    /// Why there is no slope, when there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// A point left out of a study's fits: the across-replica mean of `column` changed by `change`
+/// (relative, |m(t) − m(t/2)| / |m(t/2)|) between the records nearest t/2 and t, more than the study's
+/// `converged_within`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Unconverged {
+    pub column: String,
+    pub group: String,
+    /// The study time t asked for.
+    pub time: f64,
+    pub width: usize,
+    /// The point's label.
+    pub label: String,
+    pub change: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -104,6 +145,12 @@ pub struct StudySummary {
     pub kind: String,
     pub fits: Vec<ScalingFit>,
     pub rows: Vec<StudyRow>,
+    /// The convergence criterion, for the studies that have one (`ErrorScaling`, `FluctuationScaling`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub converged_within: Option<f64>,
+    /// The points the criterion left out, at each study time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unconverged: Vec<Unconverged>,
 }
 
 /// The large-deviation estimates of a run.
@@ -271,6 +318,9 @@ impl Summary {
             }
             for row in &mut study.rows {
                 (row.value, row.standard_error) = (r(row.value), r(row.standard_error));
+            }
+            for point in &mut study.unconverged {
+                point.change = r(point.change);
             }
         }
         if let Some(ldp) = &mut out.ldp {

@@ -20,7 +20,7 @@ pub use estimate::{
 pub use meanfield_core::summary::{
     Band, Extrapolation, HistogramPoint, LdpPoint, LdpSummary, RateFunction, RatePoint, Reliability,
 };
-pub use study::{Quantity, Statistic, Study, StudyError};
+pub use study::{Convergence, Quantity, Statistic, Study, StudyError};
 pub use summary::summarise_point;
 
 /// The values A_r of one observable over R replicas of a system of N particles, and, when the replicas were

@@ -353,15 +353,24 @@ pub fn study(path: &Path) -> Result<Vec<Figure>, PlotError> {
     );
     let fit =
         [reader.find("slope"), reader.find("slope_low"), reader.find("slope_high"), reader.find("expected_slope")];
+    // Tables written before groups and the convergence criterion have neither column.
+    let (group, converged) = (reader.find("group"), reader.find("converged"));
     let mut groups: Vec<StudyGroup> = Vec::new();
     reader.for_each(|row| {
         let (q, t) = (row.text(quantity), row.number(time)?);
-        if groups.last().is_none_or(|g| g.quantity != q || g.time != t) {
+        let g = group.map_or("", |c| row.text(c));
+        if groups.last().is_none_or(|last| last.quantity != q || last.time != t || last.group != g) {
             let [slope, slope_low, slope_high, expected] = fit.map(|c| c.and_then(|c| row.text(c).parse().ok()));
             let interval = slope_low.zip(slope_high);
-            groups.push(StudyGroup { quantity: q.to_owned(), time: t, rows: Vec::new(), slope, interval, expected });
+            let (quantity, group) = (q.to_owned(), g.to_owned());
+            groups.push(StudyGroup { quantity, group, time: t, rows: Vec::new(), slope, interval, expected });
         }
-        let point = StudyPoint { width: row.number(width)?, value: row.number(value)?, error: row.number(error)? };
+        let point = StudyPoint {
+            width: row.number(width)?,
+            value: row.number(value)?,
+            error: row.number(error)?,
+            converged: converged.is_none_or(|c| row.text(c) != "false"),
+        };
         groups.last_mut().expect("pushed").rows.push(point);
         Ok(())
     })?;
@@ -372,9 +381,11 @@ pub fn study(path: &Path) -> Result<Vec<Figure>, PlotError> {
     Ok(figures)
 }
 
-/// The rows of `study.csv` for one quantity at one time, and the fit the table gives for them.
+/// The rows of `study.csv` for one quantity at one time in one group of the sweep, and the fit the table
+/// gives for them: one series of the quantity's figure.
 struct StudyGroup {
     quantity: String,
+    group: String,
     time: f64,
     rows: Vec<StudyPoint>,
     slope: Option<f64>,
@@ -386,6 +397,8 @@ struct StudyPoint {
     width: f64,
     value: f64,
     error: f64,
+    /// Whether the width entered the fit (a point that had not converged is drawn, not fitted).
+    converged: bool,
 }
 
 fn scaling_figure(quantity: &str, groups: &[StudyGroup]) -> Figure {
@@ -393,27 +406,35 @@ fn scaling_figure(quantity: &str, groups: &[StudyGroup]) -> Figure {
     let mut notes = Vec::new();
     for (series, group) in groups.iter().enumerate() {
         let t = crate::figure::short(group.time);
+        let name = if group.group.is_empty() { format!("t = {t}") } else { format!("{}, t = {t}", group.group) };
         let rows = &group.rows;
         let x: Vec<f64> = rows.iter().map(|r| r.width).collect();
         layers.push(Layer::Points {
             series,
-            label: format!("t = {t}"),
+            label: name.clone(),
             x: x.clone(),
             y: rows.iter().map(|r| r.value).collect(),
             low: rows.iter().map(|r| (r.value - 1.96 * r.error).max(r.value * 1e-3)).collect(),
             high: rows.iter().map(|r| r.value + 1.96 * r.error).collect(),
         });
         // The least-squares line in log-log coordinates passes through the centroid of the points.
+        // Over the fitted (converged) widths only.
+        let fitted: Vec<&StudyPoint> = rows.iter().filter(|r| r.converged).collect();
         let usable: Vec<(f64, f64)> =
-            rows.iter().filter(|r| r.value > 0.0).map(|r| (r.width.ln(), r.value.ln())).collect();
+            fitted.iter().filter(|r| r.value > 0.0).map(|r| (r.width.ln(), r.value.ln())).collect();
         if let (Some(slope), false) = (group.slope, usable.is_empty()) {
             let n = usable.len() as f64;
             let (mx, my) = usable.iter().fold((0.0, 0.0), |(a, b), (x, y)| (a + x / n, b + y / n));
+            let x: Vec<f64> = fitted.iter().map(|r| r.width).collect();
             let y = x.iter().map(|w| (my + slope * (w.ln() - mx)).exp()).collect();
             layers.push(Layer::Line { series, label: String::new(), x, y, dashed: true });
             let interval = group.interval.map_or(String::new(), |(lo, hi)| format!(" [{lo:+.3}, {hi:+.3}]"));
             let theory = group.expected.map_or(String::new(), |e| format!(", theory {e:+.2}"));
-            notes.push(format!("t = {t}: fitted slope {slope:+.3}{interval}{theory}"));
+            notes.push(format!("{name}: fitted slope {slope:+.3}{interval}{theory}"));
+        }
+        let left_out: Vec<String> = rows.iter().filter(|r| !r.converged).map(|r| r.width.to_string()).collect();
+        if !left_out.is_empty() {
+            notes.push(format!("{name}: N = {} had not converged (drawn, not fitted)", left_out.join(", ")));
         }
     }
     notes.push(

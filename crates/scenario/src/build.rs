@@ -5,7 +5,7 @@
 use crate::checked::population::{ClosedFormLoss, Flow, PopulationLoss};
 use crate::checked::{CheckedPoint, CheckedScenario, InitialWeights, ModelKind};
 use crate::spec::*;
-use meanfield_core::{Dynamics, Model, PointInfo, TAGGED_COLUMN_PREFIX};
+use meanfield_core::{Dynamics, Model, PREDICTION_COLUMN_PREFIX, PointInfo, TAGGED_COLUMN_PREFIX};
 use meanfield_dynamics::{
     Ensemble, GradientFlow, Initializer, ModelBuilder, Objective, ObjectiveBuilder, PointPlan, Sgd, TrainingSet,
 };
@@ -139,7 +139,7 @@ fn gradient_flow(flow: &Flow, kind: &ModelKind) -> Arc<dyn Dynamics> {
 
 /// The study of a scenario, with the columns its quantities read (W1 columns come from the limit).
 pub(crate) fn study(spec: &ScenarioSpec, plans: &[PointPlan]) -> Option<Study> {
-    use meanfield_ldp::{Quantity, Statistic};
+    use meanfield_ldp::{Convergence, Quantity, Statistic};
     let study = spec.study.as_ref()?;
     let columns = plans.first().map(|p| p.columns()).unwrap_or_default();
     let quantity = |statistic, expected_slope| Quantity { statistic, expected_slope };
@@ -161,6 +161,15 @@ pub(crate) fn study(spec: &ScenarioSpec, plans: &[PointPlan]) -> Option<Study> {
         StudySpec::ErrorScaling { column, .. } => {
             ("error_scaling", vec![quantity(Statistic::Mean(column.clone()), -1.0)])
         }
+        StudySpec::FluctuationScaling { column, .. } => {
+            let mut q = vec![quantity(Statistic::StdDev(column.clone()), -1.0)];
+            let predictions: Vec<String> =
+                columns.iter().filter(|c| c.starts_with(PREDICTION_COLUMN_PREFIX)).cloned().collect();
+            if !predictions.is_empty() {
+                q.push(quantity(Statistic::RmsStdDev(predictions), -1.0));
+            }
+            ("fluctuation_scaling", q)
+        }
         StudySpec::Chaos { .. } => {
             let tagged: Vec<&String> = columns.iter().filter(|c| c.starts_with(TAGGED_COLUMN_PREFIX)).take(2).collect();
             let pair = match tagged[..] {
@@ -176,5 +185,6 @@ pub(crate) fn study(spec: &ScenarioSpec, plans: &[PointPlan]) -> Option<Study> {
         times: study.times().to_vec(),
         resamples: study.resamples(),
         level: 0.95,
+        convergence: study.convergence().map(|(column, within)| Convergence { column: column.to_owned(), within }),
     })
 }

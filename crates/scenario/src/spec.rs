@@ -12,6 +12,10 @@ use meanfield_models::BuiltinActivation;
 use ron::value::RawValue;
 use serde::{Deserialize, Serialize};
 
+mod batch;
+
+pub use batch::{BatchSpec, LARGEST_BATCH};
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename = "Scenario")]
 pub struct ScenarioSpec {
@@ -196,13 +200,30 @@ pub enum StudySpec {
         #[serde(default = "default_resamples")]
         resamples: usize,
     },
-    /// The mean of `column` (default the risk) against the width, Rotskoff–Vanden-Eijnden: slope −1.
+    /// The mean of `column` (default the risk) against the width, Rotskoff–Vanden-Eijnden: slope −1. A point
+    /// enters the fit only if that mean changed by less than `converged_within` (relative) over the last half
+    /// of the time window.
     ErrorScaling {
         #[serde(default = "risk_column")]
         column: String,
         times: Vec<f64>,
         #[serde(default = "default_resamples")]
         resamples: usize,
+        #[serde(default = "default_converged_within")]
+        converged_within: f64,
+    },
+    /// The standard deviation across replicas of `column` (default the population risk) and the rms over
+    /// test points of that of the represented function (the `yhat(…)` columns, with a `Predictions`
+    /// observable) against the width, Rotskoff–Vanden-Eijnden: slope −1 for both. Converged points only, as
+    /// for `ErrorScaling`.
+    FluctuationScaling {
+        #[serde(default = "population_risk_column")]
+        column: String,
+        times: Vec<f64>,
+        #[serde(default = "default_resamples")]
+        resamples: usize,
+        #[serde(default = "default_converged_within")]
+        converged_within: f64,
     },
     /// Propagation of chaos: |correlation| across replicas of the two `Tagged` particles, slope −1.
     Chaos {
@@ -218,6 +239,12 @@ fn default_resamples() -> usize {
 fn risk_column() -> String {
     "risk".into()
 }
+fn population_risk_column() -> String {
+    "population_risk".into()
+}
+fn default_converged_within() -> f64 {
+    0.02
+}
 
 impl StudySpec {
     pub fn times(&self) -> &[f64] {
@@ -225,6 +252,7 @@ impl StudySpec {
             StudySpec::Lln { times, .. }
             | StudySpec::Fluctuations { times, .. }
             | StudySpec::ErrorScaling { times, .. }
+            | StudySpec::FluctuationScaling { times, .. }
             | StudySpec::Chaos { times, .. } => times,
         }
     }
@@ -233,7 +261,17 @@ impl StudySpec {
             StudySpec::Lln { resamples, .. }
             | StudySpec::Fluctuations { resamples, .. }
             | StudySpec::ErrorScaling { resamples, .. }
+            | StudySpec::FluctuationScaling { resamples, .. }
             | StudySpec::Chaos { resamples, .. } => *resamples,
+        }
+    }
+
+    /// The convergence criterion (column, relative change) of the studies that have one.
+    pub fn convergence(&self) -> Option<(&str, f64)> {
+        match self {
+            StudySpec::ErrorScaling { column, converged_within, .. }
+            | StudySpec::FluctuationScaling { column, converged_within, .. } => Some((column, *converged_within)),
+            StudySpec::Lln { .. } | StudySpec::Fluctuations { .. } | StudySpec::Chaos { .. } => None,
         }
     }
 }
@@ -645,8 +683,8 @@ pub enum SamplingSpec {
 pub enum DynamicsSpec {
     /// One fresh sample per step.
     OnlineSgd { step: StepRule },
-    /// The average update of `batch` fresh samples per step.
-    MinibatchSgd { step: StepRule, batch: usize },
+    /// The average update of `batch` fresh samples per step (a number, or `Scaled(b0:, exponent:)`).
+    MinibatchSgd { step: StepRule, batch: BatchSpec },
     /// Gradient descent on the whole of a finite data set (`Dataset` or `Sample`, with `sampling: Epochs`):
     /// every step averages the update over all P rows.
     FullBatchGd { step: StepRule },
@@ -663,8 +701,8 @@ pub enum DynamicsSpec {
     /// θ ← (1 − ηλ)θ + η·direction + √(2ητ) g (Mei et al.'s noisy SGD).
     NoisySgd {
         step: StepRule,
-        #[serde(default = "one")]
-        batch: usize,
+        #[serde(default)]
+        batch: BatchSpec,
         #[serde(default)]
         weight_decay: f64,
         #[serde(default)]
@@ -681,6 +719,15 @@ impl DynamicsSpec {
             | DynamicsSpec::NoisySgd { step, .. }
             | DynamicsSpec::FullBatchGd { step } => *step,
             DynamicsSpec::GradientFlow { interval, .. } => StepRule::Fixed(*interval),
+        }
+    }
+
+    /// The batch as written: 1 for online SGD, `None` for full-batch GD (its batch is the data's rows).
+    pub fn batch(&self) -> Option<BatchSpec> {
+        match self {
+            DynamicsSpec::OnlineSgd { .. } => Some(BatchSpec::Fixed(1)),
+            DynamicsSpec::MinibatchSgd { batch, .. } | DynamicsSpec::NoisySgd { batch, .. } => Some(*batch),
+            DynamicsSpec::FullBatchGd { .. } | DynamicsSpec::GradientFlow { .. } => None,
         }
     }
 }

@@ -5,20 +5,23 @@ use meanfield_core::SinkError;
 use meanfield_core::summary::{LdpPoint, LdpSummary, StudySummary};
 use std::path::{Path, PathBuf};
 
-/// Writes the table as CSV, plot-ready: `quantity,time,width,replicas,value,standard_error`, then the
-/// fit the row belongs to, repeated on each of its rows: `study_time` (the time asked for; `time` is
-/// the record nearest it), `slope`, `slope_low`, `slope_high` (empty when there is none) and
-/// `expected_slope`.
+/// Writes the table as CSV, plot-ready: `quantity,group,time,width,replicas,value,standard_error,converged`
+/// (`group` the swept coordinates besides width and seed that the row's points share, empty without
+/// them; `converged` false for a width none of whose points converged, shown but not fitted), then the fit
+/// the row belongs to, repeated on each of its rows: `study_time` (the time asked for; `time` is the
+/// record nearest it), `slope`, `slope_low`, `slope_high` (empty when there is none) and `expected_slope`.
 pub fn write_study_csv(study: &StudySummary, path: &Path) -> Result<PathBuf, SinkError> {
     let io = |source| SinkError::Io { path: path.to_owned(), source };
     let mut csv = csv::Writer::from_writer(Vec::new());
     csv.write_record([
         "quantity",
+        "group",
         "time",
         "width",
         "replicas",
         "value",
         "standard_error",
+        "converged",
         "study_time",
         "slope",
         "slope_low",
@@ -30,17 +33,22 @@ pub fn write_study_csv(study: &StudySummary, path: &Path) -> Result<PathBuf, Sin
     let mut fit = 0;
     let optional = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
     for (i, row) in study.rows.iter().enumerate() {
-        if i > 0 && (row.quantity != study.rows[i - 1].quantity || row.width <= study.rows[i - 1].width) {
-            fit += 1;
+        if i > 0 {
+            let previous = &study.rows[i - 1];
+            if row.quantity != previous.quantity || row.group != previous.group || row.width <= previous.width {
+                fit += 1;
+            }
         }
         let f = study.fits.get(fit);
         csv.write_record([
             row.quantity.clone(),
+            row.group.clone(),
             row.time.to_string(),
             row.width.to_string(),
             row.replicas.to_string(),
             row.value.to_string(),
             row.standard_error.to_string(),
+            row.converged.to_string(),
             optional(f.map(|f| f.time)),
             optional(f.and_then(|f| f.slope)),
             optional(f.and_then(|f| f.interval.map(|i| i.0))),

@@ -47,6 +47,18 @@ fn scenario_schema() -> Result<(String, Registry), Vec<String>> {
     // sample lets the tracer pass through; its container, `$ron::private::RawValue`, has no fields or
     // variants, and `check` skips it like every serde-private (`$…`) name.
     schema.sample(&PluginParams::default());
+    // A batch is a number or `Scaled(b0:, exponent:)`, read with `deserialize_any`, which a tracer cannot
+    // follow: the dynamics are traced from serialized samples instead (a batch in its `Scaled` form, whose
+    // struct variant names its fields). Every variant has one, since the tracer visits by index (and so
+    // deserializes a batch) any variant it has not seen serialized.
+    let scaled = BatchSpec::Scaled { b0: 8.0, exponent: 1.0, reference: 1.0 };
+    let step = meanfield_core::StepRule::Fixed(0.1);
+    schema.sample(&DynamicsSpec::OnlineSgd { step });
+    schema.sample(&DynamicsSpec::MinibatchSgd { step, batch: scaled });
+    schema.sample(&DynamicsSpec::FullBatchGd { step });
+    schema.sample(&DynamicsSpec::NoisySgd { step, batch: scaled, weight_decay: 0.0, temperature: 0.0 });
+    let training = PopulationSpec::Sample { size: 10 };
+    schema.sample(&DynamicsSpec::GradientFlow { training, interval: 1.0, tolerance: 1e-8 });
     let root = schema.trace::<ScenarioSpec>();
     schema.trace::<PlotFormat>();
     schema.trace::<EnsembleSpec>();
@@ -71,6 +83,7 @@ fn scenario_schema() -> Result<(String, Registry), Vec<String>> {
     schema.trace::<Horizon>();
     schema.trace::<RecordSpec>();
     schema.trace::<ObservableSpec>();
+    schema.trace::<PopulationSpec>();
     // The enums of other crates, named by a field of the spec that holds them (so that this list does not
     // depend on which crate defines them).
     schema.trace_field(|d: &DynamicsSpec| match d {

@@ -2,6 +2,7 @@
 //! points ([`sweep`]). What needs the built data law (the observables against a data file's dimension)
 //! is checked again when the points are resolved (`crate::checked`).
 
+mod dynamics;
 mod output;
 mod sweep;
 
@@ -275,42 +276,7 @@ pub fn validate(spec: &ScenarioSpec) -> Result<(), Invalid> {
         }
     }
     check_data("data", &spec.data)?;
-    let (rule, batch) = match &spec.dynamics {
-        DynamicsSpec::OnlineSgd { step } => (*step, 1),
-        DynamicsSpec::FullBatchGd { step } => {
-            let finite = match &spec.data {
-                DataSpec::Dataset { sampling, .. } | DataSpec::Sample { sampling, .. } => Some(*sampling),
-                _ => None,
-            };
-            match finite {
-                None => {
-                    return Err(invalid(
-                        "dynamics",
-                        "FullBatchGd needs finite data: a Dataset or a Sample(size:, from:)",
-                    ));
-                }
-                Some(SamplingSpec::WithReplacement) => {
-                    return Err(invalid(
-                        "data.sampling",
-                        "FullBatchGd visits every row once per step: use sampling: Epochs",
-                    ));
-                }
-                Some(SamplingSpec::Epochs) => (*step, 1),
-            }
-        }
-        DynamicsSpec::MinibatchSgd { step, batch } => (*step, *batch),
-        DynamicsSpec::NoisySgd { step, batch, weight_decay, temperature } => {
-            non_negative("dynamics.weight_decay", *weight_decay)?;
-            non_negative("dynamics.temperature", *temperature)?;
-            (*step, *batch)
-        }
-        DynamicsSpec::GradientFlow { .. } => {
-            crate::checked::population::check_flow(spec)?;
-            (spec.dynamics.step(), 1)
-        }
-    };
-    positive("dynamics.step", rule.value())?;
-    at_least_one("dynamics.batch", batch)?;
+    let rule = dynamics::check_dynamics(spec)?;
     let steps = match spec.horizon {
         Horizon::Time(t) => {
             positive("horizon", t)?;
@@ -447,6 +413,9 @@ fn check_study(spec: &ScenarioSpec, study: &StudySpec) -> Result<(), Invalid> {
     if study.resamples() < 100 {
         return Err(invalid("study.resamples", format!("must be at least 100, got {}", study.resamples())));
     }
+    if let Some((_, within)) = study.convergence() {
+        positive("study.converged_within", within)?;
+    }
     match study {
         StudySpec::Lln { .. } if spec.limit.is_none() => {
             Err(invalid("study", "Lln measures the distance to the limit: give the scenario a `limit`"))
@@ -531,31 +500,6 @@ fn check_function(path: &str, function: Function) -> Result<(), Invalid> {
     }
 }
 
-/// The largest number of test points of `Predictions` (each is a column of timeseries.csv).
-const MAX_PREDICTION_POINTS: usize = 10_000;
-
-/// `Predictions(at: …)`: some points, each of the data's dimension (once known), every value finite.
-fn check_prediction_points(at: &[Vec<f64>], dim: Option<usize>) -> Result<(), Invalid> {
-    if at.is_empty() || at.len() > MAX_PREDICTION_POINTS {
-        return Err(invalid(
-            "observables.at",
-            format!("needs between 1 and {MAX_PREDICTION_POINTS} points, got {}", at.len()),
-        ));
-    }
-    for (k, point) in at.iter().enumerate() {
-        if let Some(d) = dim.filter(|d| *d != point.len()) {
-            return Err(invalid(
-                "observables.at",
-                format!("point {k} has {} coordinates; the inputs have {d}", point.len()),
-            ));
-        }
-        if point.is_empty() || point.iter().any(|v| !v.is_finite()) {
-            return Err(invalid("observables.at", format!("point {k} must be a non-empty list of finite numbers")));
-        }
-    }
-    Ok(())
-}
-
 /// Checks the observables against the model's blocks (called again once a data file's dimension is known).
 pub(crate) fn validate_observables(spec: &ScenarioSpec, dim: Option<usize>) -> Result<(), Invalid> {
     if spec.observables.is_empty() {
@@ -581,7 +525,7 @@ pub(crate) fn validate_observables(spec: &ScenarioSpec, dim: Option<usize>) -> R
             ObservableSpec::PopulationRisk(population) => {
                 crate::checked::population::check_population(spec, *population, "observables")?
             }
-            ObservableSpec::Predictions { at } => check_prediction_points(at, dim)?,
+            ObservableSpec::Predictions { at } => crate::checked::population::check_prediction_points(at, dim)?,
             ObservableSpec::Moments | ObservableSpec::Variances => {}
             ObservableSpec::Histogram { of, bins, range } => {
                 at_least_one("observables.bins", *bins)?;

@@ -340,6 +340,42 @@ mod tests {
         assert_eq!(points[0].seed, 7, "a seed set by a field sweep is kept");
     }
 
+    /// The exponents of a scaled step and batch are fields inside a variant: a sweep reaches them by the
+    /// short path or the one that names the variant (one field either way), and the label names them.
+    #[test]
+    fn scaled_rules_are_swept_through_their_variant() {
+        let scaled = |sweep: &str| {
+            let text = format!(
+                r#"Scenario(name: "t", seed: 5,
+                    model: OneHidden(width: 4, activation: Tanh, c: Trained(Constant(1.0)), w: Trained(Constant(0.0))),
+                    data: IsotropicGaussians(dim: 2, delta: 0.5),
+                    dynamics: MinibatchSgd(step: Scaled(eta0: 0.5, exponent: -1.0), batch: Scaled(b0: 8, exponent: 1.0)),
+                    horizon: Steps(1), sweep: {sweep})"#
+            );
+            expand(&crate::parse::parse(&text, "t").unwrap())
+        };
+        let points = scaled(r#"(width: [2], fields: [("dynamics.batch.exponent", [0.0, 1.0]), ("dynamics.step.Scaled.exponent", [-0.5])])"#)
+            .unwrap();
+        let labels: Vec<&str> = points.iter().map(|p| p.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "width=2,dynamics.batch.exponent=0,dynamics.step.Scaled.exponent=-0.5",
+                "width=2,dynamics.batch.exponent=1,dynamics.step.Scaled.exponent=-0.5"
+            ]
+        );
+        let DynamicsSpec::MinibatchSgd { step, batch } = points[1].spec.dynamics else { panic!("minibatch") };
+        assert_eq!(step, StepRule::Scaled { eta0: 0.5, exponent: -0.5 });
+        assert_eq!(batch, BatchSpec::Scaled { b0: 8.0, exponent: 1.0, reference: 1.0 });
+        assert_eq!(batch.at_width(points[1].spec.model.step_width()), Ok(16));
+        let err =
+            scaled(r#"(fields: [("dynamics.batch.exponent", [1.0]), ("dynamics.batch.Scaled.exponent", [2.0])])"#)
+                .unwrap_err();
+        assert!(err.message.contains("is listed twice"), "{}", err.message);
+        let err = scaled(r#"(fields: [("dynamics.batch", [4])])"#).unwrap_err();
+        assert!(err.message.contains("'dynamics.batch' is not a number"), "{}", err.message);
+    }
+
     #[test]
     fn sweeps_that_would_be_silently_wrong_are_refused() {
         let check = |sweep: &str, path: &str, message: &str| {

@@ -527,7 +527,8 @@ fn point_needs(spec: &ScenarioSpec, base_dir: &Path, plugin_dim: Option<usize>, 
     let (batch, batch_factor) = match &spec.dynamics {
         DynamicsSpec::OnlineSgd { .. } => (1, None),
         DynamicsSpec::MinibatchSgd { batch, .. } | DynamicsSpec::NoisySgd { batch, .. } => {
-            let b = *batch as u128;
+            // The B of this point's width; `worst_points` left out the points whose rule gives none.
+            let b = batch.at_width(width).unwrap_or(1) as u128;
             (b, Some(factor("dynamics.batch", b, 100, format!("a batch of {}", count(b)), false)))
         }
         DynamicsSpec::FullBatchGd { .. } => match &data.rows {

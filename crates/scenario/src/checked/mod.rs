@@ -417,9 +417,11 @@ fn resolve(
             })?;
             SgdSettings::new(*step, width, rows, 0.0, 0.0)
         }
-        DynamicsSpec::MinibatchSgd { step, batch } => SgdSettings::new(*step, width, *batch, 0.0, 0.0),
+        DynamicsSpec::MinibatchSgd { step, batch } => {
+            SgdSettings::new(*step, width, resolved(*batch, width)?, 0.0, 0.0)
+        }
         DynamicsSpec::NoisySgd { step, batch, weight_decay, temperature } => {
-            SgdSettings::new(*step, width, *batch, *weight_decay, *temperature)
+            SgdSettings::new(*step, width, resolved(*batch, width)?, *weight_decay, *temperature)
         }
         DynamicsSpec::GradientFlow { training, .. } => {
             // The model's batch is the chunk the training set is passed through it in.
@@ -459,6 +461,14 @@ fn resolve(
         faults,
         flow,
     })
+}
+
+/// The batch at the point's width (`check::validate` refused the rules that give none; this says so again
+/// rather than assume it).
+fn resolved(batch: BatchSpec, width: usize) -> Result<usize, ResolveError> {
+    batch
+        .at_width(width)
+        .map_err(|message| ResolveError::Invalid(check::Invalid { path: "dynamics.batch".into(), message }))
 }
 
 /// In epochs a batch visits distinct rows: one larger than the data set would have to repeat rows within a

@@ -151,3 +151,28 @@ pub(crate) fn check_flow(spec: &ScenarioSpec) -> Result<(), Invalid> {
     }
     check_population(spec, training, "dynamics.training")
 }
+
+/// The largest number of test points of `Predictions` (each is a column of timeseries.csv).
+const MAX_PREDICTION_POINTS: usize = 10_000;
+
+/// `Predictions(at: …)`: some points, each of the data's dimension (once known), every value finite.
+pub(crate) fn check_prediction_points(at: &[Vec<f64>], dim: Option<usize>) -> Result<(), Invalid> {
+    if at.is_empty() || at.len() > MAX_PREDICTION_POINTS {
+        return Err(check::invalid(
+            "observables.at",
+            format!("needs between 1 and {MAX_PREDICTION_POINTS} points, got {}", at.len()),
+        ));
+    }
+    for (k, point) in at.iter().enumerate() {
+        if let Some(d) = dim.filter(|d| *d != point.len()) {
+            return Err(check::invalid(
+                "observables.at",
+                format!("point {k} has {} coordinates; the inputs have {d}", point.len()),
+            ));
+        }
+        if point.is_empty() || point.iter().any(|v| !v.is_finite()) {
+            return Err(check::invalid("observables.at", format!("point {k} must be a non-empty list of finite numbers")));
+        }
+    }
+    Ok(())
+}

@@ -118,6 +118,33 @@ fn the_need_grows_with_every_size() {
     }
 }
 
+/// A batch scaled with the width is counted at each point's width: 8·N² is 512 at N = 8, harmless, and
+/// 8e10 at N = 10^5, which dominates and is named; the same rule at N = 8 alone is not.
+#[test]
+fn a_scaled_batch_is_counted_at_each_width() {
+    let dynamics =
+        ("OnlineSgd(step: Fixed(0.1))", "MinibatchSgd(step: Fixed(0.1), batch: Scaled(b0: 8, exponent: 2.0))");
+    let wide = scenario(&[dynamics, ("horizon: Steps(100)", "horizon: Steps(100), sweep: (width: [8, 100000])")]);
+    let estimate = estimate(&wide, Path::new("."));
+    assert_eq!((estimate.field.as_str(), estimate.what.as_str()), ("dynamics.batch", "a batch of 8e10 needs"));
+    let narrow = scenario(&[dynamics, ("width: 32", "width: 8")]);
+    let small = estimate_at(&narrow, Path::new("."), None).bytes.0;
+    let plain = |b: &str| {
+        let dynamics = format!("MinibatchSgd(step: Fixed(0.1), batch: {b})");
+        estimate_at(
+            &scenario(&[("OnlineSgd(step: Fixed(0.1))", &dynamics), ("width: 32", "width: 8")]),
+            Path::new("."),
+            None,
+        )
+        .bytes
+        .0
+    };
+    // B = 512 at N = 8 either way: the two differ only by the copies of the scenario's text each point
+    // holds (`Scaled(b0: 8.0, exponent: 2.0)` is longer than `512`), while a batch of 1024 is 100 kB more.
+    assert!(small.abs_diff(plain("512")) < 1024, "{small} against {}", plain("512"));
+    assert!(plain("1024") > small + 50_000, "{} against {small}", plain("1024"));
+}
+
 #[test]
 fn the_estimate_is_made_again_once_a_plugins_data_dimension_is_known() {
     let plugin = scenario(&[(
