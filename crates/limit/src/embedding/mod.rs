@@ -117,7 +117,7 @@ pub struct EmbeddingProblem {
 }
 
 /// The discretised noise u0 − m of u's marginal: this many quantiles of its law per (ω1, ω2) node.
-const U_QUANTILES: usize = 16;
+const U_QUANTILES: usize = 32;
 
 /// Steps of the integrator after which a solve is given up.
 const MAX_STEPS: u64 = 200_000;

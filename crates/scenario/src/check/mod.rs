@@ -176,6 +176,23 @@ fn check_data(p: &str, data: &DataSpec) -> Result<(), Invalid> {
                     check_activation(&format!("{p}.teacher.link"), link)?;
                     check_init(&format!("{p}.teacher.w"), w)?;
                 }
+                TeacherSpec::Linear { coefficients } => {
+                    if coefficients.len() != *dim {
+                        return Err(invalid(
+                            &format!("{p}.teacher.coefficients"),
+                            format!(
+                                "Linear needs one coefficient per input coordinate ({dim}), got {}",
+                                coefficients.len()
+                            ),
+                        ));
+                    }
+                    if !coefficients.iter().all(|c| c.is_finite()) {
+                        return Err(invalid(
+                            &format!("{p}.teacher.coefficients"),
+                            "Linear coefficients must be finite",
+                        ));
+                    }
+                }
                 TeacherSpec::ThreeSpin => {
                     if *dim > 200 {
                         return Err(invalid(
@@ -480,6 +497,21 @@ fn check_limit(limit: &LimitSpec) -> Result<(), Invalid> {
             positive("limit.max", max)?;
             cells
         }
+        LimitSpec::Embedding { nodes, c_nodes, data_points, tolerance } => {
+            for (path, value, low, high) in [
+                ("limit.nodes", nodes, 8, 1 << 16),
+                ("limit.c_nodes", c_nodes, 2, 1024),
+                ("limit.data_points", data_points, 1, 1 << 20),
+            ] {
+                if !(low..=high).contains(&value) {
+                    return Err(invalid(path, format!("must be between {low} and {high}, got {value}")));
+                }
+            }
+            if !(tolerance > 0.0 && tolerance <= 0.1) {
+                return Err(invalid("limit.tolerance", format!("must be in (0, 0.1], got {tolerance}")));
+            }
+            return Ok(());
+        }
     };
     if !(8..=4096).contains(&cells) {
         return Err(invalid("limit.cells", format!("must be between 8 and 4096, got {cells}")));
@@ -529,7 +561,8 @@ fn check_function(path: &str, function: Function) -> Result<(), Invalid> {
 
 /// Checks the observables against the model's blocks (called again once a data file's dimension is known).
 pub(crate) fn validate_observables(spec: &ScenarioSpec, dim: Option<usize>) -> Result<(), Invalid> {
-    if spec.observables.is_empty() {
+    // An Embedding limit records the risk and the distances itself.
+    if spec.observables.is_empty() && !matches!(spec.limit, Some(LimitSpec::Embedding { .. })) {
         return Err(invalid("observables", "is empty: nothing would be recorded"));
     }
     let blocks = model_blocks(spec, dim);
