@@ -188,7 +188,7 @@ mod tests {
         let curve = |nodes: usize, c_nodes: usize| -> Vec<f64> {
             let text = text
                 .replace("nodes: 1024, c_nodes: 32", &format!("nodes: {nodes}, c_nodes: {c_nodes}"))
-                .replace("width: [32, 64, 128, 256, 512]", "width: [32]");
+                .replace("width: [32, 64, 128, 256, 512]", "width: [32, 64]");
             let checked = CheckedScenario::from_text(&text, "three_layer_limit.ron", Path::new(".")).unwrap();
             let (_, limits) = checked.with_limits(checked.plans()).unwrap();
             limits[0].as_ref().unwrap().risk().to_vec()
