@@ -49,6 +49,9 @@ pub enum Purpose {
     /// The selection of a population-dynamics (cloning) run: which clones are copied. Keyed by the point
     /// and the population (its k and group) in place of the replica.
     Cloning,
+    /// The fixed sample on which an `Embedding` limit takes its data expectation (for data laws that can
+    /// only be sampled), shared like the teacher: the particles' risk uses the same sample.
+    LimitData,
 }
 
 impl Purpose {
@@ -65,6 +68,7 @@ impl Purpose {
             Purpose::Features => "features",
             Purpose::Bootstrap => "bootstrap",
             Purpose::Cloning => "cloning",
+            Purpose::LimitData => "limit-data",
         }
     }
 }

@@ -4,15 +4,18 @@
 //! (c, w) with one-dimensional Gaussian inputs, and Mei et al.'s radial reduction for isotropic data; the
 //! closed-form Gaussian-input kernels of linear, quadratic, ReLU and erf units ([`population`]); distances
 //! between measures ([`distance`]); and the observable that compares the particles with a solved limit
-//! ([`LimitDistance`]).
+//! ([`LimitDistance`]); and, for one and two hidden layers on any data law, the neuronal-embedding ODE on
+//! deterministic nodes ([`embedding`]) with its observable ([`EmbeddingDistance`]).
 
 pub mod distance;
+pub mod embedding;
 pub mod grid;
 mod observable;
 pub mod population;
 pub mod quadrature;
 pub mod unit;
 
+pub use embedding::{DataQuadrature, EmbeddingDistance, EmbeddingProblem, EmbeddingSolution, EntryLaw, Network};
 pub use grid::{Axis, External, FiniteVolume, Grid, Potential, Snapshot, Solution};
 pub use observable::{Distance, LIMIT_RISK_COLUMN, LimitDistance};
 pub use population::KernelUnit;

@@ -22,6 +22,8 @@ pub enum Teacher {
     /// A mixture of 1-D Gaussian densities, f*(x) = Σ_k weight_k (2π var_k)^(−½) exp(−(x − centre_k)²/2var_k),
     /// of the first coordinate of x.
     Mixture { centres: Vec<f64>, variances: Vec<f64>, weights: Vec<f64> },
+    /// f*(x) = b*·x with fixed coefficients b* (one per input coordinate).
+    Linear { coefficients: Vec<f64> },
 }
 
 impl Teacher {
@@ -70,7 +72,7 @@ impl Teacher {
         match self {
             Teacher::Network { a, .. } => a.len(),
             Teacher::ThreeSpin { .. } => SAMPLES * dim.next_multiple_of(Q_BLOCK),
-            Teacher::SingleIndex { .. } | Teacher::Mixture { .. } => 1,
+            Teacher::SingleIndex { .. } | Teacher::Mixture { .. } | Teacher::Linear { .. } => 1,
         }
     }
 
@@ -96,6 +98,7 @@ impl Teacher {
                 act[0]
             }
             Teacher::ThreeSpin { a } => three_spin(a, x, pre),
+            Teacher::Linear { coefficients } => dot(coefficients),
             Teacher::Mixture { centres, variances, weights } => {
                 let t = x[0];
                 centres
@@ -110,8 +113,16 @@ impl Teacher {
         }
     }
 
+    /// f*(x) of one input (allocates its scratch: for setting up, not for streams).
+    pub fn target(&self, x: &[f64]) -> f64 {
+        let len = self.scratch_len(x.len());
+        let (mut pre, mut act) = (vec![0.0; len], vec![0.0; len]);
+        self.eval(x, &mut pre, &mut act)
+    }
+
     fn describe(&self) -> String {
         match self {
+            Teacher::Linear { coefficients } => format!("linear({coefficients:?})"),
             Teacher::Network { a, activation, .. } => format!("network(K={},{})", a.len(), activation.name()),
             Teacher::SingleIndex { link, .. } => format!("single-index({})", link.name()),
             Teacher::ThreeSpin { .. } => "three-spin".to_owned(),

@@ -18,7 +18,7 @@ pub mod spec;
 
 pub use check::Point;
 pub use checked::{
-    CheckedModel, CheckedPoint, CheckedScenario, InitialWeights, ModelKind, PlansWithLimits, StepSchedule,
+    CheckedModel, CheckedPoint, CheckedScenario, InitialWeights, ModelKind, PlansWithLimits, SolvedLimit, StepSchedule,
 };
 pub use error::{Location, ScenarioError};
 pub use run::{RunError, RunOptions, RunReport, run};

@@ -1,11 +1,11 @@
 //! Running a scenario: plans → executor on a thread pool → sinks → manifest.
 
+use crate::checked::SolvedLimit;
 use crate::spec::{LdpMethod, LdpSpec, PlotFormat};
 use crate::{CheckedScenario, ScenarioError};
 use meanfield_core::summary::Summary;
 use meanfield_core::{Checkpoints, Divergence, NoCheckpoints, PointResult, Progress, Purpose, Sink, SinkError};
 use meanfield_dynamics::{Mismatch, PointPlan, Unfinished, run_points_with, run_population};
-use meanfield_limit::LimitSolution;
 pub use meanfield_sinks::RunDir;
 use meanfield_sinks::{
     AtomicFile, CheckpointError, CheckpointHeader, CheckpointStore, CsvTimeSeries, JsonLines, Manifest, RunDirError,
@@ -386,7 +386,7 @@ pub fn resume_command(scenario: &CheckedScenario, dir: &Path) -> String {
 /// Everything a finished run writes but the manifest: the sinks, the analyses and the plots.
 fn write_outputs(
     scenario: &CheckedScenario,
-    (plans, limits): (&[PointPlan], &[Option<Arc<LimitSolution>>]),
+    (plans, limits): (&[PointPlan], &[Option<SolvedLimit>]),
     points: &[PointResult],
     pool: &rayon::ThreadPool,
     dir: &Path,
@@ -452,7 +452,7 @@ fn write_outputs(
 fn write_limit_csv(
     path: &Path,
     plans: &[PointPlan],
-    limits: &[Option<Arc<LimitSolution>>],
+    limits: &[Option<SolvedLimit>],
 ) -> Result<Option<PathBuf>, RunError> {
     if limits.iter().all(Option::is_none) {
         return Ok(None);
@@ -464,11 +464,10 @@ fn write_limit_csv(
         let Some(limit) = limit else { continue };
         for &step in &plan.record_steps {
             // The limit was solved at PDE time k·η of every record step k.
-            let Some(snapshot) = limit.snapshot(step as f64 * plan.info.step_size) else { continue };
+            let Some(densities) = limit.densities(step as f64 * plan.info.step_size) else { continue };
             let time = (step as f64 * plan.info.time_per_step).to_string();
-            for (marginal, density) in limit.marginals.iter().zip(&limit.marginal_densities[snapshot]) {
+            for (statistic, density) in &densities {
                 let total: f64 = density.masses.iter().sum();
-                let statistic = marginal.statistic.label();
                 for (k, mass) in density.masses.iter().enumerate() {
                     let (lo, hi) = (density.edges[k], density.edges[k + 1]);
                     let row = [

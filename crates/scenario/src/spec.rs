@@ -302,6 +302,35 @@ pub enum LimitSpec {
         #[serde(default = "default_distances")]
         distances: Vec<LimitDistanceSpec>,
     },
+    /// The neuronal-embedding ODE (Nguyen–Pham) of a `OneHidden` (mean-field, no bias) or `TwoHidden`
+    /// network on any data law: `nodes` quasi-Monte Carlo nodes for the first layer's initial law (for one
+    /// hidden layer, the particles'), `c_nodes` for c's (two hidden layers), `data_points` for the data
+    /// expectation (moment-matched QMC Gaussian inputs for `TeacherStudent` with Gaussian inputs, a fixed
+    /// sample of the data law otherwise), and the integrator's local `tolerance`. Records the particles'
+    /// `risk` on the same data points, `W1(…)` of every trained layer's marginal and `risk_limit`.
+    Embedding {
+        #[serde(default = "default_nodes")]
+        nodes: usize,
+        #[serde(default = "default_c_nodes")]
+        c_nodes: usize,
+        #[serde(default = "default_data_points")]
+        data_points: usize,
+        #[serde(default = "default_tolerance")]
+        tolerance: f64,
+    },
+}
+
+fn default_nodes() -> usize {
+    1024
+}
+fn default_c_nodes() -> usize {
+    16
+}
+fn default_data_points() -> usize {
+    4096
+}
+fn default_tolerance() -> f64 {
+    1e-8
 }
 
 impl LimitSpec {
@@ -309,6 +338,7 @@ impl LimitSpec {
     pub fn distances(&self) -> &[LimitDistanceSpec] {
         match self {
             LimitSpec::Grid { distances, .. } | LimitSpec::Radial { distances, .. } => distances,
+            LimitSpec::Embedding { .. } => &[LimitDistanceSpec::W1],
         }
     }
 }
@@ -613,6 +643,8 @@ pub enum TeacherSpec {
     ThreeSpin,
     /// f*(x) = Σ_k weight_k N(x; centre_k, variance_k) for 1-D inputs (`dim: 1`); the defaults are the
     /// RBF-particle example: centres −2, 0, 2, variances 0.5, 1, 0.5, weights 1, −2, 1.
+    /// f*(x) = b*·x with the given coefficients b* (as many as `dim`), fixed rather than drawn.
+    Linear { coefficients: Vec<f64> },
     Mixture {
         #[serde(default = "mixture_centres")]
         centres: Vec<f64>,

@@ -3,6 +3,7 @@
 //! is checked again when the points are resolved (`crate::checked`).
 
 mod dynamics;
+mod limit;
 mod output;
 mod sweep;
 
@@ -177,6 +178,23 @@ fn check_data(p: &str, data: &DataSpec) -> Result<(), Invalid> {
                     check_activation(&format!("{p}.teacher.link"), link)?;
                     check_init(&format!("{p}.teacher.w"), w)?;
                 }
+                TeacherSpec::Linear { coefficients } => {
+                    if coefficients.len() != *dim {
+                        return Err(invalid(
+                            &format!("{p}.teacher.coefficients"),
+                            format!(
+                                "Linear needs one coefficient per input coordinate ({dim}), got {}",
+                                coefficients.len()
+                            ),
+                        ));
+                    }
+                    if !coefficients.iter().all(|c| c.is_finite()) {
+                        return Err(invalid(
+                            &format!("{p}.teacher.coefficients"),
+                            "Linear coefficients must be finite",
+                        ));
+                    }
+                }
                 TeacherSpec::ThreeSpin => {
                     if *dim > 200 {
                         return Err(invalid(
@@ -295,7 +313,7 @@ pub fn validate(spec: &ScenarioSpec) -> Result<(), Invalid> {
         RecordSpec::LogSpaced(_) => {}
     }
     if let Some(limit) = &spec.limit {
-        check_limit(limit)?;
+        limit::check_limit(limit)?;
     }
     if let Some(study) = &spec.study {
         check_study(spec, study)?;
@@ -432,55 +450,6 @@ fn check_study(spec: &ScenarioSpec, study: &StudySpec) -> Result<(), Invalid> {
     }
 }
 
-/// The values of a `limit` section (whether it fits the model and data is checked when it is built).
-fn check_limit(limit: &LimitSpec) -> Result<(), Invalid> {
-    let range = |path: &str, (low, high): (f64, f64)| {
-        if low.is_finite() && high.is_finite() && low < high {
-            Ok(())
-        } else {
-            Err(invalid(path, format!("needs low < high, got ({low}, {high})")))
-        }
-    };
-    let cells = match *limit {
-        LimitSpec::Grid { cells, w, c, .. } => {
-            range("limit.w", w)?;
-            if let Some(c) = c {
-                range("limit.c", c)?;
-            }
-            cells
-        }
-        LimitSpec::Radial { cells, max, .. } => {
-            positive("limit.max", max)?;
-            cells
-        }
-    };
-    if !(8..=4096).contains(&cells) {
-        return Err(invalid("limit.cells", format!("must be between 8 and 4096, got {cells}")));
-    }
-    let distances = limit.distances();
-    for (k, distance) in distances.iter().enumerate() {
-        let joint = matches!(distance, LimitDistanceSpec::SlicedW2 { .. } | LimitDistanceSpec::Energy);
-        if joint && !matches!(limit, LimitSpec::Grid { c: Some(_), .. }) {
-            return Err(invalid(
-                "limit.distances",
-                format!(
-                    "{} compares the joint law of (c, w): it needs a Grid with c trained and `c: (low, high)`",
-                    as_written(distance)
-                ),
-            ));
-        }
-        if let LimitDistanceSpec::SlicedW2 { directions } = *distance
-            && !(1..=4096).contains(&directions)
-        {
-            return Err(invalid("limit.distances", format!("SlicedW2 needs 1 to 4096 directions, got {directions}")));
-        }
-        if distances[..k].iter().any(|d| std::mem::discriminant(d) == std::mem::discriminant(distance)) {
-            return Err(invalid("limit.distances", format!("lists {} twice", as_written(distance))));
-        }
-    }
-    Ok(())
-}
-
 /// The parameters of a test function: NaN or infinite ones would give a NaN or constant column.
 fn check_function(path: &str, function: Function) -> Result<(), Invalid> {
     let finite = |name: &str, v: f64| {
@@ -502,7 +471,8 @@ fn check_function(path: &str, function: Function) -> Result<(), Invalid> {
 
 /// Checks the observables against the model's blocks (called again once a data file's dimension is known).
 pub(crate) fn validate_observables(spec: &ScenarioSpec, dim: Option<usize>) -> Result<(), Invalid> {
-    if spec.observables.is_empty() {
+    // An Embedding limit records the risk and the distances itself.
+    if spec.observables.is_empty() && !matches!(spec.limit, Some(LimitSpec::Embedding { .. })) {
         return Err(invalid("observables", "is empty: nothing would be recorded"));
     }
     // These write fixed column names: a second one would write the same columns again.

@@ -292,7 +292,7 @@ fn data_needs(data: &DataSpec, path: &str, base_dir: &Path, plugin_dim: Option<u
                     let cube = d.saturating_mul(d).saturating_mul(d.saturating_add(8));
                     kept.push(Need::words(cube, vec![factor(&dim_field, d, 10, what, true)]));
                 }
-                TeacherSpec::SingleIndex { .. } | TeacherSpec::Mixture { .. } => {
+                TeacherSpec::SingleIndex { .. } | TeacherSpec::Mixture { .. } | TeacherSpec::Linear { .. } => {
                     kept.push(Need::words(d, vec![dim_factor(d)]));
                 }
             }
@@ -499,10 +499,20 @@ fn point_needs(spec: &ScenarioSpec, base_dir: &Path, plugin_dim: Option<usize>, 
             vec![factor(field, n, 10_000, format!("{} population samples", count(n)), true), data.dim_factor.clone()],
         ));
     }
-    if let Some(limit) = &spec.limit {
+    if let Some(LimitSpec::Embedding { nodes, c_nodes, data_points, .. }) = &spec.limit {
+        // The ODE state (first-layer nodes × (d + second-layer nodes)) at every record and in the
+        // integrator's eight stages, and the data points with their labels.
+        let (n, c, s) = (*nodes as u128, *c_nodes as u128, *data_points as u128);
+        let state = n.saturating_mul(d.saturating_add(c).saturating_add(1));
+        let nodes_factor = factor("limit.nodes", n, 1000, format!("{} limit nodes", count(n)), true);
+        kept.push(Need::words(state.saturating_mul(k.saturating_add(8)), vec![nodes_factor, record.clone()]));
+        let points = factor("limit.data_points", s, 1000, format!("{} limit data points", count(s)), true);
+        kept.push(Need::words(s.saturating_mul(d.saturating_add(2)), vec![points]));
+    } else if let Some(limit) = &spec.limit {
         let (cells, axes) = match limit {
             LimitSpec::Grid { cells, c: Some(_), .. } => (*cells as u128, 2),
             LimitSpec::Grid { cells, .. } | LimitSpec::Radial { cells, .. } => (*cells as u128, 1),
+            LimitSpec::Embedding { .. } => (0, 1),
         };
         let grid = cells.saturating_pow(axes);
         let cells_factor = factor("limit.cells", cells, 100, format!("{} limit cells per axis", count(cells)), true);

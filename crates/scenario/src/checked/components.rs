@@ -91,6 +91,7 @@ pub(super) fn teacher(
             &mut rng,
         ),
         TeacherSpec::ThreeSpin => samplers::Teacher::three_spin(dim, &mut rng),
+        TeacherSpec::Linear { coefficients } => samplers::Teacher::Linear { coefficients: coefficients.clone() },
         TeacherSpec::Mixture { centres, variances, weights } => samplers::Teacher::Mixture {
             centres: centres.clone(),
             variances: variances.clone(),

@@ -15,7 +15,8 @@ pub(super) fn limit_problem(
     let unsupported = |what: &str| {
         ResolveError::Limit(format!(
             "{what}; the limit solvers cover OneHidden networks (mean-field scaling, no bias, w trained) on \
-             TeacherStudent data with dim 1 and Gaussian inputs (Grid) or on IsotropicGaussians with c frozen (Radial)"
+             TeacherStudent data with dim 1 and Gaussian inputs (Grid) or on IsotropicGaussians with c frozen (Radial); \
+             limit: Embedding(...) covers OneHidden and TwoHidden networks on any data law"
         ))
     };
     let limit = spec.limit.as_ref().ok_or_else(|| unsupported("no limit given"))?;
@@ -102,6 +103,7 @@ pub(super) fn limit_problem(
         }
         (LimitSpec::Grid { .. }, _) => return Err(unsupported("a Grid limit needs TeacherStudent data")),
         (LimitSpec::Radial { .. }, _) => return Err(unsupported("a Radial limit needs IsotropicGaussians data")),
+        (LimitSpec::Embedding { .. }, _) => return Err(unsupported("an Embedding limit is solved by its own solver")),
     };
     let problem = LimitProblem { activation, data, c, w_law, w_range, cells, weight_decay, temperature, kernels };
     problem.check().map_err(|e| ResolveError::Limit(e.to_string()))?;
@@ -168,7 +170,7 @@ mod tests {
         let risk = |kernels: &str| {
             let scenario = scenario("Relu", "Relu", kernels).unwrap();
             let (_, limits) = scenario.with_limits(scenario.plans()).unwrap();
-            limits[0].as_ref().unwrap().risk.clone()
+            limits[0].as_ref().unwrap().risk().to_vec()
         };
         let (quadrature, closed) = (risk("Quadrature"), risk("ClosedForm"));
         for (q, c) in quadrature.iter().zip(&closed) {

@@ -8,6 +8,7 @@
 
 pub mod budget;
 mod components;
+mod embedding;
 mod limit;
 pub(crate) mod population;
 
@@ -22,7 +23,11 @@ use meanfield_dynamics::{
     Averages, Evaluation, Histogram, LayerDependence, Moments, PointPlan, PopulationRisk, Predictions, Risk, Schedule,
     Tagged, Variances,
 };
-use meanfield_limit::{Distance, LIMIT_RISK_COLUMN, LimitDistance, LimitProblem};
+use meanfield_limit::distance::GridDensity;
+use meanfield_limit::{
+    Distance, EmbeddingDistance, EmbeddingProblem, EmbeddingSolution, LIMIT_RISK_COLUMN, LimitDistance, LimitProblem,
+    LimitSolution,
+};
 use meanfield_models::{Checked, KernelConfig, OneHiddenConfig, TwoHiddenConfig};
 use meanfield_samplers as samplers;
 use rayon::prelude::*;
@@ -50,13 +55,49 @@ pub struct CheckedScenario {
 /// A distinct limit problem of a scenario, the PDE times it is needed at, and the points that share it.
 #[derive(Debug, Clone)]
 struct LimitGroup {
-    problem: LimitProblem,
+    problem: GroupProblem,
     times: Vec<f64>,
     members: Vec<usize>,
 }
 
+/// A limit problem of either solver.
+#[derive(Debug, Clone)]
+enum GroupProblem {
+    Grid(LimitProblem),
+    Embedding(EmbeddingProblem),
+}
+
+/// A solved limit: a grid PDE's or the neuronal embedding's.
+#[derive(Debug, Clone)]
+pub enum SolvedLimit {
+    Grid(Arc<LimitSolution>),
+    Embedding(Arc<EmbeddingSolution>),
+}
+
+impl SolvedLimit {
+    /// The limit's risk at every solved time.
+    pub fn risk(&self) -> &[f64] {
+        match self {
+            SolvedLimit::Grid(s) => &s.risk,
+            SolvedLimit::Embedding(s) => &s.risk,
+        }
+    }
+
+    /// The marginal densities (statistic label, density) at time `time` (k·η), if it was solved there.
+    pub fn densities(&self, time: f64) -> Option<Vec<(String, GridDensity)>> {
+        match self {
+            SolvedLimit::Grid(s) => {
+                let snapshot = s.snapshot(time)?;
+                let labels = s.marginals.iter().map(|m| m.statistic.label());
+                Some(labels.zip(s.marginal_densities[snapshot].iter().cloned()).collect())
+            }
+            SolvedLimit::Embedding(s) => Some(s.densities(s.snapshot(time)?)),
+        }
+    }
+}
+
 /// Plans with the solved limit of each (`None` where the point has none).
-pub type PlansWithLimits = (Vec<PointPlan>, Vec<Option<Arc<meanfield_limit::LimitSolution>>>);
+pub type PlansWithLimits = (Vec<PointPlan>, Vec<Option<SolvedLimit>>);
 
 /// One sweep point with every parameter resolved.
 #[derive(Debug, Clone)]
@@ -238,7 +279,14 @@ impl CheckedScenario {
     /// change the results.
     pub fn with_limits(&self, mut plans: Vec<PointPlan>) -> Result<PlansWithLimits, ScenarioError> {
         let mut limits = vec![None; plans.len()];
-        let solutions: Vec<_> = self.limit_groups.par_iter().map(|g| g.problem.solve(&g.times)).collect();
+        let solutions: Vec<_> = self
+            .limit_groups
+            .par_iter()
+            .map(|g| match &g.problem {
+                GroupProblem::Grid(p) => p.solve(&g.times).map(|s| SolvedLimit::Grid(Arc::new(s))),
+                GroupProblem::Embedding(p) => p.solve(&g.times).map(|s| SolvedLimit::Embedding(Arc::new(s))),
+            })
+            .collect();
         let distances: Vec<Distance> = self
             .spec
             .limit
@@ -252,14 +300,18 @@ impl CheckedScenario {
             })
             .collect();
         for (group, solution) in self.limit_groups.iter().zip(solutions) {
-            let solution = Arc::new(
-                solution.map_err(|e| self.error(ResolveError::Limit(format!("cannot solve the limit: {e}"))))?,
-            );
+            let solution =
+                solution.map_err(|e| self.error(ResolveError::Limit(format!("cannot solve the limit: {e}"))))?;
             for &m in &group.members {
                 let step_size = plans[m].info.step_size;
-                let observable = LimitDistance::new(solution.clone(), step_size, distances.clone())
-                    .map_err(|message| self.error(ResolveError::Limit(message)))?;
-                plans[m].observables.push(Arc::new(observable));
+                let observable: Arc<dyn Observable> = match &solution {
+                    SolvedLimit::Grid(s) => Arc::new(
+                        LimitDistance::new(s.clone(), step_size, distances.clone())
+                            .map_err(|message| self.error(ResolveError::Limit(message)))?,
+                    ),
+                    SolvedLimit::Embedding(s) => Arc::new(EmbeddingDistance::new(s.clone(), step_size)),
+                };
+                plans[m].observables.push(observable);
                 limits[m] = Some(solution.clone());
             }
         }
@@ -274,8 +326,10 @@ impl CheckedScenario {
         let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
         for (index, point) in self.points.iter().enumerate() {
             let mut key_spec = point.spec.clone();
-            if let ModelSpec::OneHidden { width, .. } = &mut key_spec.model {
-                *width = 0;
+            match &mut key_spec.model {
+                ModelSpec::OneHidden { width, .. } => *width = 0,
+                ModelSpec::TwoHidden { width1, width2, .. } => (*width1, *width2) = (0, 0),
+                ModelSpec::KernelParticles { .. } => {}
             }
             let key = format!("{:?}|{:?}|{:?}|{}", key_spec.model, key_spec.data, key_spec.limit, point.seed)
                 + &match key_spec.dynamics {
@@ -294,7 +348,12 @@ impl CheckedScenario {
             let first = &self.points[members[0]];
             let faults = Arc::new(FaultLog::default());
             let ctx = ResolveContext { base_dir: &self.base_dir, faults: &faults };
-            let problem = limit_problem(&first.spec, first.seed, &ctx)?;
+            let problem = match first.spec.limit {
+                Some(LimitSpec::Embedding { .. }) => {
+                    GroupProblem::Embedding(embedding::embedding_problem(&first.spec, first.seed, &first.data, &ctx)?)
+                }
+                _ => GroupProblem::Grid(limit_problem(&first.spec, first.seed, &ctx)?),
+            };
             let mut times: Vec<f64> = members
                 .iter()
                 .flat_map(|&m| {
