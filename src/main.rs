@@ -517,16 +517,18 @@ fn print_study(summary: &Summary) {
     }
     if let (Some(within), false) = (study.converged_within, study.unconverged.is_empty()) {
         println!(
-            "  not fitted, not converged (the mean moved by more than {}% over the last half of the time):",
+            "  not fitted, not converged (the mean moved by more than {}% and more than twice its standard error \
+             over the last half of the time):",
             within * 100.0
         );
         for point in &study.unconverged {
             println!(
-                "    {:<40} t = {:<8} mean {} changed by {:.1}%",
+                "    {:<40} t = {:<8} mean {} changed by {:.1}% ± {:.1}%",
                 point.label,
                 point.time,
                 point.column,
-                point.change * 100.0
+                point.change * 100.0,
+                point.noise * 100.0
             );
         }
     }

@@ -137,7 +137,11 @@ pub struct Unconverged {
     pub width: usize,
     /// The point's label.
     pub label: String,
+    /// The relative change of the across-replica mean over the last half of the time window.
     pub change: f64,
+    /// The standard error of `change` from the spread of the replicas' own changes (0 with fewer than 4).
+    #[serde(default)]
+    pub noise: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -321,6 +325,7 @@ impl Summary {
             }
             for point in &mut study.unconverged {
                 point.change = r(point.change);
+                point.noise = r(point.noise);
             }
         }
         if let Some(ldp) = &mut out.ldp {

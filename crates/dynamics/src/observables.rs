@@ -39,6 +39,9 @@ impl Observable for Risk {
     }
 }
 
+/// A population loss in closed form, a function of a model's parameters.
+pub type ClosedFormLoss = Arc<dyn Fn(&[f64]) -> f64 + Send + Sync>;
+
 /// How [`PopulationRisk`] evaluates ½ E(f − ŷ)².
 #[derive(Clone)]
 pub enum Evaluation {
@@ -46,7 +49,7 @@ pub enum Evaluation {
     /// every replica and width of a seed: the widths are compared on common inputs.
     Sample { x: Arc<[f64]>, y: Arc<[f64]> },
     /// The loss in closed form, a function of the parameters.
-    ClosedForm(Arc<dyn Fn(&[f64]) -> f64 + Send + Sync>),
+    ClosedForm(ClosedFormLoss),
 }
 
 impl std::fmt::Debug for Evaluation {

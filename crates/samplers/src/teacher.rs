@@ -288,7 +288,7 @@ fn three_spin(a: &[f64], x: &[f64], inner: &mut [f64]) -> f64 {
 /// independent, so they run side by side in registers, 32 q's at a time, each in its own order: the same
 /// bits as summing them one after the other, where each sum of d dependent additions would wait on the
 /// last (these sums are most of the work of a run with a 3-spin teacher, such as
-/// `scenarios/three_spin_error_scaling.ron`). With [`SAMPLES`] inputs every register of couplings is loaded
+/// `scenarios/rve_three_spin.ron`). With [`SAMPLES`] inputs every register of couplings is loaded
 /// once for all of them: one at a time, the couplings (125 KB at d = 25, more than the L1 cache) would be
 /// read again from L2 for every sample. `inner` holds `S` times d rounded up to [`Q_BLOCK`] values.
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]

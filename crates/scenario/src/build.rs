@@ -62,7 +62,7 @@ pub(crate) fn plan(index: usize, point: &CheckedPoint, replicas: usize) -> Point
         final_time: schedule.steps as f64 * schedule.time_per_step,
         model: model.name.clone(),
         data: point.data.name(),
-        dynamics: settings.name(),
+        dynamics: point.flow.as_ref().map_or_else(|| settings.name(), Flow::name),
     };
     PointPlan {
         info,
@@ -162,7 +162,11 @@ pub(crate) fn study(spec: &ScenarioSpec, plans: &[PointPlan]) -> Option<Study> {
             ("error_scaling", vec![quantity(Statistic::Mean(column.clone()), -1.0)])
         }
         StudySpec::FluctuationScaling { column, .. } => {
-            let mut q = vec![quantity(Statistic::StdDev(column.clone()), -1.0)];
+            // The mean (Rotskoff–Vanden-Eijnden's error scaling) beside the fluctuations around it.
+            let mut q = vec![
+                quantity(Statistic::Mean(column.clone()), -1.0),
+                quantity(Statistic::StdDev(column.clone()), -1.0),
+            ];
             let predictions: Vec<String> =
                 columns.iter().filter(|c| c.starts_with(PREDICTION_COLUMN_PREFIX)).cloned().collect();
             if !predictions.is_empty() {

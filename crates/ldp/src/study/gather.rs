@@ -52,7 +52,8 @@ fn indices(point: &PointResult, columns: &[&str]) -> Result<Vec<usize>, StudyErr
 
 /// Whether each point has converged at study time `time` (all true without a criterion), and the points
 /// that have not. A point converged when the across-replica mean of the criterion's column changed by
-/// less than `within` (relative to its value at t/2) between the records nearest t/2 and t.
+/// less than `within` (relative to its value at t/2), or by no more than twice the standard error of that
+/// change, between the records nearest t/2 and t.
 pub(super) fn converged(
     points: &[PointResult],
     convergence: Option<&Convergence>,
@@ -67,14 +68,29 @@ pub(super) fn converged(
             passes.push(false);
             continue;
         };
-        let mean = |t: f64| {
+        let values = |t: f64| {
             let record = first.nearest_record(t).expect("a finished replica has records");
-            finished.iter().map(|r| r.records[record].values[column]).sum::<f64>() / finished.len() as f64
+            finished.iter().map(|r| r.records[record].values[column]).collect::<Vec<f64>>()
         };
-        let (half, end) = (mean(time / 2.0), mean(time));
-        let change = if half == end { 0.0 } else { (end - half).abs() / half.abs() };
-        // NaN (a mean that is not finite) fails too.
-        let pass = change < criterion.within;
+        let (half, end) = (values(time / 2.0), values(time));
+        let r = half.len() as f64;
+        let base = half.iter().sum::<f64>() / r;
+        // The change of each replica, paired: a replica-to-replica spread does not hide a drift every replica
+        // shares, while the steps of a stationary noisy run average out in the mean.
+        let steps: Vec<f64> = end.iter().zip(&half).map(|(e, h)| e - h).collect();
+        let drift = steps.iter().sum::<f64>() / r;
+        let change = if drift == 0.0 { 0.0 } else { drift.abs() / base.abs() };
+        // Fewer than 4 replicas give no usable standard error (two differ by chance by a factor of several).
+        let noise = if half.len() < 4 {
+            0.0
+        } else {
+            let var = steps.iter().map(|s| (s - drift).powi(2)).sum::<f64>() / (r - 1.0);
+            (var / r).sqrt() / base.abs()
+        };
+        // Converged: the mean moved by less than `within`, or by no more than twice its standard error (a
+        // stationary noisy run, whose mean at two times differs by its noise alone, passes 95% of the time;
+        // a drift of more than two standard errors and more than `within` does not). NaN fails.
+        let pass = change < criterion.within || change <= 2.0 * noise;
         if !pass {
             unconverged.push(Unconverged {
                 column: criterion.column.clone(),
@@ -83,6 +99,7 @@ pub(super) fn converged(
                 width: point.info.width,
                 label: point.info.label.clone(),
                 change,
+                noise,
             });
         }
         passes.push(pass);

@@ -85,3 +85,22 @@ fn check_batch(batch: BatchSpec, width: usize) -> Result<(), Invalid> {
         }
     }
 }
+
+/// In epochs a batch visits distinct rows: one larger than the data set would have to repeat rows within a
+/// batch (with replacement it is only a larger sample, which is fine).
+pub(crate) fn check_batch_rows(spec: &ScenarioSpec, batch: usize, rows: Option<usize>) -> Result<(), Invalid> {
+    let epochs = match &spec.data {
+        DataSpec::Dataset { sampling, .. } | DataSpec::Sample { sampling, .. } => *sampling == SamplingSpec::Epochs,
+        _ => false,
+    };
+    match rows {
+        Some(rows) if epochs && batch > rows => Err(Invalid {
+            path: "dynamics.batch".into(),
+            message: format!(
+                "{batch} is larger than the data set's {rows} rows, which a batch in epochs visits without \
+                 repeating: use a batch of at most {rows} or `sampling: WithReplacement`"
+            ),
+        }),
+        _ => Ok(()),
+    }
+}

@@ -2,7 +2,7 @@
 //! points ([`sweep`]). What needs the built data law (the observables against a data file's dimension)
 //! is checked again when the points are resolved (`crate::checked`).
 
-mod dynamics;
+pub(crate) mod dynamics;
 mod limit;
 mod output;
 mod sweep;

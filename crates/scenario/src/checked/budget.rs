@@ -492,12 +492,19 @@ fn point_needs(spec: &ScenarioSpec, base_dir: &Path, plugin_dim: Option<usize>, 
             }
             _ => None,
         });
+    // Each is drawn into vectors and then moved into shared storage, a copy: while a point is built, its
+    // largest set is held twice.
+    let mut largest_set: Option<Need> = None;
     for (size, field) in population_sets {
         let n = size as u128;
-        kept.push(Need::words(
+        let set = Need::words(
             n.saturating_mul(d.saturating_add(1)),
             vec![factor(field, n, 10_000, format!("{} population samples", count(n)), true), data.dim_factor.clone()],
-        ));
+        );
+        if largest_set.as_ref().is_none_or(|l| l.bytes < set.bytes) {
+            largest_set = Some(set.clone());
+        }
+        kept.push(set);
     }
     if let Some(LimitSpec::Embedding { nodes, c_nodes, data_points, .. }) = &spec.limit {
         // The ODE state (first-layer nodes × (d + second-layer nodes)) at every record and in the
@@ -584,5 +591,6 @@ fn point_needs(spec: &ScenarioSpec, base_dir: &Path, plugin_dim: Option<usize>, 
         let populations = (*populations as u128).min(threads).max(1);
         working.push(Need::bytes(n.saturating_mul(per_clone).saturating_mul(populations), vec![clones_factor]));
     }
+    working.extend(largest_set);
     PointNeeds { kept, working }
 }

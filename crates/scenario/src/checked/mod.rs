@@ -10,19 +10,17 @@ pub mod budget;
 mod components;
 mod embedding;
 mod limit;
+mod observables;
 pub(crate) mod population;
 
-use crate::check::{self, Point, model_blocks};
+use crate::check::{self, Point};
 use crate::error::{Location, ScenarioError};
 use crate::plugins::{self, PluginError};
 use crate::spec::*;
 use components::{ResolveContext, data, model};
 use limit::limit_problem;
-use meanfield_core::{Block, DataDistribution, FaultLog, InitLaw, Observable, Purpose, SgdSettings, StreamKey};
-use meanfield_dynamics::{
-    Averages, Evaluation, Histogram, LayerDependence, Moments, PointPlan, PopulationRisk, Predictions, Risk, Schedule,
-    Tagged, Variances,
-};
+use meanfield_core::{Block, DataDistribution, FaultLog, InitLaw, Observable, SgdSettings};
+use meanfield_dynamics::{PointPlan, Schedule};
 use meanfield_limit::distance::GridDensity;
 use meanfield_limit::{
     Distance, EmbeddingDistance, EmbeddingProblem, EmbeddingSolution, LIMIT_RISK_COLUMN, LimitDistance, LimitProblem,
@@ -482,16 +480,9 @@ fn resolve(
         DynamicsSpec::NoisySgd { step, batch, weight_decay, temperature } => {
             SgdSettings::new(*step, width, resolved(*batch, width)?, *weight_decay, *temperature)
         }
-        DynamicsSpec::GradientFlow { training, .. } => {
-            // The model's batch is the chunk the training set is passed through it in.
-            let chunk = match training {
-                PopulationSpec::Sample { size } => (*size).min(FLOW_CHUNK),
-                PopulationSpec::ClosedForm => 1,
-            };
-            SgdSettings::new(spec.dynamics.step(), width, chunk, 0.0, 0.0)
-        }
+        DynamicsSpec::GradientFlow { training, .. } => population::settings(&spec, *training, width),
     };
-    check_batch(&spec, settings.batch, data.size()).map_err(ResolveError::Invalid)?;
+    check::dynamics::check_batch_rows(&spec, settings.batch, data.size()).map_err(ResolveError::Invalid)?;
     let model = model(&spec.model, dim, settings.batch, &ctx)?;
     let schedule = schedule(&spec, &settings, width);
     check_times(&spec, &schedule, &label).map_err(ResolveError::Invalid)?;
@@ -504,7 +495,7 @@ fn resolve(
         EnsembleSpec::Quenched => InitialWeights::Drawn { quenched: true },
         EnsembleSpec::Annealed => InitialWeights::Drawn { quenched: false },
     };
-    let observables = observables(&spec, &data, seed, &ctx)?;
+    let observables = observables::observables(&spec, &data, seed, &ctx)?;
     let flow = population::flow(&spec, &data, seed, &ctx)?;
     Ok(CheckedPoint {
         label,
@@ -528,25 +519,6 @@ fn resolved(batch: BatchSpec, width: usize) -> Result<usize, ResolveError> {
     batch
         .at_width(width)
         .map_err(|message| ResolveError::Invalid(check::Invalid { path: "dynamics.batch".into(), message }))
-}
-
-/// In epochs a batch visits distinct rows: one larger than the data set would have to repeat rows within a
-/// batch (with replacement it is only a larger sample, which is fine).
-fn check_batch(spec: &ScenarioSpec, batch: usize, rows: Option<usize>) -> Result<(), check::Invalid> {
-    let epochs = match &spec.data {
-        DataSpec::Dataset { sampling, .. } | DataSpec::Sample { sampling, .. } => *sampling == SamplingSpec::Epochs,
-        _ => false,
-    };
-    match rows {
-        Some(rows) if epochs && batch > rows => Err(check::Invalid {
-            path: "dynamics.batch".into(),
-            message: format!(
-                "{batch} is larger than the data set's {rows} rows, which a batch in epochs visits without \
-                 repeating: use a batch of at most {rows} or `sampling: WithReplacement`"
-            ),
-        }),
-        _ => Ok(()),
-    }
 }
 
 /// The times a scenario asks for lie in [0, T], T the point's horizon in time: a later time would be
@@ -607,49 +579,3 @@ fn schedule(spec: &ScenarioSpec, settings: &SgdSettings, width: usize) -> StepSc
     };
     StepSchedule { steps, time_per_step, record_steps, snapshot_steps, snapshot_replicas }
 }
-
-/// The observables of a point, checked against its model and data.
-fn observables(
-    spec: &ScenarioSpec,
-    data: &Arc<dyn DataDistribution>,
-    seed: u64,
-    ctx: &ResolveContext<'_>,
-) -> Result<Vec<Arc<dyn Observable>>, ResolveError> {
-    let dim = data.dim();
-    let block_names: Vec<String> = model_blocks(spec, Some(dim)).iter().map(|(n, _)| (*n).to_owned()).collect();
-    spec.observables
-        .iter()
-        .map(|o| -> Result<Arc<dyn Observable>, ResolveError> {
-            Ok(match o {
-                ObservableSpec::Risk { samples } => Arc::new(Risk { samples: *samples }),
-                ObservableSpec::PopulationRisk(population) => {
-                    let evaluation =
-                        match population::population_loss(spec, *population, data, seed, Purpose::Evaluation, ctx)? {
-                            population::PopulationLoss::Sample { x, y } => Evaluation::Sample { x, y },
-                            population::PopulationLoss::ClosedForm(problem) => {
-                                Evaluation::ClosedForm(Arc::new(move |params: &[f64]| problem.loss(params)))
-                            }
-                        };
-                    Arc::new(PopulationRisk { evaluation })
-                }
-                ObservableSpec::Predictions { at } => {
-                    Arc::new(Predictions { points: at.iter().flatten().copied().collect(), count: at.len() })
-                }
-                ObservableSpec::Moments => Arc::new(Moments { blocks: block_names.clone() }),
-                ObservableSpec::Variances => Arc::new(Variances { blocks: block_names.clone() }),
-                ObservableSpec::Histogram { of, bins, range } => {
-                    Arc::new(Histogram { of: of.clone(), bins: *bins, range: *range })
-                }
-                ObservableSpec::Averages(functions) => Arc::new(Averages { functions: functions.clone() }),
-                ObservableSpec::Tagged { of, particles } => Arc::new(Tagged { of: of.clone(), particles: *particles }),
-                ObservableSpec::LayerDependence { features, bandwidths } => {
-                    let mut rng = StreamKey::shared(seed, Purpose::Features).stream();
-                    Arc::new(LayerDependence::new(("w", "c"), (dim, 1), *features, *bandwidths, &mut rng))
-                }
-            })
-        })
-        .collect()
-}
-
-/// Samples of gradient flow's training set passed through the model at once.
-const FLOW_CHUNK: usize = 256;

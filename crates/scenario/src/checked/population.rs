@@ -5,7 +5,7 @@ use super::ResolveError;
 use super::components::{ResolveContext, teacher};
 use crate::check::{self, Invalid};
 use crate::spec::*;
-use meanfield_core::{DataDistribution, Purpose, StreamKey};
+use meanfield_core::{DataDistribution, Purpose, SgdSettings, StreamKey};
 use meanfield_dynamics::{FlowSettings, Objective};
 use meanfield_models::MixtureOnInterval;
 use meanfield_samplers as samplers;
@@ -44,6 +44,18 @@ impl Objective for ClosedFormLoss {
     }
 }
 
+impl Flow {
+    /// A short description for summaries, e.g. `gradient-flow(interval=1,tolerance=1e-8,training=closed-form)`.
+    pub fn name(&self) -> String {
+        let training = match &self.loss {
+            PopulationLoss::ClosedForm(_) => "closed-form".to_owned(),
+            PopulationLoss::Sample { y, .. } => format!("sample({})", y.len()),
+        };
+        let FlowSettings { interval, tolerance } = self.settings;
+        format!("gradient-flow(interval={interval},tolerance={tolerance:e},training={training})")
+    }
+}
+
 /// The closed-form problem of the spec, or why it has none (`path` names the field that asked for it).
 pub(crate) fn closed_form(spec: &ScenarioSpec, path: &str) -> Result<MixtureOnInterval, Invalid> {
     let refuse = |why: &str| Invalid {
@@ -61,7 +73,7 @@ pub(crate) fn closed_form(spec: &ScenarioSpec, path: &str) -> Result<MixtureOnIn
     };
     let DataSpec::TeacherStudent {
         dim: 1, teacher: TeacherSpec::Mixture { centres, variances, weights }, inputs, ..
-    } = &spec.data
+    } = population_law(&spec.data)
     else {
         return Err(refuse("the data is not TeacherStudent with dim 1 and a Mixture teacher"));
     };
@@ -70,6 +82,14 @@ pub(crate) fn closed_form(spec: &ScenarioSpec, path: &str) -> Result<MixtureOnIn
     };
     let components = centres.iter().zip(variances).zip(weights).map(|((m, v), w)| (*m, *v, *w)).collect();
     Ok(MixtureOnInterval { components, low, high, bandwidth: *bandwidth })
+}
+
+/// The law whose population a loss is over: a finite `Sample`'s source law, else the data law itself.
+fn population_law(data: &DataSpec) -> &DataSpec {
+    match data {
+        DataSpec::Sample { from, .. } => population_law(from),
+        other => other,
+    }
 }
 
 /// Checks a `PopulationSpec` at `path` against the spec (its size, or that a closed form exists).
@@ -105,7 +125,7 @@ pub(super) fn population_loss(
     let mut x = vec![0.0; size * dim];
     let mut y = vec![0.0; size];
     let mut rng = StreamKey::shared(seed, purpose).stream();
-    let clean = match &spec.data {
+    let clean = match population_law(&spec.data) {
         DataSpec::TeacherStudent { dim, teacher: t, inputs, .. } => {
             let inputs = match *inputs {
                 InputsSpec::Gaussian => samplers::Inputs::Gaussian,
@@ -135,6 +155,19 @@ pub(super) fn flow(
     };
     let loss = population_loss(spec, training, data, seed, Purpose::Training, ctx)?;
     Ok(Some(Flow { settings: FlowSettings { interval, tolerance }, loss }))
+}
+
+/// Samples of gradient flow's training set passed through the model at once.
+const FLOW_CHUNK: usize = 256;
+
+/// Gradient flow's settings as the SGD family's: its steps are intervals, and the model's batch is the
+/// chunk the training set is passed through it in.
+pub(super) fn settings(spec: &ScenarioSpec, training: PopulationSpec, width: usize) -> SgdSettings {
+    let chunk = match training {
+        PopulationSpec::Sample { size } => size.min(FLOW_CHUNK),
+        PopulationSpec::ClosedForm => 1,
+    };
+    SgdSettings::new(spec.dynamics.step(), width, chunk, 0.0, 0.0)
 }
 
 /// The dynamics checks of `GradientFlow`.
@@ -171,7 +204,10 @@ pub(crate) fn check_prediction_points(at: &[Vec<f64>], dim: Option<usize>) -> Re
             ));
         }
         if point.is_empty() || point.iter().any(|v| !v.is_finite()) {
-            return Err(check::invalid("observables.at", format!("point {k} must be a non-empty list of finite numbers")));
+            return Err(check::invalid(
+                "observables.at",
+                format!("point {k} must be a non-empty list of finite numbers"),
+            ));
         }
     }
     Ok(())

@@ -163,17 +163,19 @@ mod tests {
         let scaled = BatchSpec::Scaled { b0: 8.0, exponent: 1.0, reference: 1.0 };
         assert_eq!(ron("(batch: Scaled(b0: 8, exponent: 1.0))"), Ok(scaled));
         assert_eq!(ron("(batch: Scaled(exponent: 1.0, b0: 8.0))"), Ok(scaled));
-        for batch in [BatchSpec::Fixed(32), scaled, BatchSpec::Scaled { b0: 0.5, exponent: -0.25, reference: 1.0 }, BatchSpec::Scaled { b0: 16.0, exponent: 1.0, reference: 16.0 }] {
+        for batch in [
+            BatchSpec::Fixed(32),
+            scaled,
+            BatchSpec::Scaled { b0: 0.5, exponent: -0.25, reference: 1.0 },
+            BatchSpec::Scaled { b0: 16.0, exponent: 1.0, reference: 16.0 },
+        ] {
             let written = ron::to_string(&Holder { batch }).unwrap();
             assert_eq!(ron(&written), Ok(batch), "{written}");
             let json = serde_json::to_value(Holder { batch }).unwrap();
             assert_eq!(serde_json::from_value::<Holder>(json.clone()).unwrap().batch, batch, "{json}");
         }
         assert_eq!(ron::to_string(&scaled).unwrap(), "Scaled(b0:8.0,exponent:1.0,reference:1.0)");
-        assert_eq!(
-            ron("(batch: Scaled(b0: 16, exponent: 1.0, reference: 16))").map(|b| b.at_width(64)),
-            Ok(Ok(64))
-        );
+        assert_eq!(ron("(batch: Scaled(b0: 16, exponent: 1.0, reference: 16))").map(|b| b.at_width(64)), Ok(Ok(64)));
         assert_eq!(serde_json::to_string(&BatchSpec::Fixed(4)).unwrap(), "4");
     }
 
@@ -197,7 +199,7 @@ mod tests {
     /// B = round(b0·N^exponent), halves away from zero, at least 1; powers of two are exact in `powf`.
     #[test]
     fn the_batch_at_a_width() {
-        let scaled = |b0: f64, exponent: f64| BatchSpec::Scaled { b0, exponent };
+        let scaled = |b0: f64, exponent: f64| BatchSpec::Scaled { b0, exponent, reference: 1.0 };
         let at = |b: BatchSpec, widths: &[usize]| widths.iter().map(|&n| b.at_width(n).unwrap()).collect::<Vec<_>>();
         assert_eq!(at(scaled(8.0, 1.0), &[1, 8, 64]), [8, 64, 512]);
         assert_eq!(at(scaled(8.0, 0.5), &[4, 64]), [16, 64]);
