@@ -683,9 +683,7 @@ fn population_losses_and_gradient_flow_are_checked() {
             &["observables.at: point 0 must be a non-empty list of finite numbers"],
         ),
         (
-            rbf(flow, "Moments")
-                .replace("Mixture()", "Mixture()")
-                .replace("Uniform(low: -4.0, high: 4.0), teacher", "Gaussian, teacher"),
+            rbf(flow, "Moments").replace("Uniform(low: -4.0, high: 4.0), teacher", "Gaussian, teacher"),
             &["dynamics.training: ClosedForm needs", "the inputs are not Uniform"],
         ),
     ];

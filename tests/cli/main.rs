@@ -26,5 +26,6 @@ mod lockstep;
 mod outputs;
 mod plugins;
 mod runs;
+mod rve;
 mod same_bits;
 mod studies;

@@ -115,7 +115,7 @@ fn check_scaled_summary(name: &str, replacements: &[(&str, &str)]) {
 
 /// Scenarios whose figures are snapshotted: one per plot kind (risk with the limit and marginals against
 /// the limit density: Mei; scaling fits: 3-spin; rate functions: the quenched LDP).
-const PLOTTED: [&str; 3] = ["mei_isotropic_gaussians", "three_spin_error_scaling", "ldp_one_hidden_quenched"];
+const PLOTTED: [&str; 3] = ["mei_isotropic_gaussians", "rve_three_spin", "ldp_one_hidden_quenched"];
 
 #[test]
 fn mei_isotropic_gaussians_summary() {
@@ -133,13 +133,29 @@ fn three_layer_dependence_summary() {
 }
 
 #[test]
-fn three_spin_error_scaling_summary() {
+fn rve_three_spin_summary() {
     check_scaled_summary(
-        "three_spin_error_scaling",
+        "rve_three_spin",
         &[
-            ("horizon: Time(8000.0)", "horizon: Time(40.0)"),
-            ("study: ErrorScaling(times: [8000.0])", "study: ErrorScaling(times: [40.0])"),
-            ("width: [32, 64, 128, 256, 512]", "width: [32, 128]"),
+            ("replicas: 6,", "replicas: 2,"),
+            ("horizon: Time(6000.0)", "horizon: Time(40.0)"),
+            ("times: [6000.0]", "times: [40.0]"),
+            ("width: [24, 48, 96, 192, 384]", "width: [24, 96]"),
+            ("PopulationRisk(Sample(size: 50000))", "PopulationRisk(Sample(size: 5000))"),
+        ],
+    );
+}
+
+/// Claims 1 and 2 on a few widths and replicas: the exact loss, its spread and ŷ's spread at t = 300.
+#[test]
+fn rve_rbf_summary() {
+    check_scaled_summary(
+        "rve_rbf",
+        &[
+            ("replicas: 32,", "replicas: 4,"),
+            ("horizon: Time(1200.0)", "horizon: Time(300.0)"),
+            ("times: [1200.0]", "times: [300.0]"),
+            ("width: [16, 32, 64, 128, 256]", "width: [16, 32, 64]"),
         ],
     );
 }
