@@ -146,6 +146,20 @@ fn rve_three_spin_summary() {
     );
 }
 
+/// Claim 3 on two widths: one error-scaling fit per batch rule, with the group in every fit and row.
+#[test]
+fn rve_noise_scale_summary() {
+    check_scaled_summary(
+        "rve_noise_scale",
+        &[
+            ("replicas: 16,", "replicas: 4,"),
+            ("horizon: Time(1200.0)", "horizon: Time(300.0)"),
+            ("times: [1200.0]", "times: [300.0]"),
+            ("width: [16, 32, 64, 128, 256]", "width: [16, 32]"),
+        ],
+    );
+}
+
 /// Claims 1 and 2 on a few widths and replicas: the exact loss, its spread and ŷ's spread at t = 300.
 #[test]
 fn rve_rbf_summary() {
