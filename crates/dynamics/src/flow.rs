@@ -9,6 +9,7 @@
 
 use crate::ModelBuilder;
 use meanfield_core::{Diverged, Dynamics, Model, ReplicaStreams, Stepper};
+use meanfield_kernels::dormand_prince;
 use std::sync::Arc;
 
 /// A population loss and its descent direction.
@@ -116,19 +117,6 @@ impl Dynamics for GradientFlow {
     }
 }
 
-/// Dormand–Prince 5(4) (the flow is autonomous, so its nodes are not needed): stage weights, the fifth-order weights (also the last stage's row, so the
-/// last stage is the next step's first) and the difference to the embedded fourth-order weights.
-const A: [[f64; 6]; 7] = [
-    [0.0; 6],
-    [1.0 / 5.0, 0.0, 0.0, 0.0, 0.0, 0.0],
-    [3.0 / 40.0, 9.0 / 40.0, 0.0, 0.0, 0.0, 0.0],
-    [44.0 / 45.0, -56.0 / 15.0, 32.0 / 9.0, 0.0, 0.0, 0.0],
-    [19372.0 / 6561.0, -25360.0 / 2187.0, 64448.0 / 6561.0, -212.0 / 729.0, 0.0, 0.0],
-    [9017.0 / 3168.0, -355.0 / 33.0, 46732.0 / 5247.0, 49.0 / 176.0, -5103.0 / 18656.0, 0.0],
-    [35.0 / 384.0, 0.0, 500.0 / 1113.0, 125.0 / 192.0, -2187.0 / 6784.0, 11.0 / 84.0],
-];
-const ERROR: [f64; 7] =
-    [71.0 / 57600.0, 0.0, -71.0 / 16695.0, 71.0 / 1920.0, -17253.0 / 339200.0, 22.0 / 525.0, -1.0 / 40.0];
 /// Below this fraction of the interval the flow is taken to have blown up: a smooth gradient flow never
 /// needs it, and a bound keeps every executor step finite (so Ctrl-C is seen).
 const SMALLEST_STEP: f64 = 1e-9;
@@ -159,35 +147,11 @@ impl FlowStepper {
                 self.fresh = true;
             }
             let h = self.step.min(left);
-            let y = self.model.params();
-            let mut finite = true;
-            for s in 1..7 {
-                params.copy_from_slice(y);
-                for (j, a) in A[s].iter().enumerate().take(s) {
-                    if *a != 0.0 {
-                        for (p, k) in params.iter_mut().zip(&self.stages[j]) {
-                            *p += h * a * k;
-                        }
-                    }
-                }
-                let loss = self.objective.direction(&params, &mut self.stages[s]);
-                if check(loss, &self.stages[s]).is_err() {
-                    // A stage that left the finite region: retried smaller, as for a large error.
-                    finite = false;
-                    break;
-                }
-            }
-            // `params` is the fifth-order solution (A[6] holds its weights); its error estimate:
-            let mut error = f64::INFINITY;
-            if finite {
-                let mut sum = 0.0;
-                for (i, (new, old)) in params.iter().zip(y).enumerate() {
-                    let err: f64 = (0..7).map(|s| ERROR[s] * self.stages[s][i]).sum::<f64>() * h;
-                    let scale = tol * (1.0 + old.abs().max(new.abs()));
-                    sum += (err / scale).powi(2);
-                }
-                error = (sum / params.len().max(1) as f64).sqrt();
-            }
+            let objective = &mut self.objective;
+            let mut derivative = |y: &[f64], dy: &mut [f64]| check(objective.direction(y, dy), dy).is_ok();
+            // A stage that left the finite region gives an infinite error: retried smaller.
+            let error =
+                dormand_prince::attempt(self.model.params(), h, tol, &mut self.stages, &mut params, &mut derivative);
             if error.is_finite() && error <= 1.0 {
                 self.model.params_mut().copy_from_slice(&params);
                 self.stages.swap(0, 6);

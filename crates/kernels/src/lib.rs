@@ -8,6 +8,7 @@
 //! definition, bit for bit. This crate depends on no other meanfield crate.
 
 pub mod dense;
+pub mod dormand_prince;
 pub mod erf;
 pub mod exp;
 pub mod lanes;

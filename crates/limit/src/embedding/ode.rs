@@ -1,8 +1,10 @@
-//! Dormand–Prince 5(4): an explicit Runge–Kutta pair whose embedded fourth-order solution estimates the
-//! local error, with the usual step control (Hairer–Nørsett–Wanner I, §II.4). It steps exactly onto every
+//! Dormand–Prince 5(4) (`meanfield_kernels::dormand_prince`): an explicit Runge–Kutta pair whose embedded
+//! fourth-order solution estimates the local error, with the usual step control (Hairer–Nørsett–Wanner I,
+//! §II.4). It steps exactly onto every
 //! requested output time, so the solution there needs no interpolation.
 
 use crate::LimitError;
+use meanfield_kernels::dormand_prince;
 
 /// The right-hand side y' = f(y) of an autonomous system (the limit ODE is autonomous).
 pub trait System {
@@ -19,20 +21,6 @@ pub struct Control {
     pub max_steps: u64,
 }
 
-const C: [f64; 7] = [0.0, 1.0 / 5.0, 3.0 / 10.0, 4.0 / 5.0, 8.0 / 9.0, 1.0, 1.0];
-const A: [[f64; 6]; 7] = [
-    [0.0; 6],
-    [1.0 / 5.0, 0.0, 0.0, 0.0, 0.0, 0.0],
-    [3.0 / 40.0, 9.0 / 40.0, 0.0, 0.0, 0.0, 0.0],
-    [44.0 / 45.0, -56.0 / 15.0, 32.0 / 9.0, 0.0, 0.0, 0.0],
-    [19372.0 / 6561.0, -25360.0 / 2187.0, 64448.0 / 6561.0, -212.0 / 729.0, 0.0, 0.0],
-    [9017.0 / 3168.0, -355.0 / 33.0, 46732.0 / 5247.0, 49.0 / 176.0, -5103.0 / 18656.0, 0.0],
-    [35.0 / 384.0, 0.0, 500.0 / 1113.0, 125.0 / 192.0, -2187.0 / 6784.0, 11.0 / 84.0],
-];
-/// The fifth-order weights are the last row of A (first same as last); these are fifth minus fourth.
-const E: [f64; 7] =
-    [71.0 / 57600.0, 0.0, -71.0 / 16695.0, 71.0 / 1920.0, -17253.0 / 339200.0, 22.0 / 525.0, -1.0 / 40.0];
-
 /// Integrates `system` from y(0) = `y` through the increasing `times` (≥ 0), calling `output(i, y)` at
 /// times[i]. Returns the number of steps taken (accepted and rejected).
 pub fn integrate(
@@ -44,7 +32,7 @@ pub fn integrate(
 ) -> Result<u64, LimitError> {
     let n = system.dimension();
     let mut k: Vec<Vec<f64>> = (0..7).map(|_| vec![0.0; n]).collect();
-    let (mut stage, mut next) = (vec![0.0; n], vec![0.0; n]);
+    let mut next = vec![0.0; n];
     system.derivative(y, &mut k[0]);
     let (mut t, mut h, mut steps) = (0.0, initial_step(y, &k[0], control.tolerance), 0u64);
     for (i, &target) in times.iter().enumerate() {
@@ -55,25 +43,11 @@ pub fn integrate(
             }
             let last = t + h >= target;
             let step = if last { target - t } else { h };
-            for s in 1..7 {
-                for j in 0..n {
-                    let mut v = y[j];
-                    for (a, ks) in A[s][..s].iter().zip(&k) {
-                        v += step * a * ks[j];
-                    }
-                    stage[j] = v;
-                }
-                system.derivative(&stage, &mut k[s]);
-            }
-            // Stage 6 was evaluated at the fifth-order solution (C[6] = 1 with the last row of A).
-            next.copy_from_slice(&stage);
-            let mut error = 0.0;
-            for j in 0..n {
-                let e: f64 = step * E.iter().zip(&k).map(|(e, ks)| e * ks[j]).sum::<f64>();
-                let scale = control.tolerance * (1.0 + y[j].abs().max(next[j].abs()));
-                error += (e / scale).powi(2);
-            }
-            let error = (error / n as f64).sqrt();
+            let mut derivative = |y: &[f64], dy: &mut [f64]| {
+                system.derivative(y, dy);
+                true
+            };
+            let error = dormand_prince::attempt(y, step, control.tolerance, &mut k, &mut next, &mut derivative);
             if !error.is_finite() {
                 return Err(LimitError::Diverged { time: t });
             }
@@ -83,7 +57,7 @@ pub fn integrate(
                 k.swap(0, 6);
             }
             // The usual controller: the error scales like h⁵; safety 0.9, growth within [0.2, 5].
-            let factor = (0.9 * error.max(1e-10).powf(-0.2)).clamp(0.2, 5.0);
+            let factor = (0.9 * error.max(1e-10).powf(-0.2_f64)).clamp(0.2, 5.0);
             h = step * factor;
             if h < 1e-12 * (1.0 + t) {
                 return Err(LimitError::Diverged { time: t });
@@ -91,7 +65,6 @@ pub fn integrate(
         }
         output(i, y);
     }
-    debug_assert_eq!(C[6], 1.0);
     Ok(steps)
 }
 
