@@ -276,6 +276,10 @@ fn held_out_fraction_must_leave_rows_on_both_sides() {
     };
     check(&dataset("1.0"), &["data.test_fraction: must lie in [0, 1), got 1"]);
     check(&dataset("0.1"), &["table.csv: holding out 0.1 of 3 rows leaves 0 test rows; need 1 to 2"]);
+    // A population loss on a data set needs held-out rows: without them it would be the training error.
+    let on_the_table = dataset("0.0")
+        .replace("observables: [Risk(samples: 100), Moments]", "observables: [PopulationRisk(Sample(size: 10))]");
+    check(&on_the_table, &["observables: PopulationRisk(Sample(…)) on a Dataset needs held-out rows", "test_fraction"]);
 }
 
 #[test]

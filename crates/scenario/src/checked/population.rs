@@ -100,7 +100,16 @@ pub(crate) fn check_population(spec: &ScenarioSpec, population: PopulationSpec, 
             path: format!("{path}.size"),
             message: format!("must be between 1 and {MAX_POPULATION_SAMPLES}, got {size}"),
         }),
-        PopulationSpec::Sample { .. } => Ok(()),
+        PopulationSpec::Sample { .. } => match population_law(&spec.data) {
+            // Without held-out rows a data set's "population" would be its training rows.
+            DataSpec::Dataset { test_fraction, .. } if *test_fraction == 0.0 && path == "observables" => Err(Invalid {
+                path: path.to_owned(),
+                message: "PopulationRisk(Sample(…)) on a Dataset needs held-out rows to evaluate on: set \
+                              data.test_fraction (without them it would measure the training error)"
+                    .into(),
+            }),
+            _ => Ok(()),
+        },
     }
 }
 
@@ -138,6 +147,9 @@ pub(super) fn population_loss(
     };
     match &clean {
         Some(law) => law.holdout().fill(&mut rng, &mut x, &mut y),
+        // Gradient flow trains on the training data; an evaluation set comes from the held-out data (a data
+        // set's held-out rows, which the check made sure exist).
+        None if purpose == Purpose::Training => data.stream().fill(&mut rng, &mut x, &mut y),
         None => data.holdout().fill(&mut rng, &mut x, &mut y),
     }
     Ok(PopulationLoss::Sample { x: x.into(), y: y.into() })
