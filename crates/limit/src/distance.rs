@@ -77,7 +77,7 @@ pub struct GridDensity {
 
 impl GridDensity {
     /// The cumulative masses at the edges, normalised to end at 1.
-    fn cdf(&self) -> Vec<f64> {
+    pub(crate) fn cdf(&self) -> Vec<f64> {
         assert_eq!(self.edges.len(), self.masses.len() + 1, "one more edge than cells");
         let total: f64 = self.masses.iter().sum();
         assert!(total > 0.0, "a density needs positive mass");

@@ -15,7 +15,10 @@ pub mod population;
 pub mod quadrature;
 pub mod unit;
 
-pub use embedding::{DataQuadrature, EmbeddingDistance, EmbeddingProblem, EmbeddingSolution, EntryLaw, Network};
+pub use embedding::{
+    DataQuadrature, EmbeddingDistance, EmbeddingProblem, EmbeddingSolution, EntryLaw, LimitMarginalLaw, MarginalAtTime,
+    Network,
+};
 pub use grid::{Axis, External, FiniteVolume, Grid, Potential, Snapshot, Solution};
 pub use observable::{Distance, LIMIT_RISK_COLUMN, LimitDistance};
 pub use population::KernelUnit;

@@ -34,7 +34,7 @@ use crate::LimitError;
 use meanfield_core::Activation;
 pub use nodes::EntryLaw;
 use rhs::{EmbeddingSystem, Layout};
-pub use solution::{EmbeddingDistance, EmbeddingSolution, LimitMarginalLaw};
+pub use solution::{EmbeddingDistance, EmbeddingSolution, LimitMarginalLaw, MarginalAtTime};
 use std::sync::Arc;
 
 /// The network whose limit is solved.
@@ -115,9 +115,6 @@ pub struct EmbeddingProblem {
     /// The local error tolerance of the ODE integrator (relative to 1 + |state|).
     pub tolerance: f64,
 }
-
-/// The discretised noise u0 − m of u's marginal: this many quantiles of its law per (ω1, ω2) node.
-const U_QUANTILES: usize = 32;
 
 /// Steps of the integrator after which a solve is given up.
 const MAX_STEPS: u64 = 200_000;

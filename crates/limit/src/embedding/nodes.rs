@@ -43,7 +43,7 @@ impl EntryLaw {
     }
 
     /// The quantile of the standardised law (mean 0, std 1) at p ∈ (0, 1).
-    fn standard_quantile(&self, p: f64) -> f64 {
+    pub(super) fn standard_quantile(&self, p: f64) -> f64 {
         match self {
             EntryLaw::Gaussian { .. } => standard_normal().inverse_cdf(p),
             EntryLaw::Uniform { .. } => (p - 0.5) * 12f64.sqrt(),
@@ -54,6 +54,11 @@ impl EntryLaw {
 
 fn standard_normal() -> Normal {
     Normal::new(0.0, 1.0).expect("the standard normal is a valid law")
+}
+
+/// Φ(z), the standard normal CDF.
+pub(super) fn standard_normal_cdf(z: f64) -> f64 {
+    standard_normal().cdf(z)
 }
 
 /// `count` points of the unit cube of dimension `dim` (row-major), none on its boundary.
@@ -147,14 +152,6 @@ fn whiten(z: &mut [f64], dim: usize) {
             row[a] = (row[a] - s) / l[a * dim + a];
         }
     }
-}
-
-/// `count` standard quantiles of `law` at (k + ½)/count, k = 0…count − 1, whitened: the discretised
-/// noise u0 − m of the second-layer weights, for their marginal law.
-pub fn standard_quantiles(law: EntryLaw, count: usize) -> Vec<f64> {
-    let mut z: Vec<f64> = (0..count).map(|k| law.standard_quantile((k as f64 + 0.5) / count as f64)).collect();
-    whiten(&mut z, 1);
-    z
 }
 
 #[cfg(test)]

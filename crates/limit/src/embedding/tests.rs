@@ -1,6 +1,7 @@
 //! The embedding solver against the closed moment system of identity activations, against the particles
 //! (with the right and a deliberately wrong layer rate), and under refinement of its nodes.
 
+use super::solution::{MarginalAtTime, fine_quantiles, smoothed};
 use super::*;
 use meanfield_core::Model;
 use meanfield_models::{BuiltinActivation, TwoHidden, TwoHiddenConfig};
@@ -225,4 +226,68 @@ fn refining_the_nodes_converges() {
         .collect();
     eprintln!("largest change of the risk curve against 8192 nodes, at 32, 128, 512, 2048 nodes: {error:?}");
     assert!(error[3] < error[0] / 10.0, "{error:?}");
+}
+
+/// At t = 0 the limit's u and c marginals are the initial laws N(0.3, 1.5²) and N(0, 1) themselves, so
+/// their W1 to 2¹⁶ midpoint quantiles of those laws (themselves within ~10⁻⁵ of them) is the error of the
+/// limit's representation. Taken as atoms, the 32 second-layer nodes (or 32 quantiles of u0 − m per node)
+/// are 0.047·std from their law, about what N = 512 particles are from the limit; the refined c (2048
+/// interpolated quantiles, W1 ≈ 0.8·√(ln n)/n ≈ 10⁻³ to the law) and the smoothed u (cells 0.003 wide,
+/// an error of order their square) must be under 2·10⁻³.
+#[test]
+fn marginals_at_the_start_are_the_initial_laws() {
+    let tanh: Arc<dyn Activation> = Arc::new(BuiltinActivation::Tanh);
+    let data = Arc::new(DataQuadrature::gaussian_inputs(3, 32, |x| x[0].tanh(), 0.0));
+    let (u_mean, u_std) = (0.3, 1.5);
+    let solution = EmbeddingProblem {
+        network: Network::TwoHidden { activation1: tanh.clone(), activation2: tanh },
+        w_law: EntryLaw::Gaussian { mean: 0.0, std: 0.5 },
+        u_law: EntryLaw::Gaussian { mean: u_mean, std: u_std },
+        c_law: EntryLaw::Gaussian { mean: 0.0, std: 1.0 },
+        trained: (true, true, true),
+        nodes: 64,
+        c_nodes: 32,
+        data,
+        tolerance: 1e-8,
+    }
+    .solve(&[0.0])
+    .unwrap();
+    let quantiles = |mean: f64, std: f64| -> Vec<f64> {
+        let n = 1 << 16;
+        fine_quantiles(EntryLaw::Gaussian { mean, std }, n)
+    };
+    for (label, mean, std) in [("u", u_mean, u_std), ("c[0]", 0.0, 1.0)] {
+        let marginal = solution.marginals.iter().find(|m| m.label == label).unwrap();
+        let w1 = marginal.laws[0].distance(&quantiles(mean, std));
+        assert!(w1 < 2e-3, "W1 of the limit's {label} at t = 0 to its initial law: {w1}");
+    }
+}
+
+/// The smoothed marginal against closed forms: for a point b, W1(δ_b, N(a, s²)) = E|a + sZ − b| =
+/// s·(2φ(δ) + δ(2Φ(δ) − 1)) with δ = (b − a)/s, and W1(δ_b, U[a − l, a + l]) = ((b − a + l)² + (a + l − b)²)/(4l)
+/// for |b − a| ≤ l (|b − a| beyond); a mixture averages them. The grid's CDF is piecewise linear on cells h ≈ 0.003 wide
+/// and each atom is split between two grid points keeping its mean, so the error is of order
+/// (width of the grid)·h²·max|f′| ≈ 20·10⁻⁵·0.25 = 5·10⁻⁵ at most; 10⁻⁴ bounds it, while splitting
+/// an atom to its nearest grid point only (an error of order h) or a wrong noise scale fails.
+#[test]
+fn smoothed_marginal_matches_closed_forms() {
+    let phi = |z: f64| (-0.5 * z * z).exp() / (2.0 * std::f64::consts::PI).sqrt();
+    let gaussian = |a: f64, s: f64, b: f64| {
+        let d = (b - a) / s;
+        s * (2.0 * phi(d) + d * (2.0 * nodes::standard_normal_cdf(d) - 1.0))
+    };
+    let uniform = |a: f64, l: f64, b: f64| {
+        if (b - a).abs() >= l { (b - a).abs() } else { ((b - a + l).powi(2) + (a + l - b).powi(2)) / (4.0 * l) }
+    };
+    let atoms = [-0.4, 0.1, 1.3];
+    for b in [-1.0, 0.0, 0.2, 0.9, 2.5] {
+        let law = MarginalAtTime::Density(smoothed(&atoms, EntryLaw::Gaussian { mean: 5.0, std: 1.2 }));
+        let exact = atoms.iter().map(|&a| gaussian(a, 1.2, b)).sum::<f64>() / 3.0;
+        let got = law.distance(&[b]);
+        assert!((got - exact).abs() < 1e-4, "Gaussian noise, b = {b}: {got} against {exact}");
+        let law = MarginalAtTime::Density(smoothed(&atoms, EntryLaw::Uniform { low: -2.0, high: 2.0 }));
+        let exact = atoms.iter().map(|&a| uniform(a, 2.0, b)).sum::<f64>() / 3.0;
+        let got = law.distance(&[b]);
+        assert!((got - exact).abs() < 1e-4, "uniform noise, b = {b}: {got} against {exact}");
+    }
 }
