@@ -174,6 +174,30 @@ fn rve_rbf_summary() {
     );
 }
 
+/// The closed-form three-layer limit and the LLN study against it, on two widths and 4 replicas.
+#[test]
+fn three_layer_limit_linear_summary() {
+    check_scaled_summary(
+        "three_layer_limit_linear",
+        &[("replicas: 16,", "replicas: 4,"), ("width: [64, 256, 1024]", "width: [64, 256]")],
+    );
+}
+
+/// The tanh three-layer limit on coarse nodes (the solve of the full one takes a minute), its LLN study
+/// and the layers' dependence, on two widths and 4 replicas.
+#[test]
+fn three_layer_limit_summary() {
+    check_scaled_summary(
+        "three_layer_limit",
+        &[
+            ("replicas: 16,", "replicas: 4,"),
+            ("nodes: 1024, c_nodes: 64, data_points: 2048", "nodes: 256, c_nodes: 8, data_points: 256"),
+            ("horizon: Time(10.0)", "horizon: Time(4.0)"),
+            ("width: [32, 64, 128, 256, 512]", "width: [32, 64]"),
+        ],
+    );
+}
+
 /// The quenched LDP summary: per configuration and their average (2 seeds × 300 replicas, 9 k).
 #[test]
 fn ldp_one_hidden_quenched_summary() {

@@ -37,7 +37,11 @@ pub(super) fn embedding_problem(
         return Err(refuse("the initial weights are read from a file, whose law the limit does not know"));
     }
     if spec.observables.iter().any(|o| matches!(o, ObservableSpec::Risk { .. })) {
-        return Err(refuse("the observables list Risk"));
+        // The default observables hold a Risk too, so a scenario that lists none needs to be told.
+        return Err(refuse(
+            "the observables list Risk (the default list has one: write `observables: [...]` without it, \
+             the limit records the particles' risk on its own data)",
+        ));
     }
     let dim = data.dim();
     let law = |block: &BlockSpec, name: &str| -> Result<(EntryLaw, bool), ResolveError> {
@@ -144,6 +148,36 @@ mod tests {
         }
     }
 
+    /// A data law that can only be sampled (here uniform inputs) is one fixed sample of `data_points`
+    /// points, the same for the limit at every width and for the particles' risk. With c = 0 both networks
+    /// predict 0 at t = 0, so both risks are ½·mean(y²) over that sample exactly (to the rounding of
+    /// a different summation order), the same at every width; against the law, ½E[y²] = ½|b|²/3 =
+    /// 0.21875 for x uniform on [−1, 1]³, and one sample of 4096 points is within 4 of its standard errors
+    /// (sd(½y²) = ½√(E y⁴ − (E y²)²) = 0.245 from E x⁴ = 1/5, so SE = 0.0038). A fresh sample per width,
+    /// or particles measured on another sample, would break the equalities.
+    #[test]
+    fn a_sampled_data_law_is_one_fixed_sample_for_the_limit_and_the_particles() {
+        let text = r#"Scenario(name: "sampled", replicas: 2, seed: 9,
+            model: OneHidden(width: 16, activation: Tanh, c: Trained(Constant(0.0)),
+                w: Trained(Gaussian(mean: 0.0, std: 1.0))),
+            data: TeacherStudent(dim: 3, teacher: Linear(coefficients: [1.0, -0.5, 0.25]),
+                inputs: Uniform(low: -1.0, high: 1.0)),
+            dynamics: OnlineSgd(step: PerNeuron(1.0)), horizon: Time(0.5), record: Every(0.25),
+            observables: [], limit: Embedding(nodes: 256, data_points: 4096), sweep: (width: [16, 64]))"#;
+        let checked = CheckedScenario::from_text(text, "sampled.ron", Path::new(".")).unwrap();
+        let (plans, limits) = checked.with_limits(checked.plans()).unwrap();
+        let risk_limit = limits[0].as_ref().unwrap().risk()[0];
+        assert_eq!(limits[0].as_ref().unwrap().risk(), limits[1].as_ref().unwrap().risk());
+        assert!((risk_limit - 0.21875).abs() < 4.0 * 0.0038, "½ mean y² of the sample: {risk_limit}");
+        for point in meanfield_dynamics::run_points(&plans, &NoProgress) {
+            for replica in &point.replicas {
+                let start = &replica.records[0].values;
+                assert_eq!(plans[0].columns()[0], "risk");
+                assert!((start[0] - risk_limit).abs() < 1e-12, "the particles' risk at t = 0: {start:?}");
+            }
+        }
+    }
+
     /// What the solver cannot do is refused, naming `limit` and saying what is covered.
     #[test]
     fn limits_outside_the_solvers_are_refused_with_what_is_covered() {
@@ -181,28 +215,50 @@ mod tests {
     }
 
     /// The guide's refinement table: the limit of scenarios/three_layer_limit.ron (its record times, its
-    /// data points) at growing first-layer nodes, against the finest. Run with
+    /// data points) at growing first- and second-layer nodes, against the finest: the largest change of
+    /// the risk curve and of the W1 distance of c's and |w|'s marginals over the record times. Run with
     /// `cargo test --release -p meanfield-scenario refinement_table -- --ignored --nocapture`.
     #[test]
     #[ignore = "a measurement for the guide, not a check"]
     fn refinement_table() {
+        use meanfield_limit::MarginalAtTime;
+        use meanfield_limit::distance::{Order, wasserstein_1d};
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/three_layer_limit.ron");
         let text = std::fs::read_to_string(&path).unwrap();
-        let curve = |nodes: usize, c_nodes: usize| -> Vec<f64> {
+        let solve = |nodes: usize, c_nodes: usize| {
             let text = text
-                .replace("nodes: 1024, c_nodes: 32", &format!("nodes: {nodes}, c_nodes: {c_nodes}"))
+                .replace("nodes: 1024, c_nodes: 64", &format!("nodes: {nodes}, c_nodes: {c_nodes}"))
                 .replace("width: [32, 64, 128, 256, 512]", "width: [32, 64]");
             let checked = CheckedScenario::from_text(&text, "three_layer_limit.ron", Path::new(".")).unwrap();
             let (_, limits) = checked.with_limits(checked.plans()).unwrap();
-            limits[0].as_ref().unwrap().risk().to_vec()
+            match limits[0].clone().unwrap() {
+                crate::checked::SolvedLimit::Embedding(solution) => solution,
+                crate::checked::SolvedLimit::Grid(_) => unreachable!("an Embedding limit"),
+            }
         };
-        let reference = curve(2048, 32);
-        println!("| nodes | c_nodes | largest change of risk_limit over t ∈ [0, 10] against 2048 × 32 nodes |");
-        println!("|---|---|---|");
-        for (nodes, c_nodes) in [(128, 4), (256, 8), (512, 16), (1024, 16), (1024, 32)] {
-            let change = curve(nodes, c_nodes).iter().zip(&reference).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
-            println!("| {nodes} | {c_nodes} | {change:.2e} |");
+        let atoms = |law: &MarginalAtTime| match law {
+            MarginalAtTime::Atoms { values, .. } => values.clone(),
+            MarginalAtTime::Density(_) => unreachable!("|w| and c are atoms"),
+        };
+        let (finest_nodes, finest_c_nodes) = (2048, 128);
+        let reference = solve(finest_nodes, finest_c_nodes);
+        println!("| nodes | c_nodes | risk_limit | W1 of c's marginal | W1 of \\|w\\|'s marginal |");
+        println!("|---|---|---|---|---|");
+        for (nodes, c_nodes) in [(256, 16), (512, 32), (1024, 32), (1024, 64), (2048, 64)] {
+            let solution = solve(nodes, c_nodes);
+            let risk = solution.risk.iter().zip(&reference.risk).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+            let marginal = |label: &str| {
+                let find = |s: &meanfield_limit::EmbeddingSolution| s.marginals.iter().position(|m| m.label == label);
+                let (mine, theirs) = (find(&solution).unwrap(), find(&reference).unwrap());
+                (0..reference.times.len())
+                    .map(|t| {
+                        let a = atoms(&solution.marginals[mine].laws[t]);
+                        wasserstein_1d(&a, &atoms(&reference.marginals[theirs].laws[t]), Order::W1)
+                    })
+                    .fold(0.0, f64::max)
+            };
+            println!("| {nodes} | {c_nodes} | {risk:.2e} | {:.2e} | {:.2e} |", marginal("c[0]"), marginal("|w|"));
         }
-        println!("risk_limit at 2048 × 32 nodes: {reference:?}");
+        println!("against {finest_nodes} × {finest_c_nodes} nodes; its risk_limit: {:?}", reference.risk);
     }
 }
