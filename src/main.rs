@@ -130,10 +130,14 @@ enum PluginsCommand {
 }
 
 fn load(file: Option<&Path>) -> anyhow::Result<CheckedScenario> {
-    Ok(match file {
+    let scenario = match file {
         Some(path) => CheckedScenario::from_file(path)?,
         None => CheckedScenario::from_text(DEFAULT_SCENARIO, DEFAULT_ORIGIN, Path::new("."))?,
-    })
+    };
+    for deprecation in &scenario.deprecations {
+        eprintln!("warning: {deprecation}");
+    }
+    Ok(scenario)
 }
 
 fn main() -> ExitCode {
@@ -444,16 +448,16 @@ fn bench(names: &[String], threads: Option<usize>, json: Option<&Path>, show: bo
     Ok(ExitCode::SUCCESS)
 }
 
-/// File names for a one-line listing; snapshot files are counted, not listed.
+/// File names for a one-line listing; particle files are counted, not listed.
 fn names(files: &[PathBuf]) -> String {
-    let snapshots = files.iter().filter(|f| f.extension().is_some_and(|e| e == "npy")).count();
+    let particles = files.iter().filter(|f| f.extension().is_some_and(|e| e == "npy")).count();
     let mut names: Vec<String> = files
         .iter()
         .filter(|f| f.extension().is_none_or(|e| e != "npy"))
         .map(|f| f.file_name().map_or_else(|| f.display().to_string(), |n| n.to_string_lossy().into_owned()))
         .collect();
-    if snapshots > 0 {
-        names.push(format!("{snapshots} snapshot files in snapshots/"));
+    if particles > 0 {
+        names.push(format!("{particles} particle files in particles/"));
     }
     names.join(", ")
 }

@@ -155,9 +155,9 @@ fn the_estimate_bounds_what_checking_building_and_running_allocate() {
     let dir = tempfile::tempdir().unwrap();
     let rows: String = (0..200).map(|i| format!("{},{},{}\n", i % 7, i % 5, (i % 3) as f64 - 1.0)).collect();
     std::fs::write(dir.path().join("rows.csv"), format!("a,b,y\n{rows}")).unwrap();
-    let snapshots = "record: Every(0.5), outputs: (csv: false, plots: [], snapshots: Some((times: [0.0, 5.0, 10.0], replicas: 2))),";
+    let particles = "record: Every(0.5), outputs: (csv: false, plots: [], particles: Some((times: [0.0, 5.0, 10.0], replicas: 2))),";
     // (what, replacements of SMALL): the small scenario, a wide minibatch network, a data file read in
-    // epochs, a histogram with snapshots, a teacher network swept over widths and seeds.
+    // epochs, a histogram with particle files, a teacher network swept over widths and seeds.
     let cases: [(&str, Vec<(&str, &str)>); 5] = [
         ("small", vec![]),
         (
@@ -175,10 +175,10 @@ fn the_estimate_bounds_what_checking_building_and_running_allocate() {
             )],
         ),
         (
-            "histogram and snapshots",
+            "histogram and particle files",
             vec![
                 ("Moments]", "Moments, Histogram(of: Coordinate(\"w\", 0), bins: 500, range: (-2.0, 2.0))]"),
-                ("record: Every(2.0),", snapshots),
+                ("record: Every(2.0),", particles),
             ],
         ),
         (

@@ -466,8 +466,8 @@ fn outputs_that_do_not_fit() {
         )
     };
     check(&with("(csv: false)"), &["outputs.plots: plots are drawn from timeseries.csv"]);
-    check(&with("(snapshots: Some((times: [])))"), &["outputs.snapshots.times: needs at least one time"]);
-    check(&with("(snapshots: Some((times: [1.0], replicas: 0)))"), &["outputs.snapshots.replicas: must be at least 1"]);
+    check(&with("(particles: Some((times: [])))"), &["outputs.particles.times: needs at least one time"]);
+    check(&with("(particles: Some((times: [1.0], replicas: 0)))"), &["outputs.particles.replicas: must be at least 1"]);
     check(&with("(checkpoint_seconds: Some(0.0))"), &["outputs.checkpoint_seconds: must be positive"]);
     check(&with("(plots: [Pdf])"), &["Pdf", "Svg", "Png"]);
 }
@@ -506,16 +506,16 @@ fn values_that_would_be_silently_wrong_are_refused() {
             &["ldp.time: 20 lies outside the run's times [0, 10]"],
         ),
         (
-            after_observables("outputs: (snapshots: (times: [11.0], replicas: 1)),"),
-            &["outputs.snapshots.times: 11 lies outside the run's times [0, 10]"],
+            after_observables("outputs: (particles: (times: [11.0], replicas: 1)),"),
+            &["outputs.particles.times: 11 lies outside the run's times [0, 10]"],
         ),
         (
             after_observables("study: ErrorScaling(times: [12.0]),\n    sweep: (width: [4, 8]),"),
             &["study.times: 12 lies outside the run's times [0, 10] at sweep point 'width=4'"],
         ),
         (
-            after_observables("outputs: (snapshots: (times: [1.0], replicas: 5)),"),
-            &["outputs.snapshots.replicas: 5 is more than the run's 2 replicas"],
+            after_observables("outputs: (particles: (times: [1.0], replicas: 5)),"),
+            &["outputs.particles.replicas: 5 is more than the run's 2 replicas"],
         ),
         (
             epochs.replace("OnlineSgd(step: Fixed(0.05))", "MinibatchSgd(step: Fixed(0.05), batch: 11)"),
@@ -610,11 +610,11 @@ fn values_that_would_be_silently_wrong_are_refused() {
     for (scenario, expected) in &cases {
         check(scenario, expected);
     }
-    // The edges are accepted: a time at the horizon, as many snapshot replicas as replicas, a batch of
+    // The edges are accepted: a time at the horizon, as many particle replicas as replicas, a batch of
     // every row.
     let dir = tempfile::tempdir().unwrap();
     for (name, ok) in [
-        ("horizon", after_observables("outputs: (snapshots: (times: [10.0], replicas: 2)),")),
+        ("horizon", after_observables("outputs: (particles: (times: [10.0], replicas: 2)),")),
         ("rows", epochs.replace("OnlineSgd(step: Fixed(0.05))", "MinibatchSgd(step: Fixed(0.05), batch: 10)")),
         (
             "scaled rows",

@@ -235,12 +235,12 @@ macro_rules! same_bits_by_field {
     )*};
 }
 use meanfield_core::summary::{Band, RateFunction, RatePoint};
-use meanfield_core::{Divergence, Record, ReplicaResult, Snapshot};
+use meanfield_core::{Divergence, Particles, Record, ReplicaResult};
 same_bits_by_field! {
     Record { step, time, values }
-    Snapshot { step, time, params }
+    Particles { step, time, params }
     Divergence { step, time, message }
-    ReplicaResult { replica, records, divergence, log_weight, snapshots }
+    ReplicaResult { replica, records, divergence, log_weight, particles }
     Band { low, high }
     RatePoint { k, scgf, slope, rate, scgf_band, rate_band, effective_sample_size, reliability }
     RateFunction { particles, replicas, points }

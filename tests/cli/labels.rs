@@ -8,7 +8,7 @@
 use crate::common::{self, meanfield, read_csv};
 use std::collections::BTreeSet;
 
-/// Four replicas of a small online run with a histogram (so marginal plots), NPY snapshots of two
+/// Four replicas of a small online run with a histogram (so marginal plots), NPY particle files of two
 /// replicas at two times, JSON lines and SVG plots; `SWEEP` is each case's sweep.
 const SWEPT: &str = r#"Scenario(
     name: "labels",
@@ -26,14 +26,14 @@ const SWEPT: &str = r#"Scenario(
     record: Every(0.5),
     observables: [Risk(samples: 50), Histogram(of: Norm("w"), bins: 8, range: (0.0, 4.0))],
     sweep: SWEEP,
-    outputs: (jsonl: true, plots: [Svg], snapshots: Some((times: [0.0, 2.0], replicas: 2))),
+    outputs: (jsonl: true, plots: [Svg], particles: Some((times: [0.0, 2.0], replicas: 2))),
 )
 "#;
 
 /// Runs `SWEPT` with `sweep` and checks every output keyed by a point: the labels are `labels` (in point
 /// order), timeseries.csv has a column per coordinate of `columns` (besides `width` and `seed`) whose
 /// value each row's label names, the JSON lines carry the same fields, every point has its own NPY
-/// snapshots and marginal plot, and the risk figure has one distinct legend entry per point.
+/// particle files and marginal plot, and the risk figure has one distinct legend entry per point.
 fn check(sweep: &str, labels: &[&str], files: &[&str], columns: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("s.ron"), SWEPT.replace("SWEEP", sweep)).unwrap();
@@ -72,8 +72,8 @@ fn check(sweep: &str, labels: &[&str], files: &[&str], columns: &[&str]) {
         }
     }
 
-    // NPY snapshots: two times × two blocks for every point, each point under its own file-safe name.
-    let snapshots: BTreeSet<String> = std::fs::read_dir(out.join("snapshots"))
+    // NPY particle files: two times × two blocks for every point, each point under its own file-safe name.
+    let particles: BTreeSet<String> = std::fs::read_dir(out.join("particles"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
@@ -81,7 +81,7 @@ fn check(sweep: &str, labels: &[&str], files: &[&str], columns: &[&str]) {
         .iter()
         .flat_map(|stem| ["0", "2"].into_iter().flat_map(move |t| ["c", "w"].map(|b| format!("{stem}_t={t}_{b}.npy"))))
         .collect();
-    assert_eq!(snapshots, expected, "{sweep}: the NPY snapshots");
+    assert_eq!(particles, expected, "{sweep}: the NPY particle files");
     for stem in files {
         assert!(out.join(format!("marginal_w_{stem}.svg")).is_file(), "{sweep}: the marginal plot of {stem}");
     }

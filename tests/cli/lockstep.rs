@@ -1,5 +1,5 @@
 //! Ensembles of small online networks run in lanes (several replicas per vector register, see
-//! `meanfield_models::OneHiddenSgd`); each replica's records, snapshots and divergence must be exactly those of
+//! `meanfield_models::OneHiddenSgd`); each replica's records, kept particles and divergence must be exactly those of
 //! the replica run alone.
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
@@ -28,7 +28,7 @@ fn scenario() -> CheckedScenario {
         horizon: Steps(1400),
         record: Every(40.0),
         observables: [Risk(samples: 200)],
-        outputs: (snapshots: Some((times: [0.0, 2000.0, 5600.0], replicas: 6))),
+        outputs: (particles: Some((times: [0.0, 2000.0, 5600.0], replicas: 6))),
     )"#;
     CheckedScenario::from_text(text, "lanes.ron", Path::new(".")).unwrap()
 }

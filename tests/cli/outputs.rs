@@ -1,4 +1,4 @@
-//! What a run leaves behind: sinks chosen in the scenario, NPY snapshots (checked against the CSV here and
+//! What a run leaves behind: sinks chosen in the scenario, NPY particle files (checked against the CSV here and
 //! in NumPy), checkpoints that resume byte-identically after Ctrl-C or a kill (and after the scenario file
 //! gained comments), plots redrawn from the tables, the HTML report (rendered in headless Chromium),
 //! progress lines, and a full disk; and that results are owned: no command replaces an earlier result
@@ -36,7 +36,7 @@ const RESUMABLE: &str = r#"Scenario(
     outputs: (
         jsonl: true,
         plots: [Svg],
-        snapshots: Some((times: [0.0, 5000.0, 10000.0], replicas: 2)),
+        particles: Some((times: [0.0, 5000.0, 10000.0], replicas: 2)),
         checkpoint_seconds: Some(0.2),
     ),
 )
@@ -178,7 +178,7 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// A smaller run with every sink: its JSON lines, snapshots and CSV agree.
+/// A smaller run with every sink: its JSON lines, particle files and CSV agree.
 const SINKS: &str = r#"Scenario(
     name: "sinks",
     seed: 2,
@@ -194,12 +194,41 @@ const SINKS: &str = r#"Scenario(
     horizon: Steps(100),
     record: Every(2.0),
     observables: [Risk(samples: 50), Moments],
-    outputs: (jsonl: true, plots: [], snapshots: Some((times: [0.0, 4.9, 10.0], replicas: 2))),
+    outputs: (jsonl: true, plots: [], particles: Some((times: [0.0, 4.9, 10.0], replicas: 2))),
 )
 "#;
 
+/// `outputs.snapshots`, the old name of `particles`, is still read, with one warning line, and writes
+/// the same files into `particles/`; both names at once are refused, naming the old one.
 #[test]
-fn json_lines_and_npy_snapshots_match_the_csv() {
+fn the_old_name_of_particles_is_read_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = SINKS.replace("particles: Some(", "snapshots: Some(");
+    std::fs::write(dir.path().join("old.ron"), &old).unwrap();
+    let out = meanfield(&["run", "old.ron", "--out", "out", "-q"], dir.path());
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let warnings: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("warning:")).collect();
+    assert_eq!(
+        warnings,
+        [
+            "warning: old.ron: `outputs.snapshots` is deprecated: call it `outputs.particles` (it writes particles/*.npy)"
+        ]
+    );
+    assert_eq!(files(&dir.path().join("out/particles")).len(), 6, "3 times × 2 blocks");
+    assert!(!dir.path().join("out/snapshots").exists());
+    let both = SINKS.replace("particles: Some(", "snapshots: Some((times: [0.0])), particles: Some(");
+    std::fs::write(dir.path().join("both.ron"), both).unwrap();
+    let out = meanfield(&["check", "both.ron"], dir.path());
+    assert_eq!(out.code, Some(1));
+    assert!(
+        out.stderr.contains("both.ron:16:") && out.stderr.contains("outputs.snapshots: is the old name of `particles`"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn json_lines_and_npy_particles_match_the_csv() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("sinks.ron"), SINKS).unwrap();
     let out = meanfield(&["run", "sinks.ron", "--out", "out", "-q"], dir.path());
@@ -221,13 +250,13 @@ fn json_lines_and_npy_snapshots_match_the_csv() {
         }
     }
 
-    // Snapshots: the records nearest 0, 4.9 and 10 (steps 0, 40 and 100 at t = 0.1 per step, records
+    // Particle files: the records nearest 0, 4.9 and 10 (steps 0, 40 and 100 at t = 0.1 per step, records
     // every 20 steps), replicas 0 and 1; mean(c) and m2(w) recomputed from them equal the CSV's exactly
     // (same summation order).
     let col = |name: &str| header.iter().position(|h| h == name).unwrap();
     for (time, step) in [("0", "0"), ("4", "40"), ("10", "100")] {
-        let c: ndarray::Array3<f64> = ndarray_npy::read_npy(out.join(format!("snapshots/run_t={time}_c.npy"))).unwrap();
-        let w: ndarray::Array3<f64> = ndarray_npy::read_npy(out.join(format!("snapshots/run_t={time}_w.npy"))).unwrap();
+        let c: ndarray::Array3<f64> = ndarray_npy::read_npy(out.join(format!("particles/run_t={time}_c.npy"))).unwrap();
+        let w: ndarray::Array3<f64> = ndarray_npy::read_npy(out.join(format!("particles/run_t={time}_w.npy"))).unwrap();
         assert_eq!((c.shape(), w.shape()), (&[2, 6, 1][..], &[2, 6, 3][..]));
         for replica in 0..2 {
             let row = rows.iter().find(|r| r[4] == replica.to_string() && r[5] == step).unwrap();
@@ -235,12 +264,12 @@ fn json_lines_and_npy_snapshots_match_the_csv() {
             let w_values: Vec<f64> = w.slice(ndarray::s![replica, .., ..]).iter().copied().collect();
             let mean_c = c_values.iter().sum::<f64>() / 6.0;
             let m2_w = w_values.iter().map(|v| v * v).sum::<f64>() / 18.0;
-            let at = format!("t = {time}, replica {replica}: from the snapshot against the CSV");
+            let at = format!("t = {time}, replica {replica}: from the particle file against the CSV");
             assert_same_bits(&row[col("mean(c)")].parse::<f64>().unwrap(), &mean_c, format!("mean(c) at {at}"));
             assert_same_bits(&row[col("m2(w)")].parse::<f64>().unwrap(), &m2_w, format!("m2(w) at {at}"));
         }
     }
-    let names: Vec<String> = files(&out.join("snapshots")).iter().map(|p| p.display().to_string()).collect();
+    let names: Vec<String> = files(&out.join("particles")).iter().map(|p| p.display().to_string()).collect();
     assert_eq!(names.len(), 6, "{names:?}");
 
     // The same check in NumPy.
@@ -253,8 +282,8 @@ import csv, sys, numpy as np
 out = sys.argv[1]
 rows = list(csv.DictReader(open(out + "/timeseries.csv")))
 for time, step in [("0", "0"), ("4", "40"), ("10", "100")]:
-    c = np.load(f"{out}/snapshots/run_t={time}_c.npy")
-    w = np.load(f"{out}/snapshots/run_t={time}_w.npy")
+    c = np.load(f"{out}/particles/run_t={time}_c.npy")
+    w = np.load(f"{out}/particles/run_t={time}_w.npy")
     assert c.dtype == np.float64 and c.shape == (2, 6, 1) and w.shape == (2, 6, 3), (c.shape, w.shape)
     for replica in range(2):
         row = next(r for r in rows if r["replica"] == str(replica) and r["step"] == step)

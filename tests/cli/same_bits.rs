@@ -31,7 +31,7 @@ fn records_name_the_field_that_differs() {
         records: vec![record(0.25), record(v)],
         divergence: None,
         log_weight: 0.0,
-        snapshots: Vec::new(),
+        particles: Vec::new(),
     };
     assert_same_bits(&replica(1.0), &replica(1.0), "the same replica");
     let message = failure(|| assert_same_bits(&[replica(1.0)], &[replica(1.5)], "replicas"));

@@ -6,7 +6,7 @@
 //! data stream from its start: sampling is cheap next to stepping, and no `DataStream` has to expose its
 //! state). So a [`ReplicaState`] holds those, with everything recorded so far.
 
-use crate::results::{Record, ReplicaResult, Snapshot};
+use crate::results::{Particles, Record, ReplicaResult};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -23,7 +23,8 @@ pub struct ReplicaState {
     pub data_position: u128,
     pub noise_position: u128,
     pub records: Vec<Record>,
-    pub snapshots: Vec<Snapshot>,
+    #[serde(default, alias = "snapshots")]
+    pub particles: Vec<Particles>,
     pub log_weight: f64,
 }
 

@@ -38,7 +38,7 @@ pub use observable::{
 };
 pub use progress::Progress;
 pub use results::{
-    Coordinate, CoordinateValue, Divergence, PointInfo, PointResult, Record, ReplicaResult, SEED, Selection, Snapshot,
+    Coordinate, CoordinateValue, Divergence, Particles, PointInfo, PointResult, Record, ReplicaResult, SEED, Selection,
     file_safe, label, nearest_time,
 };
 pub use rng::{Purpose, Stream, StreamKey};

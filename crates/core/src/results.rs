@@ -31,14 +31,15 @@ pub struct ReplicaResult {
     /// proposal Q (a tilted initial law, see [`crate::InitLaw::log_likelihood_ratio`]).
     #[serde(default)]
     pub log_weight: f64,
-    /// The particle parameters at the snapshot steps of the plan (only for replicas the plan snapshots).
-    #[serde(default)]
-    pub snapshots: Vec<Snapshot>,
+    /// The particle parameters at the plan's particle steps (only for the replicas whose particles it
+    /// keeps). Checkpoints written before the rename call it `snapshots`.
+    #[serde(default, alias = "snapshots")]
+    pub particles: Vec<Particles>,
 }
 
 /// A replica's whole parameter vector at one record step (the model's blocks, concatenated).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Snapshot {
+pub struct Particles {
     pub step: u64,
     pub time: f64,
     pub params: Vec<f64>,

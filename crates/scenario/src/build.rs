@@ -75,8 +75,8 @@ pub(crate) fn plan(index: usize, point: &CheckedPoint, replicas: usize) -> Point
         record_steps: schedule.record_steps.clone(),
         faults: point.faults.clone(),
         ensemble,
-        snapshot_steps: schedule.snapshot_steps.clone(),
-        snapshot_replicas: schedule.snapshot_replicas,
+        particle_steps: schedule.particle_steps.clone(),
+        particle_replicas: schedule.particle_replicas,
     }
 }
 

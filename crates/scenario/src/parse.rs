@@ -19,6 +19,27 @@ pub fn parse(text: &str, origin: &str) -> Result<ScenarioSpec, ScenarioError> {
     })
 }
 
+/// Moves what `spec` says under a deprecated name to the new one, returning one warning per name used;
+/// both names at once are refused.
+pub fn upgrade(spec: &mut ScenarioSpec, text: &str, origin: &str) -> Result<Vec<String>, ScenarioError> {
+    let mut warnings = Vec::new();
+    if let Some(particles) = spec.outputs.deprecated_snapshots.take() {
+        if spec.outputs.particles.is_some() {
+            return Err(ScenarioError::Invalid {
+                origin: origin.to_owned(),
+                location: Location::of_field(origin, text, "outputs.snapshots"),
+                path: "outputs.snapshots".into(),
+                message: "is the old name of `particles`, which is given too: keep only `particles`".into(),
+            });
+        }
+        spec.outputs.particles = Some(particles);
+        warnings.push(format!(
+            "{origin}: `outputs.snapshots` is deprecated: call it `outputs.particles` (it writes particles/*.npy)"
+        ));
+    }
+    Ok(warnings)
+}
+
 /// The error with the names of the schema's Rust types (`in enum \`ActivationSpec\``) left out: the
 /// location already points at the value, and the user never wrote those names. Struct variants
 /// (`in \`OneHidden\``) and the file's own struct names (`Scenario`, `Sweep`) are what the user wrote, and

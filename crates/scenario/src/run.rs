@@ -194,7 +194,7 @@ pub fn total_steps(scenario: &CheckedScenario, plans: &[PointPlan]) -> u64 {
 }
 
 /// Runs the plans of `scenario` and writes its outputs (`summary.ron`, `manifest.json` and the sinks of
-/// `outputs`: `timeseries.csv`, `timeseries.jsonl`, snapshots, plots; `study.csv`, `ldp.csv`, `limit.csv`
+/// `outputs`: `timeseries.csv`, `timeseries.jsonl`, particles, plots; `study.csv`, `ldp.csv`, `limit.csv`
 /// where the scenario has them) into its run directory: a new one under the scenario's `output` root
 /// (whose `latest` link then points at it), or `options.output`, which must hold no other run's results
 /// (`options.force` replaces them). The directory is locked for the whole run. Diverged replicas do not
@@ -413,8 +413,8 @@ fn write_outputs(
             sink.point(point)?;
         }
         summary.points.push(meanfield_ldp::summarise_point(point));
-        if outputs.snapshots.is_some() {
-            files.extend(meanfield_sinks::write_snapshots(&dir.join("snapshots"), point, &plan.blocks)?);
+        if outputs.particles.is_some() {
+            files.extend(meanfield_sinks::write_particles(&dir.join("particles"), point, &plan.blocks)?);
         }
     }
     for sink in &mut sinks {

@@ -73,7 +73,11 @@ pub struct OutputSpec {
     pub plots: Vec<PlotFormat>,
     /// NPY files of the particles' parameters at chosen times.
     #[serde(default)]
-    pub snapshots: Option<SnapshotSpec>,
+    pub particles: Option<ParticlesSpec>,
+    /// `particles` under its old name, accepted with a deprecation warning ("snapshot" now means a
+    /// snapshot test); moved into `particles` when the scenario is read.
+    #[serde(default, rename = "snapshots", skip_serializing_if = "Option::is_none")]
+    pub deprecated_snapshots: Option<ParticlesSpec>,
     /// Seconds between checkpoints of running replicas (`None`: no checkpoints, and Ctrl-C stops at once).
     /// Finished replicas are checkpointed as they finish.
     #[serde(default = "default_checkpoint_seconds")]
@@ -86,7 +90,8 @@ impl Default for OutputSpec {
             csv: true,
             jsonl: false,
             plots: default_plots(),
-            snapshots: None,
+            particles: None,
+            deprecated_snapshots: None,
             checkpoint_seconds: default_checkpoint_seconds(),
         }
     }
@@ -99,10 +104,10 @@ pub enum PlotFormat {
 }
 
 /// The parameters of replicas `0..replicas` of every point at the records nearest `times`, written to
-/// `snapshots/<point>_t=<time>_<block>.npy` as arrays of shape (replicas, rows, cols) per block.
+/// `particles/<point>_t=<time>_<block>.npy` as arrays of shape (replicas, rows, cols) per block.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SnapshotSpec {
+pub struct ParticlesSpec {
     pub times: Vec<f64>,
     #[serde(default = "one")]
     pub replicas: usize,

@@ -377,7 +377,7 @@ mod tests {
             data_position: u128::from(u64::MAX) + 5,
             noise_position: 3,
             records: vec![Record { step: 4, time: 0.4, values: vec![f64::NAN, f64::INFINITY, 1e300] }],
-            snapshots: Vec::new(),
+            particles: Vec::new(),
             log_weight: -0.75,
         }
     }
@@ -392,7 +392,7 @@ mod tests {
         assert!(error.is_none(), "{error:?}");
         store.save(0, &state(1));
         let result =
-            ReplicaResult { replica: 1, records: Vec::new(), divergence: None, log_weight: 0.0, snapshots: Vec::new() };
+            ReplicaResult { replica: 1, records: Vec::new(), divergence: None, log_weight: 0.0, particles: Vec::new() };
         store.finished(0, &result);
         drop(store);
         let resumed = CheckpointStore::resume(out.path(), &header(), None, stop).unwrap();
@@ -421,7 +421,7 @@ mod tests {
             records: Vec::new(),
             divergence: None,
             log_weight: 0.0,
-            snapshots: Vec::new(),
+            particles: Vec::new(),
         };
         store.finished(0, &result(0));
         store.finished(0, &result(1));

@@ -138,7 +138,7 @@ mod tests {
             Record { step: 0, time: 0.0, values: vec![0.1 + 0.2, f64::NAN] },
             Record { step: 2, time: 0.2, values: vec![0.25, 1.0] },
         ];
-        let replica = ReplicaResult { replica: 0, records, divergence: None, log_weight: 0.0, snapshots: Vec::new() };
+        let replica = ReplicaResult { replica: 0, records, divergence: None, log_weight: 0.0, particles: Vec::new() };
         sink.point(&PointResult { info, columns: vec!["risk".into(), "m".into()], replicas: vec![replica] }).unwrap();
         sink.finish().unwrap();
         let text = std::fs::read_to_string(&path).unwrap();

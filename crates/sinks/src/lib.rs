@@ -6,8 +6,8 @@ pub mod atomic;
 pub mod checkpoint;
 pub mod jsonl;
 pub mod manifest;
+pub mod particles;
 pub mod rundir;
-pub mod snapshots;
 pub mod summary;
 pub mod tables;
 pub mod timeseries;
@@ -17,8 +17,8 @@ pub use checkpoint::{CheckpointError, CheckpointHeader, CheckpointStore};
 pub use jsonl::JsonLines;
 pub use manifest::Manifest;
 pub use meanfield_core::SinkError;
+pub use particles::{file_stem, point_stem, write_particles};
 pub use rundir::{RunDir, RunDirError};
-pub use snapshots::{file_stem, point_stem, write_snapshots};
 pub use tables::{write_ldp_csv, write_ldp_direct_csv, write_study_csv};
 pub use timeseries::CsvTimeSeries;
 
@@ -55,7 +55,7 @@ mod tests {
         };
         check(&[], None);
         check(
-            &["out/summary.ron", "out/snapshots/width-8_seed-1_t=0_w.npy", "out/snapshots/width-8_seed-2_t=0_w.npy"],
+            &["out/summary.ron", "out/particles/width-8_seed-1_t=0_w.npy", "out/particles/width-8_seed-2_t=0_w.npy"],
             None,
         );
         check(&["out/risk.svg", "out/a.npy", "out/risk.svg"], Some("out/risk.svg"));

@@ -238,6 +238,9 @@ fn is_partial(name: &str) -> bool {
     name.starts_with(".meanfield-") && name.contains(".partial")
 }
 
+/// The directories of the particles' NPY files: today's, and that of runs before the rename.
+const PARTICLE_DIRS: [&str; 2] = ["particles", "snapshots"];
+
 /// Whether `dir/checkpoint` is a checkpoint meanfield wrote: a directory whose header reads as ours.
 fn is_meanfield_checkpoint(dir: &Path) -> bool {
     dir.join("checkpoint").symlink_metadata().is_ok_and(|m| m.is_dir()) && checkpoint::read_header(dir).is_some()
@@ -246,11 +249,11 @@ fn is_meanfield_checkpoint(dir: &Path) -> bool {
 /// Removes what an earlier run wrote into `dir`: exactly the files its manifest lists (relative to the
 /// directory, wherever it was when the manifest was written), and a checkpoint of meanfield's. Without a
 /// manifest nothing says which files are a run's, so nothing but the checkpoint is removed and the other
-/// files refuse the run; a file named like a result (a known output, a figure, a snapshot) that the
+/// files refuse the run; a file named like a result (a known output, a figure, a particle file) that the
 /// manifest does not list refuses it too, since the new run would write over it.
 fn remove_previous_results(dir: &Path) -> Result<(), RunDirError> {
-    let snapshots = dir.join("snapshots");
-    // Files a run may write: the fixed names, figures and snapshots (a linked `snapshots` is never a run's).
+    // Files a run may write: the fixed names, figures and particle files (a linked particle directory is
+    // never a run's).
     let mut outputs: Vec<PathBuf> = list(dir)
         .into_iter()
         .filter(|name| {
@@ -263,10 +266,13 @@ fn remove_previous_results(dir: &Path) -> Result<(), RunDirError> {
     if dir.join("checkpoint").symlink_metadata().is_ok() && !is_meanfield_checkpoint(dir) {
         outputs.push(PathBuf::from("checkpoint"));
     }
-    if snapshots.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
-        outputs.push(PathBuf::from("snapshots"));
-    } else {
-        outputs.extend(list(&snapshots).into_iter().map(|n| Path::new("snapshots").join(n)));
+    for name in PARTICLE_DIRS {
+        let particles = dir.join(name);
+        if particles.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
+            outputs.push(PathBuf::from(name));
+        } else {
+            outputs.extend(list(&particles).into_iter().map(|n| Path::new(name).join(n)));
+        }
     }
     let listed: BTreeSet<PathBuf> = manifest_files(dir).unwrap_or_default().into_iter().collect();
     let strays: Vec<String> =
@@ -287,7 +293,9 @@ fn remove_previous_results(dir: &Path) -> Result<(), RunDirError> {
             _ => {}
         }
     }
-    let _ = std::fs::remove_dir(&snapshots);
+    for name in PARTICLE_DIRS {
+        let _ = std::fs::remove_dir(dir.join(name));
+    }
     if is_meanfield_checkpoint(dir) {
         let checkpoint = dir.join("checkpoint");
         std::fs::remove_dir_all(&checkpoint).map_err(io(&checkpoint))?;
@@ -437,14 +445,21 @@ mod tests {
         assert!(matches!(RunDir::new_under(other.path()), Err(RunDirError::Latest { .. })));
     }
 
+    /// The particle files of a run from before their rename sit in `snapshots/`, and go too.
     #[test]
     fn force_removes_what_the_manifest_lists_and_keeps_other_files() {
         let dir = tempfile::tempdir().unwrap();
         let old = Path::new("/somewhere/else/run");
-        let listed =
-            [old.join("timeseries.csv"), old.join("risk.svg"), old.join("snapshots/x.npy"), old.join("manifest.json")];
+        let listed = [
+            old.join("timeseries.csv"),
+            old.join("risk.svg"),
+            old.join("particles/x.npy"),
+            old.join("snapshots/y.npy"),
+            old.join("manifest.json"),
+        ];
+        std::fs::create_dir(dir.path().join("particles")).unwrap();
         std::fs::create_dir(dir.path().join("snapshots")).unwrap();
-        for file in ["timeseries.csv", "risk.svg", "snapshots/x.npy", "notes.txt", "by_hand.svg"] {
+        for file in ["timeseries.csv", "risk.svg", "particles/x.npy", "snapshots/y.npy", "notes.txt", "by_hand.svg"] {
             std::fs::write(dir.path().join(file), "x").unwrap();
         }
         let manifest = serde_json::json!({ "files": listed });
@@ -464,7 +479,7 @@ mod tests {
     }
 
     /// What is not provably a run's is never removed, with or without --force: a `checkpoint` folder of the
-    /// user's, a known output name the manifest does not list, snapshots behind a link, files without a
+    /// user's, a known output name the manifest does not list, particle files behind a link, files without a
     /// manifest.
     #[test]
     fn force_never_removes_what_no_manifest_or_header_says_is_a_run() {
@@ -504,10 +519,10 @@ mod tests {
                 let elsewhere = dir.join("elsewhere");
                 std::fs::create_dir(&elsewhere).unwrap();
                 std::fs::write(elsewhere.join("x.npy"), "mine").unwrap();
-                std::os::unix::fs::symlink(&elsewhere, dir.join("snapshots")).unwrap();
-                manifest(dir, &["manifest.json", "snapshots/x.npy"]);
+                std::os::unix::fs::symlink(&elsewhere, dir.join("particles")).unwrap();
+                manifest(dir, &["manifest.json", "particles/x.npy"]);
             },
-            "holds snapshots, named like",
+            "holds particles, named like",
         );
         check(&|dir| std::fs::write(dir.join("notes.txt"), "mine").unwrap(), "no manifest.json of a meanfield run");
     }

@@ -44,9 +44,9 @@ pub struct PointPlan {
     pub faults: Arc<FaultLog>,
     /// The initial weights of the replicas: each its own (annealed) or one configuration for all.
     pub ensemble: Ensemble,
-    /// Record steps at which replicas `0..snapshot_replicas` keep their whole parameter vector.
-    pub snapshot_steps: Vec<u64>,
-    pub snapshot_replicas: usize,
+    /// Record steps at which replicas `0..particle_replicas` keep their whole parameter vector.
+    pub particle_steps: Vec<u64>,
+    pub particle_replicas: usize,
 }
 
 /// How the replicas of a point draw their initial weights (DESIGN.md §1, large deviations). Data streams

@@ -1,10 +1,10 @@
 //! A unit of work of the executor: replicas of one point advanced together by one stepper, with everything
-//! each replica keeps for itself (streams, held-out sample, records, snapshots, where it stands).
+//! each replica keeps for itself (streams, held-out sample, records, kept particles, where it stands).
 
 use super::{Ensemble, PointPlan};
 use meanfield_core::{
-    Diverged, Divergence, Holdout, ObservationContext, Progress, Purpose, Record, ReplicaResult, ReplicaState,
-    ReplicaStreams, Snapshot, Stepper, Stream,
+    Diverged, Divergence, Holdout, ObservationContext, Particles, Progress, Purpose, Record, ReplicaResult,
+    ReplicaState, ReplicaStreams, Stepper, Stream,
 };
 
 /// Steps between the points where a unit reports progress and may be saved or stopped: rare enough to cost
@@ -18,8 +18,8 @@ struct Replica {
     log_weight: f64,
     holdout: Holdout,
     records: Vec<Record>,
-    /// The parameter snapshots kept so far, for a replica the plan snapshots.
-    snapshots: Option<Vec<Snapshot>>,
+    /// The particles kept so far, for a replica whose particles the plan keeps.
+    particles: Option<Vec<Particles>>,
     /// Steps done (frozen at the divergence for a diverged replica).
     done: u64,
     divergence: Option<Divergence>,
@@ -75,7 +75,7 @@ impl<'p> Unit<'p> {
                 log_weight,
                 holdout,
                 records: Vec::with_capacity(plan.record_steps.len()),
-                snapshots: (index < plan.snapshot_replicas && !plan.snapshot_steps.is_empty()).then(Vec::new),
+                particles: (index < plan.particle_replicas && !plan.particle_steps.is_empty()).then(Vec::new),
                 done: 0,
                 divergence: None,
             });
@@ -157,7 +157,7 @@ impl<'p> Unit<'p> {
         replica.done = state.done;
         replica.log_weight = state.log_weight;
         replica.records = state.records;
-        replica.snapshots = replica.snapshots.as_ref().map(|_| state.snapshots);
+        replica.particles = replica.particles.as_ref().map(|_| state.particles);
         self.done = state.done;
         Ok(())
     }
@@ -173,7 +173,7 @@ impl<'p> Unit<'p> {
             data_position: streams.data_rng.get_word_pos(),
             noise_position: streams.noise_rng.get_word_pos(),
             records: replica.records.clone(),
-            snapshots: replica.snapshots.clone().unwrap_or_default(),
+            particles: replica.particles.clone().unwrap_or_default(),
             log_weight: replica.log_weight,
         }
     }
@@ -222,11 +222,11 @@ impl<'p> Unit<'p> {
     }
 
     /// Checks the parameters of every running replica and records its observables at the current step (and
-    /// its parameters, at a snapshot step); a replica whose parameters are not finite stops, diverged.
+    /// its parameters, at a particle step); a replica whose parameters are not finite stops, diverged.
     pub(super) fn observe(&mut self) {
         let Unit { plan, columns, stepper, replicas, stopped, scratch, done, .. } = self;
         let (step, time) = (*done, plan.time_of(*done));
-        let snapshot = plan.snapshot_steps.binary_search(&step).is_ok();
+        let keep_particles = plan.particle_steps.binary_search(&step).is_ok();
         for (k, replica) in replicas.iter_mut().enumerate().filter(|(_, r)| r.divergence.is_none()) {
             let model = stepper.model(k);
             if model.params().iter().any(|p| !p.is_finite()) {
@@ -241,8 +241,8 @@ impl<'p> Unit<'p> {
             for observable in &plan.observables {
                 observable.observe(&mut ctx, &mut values);
             }
-            if let Some(snapshots) = replica.snapshots.as_mut().filter(|_| snapshot) {
-                snapshots.push(Snapshot { step, time, params: ctx.model.params().to_vec() });
+            if let Some(kept) = replica.particles.as_mut().filter(|_| keep_particles) {
+                kept.push(Particles { step, time, params: ctx.model.params().to_vec() });
             }
             replica.records.push(Record { step, time, values });
         }
@@ -264,7 +264,7 @@ impl<'p> Unit<'p> {
             records: std::mem::take(&mut replica.records),
             divergence: replica.divergence.clone(),
             log_weight: replica.log_weight,
-            snapshots: replica.snapshots.take().unwrap_or_default(),
+            particles: replica.particles.take().unwrap_or_default(),
         }
     }
 

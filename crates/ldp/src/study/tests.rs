@@ -27,7 +27,7 @@ fn point(width: usize, values: &[f64]) -> PointResult {
             .iter()
             .enumerate()
             .map(|(replica, v)| ReplicaResult {
-                snapshots: Vec::new(),
+                particles: Vec::new(),
                 replica,
                 records: vec![Record { step: 1, time: 1.0, values: vec![*v] }],
                 divergence: None,
@@ -115,7 +115,7 @@ fn synthetic(
     p.info.replicas = replicas;
     p.replicas = (0..replicas)
         .map(|replica| ReplicaResult {
-            snapshots: Vec::new(),
+            particles: Vec::new(),
             replica,
             records: times
                 .iter()

@@ -364,12 +364,12 @@ pub fn validate(spec: &ScenarioSpec) -> Result<(), Invalid> {
         }
     }
     check_outputs(&spec.outputs)?;
-    if let Some(snapshots) = &spec.outputs.snapshots
-        && snapshots.replicas > spec.replicas
+    if let Some(particles) = &spec.outputs.particles
+        && particles.replicas > spec.replicas
     {
         return Err(invalid(
-            "outputs.snapshots.replicas",
-            format!("{} is more than the run's {} replicas", snapshots.replicas, spec.replicas),
+            "outputs.particles.replicas",
+            format!("{} is more than the run's {} replicas", particles.replicas, spec.replicas),
         ));
     }
     validate_observables(spec, None)
@@ -382,13 +382,13 @@ fn check_outputs(outputs: &crate::spec::OutputSpec) -> Result<(), Invalid> {
             "plots are drawn from timeseries.csv: keep `csv: true` or set `plots: []`",
         ));
     }
-    if let Some(snapshots) = &outputs.snapshots {
-        at_least_one("outputs.snapshots.replicas", snapshots.replicas)?;
-        if snapshots.times.is_empty() {
-            return Err(invalid("outputs.snapshots.times", "needs at least one time"));
+    if let Some(particles) = &outputs.particles {
+        at_least_one("outputs.particles.replicas", particles.replicas)?;
+        if particles.times.is_empty() {
+            return Err(invalid("outputs.particles.times", "needs at least one time"));
         }
-        for t in &snapshots.times {
-            non_negative("outputs.snapshots.times", *t)?;
+        for t in &particles.times {
+            non_negative("outputs.particles.times", *t)?;
         }
     }
     if let Some(seconds) = outputs.checkpoint_seconds {

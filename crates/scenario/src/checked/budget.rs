@@ -3,7 +3,7 @@
 //! multiplied in `u128`, saturating: anything from 2^64 bytes on is "more than 16 EiB".
 //!
 //! The estimate is an upper bound of what checking, building and running hold at once: the run keeps
-//! every replica's records (and snapshots) until they are written, so the results of all points are
+//! every replica's records (and kept particles) until they are written, so the results of all points are
 //! summed, plus the largest working set (the replicas that step at once, with their networks, batches
 //! and held-out samples). [`estimate`] only reports (commands that prepare work for other machines use
 //! it); [`within_budget`] refuses what this process could not hold, naming the field that dominates.
@@ -112,7 +112,7 @@ pub fn within_budget(spec: &ScenarioSpec, base_dir: &Path) -> Result<MemoryRepor
 
 impl MemoryReport {
     /// The report made again, against the same budget, once a plugin data law's dimension `plugin_dim`
-    /// is known (the first estimate took it as 1): held-out samples, snapshots and networks grow with it.
+    /// is known (the first estimate took it as 1): held-out samples, kept particles and networks grow with it.
     pub fn with_plugin_dim(&self, spec: &ScenarioSpec, base_dir: &Path, plugin_dim: usize) -> Result<Self, Invalid> {
         let estimate = estimate_at(spec, base_dir, Some(plugin_dim));
         refuse_over(&estimate, &self.budget)?;
@@ -449,18 +449,18 @@ fn point_needs(spec: &ScenarioSpec, base_dir: &Path, plugin_dim: Option<usize>, 
     kept.push(Need::bytes(r.saturating_mul(RESULT), vec![replicas.clone()]));
     kept.push(Need::words(k.saturating_mul(4), vec![record.clone()]));
     kept.push(Need::bytes(c.saturating_mul(COLUMN_NAME).saturating_mul(2), vec![columns_factor.clone()]));
-    if let Some(snapshots) = &spec.outputs.snapshots {
-        let kept_replicas = (snapshots.replicas as u128).min(r);
-        let times = (snapshots.times.len() as u128).min(k);
+    if let Some(particles) = &spec.outputs.particles {
+        let kept_replicas = (particles.replicas as u128).min(r);
+        let times = (particles.times.len() as u128).min(k);
         let mut factors = vec![
             factor(
-                "outputs.snapshots.replicas",
+                "outputs.particles.replicas",
                 kept_replicas,
                 10,
-                format!("{} snapshot replicas", count(kept_replicas)),
+                format!("{} particle replicas", count(kept_replicas)),
                 true,
             ),
-            factor("outputs.snapshots.times", times, 10, format!("{} snapshot times", count(times)), true),
+            factor("outputs.particles.times", times, 10, format!("{} particle times", count(times)), true),
         ];
         factors.extend(model_factors());
         let bytes = params.saturating_mul(WORD).saturating_add(RECORD);

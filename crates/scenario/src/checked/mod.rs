@@ -48,6 +48,9 @@ pub struct CheckedScenario {
     pub memory: budget::MemoryReport,
     /// The distinct limit problems of the points, each with the PDE times it is needed at and its points.
     limit_groups: Vec<LimitGroup>,
+    /// One line per deprecated name the text used (it was read under the new one): the commands print
+    /// them as warnings.
+    pub deprecations: Vec<String>,
 }
 
 /// A distinct limit problem of a scenario, the PDE times it is needed at, and the points that share it.
@@ -120,7 +123,7 @@ pub struct CheckedPoint {
     pub flow: Option<population::Flow>,
 }
 
-/// A point's steps: the horizon, the record steps and the snapshot steps, in steps of its rule.
+/// A point's steps: the horizon, the record steps and the particle steps, in steps of its rule.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepSchedule {
     /// At least 1.
@@ -129,9 +132,9 @@ pub struct StepSchedule {
     pub time_per_step: f64,
     /// Sorted, the last is `steps`.
     pub record_steps: Vec<u64>,
-    /// Record steps at which replicas `0..snapshot_replicas` keep their parameters.
-    pub snapshot_steps: Vec<u64>,
-    pub snapshot_replicas: usize,
+    /// Record steps at which replicas `0..particle_replicas` keep their parameters.
+    pub particle_steps: Vec<u64>,
+    pub particle_replicas: usize,
 }
 
 /// A point's model: its checked configuration, parameter layout, initial laws and description.
@@ -197,7 +200,8 @@ impl CheckedScenario {
     /// Parses, checks and resolves scenario `text` (from `origin`; relative paths start at `base_dir`):
     /// reads its data files and loads its plugins.
     pub fn from_text(text: &str, origin: &str, base_dir: &Path) -> Result<CheckedScenario, ScenarioError> {
-        let spec = crate::parse::parse(text, origin)?;
+        let mut spec = crate::parse::parse(text, origin)?;
+        let deprecations = crate::parse::upgrade(&mut spec, text, origin)?;
         let locate = |invalid: check::Invalid, point: Option<&Point>| {
             let (message, location_path) = match point {
                 Some(p) if !p.label.is_empty() => {
@@ -228,6 +232,7 @@ impl CheckedScenario {
             points: Vec::new(),
             memory,
             limit_groups: Vec::new(),
+            deprecations,
         };
         // A plugin's data dimension is known once its first instance is built (it is the same at every
         // point: plugin parameters cannot be swept). The estimate, which took it as 1, is made again with
@@ -537,8 +542,8 @@ fn check_times(spec: &ScenarioSpec, schedule: &StepSchedule, label: &str) -> Res
     if let Some(study) = &spec.study {
         times.extend(study.times().iter().map(|&t| ("study.times", t)));
     }
-    if let Some(snapshots) = &spec.outputs.snapshots {
-        times.extend(snapshots.times.iter().map(|&t| ("outputs.snapshots.times", t)));
+    if let Some(particles) = &spec.outputs.particles {
+        times.extend(particles.times.iter().map(|&t| ("outputs.particles.times", t)));
     }
     match times.into_iter().find(|&(_, t)| !(0.0..=latest).contains(&t)) {
         Some((path, t)) => Err(check::Invalid {
@@ -550,7 +555,7 @@ fn check_times(spec: &ScenarioSpec, schedule: &StepSchedule, label: &str) -> Res
 }
 
 /// The steps of a point: its horizon, rounded to steps once; its record steps; the record steps nearest
-/// the snapshot times.
+/// the particle times.
 fn schedule(spec: &ScenarioSpec, settings: &SgdSettings, width: usize) -> StepSchedule {
     let time_per_step = settings.rule.time_per_step(width);
     let steps = match spec.horizon {
@@ -562,20 +567,20 @@ fn schedule(spec: &ScenarioSpec, settings: &SgdSettings, width: usize) -> StepSc
         RecordSpec::LogSpaced(n) => Schedule::LogSpaced(n),
     };
     let record_steps = schedule.steps(steps, settings.rule, width);
-    let (snapshot_steps, snapshot_replicas) = match &spec.outputs.snapshots {
-        Some(snapshots) => {
+    let (particle_steps, particle_replicas) = match &spec.outputs.particles {
+        Some(particles) => {
             let times = record_steps.iter().map(|&s| s as f64 * time_per_step);
-            let mut chosen: Vec<u64> = snapshots
+            let mut chosen: Vec<u64> = particles
                 .times
                 .iter()
                 .filter_map(|&t| meanfield_core::nearest_time(times.clone(), t).map(|i| record_steps[i]))
                 .collect();
             chosen.sort_unstable();
             chosen.dedup();
-            // `check::validate` refused more snapshot replicas than the point has.
-            (chosen, snapshots.replicas)
+            // `check::validate` refused more particle replicas than the point has.
+            (chosen, particles.replicas)
         }
         None => (Vec::new(), 0),
     };
-    StepSchedule { steps, time_per_step, record_steps, snapshot_steps, snapshot_replicas }
+    StepSchedule { steps, time_per_step, record_steps, particle_steps, particle_replicas }
 }

@@ -1,8 +1,8 @@
-//! NPY snapshots of the particles: for every point and snapshot time, one file per parameter block,
-//! `snapshots/<point>_t=<time>_<block>.npy` (`<point>` is the file-safe form of the point's label,
+//! NPY files of the particles: for every point and particle time, one file per parameter block,
+//! `particles/<point>_t=<time>_<block>.npy` (`<point>` is the file-safe form of the point's label,
 //! `width-64_seed-2`, see [`meanfield_core::file_safe`], or `run` without a sweep), a float64 array of
 //! shape (replicas, rows, cols), replica r being replica r of the point (`rows` = particles, `cols` =
-//! coordinates per particle, e.g. d for `w`). A replica that diverged before a snapshot has NaN there.
+//! coordinates per particle, e.g. d for `w`). A replica that diverged before a particle time has NaN there.
 //! Load with `numpy.load`.
 
 use crate::atomic::AtomicFile;
@@ -11,26 +11,26 @@ use ndarray::Array3;
 use ndarray_npy::WriteNpyExt;
 use std::path::{Path, PathBuf};
 
-/// Writes the snapshots of `point`, whose model's parameter vector is split into `blocks`.
-pub fn write_snapshots(dir: &Path, point: &PointResult, blocks: &[Block]) -> Result<Vec<PathBuf>, SinkError> {
-    let kept: Vec<_> = point.replicas.iter().filter(|r| !r.snapshots.is_empty()).collect();
-    let Some(longest) = kept.iter().max_by_key(|r| r.snapshots.len()) else { return Ok(Vec::new()) };
+/// Writes the kept particles of `point`, whose model's parameter vector is split into `blocks`.
+pub fn write_particles(dir: &Path, point: &PointResult, blocks: &[Block]) -> Result<Vec<PathBuf>, SinkError> {
+    let kept: Vec<_> = point.replicas.iter().filter(|r| !r.particles.is_empty()).collect();
+    let Some(longest) = kept.iter().max_by_key(|r| r.particles.len()) else { return Ok(Vec::new()) };
     let replicas = kept.iter().map(|r| r.replica + 1).max().unwrap_or(0);
     std::fs::create_dir_all(dir).map_err(|e| SinkError::io(dir, e))?;
     let name = point_stem(&point.info.label);
     let mut written = Vec::new();
-    for (k, snapshot) in longest.snapshots.iter().enumerate() {
+    for (k, at) in longest.particles.iter().enumerate() {
         for block in blocks {
             let mut array = Array3::from_elem((replicas, block.rows, block.cols), f64::NAN);
             for replica in &kept {
-                if let Some(s) = replica.snapshots.get(k).filter(|s| s.step == snapshot.step) {
+                if let Some(s) = replica.particles.get(k).filter(|s| s.step == at.step) {
                     let values = &s.params[block.range()];
                     for (slot, v) in array.slice_mut(ndarray::s![replica.replica, .., ..]).iter_mut().zip(values) {
                         *slot = *v;
                     }
                 }
             }
-            let path = dir.join(format!("{name}_t={}_{}.npy", snapshot.time, file_stem(&block.name)));
+            let path = dir.join(format!("{name}_t={}_{}.npy", at.time, file_stem(&block.name)));
             let mut bytes = Vec::new();
             array.write_npy(&mut bytes).map_err(|e| SinkError::io(&path, std::io::Error::other(e)))?;
             written.push(AtomicFile::write_all(&path, &bytes)?);
