@@ -19,6 +19,18 @@ use std::ffi::CString;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 
+/// Lets a closed pipe on stdout end the process as it ends `cat` (`meanfield check s.ron | head -1`), instead
+/// of a panic in `println!`: Rust starts programs with SIGPIPE ignored. Every result is written to files
+/// before anything is printed, so a reader that stops early loses only the printed summary.
+pub(crate) fn die_quietly_on_a_closed_pipe() {
+    // SAFETY: setting a signal's disposition to its default has no preconditions; it runs before any
+    // thread is started.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// Exit code when the process was ended (by `exit`) before the command finished.
 pub(crate) const EXIT_ENDED_EARLY: i32 = 4;
 

@@ -7,8 +7,10 @@ mod progress;
 use clap::{Parser, Subcommand, ValueEnum};
 use meanfield_scenario::BuiltinActivation;
 use meanfield_scenario::Summary;
+use meanfield_scenario::compose::Override;
 use meanfield_scenario::plugins::{self, PLUGIN_PATH_VAR, PluginLibrary};
 use meanfield_scenario::spec::DataSpec;
+use meanfield_scenario::templates;
 use meanfield_scenario::{CheckedScenario, RunError, RunOptions, run::point_steps, run::total_steps};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -55,6 +57,8 @@ enum Command {
         /// No progress display and no table.
         #[arg(long, short)]
         quiet: bool,
+        #[command(flatten)]
+        overrides: Overrides,
     },
     /// Redraw the plots of result tables (timeseries.csv, study.csv, ldp.csv) without running anything.
     Plot {
@@ -87,7 +91,35 @@ enum Command {
         show: bool,
     },
     /// Validate a scenario file without running it; prints the sweep points.
-    Check { file: PathBuf },
+    Check {
+        file: PathBuf,
+        #[command(flatten)]
+        overrides: Overrides,
+    },
+    /// Print a scenario fully resolved (the files it extends merged, overrides applied, every default
+    /// written) as the canonical RON the manifest stores and a resume checks.
+    Show {
+        file: PathBuf,
+        #[command(flatten)]
+        overrides: Overrides,
+    },
+    /// Start a scenario of your own from a shipped template: writes NAME.ron, a short file that extends
+    /// the template (copied next to it with the pieces of scenarios/common/ it uses), with every field you
+    /// can override listed in comments.
+    New {
+        /// The new scenario's name (its file is NAME.ron, its results go to results/NAME).
+        #[arg(required_unless_present = "list")]
+        name: Option<String>,
+        /// The template (see --list).
+        #[arg(long, required_unless_present = "list")]
+        from: Option<String>,
+        /// Where to write (default: the current directory).
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// List the templates.
+        #[arg(long, conflicts_with_all = ["name", "from"])]
+        list: bool,
+    },
     /// Print the embedded default scenario (a starting point for your own).
     ShowDefault,
     /// Inspect plugin libraries.
@@ -95,6 +127,15 @@ enum Command {
         #[command(subcommand)]
         command: PluginsCommand,
     },
+}
+
+/// `--set PATH=VALUE`, repeatable, on every command that reads a scenario.
+#[derive(Debug, Clone, Default, clap::Args)]
+struct Overrides {
+    /// Override one field (repeatable; the value in RON syntax): --set model.width=512,
+    /// --set data.teacher='SingleIndex(link: Relu)', --set dynamics.step=0.5 (the number of PerNeuron(α)).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    set: Vec<Override>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -129,10 +170,10 @@ enum PluginsCommand {
     },
 }
 
-fn load(file: Option<&Path>) -> anyhow::Result<CheckedScenario> {
+fn load(file: Option<&Path>, overrides: &Overrides) -> anyhow::Result<CheckedScenario> {
     let scenario = match file {
-        Some(path) => CheckedScenario::from_file(path)?,
-        None => CheckedScenario::from_text(DEFAULT_SCENARIO, DEFAULT_ORIGIN, Path::new("."))?,
+        Some(path) => CheckedScenario::from_file_with(path, &overrides.set)?,
+        None => CheckedScenario::from_text_with(DEFAULT_SCENARIO, DEFAULT_ORIGIN, Path::new("."), &overrides.set)?,
     };
     for deprecation in &scenario.deprecations {
         eprintln!("warning: {deprecation}");
@@ -141,6 +182,7 @@ fn load(file: Option<&Path>) -> anyhow::Result<CheckedScenario> {
 }
 
 fn main() -> ExitCode {
+    guard::die_quietly_on_a_closed_pipe();
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Run {
         file: None,
@@ -149,6 +191,7 @@ fn main() -> ExitCode {
         force: false,
         resume: None,
         quiet: false,
+        overrides: Overrides::default(),
     });
     guard::install(&command_line());
     // Until `execute` returns, an `exit` from anywhere (a plugin) is not success.
@@ -199,8 +242,24 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             list_plugins();
             Ok(ExitCode::SUCCESS)
         }
-        Command::Check { file } => {
-            let scenario = load(Some(&file))?;
+        Command::Show { file, overrides } => {
+            print!("{}", load(Some(&file), &overrides)?.canonical());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::New { list: true, .. } => {
+            for template in templates::TEMPLATES {
+                println!("{:<32} {}", template.name, template.description());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::New { name, from, dir, .. } => {
+            let (Some(name), Some(from)) = (name, from) else { anyhow::bail!("new needs NAME and --from TEMPLATE") };
+            let written = templates::write_new(&name, &from, &dir)?;
+            println!("wrote {}; run it with `meanfield run {}`", names_of(&written), written[0].display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check { file, overrides } => {
+            let scenario = load(Some(&file), &overrides)?;
             let plans = scenario.plans();
             println!("{}: ok, {} point(s) × {} replica(s)", scenario.origin, plans.len(), scenario.spec.replicas);
             println!("  memory: {}", scenario.memory);
@@ -247,20 +306,23 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             println!("report written to {}", path.display());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run { file, threads, out, force, resume, quiet } => run(file, threads, out, force, resume, quiet),
+        Command::Run { file, threads, out, force, resume, quiet, overrides } => {
+            run(file, &overrides, threads, out, force, resume, quiet)
+        }
         Command::Bench { workloads, threads, json, show } => bench(&workloads, threads, json.as_deref(), show),
     }
 }
 
 fn run(
     file: Option<PathBuf>,
+    overrides: &Overrides,
     threads: Option<usize>,
     out: Option<PathBuf>,
     force: bool,
     resume: Option<PathBuf>,
     quiet: bool,
 ) -> anyhow::Result<ExitCode> {
-    let scenario = load(file.as_deref())?;
+    let scenario = load(file.as_deref(), overrides)?;
     let plans = scenario.plans();
     let total = total_steps(&scenario, &plans);
     if !quiet {
@@ -446,6 +508,11 @@ fn bench(names: &[String], threads: Option<usize>, json: Option<&Path>, show: bo
         std::fs::write(path, text + "\n").map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Paths for a one-line listing.
+fn names_of(paths: &[PathBuf]) -> String {
+    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
 }
 
 /// File names for a one-line listing; particle files are counted, not listed.

@@ -304,14 +304,14 @@ fn huge_cases() -> Vec<Refusal> {
         ),
         case(
             "record: Every(2.0),",
-            // 2^53, the largest whole number a sweep takes (the sweep refuses 1e300 itself).
+            // 2^53, the largest whole number a sweep takes written as a float (the sweep refuses 1e300 itself).
             "record: Every(2.0), sweep: (fields: [(\"model.width\", [8.0, 9007199254740992])]),",
             "sweep.fields",
             "a width of 9e15 ('model.width') needs",
         ),
         case(
             "record: Every(2.0),",
-            // 2^63 is a whole number of the width's type (a `fields` sweep refuses it as beyond 2^53).
+            // 2^63 is a whole number of the width's type, exact in a sweep when written as a whole number.
             "record: Every(2.0), sweep: (width: [8, 9223372036854775808]),",
             "sweep.width",
             "a width of 9.2e18 needs more than 16 EiB",

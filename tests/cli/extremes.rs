@@ -34,8 +34,7 @@ fn read_scenarios() -> Vec<(String, String, PathBuf)> {
         .into_iter()
         .filter(|f| f.extension().is_some_and(|e| e == "ron") && !f.to_string_lossy().contains("plugin_"))
         .map(|f| {
-            let text = std::fs::read_to_string(&f).unwrap();
-            let spec: ScenarioSpec = meanfield_scenario::parse::parse(&text, "extremes").unwrap();
+            let spec: ScenarioSpec = meanfield_scenario::parse::parse_file(&f, &[]).unwrap();
             let written = meanfield_scenario::parse::ron_options().to_string(&spec).unwrap();
             (f.file_name().unwrap().to_string_lossy().into_owned(), written, dir.clone())
         })

@@ -173,7 +173,8 @@ fn sweeps_that_would_be_silently_wrong_are_refused() {
     check_refused(r#"(fields: [("ldp.time", [1.0])])"#, "sweep.fields", "'ldp' is estimated once over the whole run");
     check_refused(r#"(fields: [("limit.cells", [64])])"#, "sweep.fields", "the scenario has no 'limit' section");
     check_refused(r#"(seeds: [1, 2], fields: [("seed", [3])])"#, "sweep.fields", "'seed' is swept by sweep.seeds too");
-    let whole = "'model.width' takes whole numbers from 0 to 2^53 = 9007199254740992 in a sweep";
+    let whole = "'model.width' takes whole numbers from 0 to 18446744073709551615 (or, written as floats, to 2^53 \
+                 = 9007199254740992) in a sweep";
     check_refused(r#"(fields: [("model.width", [1e300])])"#, "sweep.fields", &format!("{whole}, got 1e300"));
     check_refused(r#"(fields: [("model.width", [9.3e18])])"#, "sweep.fields", &format!("{whole}, got 9.3e18"));
     check_refused(r#"(fields: [("model.width", [2.5])])"#, "sweep.fields", &format!("{whole}, got 2.5"));

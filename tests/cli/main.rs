@@ -13,6 +13,7 @@ mod alloc;
 mod bad_input;
 mod bench;
 mod chaos;
+mod compose;
 mod console;
 mod dependence;
 mod extremes;

@@ -6,6 +6,7 @@ use crate::common::{run_scenario, scaled_scenario};
 use meanfield_core::summary::{ScalingFit, StudySummary};
 use meanfield_core::{Observable, Purpose, StreamKey};
 use meanfield_dynamics::{Evaluation, PopulationRisk};
+use meanfield_scenario::compose::Override;
 use std::sync::Arc;
 
 /// What a reduced fit must show to confirm a slope: one, over converged widths only, whose 95% interval
@@ -69,15 +70,38 @@ fn the_noise_scale_sets_the_slope() {
     assert!(slope > -0.6 && slope < 0.35, "the noise floor at a fixed η/B hardly depends on n: {fixed:?}");
 }
 
+/// [`scaled_scenario`] with `overrides` (`path=value`) applied after the replacements.
+fn scaled_scenario_with(
+    name: &str,
+    replacements: &[(&str, &str)],
+    overrides: &[&str],
+) -> meanfield_scenario::CheckedScenario {
+    let path = crate::common::scenario_path(&format!("{name}.ron"));
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    for (from, to) in replacements {
+        assert!(text.contains(from), "{name}.ron no longer contains {from}");
+        text = text.replace(from, to);
+    }
+    let overrides: Vec<Override> = overrides.iter().map(|o| o.parse().unwrap()).collect();
+    meanfield_scenario::CheckedScenario::from_text_with(
+        &text,
+        &path.display().to_string(),
+        path.parent().unwrap(),
+        &overrides,
+    )
+    .unwrap()
+}
+
 /// The same B = n run with its loss measured on the rows it trained on (a finite sample of 100 000 noisy
 /// labels, far more than the 256 parameters at most, so the population loss is as with fresh data): the
 /// in-sample loss carries the label noise σ²/2 = ½ at every n and the fit cannot confirm −1, while the
 /// population loss of the same run does.
 #[test]
 fn a_loss_on_the_training_set_fails_the_fit() {
+    // The set-up's law (scenarios/common/rve_rbf_setup.ron), sampled once.
     let law = "TeacherStudent(dim: 1, inputs: Uniform(low: -4.0, high: 4.0), teacher: Mixture(), noise: 1.0)";
     let sample = format!("Sample(size: 100000, from: {law}, sampling: WithReplacement)");
-    let mut scenario = scaled_scenario(
+    let mut scenario = scaled_scenario_with(
         "rve_noise_scale",
         &[
             ("replicas: 16,", "replicas: 8,"),
@@ -85,9 +109,13 @@ fn a_loss_on_the_training_set_fails_the_fit() {
             ("times: [1200.0]", "times: [600.0]"),
             ("width: [16, 32, 64, 128, 256]", "width: [16, 32, 64, 128]"),
             (", fields: [(\"dynamics.batch.exponent\", [1.0, 0.5, 0.0])]", ""),
-            (law, &sample),
         ],
+        &[&format!("data={sample}")],
     );
+    let shown =
+        meanfield_scenario::parse::parse_file(&crate::common::scenario_path("rve_noise_scale.ron"), &[]).unwrap();
+    let written: meanfield_scenario::spec::DataSpec = meanfield_scenario::parse::ron_options().from_str(law).unwrap();
+    assert_eq!(shown.data, written, "the law the scenario trains on is the one sampled here");
     let dir = tempfile::tempdir().unwrap();
     let report = run_scenario(&scenario, None, dir.path());
     let population = report.summary.study.as_ref().unwrap();

@@ -112,12 +112,14 @@ pub struct Coordinate {
     pub value: CoordinateValue,
 }
 
-/// A swept value: whole numbers (widths, seeds, integer fields) exactly, others as floats.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// A swept value: whole numbers (widths, seeds, integer fields) exactly, other numbers as floats, and
+/// any other value (an activation, a data law) by its short form (`Relu`, `SingleIndex(link:Relu)`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum CoordinateValue {
     Whole(u64),
     Real(f64),
+    Text(String),
 }
 
 impl std::fmt::Display for CoordinateValue {
@@ -125,6 +127,7 @@ impl std::fmt::Display for CoordinateValue {
         match self {
             CoordinateValue::Whole(n) => write!(f, "{n}"),
             CoordinateValue::Real(v) => write!(f, "{v}"),
+            CoordinateValue::Text(short) => f.write_str(short),
         }
     }
 }
@@ -180,7 +183,7 @@ mod tests {
     use super::*;
 
     fn coordinates(pairs: &[(&str, CoordinateValue)]) -> Vec<Coordinate> {
-        pairs.iter().map(|(path, value)| Coordinate { path: (*path).to_owned(), value: *value }).collect()
+        pairs.iter().map(|(path, value)| Coordinate { path: (*path).to_owned(), value: value.clone() }).collect()
     }
 
     #[test]
@@ -196,6 +199,11 @@ mod tests {
         check(&[("dynamics.step", Real(0.5))], "dynamics.step=0.5", "dynamics.step-0.5");
         check(&[("data.noise", Real(-0.1))], "data.noise=-0.1", "data.noise-~2D0.1");
         check(&[("data.test_fraction", Real(0.2))], "data.test_fraction=0.2", "data.test~5Ffraction-0.2");
+        check(
+            &[("data.teacher", Text("SingleIndex(link:Relu)".into()))],
+            "data.teacher=SingleIndex(link:Relu)",
+            "data.teacher-SingleIndex~28link~3ARelu~29",
+        );
     }
 
     #[test]

@@ -34,14 +34,25 @@ impl Location {
         line: usize,
         col: usize,
     ) -> Option<Box<Location>> {
-        let field = field_offset(source, path)?;
-        let start = field + source[field..].find(value)?;
+        Location::within_offset(origin, source, field_offset(source, path)?, value, line, col)
+    }
+
+    /// The location of `line:col` (1-based) inside `value`, written after byte `field` of `source`.
+    pub fn within_offset(
+        origin: &str,
+        source: &str,
+        field: usize,
+        value: &str,
+        line: usize,
+        col: usize,
+    ) -> Option<Box<Location>> {
+        let start = field + source.get(field..)?.find(value)?;
         let line_start: usize = value.split_inclusive('\n').take(line.checked_sub(1)?).map(str::len).sum();
         let in_line = value[line_start..].char_indices().nth(col.saturating_sub(1)).map_or(0, |(i, _)| i);
         Location::at_offset(origin, source, start + line_start + in_line)
     }
 
-    fn at_offset(origin: &str, source: &str, offset: usize) -> Option<Box<Location>> {
+    pub fn at_offset(origin: &str, source: &str, offset: usize) -> Option<Box<Location>> {
         let before = source.get(..offset)?;
         let line = before.matches('\n').count() + 1;
         let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;

@@ -10,11 +10,13 @@ pub mod bench;
 mod build;
 pub mod check;
 pub mod checked;
+pub mod compose;
 pub mod error;
 pub mod parse;
 pub mod plugins;
 pub mod run;
 pub mod spec;
+pub mod templates;
 
 pub use check::Point;
 pub use checked::{

@@ -1,5 +1,6 @@
 //! RON text → [`ScenarioSpec`], with errors that point into the file.
 
+use crate::checked::Locator;
 use crate::error::{Location, ScenarioError};
 use crate::spec::ScenarioSpec;
 use ron::extensions::Extensions;
@@ -10,24 +11,61 @@ pub fn ron_options() -> ron::Options {
 }
 
 pub fn parse(text: &str, origin: &str) -> Result<ScenarioSpec, ScenarioError> {
+    parse_located(text, origin, |line, col| Location::new(origin, text, line, col).map(Box::new))
+}
+
+/// The scenario in `path` with the files it extends and `overrides` applied, read but not checked (for
+/// tools that look at the schema's values: no data file is read, no plugin loaded).
+pub fn parse_file(
+    path: &std::path::Path,
+    overrides: &[crate::compose::Override],
+) -> Result<ScenarioSpec, ScenarioError> {
+    let origin = path.display().to_string();
+    let text = crate::checked::read_scenario_file(path)
+        .map_err(|source| ScenarioError::Read { path: origin.clone(), source })?;
+    let base_dir = path.parent().unwrap_or(std::path::Path::new("."));
+    let mut spec = match crate::compose::compose(&text, &origin, base_dir, overrides)? {
+        None => parse(&text, &origin)?,
+        Some(c) => parse_located(&c.text, &origin, |line, col| c.location_at(line, col))?,
+    };
+    upgrade(&mut spec, &Locator { origin: &origin, text: &text, composed: None })?;
+    Ok(spec)
+}
+
+/// Parses `text`, placing an error at what `locate` says the text's `line:col` is (a composed scenario's
+/// text maps back into the files it was composed from).
+pub fn parse_located<T: serde::de::DeserializeOwned>(
+    text: &str,
+    origin: &str,
+    locate: impl Fn(usize, usize) -> Option<Box<Location>>,
+) -> Result<T, ScenarioError> {
     ron_options().from_str(text).map_err(|e| {
         let message = message(in_user_terms(e.code));
-        match Location::new(origin, text, e.span.start.line, e.span.start.col) {
-            Some(location) => ScenarioError::Syntax { message, location: Box::new(location) },
+        match locate(e.span.start.line, e.span.start.col) {
+            Some(location) => ScenarioError::Syntax { message, location },
             None => ScenarioError::SyntaxNoPosition { origin: origin.to_owned(), message },
         }
     })
 }
 
+/// Refuses `text` that is not RON at all, with ron's message at its place (before it is read as a tree).
+pub fn check_syntax(text: &str, origin: &str) -> Result<(), ScenarioError> {
+    parse_located::<serde::de::IgnoredAny>(text, origin, |line, col| {
+        Location::new(origin, text, line, col).map(Box::new)
+    })
+    .map(|_| ())
+}
+
 /// Moves what `spec` says under a deprecated name to the new one, returning one warning per name used;
 /// both names at once are refused.
-pub fn upgrade(spec: &mut ScenarioSpec, text: &str, origin: &str) -> Result<Vec<String>, ScenarioError> {
+pub(crate) fn upgrade(spec: &mut ScenarioSpec, locator: &Locator<'_>) -> Result<Vec<String>, ScenarioError> {
+    let origin = locator.origin;
     let mut warnings = Vec::new();
     if let Some(particles) = spec.outputs.deprecated_snapshots.take() {
         if spec.outputs.particles.is_some() {
             return Err(ScenarioError::Invalid {
                 origin: origin.to_owned(),
-                location: Location::of_field(origin, text, "outputs.snapshots"),
+                location: locator.field("outputs.snapshots"),
                 path: "outputs.snapshots".into(),
                 message: "is the old name of `particles`, which is given too: keep only `particles`".into(),
             });

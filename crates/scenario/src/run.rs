@@ -351,7 +351,8 @@ fn run_in(
         scenario_name: scenario.spec.name.clone(),
         scenario_source: scenario.origin.clone(),
         scenario_sha256: scenario.sha256(),
-        scenario_text: scenario.text.clone(),
+        scenario_text: scenario.canonical(),
+        scenario_overrides: scenario.overrides.iter().map(ToString::to_string).collect(),
         seeds: plans.iter().map(|p| p.info.seed).collect(),
         meanfield_version: options.version.clone(),
         git_commit: options.git_commit.clone(),
@@ -380,7 +381,8 @@ fn run_in(
 pub fn resume_command(scenario: &CheckedScenario, dir: &Path) -> String {
     // The embedded default scenario is the one `meanfield run` runs without a file.
     let file = if scenario.origin.starts_with('<') { String::new() } else { format!(" {}", scenario.origin) };
-    format!("meanfield run{file} --resume {}", dir.display())
+    let overrides: String = scenario.overrides.iter().map(|o| format!(" --set '{o}'")).collect();
+    format!("meanfield run{file}{overrides} --resume {}", dir.display())
 }
 
 /// Everything a finished run writes but the manifest: the sinks, the analyses and the plots.

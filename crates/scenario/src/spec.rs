@@ -861,7 +861,42 @@ pub struct SweepSpec {
     /// Seeds, each a full independent repetition of the experiment.
     #[serde(default)]
     pub seeds: Option<Vec<u64>>,
-    /// Any numeric field by dotted path, e.g. `("dynamics.step", [0.5, 1.0])` or `("data.noise", [0.0, 0.1])`.
+    /// Any field by dotted path, with values in RON syntax: numbers (`("dynamics.step", [0.5, 1.0])`,
+    /// `("data.noise", [0.0, 0.1])`) or any value of the field (`("model.activation", [Tanh, Relu])`).
     #[serde(default)]
-    pub fields: Vec<(String, Vec<f64>)>,
+    pub fields: Vec<(String, Vec<SweepValue>)>,
+}
+
+/// A swept value, in RON syntax as written (the field it sets gives it its type when a point is made).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SweepValue(Box<RawValue>);
+
+impl SweepValue {
+    /// A value from its RON text; `None` when the text is not one RON value.
+    pub fn new(ron: &str) -> Option<SweepValue> {
+        RawValue::from_boxed_ron(ron.into()).ok().map(SweepValue)
+    }
+
+    pub fn text(&self) -> &str {
+        self.0.get_ron().trim()
+    }
+
+    /// The value as a number, when it is written as one.
+    pub fn number(&self) -> Option<f64> {
+        let text = self.text();
+        crate::compose::tree::is_number(text).then(|| text.replace('_', "").parse().ok()).flatten()
+    }
+}
+
+impl From<f64> for SweepValue {
+    fn from(v: f64) -> Self {
+        SweepValue::new(&format!("{v:?}")).expect("a float's Debug form is RON")
+    }
+}
+
+impl PartialEq for SweepValue {
+    fn eq(&self, other: &Self) -> bool {
+        self.text() == other.text()
+    }
 }

@@ -10,8 +10,14 @@ pub struct Manifest {
     pub scenario_name: String,
     /// The scenario file, or `<embedded default>`.
     pub scenario_source: String,
+    /// SHA-256 of `scenario_text`.
     pub scenario_sha256: String,
+    /// The scenario fully resolved (`extends` merged, overrides applied, every default written), as
+    /// canonical RON: `meanfield run` on this text alone runs the same thing.
     pub scenario_text: String,
+    /// The `--set` overrides the scenario file was read with (already applied in `scenario_text`).
+    #[serde(default)]
+    pub scenario_overrides: Vec<String>,
     /// The seed of each sweep point, in point order.
     pub seeds: Vec<u64>,
     pub meanfield_version: String,

@@ -1,11 +1,12 @@
 //! Sweeps: the points of a scenario, width outermost, then the listed fields in order, seeds innermost;
-//! any numeric field of a point can be swept, reached through a JSON view of the spec. A point's label
-//! names every swept coordinate in that order (`width=32,dynamics.step=0.5,seed=2`).
+//! any field of a point can be swept, numbers or any other value, set on the syntax tree of the whole
+//! scenario (`compose::set`, the mechanism `--set` uses). A point's label names every swept coordinate in
+//! that order (`width=32,dynamics.step=0.5,model.activation=Relu,seed=2`).
 
 use super::{Invalid, invalid};
+use crate::compose::{self, Assigned, SetMode, tree};
 use crate::spec::*;
 use meanfield_core::{Coordinate, CoordinateValue, SEED};
-use serde_json::Value;
 
 /// One point of a sweep: its swept coordinates and their label, its seed, and the scenario with the
 /// swept values filled in.
@@ -23,9 +24,6 @@ fn sweep_error(path: &str, message: impl Into<String>) -> Invalid {
     invalid(&format!("sweep.{path}"), message)
 }
 
-/// The largest whole number a field sweep can set: its values are floats, exact up to 2^53.
-const LARGEST_WHOLE: f64 = 9_007_199_254_740_992.0;
-
 /// The top-level sections that belong to the whole run, not to a point: a sweep cannot vary them.
 const RUN_SECTIONS: [(&str, &str); 6] = [
     ("name", "names the run"),
@@ -37,30 +35,55 @@ const RUN_SECTIONS: [(&str, &str); 6] = [
 ];
 
 /// The first value of `values` that occurs again, if any, in linear time (a sweep may list millions).
-fn repeated<T: Copy + Into<ValueKey>>(values: &[T]) -> Option<T> {
+fn repeated<T: Clone + Into<ValueKey>>(values: &[T]) -> Option<T> {
     let mut seen = std::collections::HashSet::with_capacity(values.len());
-    values.iter().copied().find(|&v| !seen.insert(v.into().0))
+    values.iter().find(|v| !seen.insert((*v).clone().into())).cloned()
 }
 
-/// A sweep value as a key equal for equal values (0.0 and −0.0 are one value).
-struct ValueKey(u64);
+/// A sweep value as a key equal for equal values: numbers by value (0.0 and −0.0 are one value), others
+/// by their short form.
+#[derive(PartialEq, Eq, Hash)]
+enum ValueKey {
+    Number(u64),
+    Text(String),
+}
 
 impl From<f64> for ValueKey {
     fn from(v: f64) -> Self {
-        ValueKey(if v == 0.0 { 0 } else { v.to_bits() })
+        ValueKey::Number(if v == 0.0 { 0 } else { v.to_bits() })
     }
 }
 
 impl From<u64> for ValueKey {
     fn from(v: u64) -> Self {
-        ValueKey(v)
+        ValueKey::Number(v)
     }
 }
 
 impl From<usize> for ValueKey {
     fn from(v: usize) -> Self {
-        ValueKey(v as u64)
+        ValueKey::Number(v as u64)
     }
+}
+
+impl From<SweepValue> for ValueKey {
+    fn from(v: SweepValue) -> Self {
+        match v.number() {
+            Some(n) => ValueKey::from(n),
+            None => ValueKey::Text(short_form(&v).unwrap_or_else(|_| v.text().to_owned())),
+        }
+    }
+}
+
+/// A value's form in a point's label: written compactly with `;` between fields, so that a label's `,`
+/// still separates coordinates (`SingleIndex(link:Relu)`, `Network(width:4;activation:Tanh)`).
+fn short_form(value: &SweepValue) -> Result<String, String> {
+    let (_, node) = compose::parse_value(value.text(), 0)?;
+    let short = node.compact().replace(',', ";");
+    if short.contains('=') {
+        return Err(format!("the value {} holds '=', which a point's label cannot", value.text()));
+    }
+    Ok(short)
 }
 
 /// A field path without the variant names it may spell out (`model.OneHidden.width` is `model.width`):
@@ -95,11 +118,15 @@ fn check_axes(spec: &ScenarioSpec) -> Result<(), Invalid> {
         if values.is_empty() {
             return Err(field("has no values".into()));
         }
-        if let Some(v) = values.iter().find(|v| !v.is_finite()) {
-            return Err(field(format!("has the value {v}: sweep values must be finite numbers")));
+        if let Some(v) = values.iter().find(|v| v.number().is_some_and(|n| !n.is_finite())) {
+            return Err(field(format!("has the value {}: sweep values must be finite numbers", v.text())));
+        }
+        for v in values {
+            short_form(v).map_err(&field)?;
         }
         if let Some(v) = repeated(values) {
-            return Err(field(format!("lists {v} twice: that value would run twice under one label")));
+            let shown = v.number().map_or_else(|| v.text().to_owned(), |n| n.to_string());
+            return Err(field(format!("lists {shown} twice: that value would run twice under one label")));
         }
         if sweep.fields[..k].iter().any(|(other, _)| canonical(other) == *path) {
             return Err(field("is listed twice: give all its values in one entry".into()));
@@ -139,41 +166,54 @@ pub fn expand(spec: &ScenarioSpec) -> Result<Vec<Point>, Invalid> {
         ));
     }
     check_axes(spec)?;
-    // One axis per swept field: its path in the label and its values (widths exactly, as whole numbers).
+    // One axis per swept field: its path in the label and its values (widths as whole numbers).
     let mut axes: Vec<(String, Vec<SweepValue>)> = Vec::new();
     if let Some(widths) = &sweep.width {
-        axes.push(("width".into(), widths.iter().map(|w| SweepValue::Whole(*w as u64)).collect()));
+        let values = widths.iter().map(|w| SweepValue::new(&w.to_string()).expect("a number is RON")).collect();
+        axes.push(("width".into(), values));
     }
     for (path, values) in &sweep.fields {
-        axes.push((path.clone(), values.iter().map(|v| SweepValue::Number(*v)).collect()));
+        axes.push((path.clone(), values.clone()));
     }
 
-    let base = serde_json::to_value(spec).map_err(|e| sweep_error("fields", e.to_string()))?;
-    let mut combos: Vec<Vec<SweepValue>> = vec![Vec::new()];
+    // The whole scenario, every default written, as a tree the swept values are set in.
+    let base = if axes.is_empty() {
+        None
+    } else {
+        let text = ron::to_string(spec).map_err(|e| sweep_error("fields", e.to_string()))?;
+        Some(tree::parse(&text, 0).map_err(|(_, m)| sweep_error("fields", m))?.1)
+    };
+    let mut combos: Vec<Vec<&SweepValue>> = vec![Vec::new()];
     for (_, values) in &axes {
-        combos = combos.into_iter().flat_map(|c| values.iter().map(move |v| [c.clone(), vec![*v]].concat())).collect();
+        combos = combos.into_iter().flat_map(|c| values.iter().map(move |v| [c.clone(), vec![v]].concat())).collect();
     }
     let mut points = Vec::new();
     for combo in combos {
-        let mut value = base.clone();
-        let mut coordinates = Vec::new();
-        for (k, ((path, _), v)) in axes.iter().zip(&combo).enumerate() {
-            // The width axis, first when there is one (a field may be named `width` only by mistake).
-            let set = if k == 0 && sweep.width.is_some() {
-                let mut set = CoordinateValue::Whole(0);
-                for target in width_targets(&spec.model) {
-                    set = set_path(&mut value, target, *v).map_err(|m| sweep_error("width", m))?;
+        let (coordinates, resolved) = match &base {
+            None => (Vec::new(), spec.clone()),
+            Some(base) => {
+                let mut node = base.clone();
+                let mut coordinates = Vec::new();
+                for (k, ((path, _), v)) in axes.iter().zip(&combo).enumerate() {
+                    // The width axis, first when there is one (a field may be named `width` only by mistake).
+                    let set = if k == 0 && sweep.width.is_some() {
+                        let mut set = CoordinateValue::Whole(0);
+                        for target in width_targets(&spec.model) {
+                            set = set_value(&mut node, target, v).map_err(|m| sweep_error("width", m))?;
+                        }
+                        set
+                    } else {
+                        set_value(&mut node, path, v).map_err(|m| sweep_error("fields", m))?
+                    };
+                    coordinates.push(Coordinate { path: path.clone(), value: set });
                 }
-                set
-            } else {
-                set_path(&mut value, path, *v).map_err(|m| sweep_error("fields", m))?
-            };
-            coordinates.push(Coordinate { path: path.clone(), value: set });
-        }
-        let resolved: ScenarioSpec = if axes.is_empty() {
-            spec.clone()
-        } else {
-            serde_json::from_value(value).map_err(|e| sweep_error("fields", e.to_string()))?
+                let (text, _) = tree::print_mapped(&[], &node);
+                let spec: ScenarioSpec = crate::parse::ron_options().from_str(&text).map_err(|e| {
+                    let values: Vec<String> = coordinates.iter().map(|c| format!("{}={}", c.path, c.value)).collect();
+                    sweep_error("fields", format!("{} does not fit its field: {}", values.join(", "), e.code))
+                })?;
+                (coordinates, spec)
+            }
         };
         // Without a seed list the point keeps its own seed (which a field sweep of `seed` may have set).
         match &sweep.seeds {
@@ -200,84 +240,20 @@ pub fn expand(spec: &ScenarioSpec) -> Result<Vec<Point>, Invalid> {
     Ok(points)
 }
 
-/// A value of a sweep axis: a width (whole) or a number from `sweep.fields`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum SweepValue {
-    Whole(u64),
-    Number(f64),
-}
-
 fn is_variant(key: &str) -> bool {
     key.chars().next().is_some_and(char::is_uppercase)
 }
 
-/// Sets the number at dotted `path`, looking through enum variants (`model.width` reaches the `width` of
-/// `OneHidden`, `dynamics.step` the α of `PerNeuron(α)`), and returns the value set. A field of a section
-/// the scenario does not have cannot be swept (a sweep does not create sections).
-fn set_path(root: &mut Value, path: &str, v: SweepValue) -> Result<CoordinateValue, String> {
-    let mut node = root;
-    let mut walked = String::new();
-    for segment in path.split('.') {
-        node = through_variants(node, Some(segment));
-        let Value::Object(map) = node else {
-            if node.is_null() {
-                return Err(format!("'{path}': the scenario has no '{walked}' section to sweep; add it first"));
-            }
-            if walked.ends_with("params") && node.is_string() {
-                return Err(format!(
-                    "'{path}': plugin parameters cannot be swept (they reach the plugin as text); \
-                     write one scenario per value instead"
-                ));
-            }
-            return Err(format!("'{path}': '{walked}' has no fields"));
-        };
-        if !map.contains_key(segment) {
-            let known: Vec<_> = map.keys().cloned().collect();
-            let place = if walked.is_empty() { "the scenario".to_owned() } else { format!("'{walked}'") };
-            return Err(format!("'{path}': no field '{segment}' in {place}; known: {}", known.join(", ")));
-        }
-        node = map.get_mut(segment).expect("checked above");
-        walked = if walked.is_empty() { segment.to_owned() } else { format!("{walked}.{segment}") };
-    }
-    let node = through_variants(node, None);
-    let set = match (&*node, v) {
-        (Value::Number(n), v) if n.is_u64() || n.is_i64() => match v {
-            SweepValue::Whole(w) => CoordinateValue::Whole(w),
-            SweepValue::Number(v) if v.fract() != 0.0 || !(0.0..=LARGEST_WHOLE).contains(&v) => {
-                return Err(format!(
-                    "'{path}' takes whole numbers from 0 to 2^53 = 9007199254740992 in a sweep, got {v:?}"
-                ));
-            }
-            SweepValue::Number(v) => CoordinateValue::Whole(v as u64),
-        },
-        (Value::Number(_), SweepValue::Whole(w)) => CoordinateValue::Real(w as f64),
-        (Value::Number(_), SweepValue::Number(v)) => CoordinateValue::Real(v),
-        (Value::Null, _) => return Err(format!("'{path}': the scenario has no '{walked}' to sweep; add it first")),
-        (other, _) => return Err(format!("'{path}' is not a number (it is {other})")),
-    };
-    *node = match set {
-        CoordinateValue::Whole(w) => Value::from(w),
-        CoordinateValue::Real(v) => Value::from(v),
-    };
-    Ok(set)
-}
-
-/// Descends through single-key objects whose key is a variant name (`{"OneHidden": {...}}`), unless the key
-/// is the segment being looked for.
-fn through_variants<'v>(mut node: &'v mut Value, segment: Option<&str>) -> &'v mut Value {
-    loop {
-        let descend = match &*node {
-            Value::Object(map) if map.len() == 1 => {
-                let key = map.keys().next().expect("one key");
-                is_variant(key) && Some(key.as_str()) != segment
-            }
-            _ => false,
-        };
-        if !descend {
-            return node;
-        }
-        node = node.as_object_mut().and_then(|m| m.values_mut().next()).expect("one key");
-    }
+/// Sets the swept value `v` at dotted `path` of the scenario tree `node` (see [`compose::set`]), returning
+/// the coordinate it makes. A field of a section the scenario does not have cannot be swept (a sweep does
+/// not create sections).
+fn set_value(node: &mut tree::Node, path: &str, v: &SweepValue) -> Result<CoordinateValue, String> {
+    let (_, value) = compose::parse_value(v.text(), 0)?;
+    Ok(match compose::set(node, path, value, SetMode::Sweep)? {
+        Assigned::Whole(w) => CoordinateValue::Whole(w),
+        Assigned::Real(r) => CoordinateValue::Real(r),
+        Assigned::Value(_) => CoordinateValue::Text(short_form(v)?),
+    })
 }
 
 #[cfg(test)]
@@ -410,11 +386,13 @@ mod tests {
         check(r#"(fields: [("study.resamples", [200])])"#, "sweep.fields", "'study' compares");
         check(r#"(fields: [("limit.cells", [64])])"#, "sweep.fields", "the scenario has no 'limit' section");
         // Numbers that are not whole numbers of the field, or not numbers at all.
-        let whole = "takes whole numbers from 0 to 2^53 = 9007199254740992 in a sweep";
+        let whole = "takes whole numbers from 0 to 18446744073709551615 (or, written as floats, to 2^53 = \
+                     9007199254740992) in a sweep";
         check(r#"(fields: [("model.width", [2.5])])"#, "sweep.fields", &format!("'model.width' {whole}, got 2.5"));
         check(r#"(fields: [("model.width", [1e300])])"#, "sweep.fields", &format!("{whole}, got 1e300"));
         check(r#"(fields: [("model.width", [-1])])"#, "sweep.fields", &format!("{whole}, got -1"));
-        check(r#"(fields: [("seed", [18446744073709551615])])"#, "sweep.fields", whole);
+        check(r#"(fields: [("seed", [18446744073709551616])])"#, "sweep.fields", whole);
+        check(r#"(fields: [("seed", [1.8446744073709552e19])])"#, "sweep.fields", whole);
         check(r#"(fields: [("dynamics.step", [inf])])"#, "sweep.fields", "has the value inf");
         check(r#"(fields: [("dynamics.step", [NaN])])"#, "sweep.fields", "has the value NaN");
         check(r#"(fields: [("model.activation", [1.0])])"#, "sweep.fields", "'model.activation' is not a number");
@@ -434,9 +412,11 @@ mod tests {
         assert_eq!(repeated(&seeds), Some(999_999));
     }
 
+    /// A whole number written as one is exact at any size; one written as a float up to 2^53.
     #[test]
-    fn the_largest_exact_whole_number_is_accepted() {
-        let points = expand(&spec(r#"(fields: [("seed", [9007199254740992])])"#)).unwrap();
+    fn the_largest_exact_whole_numbers_are_accepted() {
+        let points = expand(&spec(r#"(fields: [("seed", [9007199254740992.0, 18446744073709551615])])"#)).unwrap();
         assert_eq!(points[0].seed, 1 << 53);
+        assert_eq!(points[1].seed, u64::MAX);
     }
 }

@@ -8,7 +8,7 @@
 //! and held-out samples). [`estimate`] only reports (commands that prepare work for other machines use
 //! it); [`within_budget`] refuses what this process could not hold, naming the field that dominates.
 
-use crate::check::{self, Invalid};
+use crate::check::Invalid;
 use crate::spec::*;
 use meanfield_dynamics::Schedule;
 use meanfield_samplers as samplers;
@@ -16,11 +16,13 @@ use std::fmt;
 use std::path::Path;
 
 mod limits;
+mod points;
 #[cfg(test)]
 mod tests;
 mod units;
 
 pub use limits::{BUDGET_VARIABLE, Budget, budget};
+use points::{sweep_points, worst_points};
 pub use units::Bytes;
 use units::count;
 
@@ -195,57 +197,6 @@ fn swept_as(spec: &ScenarioSpec, f: &Factor) -> (String, String) {
         return ("sweep.fields".into(), format!("{} ('{}') {verb}", f.what, f.field));
     }
     (f.field.clone(), format!("{} {verb}", f.what))
-}
-
-/// The number of points of a sweep (the product of its axes' lengths and the seeds), saturating.
-fn sweep_points(sweep: &SweepSpec) -> u128 {
-    let lengths = sweep.width.iter().map(Vec::len).chain(sweep.fields.iter().map(|(_, v)| v.len()));
-    let seeds = sweep.seeds.as_ref().map_or(1, Vec::len);
-    lengths.chain([seeds]).fold(1u128, |n, len| n.saturating_mul(len.max(1) as u128))
-}
-
-/// Axes of a sweep beyond which only their largest values are combined (2^this points are estimated).
-const MAX_EXTREME_AXES: usize = 8;
-
-/// The points whose needs bound every point's: each axis at its smallest and largest value (a need
-/// grows with a size, and falls with a step or an interval), expanded one at a time without expanding
-/// the sweep. Points the checks would refuse are left out (their refusal is the better message).
-fn worst_points(spec: &ScenarioSpec) -> Vec<ScenarioSpec> {
-    let sweep = &spec.sweep;
-    if sweep.width.is_none() && sweep.fields.is_empty() {
-        return vec![spec.clone()];
-    }
-    let extremes = |values: &[f64]| -> Vec<f64> {
-        let low = values.iter().copied().min_by(f64::total_cmp);
-        let high = values.iter().copied().max_by(f64::total_cmp);
-        let mut both: Vec<f64> = low.into_iter().chain(high).collect();
-        both.dedup();
-        both
-    };
-    let mut axes: Vec<Vec<f64>> = Vec::new();
-    if let Some(widths) = &sweep.width {
-        axes.push(extremes(&widths.iter().map(|&w| w as f64).collect::<Vec<_>>()));
-    }
-    axes.extend(sweep.fields.iter().map(|(_, values)| extremes(values)));
-    for axis in axes.iter_mut().skip(MAX_EXTREME_AXES) {
-        axis.drain(..axis.len().saturating_sub(1));
-    }
-    let mut combos: Vec<Vec<f64>> = vec![Vec::new()];
-    for axis in &axes {
-        combos = combos.iter().flat_map(|c| axis.iter().map(move |v| [&c[..], &[*v]].concat())).collect();
-    }
-    combos
-        .into_iter()
-        .filter_map(|combo| {
-            let mut values = combo.into_iter();
-            let width = sweep.width.as_ref().and_then(|_| values.next()).map(|w| vec![w as usize]);
-            let fields = sweep.fields.iter().zip(values).map(|((path, _), v)| (path.clone(), vec![v])).collect();
-            let single = SweepSpec { width, seeds: None, fields };
-            let one = ScenarioSpec { sweep: single, study: None, ..spec.clone() };
-            let point = check::expand(&one).ok()?.into_iter().next()?;
-            check::validate(&point.spec).is_ok().then_some(point.spec)
-        })
-        .collect()
 }
 
 /// What one point keeps until the run ends (its results and components), and what the replicas that

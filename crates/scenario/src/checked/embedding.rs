@@ -229,7 +229,7 @@ mod tests {
             let text = text
                 .replace("nodes: 1024, c_nodes: 64", &format!("nodes: {nodes}, c_nodes: {c_nodes}"))
                 .replace("width: [32, 64, 128, 256, 512]", "width: [32, 64]");
-            let checked = CheckedScenario::from_text(&text, "three_layer_limit.ron", Path::new(".")).unwrap();
+            let checked = CheckedScenario::from_text(&text, "three_layer_limit.ron", path.parent().unwrap()).unwrap();
             let (_, limits) = checked.with_limits(checked.plans()).unwrap();
             match limits[0].clone().unwrap() {
                 crate::checked::SolvedLimit::Embedding(solution) => solution,

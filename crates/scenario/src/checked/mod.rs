@@ -12,9 +12,14 @@ mod embedding;
 mod limit;
 mod observables;
 pub(crate) mod population;
+mod source;
+
+pub use source::canonical;
+pub(crate) use source::{Locator, read_scenario_file};
 
 use crate::check::{self, Point};
-use crate::error::{Location, ScenarioError};
+use crate::compose::{Composed, Override};
+use crate::error::ScenarioError;
 use crate::plugins::{self, PluginError};
 use crate::spec::*;
 use components::{ResolveContext, data, model};
@@ -51,6 +56,11 @@ pub struct CheckedScenario {
     /// One line per deprecated name the text used (it was read under the new one): the commands print
     /// them as warnings.
     pub deprecations: Vec<String>,
+    /// The `--set` overrides it was read with (a resume command repeats them).
+    pub overrides: Vec<Override>,
+    /// The scenario composed from the files it extends and the overrides (`None`: the file as written),
+    /// which places errors in the file and line where each value was written.
+    composed: Option<Arc<Composed>>,
 }
 
 /// A distinct limit problem of a scenario, the PDE times it is needed at, and the points that share it.
@@ -191,17 +201,38 @@ pub(crate) enum ResolveError {
 impl CheckedScenario {
     /// Reads, checks and resolves the scenario in `path`.
     pub fn from_file(path: &Path) -> Result<CheckedScenario, ScenarioError> {
+        CheckedScenario::from_file_with(path, &[])
+    }
+
+    /// Reads the scenario in `path`, with the files it extends and `overrides` applied, and checks and
+    /// resolves it.
+    pub fn from_file_with(path: &Path, overrides: &[Override]) -> Result<CheckedScenario, ScenarioError> {
         let text = read_scenario_file(path)
             .map_err(|source| ScenarioError::Read { path: path.display().to_string(), source })?;
         let base_dir = path.parent().map(Path::to_owned).unwrap_or_default();
-        CheckedScenario::from_text(&text, &path.display().to_string(), &base_dir)
+        CheckedScenario::from_text_with(&text, &path.display().to_string(), &base_dir, overrides)
     }
 
     /// Parses, checks and resolves scenario `text` (from `origin`; relative paths start at `base_dir`):
     /// reads its data files and loads its plugins.
     pub fn from_text(text: &str, origin: &str, base_dir: &Path) -> Result<CheckedScenario, ScenarioError> {
-        let mut spec = crate::parse::parse(text, origin)?;
-        let deprecations = crate::parse::upgrade(&mut spec, text, origin)?;
+        CheckedScenario::from_text_with(text, origin, base_dir, &[])
+    }
+
+    /// [`CheckedScenario::from_text`] with the files `text` extends and `overrides` applied.
+    pub fn from_text_with(
+        text: &str,
+        origin: &str,
+        base_dir: &Path,
+        overrides: &[Override],
+    ) -> Result<CheckedScenario, ScenarioError> {
+        let composed = crate::compose::compose(text, origin, base_dir, overrides)?.map(Arc::new);
+        let locator = Locator { origin, text, composed: composed.as_deref() };
+        let mut spec = match &composed {
+            None => crate::parse::parse(text, origin)?,
+            Some(c) => crate::parse::parse_located(&c.text, origin, |line, col| c.location_at(line, col))?,
+        };
+        let deprecations = crate::parse::upgrade(&mut spec, &locator)?;
         let locate = |invalid: check::Invalid, point: Option<&Point>| {
             let (message, location_path) = match point {
                 Some(p) if !p.label.is_empty() => {
@@ -213,7 +244,7 @@ impl CheckedScenario {
             };
             ScenarioError::Invalid {
                 origin: origin.to_owned(),
-                location: Location::of_field(origin, text, &location_path),
+                location: locator.field(&location_path),
                 path: invalid.path,
                 message,
             }
@@ -233,6 +264,8 @@ impl CheckedScenario {
             memory,
             limit_groups: Vec::new(),
             deprecations,
+            overrides: overrides.to_vec(),
+            composed: composed.clone(),
         };
         // A plugin's data dimension is known once its first instance is built (it is the same at every
         // point: plugin parameters cannot be swept). The estimate, which took it as 1, is made again with
@@ -269,7 +302,7 @@ impl CheckedScenario {
         }
         Err(ScenarioError::Invalid {
             origin: self.origin.clone(),
-            location: Location::of_field(&self.origin, &self.text, "ldp.column"),
+            location: self.locator().field("ldp.column"),
             path: "ldp.column".into(),
             message: format!("'{}' is not recorded; the columns are: {}", ldp.column, columns.join(", ")),
         })
@@ -371,10 +404,14 @@ impl CheckedScenario {
         Ok(problems)
     }
 
+    fn locator(&self) -> Locator<'_> {
+        Locator { origin: &self.origin, text: &self.text, composed: self.composed.as_deref() }
+    }
+
     fn error(&self, error: ResolveError) -> ScenarioError {
         let invalid = |path: &str, message: String| ScenarioError::Invalid {
             origin: self.origin.clone(),
-            location: Location::of_field(&self.origin, &self.text, path),
+            location: self.locator().field(path),
             path: path.into(),
             message,
         };
@@ -387,18 +424,13 @@ impl CheckedScenario {
             ResolveError::Plugin { path, params, source: error } => {
                 // A parameter error inside the plugin points into the params text, else at the reference.
                 let location = match error.as_ref() {
-                    plugins::PluginError::Rejected { line, col, .. } if *line > 0 => Location::within_field(
-                        &self.origin,
-                        &self.text,
-                        &format!("{path}.params"),
-                        &params,
-                        *line as usize,
-                        *col as usize,
-                    ),
+                    plugins::PluginError::Rejected { line, col, .. } if *line > 0 => {
+                        self.locator().within(&format!("{path}.params"), &params, *line as usize, *col as usize)
+                    }
                     _ => None,
                 }
-                .or_else(|| Location::of_field(&self.origin, &self.text, &format!("{path}.name")))
-                .or_else(|| Location::of_field(&self.origin, &self.text, &path));
+                .or_else(|| self.locator().field(&format!("{path}.name")))
+                .or_else(|| self.locator().field(&path));
                 ScenarioError::Plugin { origin: self.origin.clone(), path, location, error }
             }
         }
@@ -411,14 +443,17 @@ impl CheckedScenario {
         PathBuf::from(self.spec.output.clone().unwrap_or_else(|| format!("results/{}", self.spec.name)))
     }
 
-    /// SHA-256 (hex) of the scenario's canonical form: the parsed scenario written back as compact RON,
-    /// every default filled in. Comments, layout and the spelling of numbers do not change it; any value
-    /// does. (Text a plugin's `params` hold is kept as written.)
+    /// The scenario fully resolved (the files it extends merged, the overrides applied, every default
+    /// filled in) as canonical RON: what `meanfield show` prints, the manifest stores and the hash is of.
+    /// Reading it back gives the same scenario. (Text a plugin's `params` hold is kept as written.)
+    pub fn canonical(&self) -> String {
+        canonical(&self.spec)
+    }
+
+    /// SHA-256 (hex) of [`CheckedScenario::canonical`]: comments, layout, the spelling of numbers and how
+    /// the scenario was composed do not change it; any value does.
     pub fn sha256(&self) -> String {
-        // Serialising a parsed scenario cannot fail (every value came from RON); the text is the fallback
-        // that keeps the hash meaningful if it ever did.
-        let canonical = ron::to_string(&self.spec).unwrap_or_else(|_| self.text.clone());
-        Sha256::digest(canonical.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+        Sha256::digest(self.canonical().as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
     }
 }
 
@@ -428,28 +463,6 @@ fn has_plugin_data(data: &DataSpec) -> bool {
         DataSpec::Sample { from, .. } => has_plugin_data(from),
         _ => false,
     }
-}
-
-/// The largest scenario file read: far above any written by hand or by a script (a sweep of a million
-/// values is about 10 MiB), and a bound on what a wrong path (a disk image, a log) can make meanfield read.
-const MAX_SCENARIO_BYTES: u64 = 64 << 20;
-
-/// The text of the scenario file at `path`, refused without reading when it is not a regular file (a FIFO
-/// would block, /dev/zero never end) or longer than [`MAX_SCENARIO_BYTES`].
-fn read_scenario_file(path: &Path) -> std::io::Result<String> {
-    use std::io::Read;
-    let mut text = String::new();
-    // The length is bounded while reading: the file may grow after any look at it.
-    meanfield_core::files::open_regular(path, "a scenario file")?
-        .take(MAX_SCENARIO_BYTES + 1)
-        .read_to_string(&mut text)?;
-    if text.len() as u64 > MAX_SCENARIO_BYTES {
-        return Err(std::io::Error::other(format!(
-            "it is longer than {} MiB, far longer than a scenario file",
-            MAX_SCENARIO_BYTES >> 20
-        )));
-    }
-    Ok(text)
 }
 
 /// Resolves one sweep point: builds its data law (reading a file, making a plugin instance), tells

@@ -167,7 +167,7 @@ fn extreme_values_anywhere_give_an_estimate_without_panicking() {
     for path in paths {
         for v in values {
             let mut spec = scenario(&network);
-            spec.sweep.fields = vec![(path.to_owned(), vec![v, 3.0])];
+            spec.sweep.fields = vec![(path.to_owned(), vec![v.into(), 3.0.into()])];
             let estimate = estimate(&spec, Path::new("."));
             assert!(estimate.bytes.0 > 0, "{path} = {v}");
             // What is refused names the swept field, or a field the swept value sized.
