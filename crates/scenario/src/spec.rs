@@ -56,6 +56,9 @@ pub struct ScenarioSpec {
     /// Which files a run writes besides `summary.ron` and `manifest.json`, and how often it checkpoints.
     #[serde(default)]
     pub outputs: OutputSpec,
+    /// How `meanfield snapshot` writes and compares this scenario's `.snap`.
+    #[serde(default)]
+    pub snapshot: SnapshotSpec,
 }
 
 /// The sinks of a run (docs/output.md has their schemas).
@@ -864,4 +867,37 @@ pub struct SweepSpec {
     /// Any numeric field by dotted path, e.g. `("dynamics.step", [0.5, 1.0])` or `("data.noise", [0.0, 0.1])`.
     #[serde(default)]
     pub fields: Vec<(String, Vec<f64>)>,
+}
+
+/// How a snapshot test (`meanfield snapshot`, `meanfield::testing`) records and compares the scenario's
+/// headline numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Snapshot")]
+pub struct SnapshotSpec {
+    /// Significant digits every number is rounded to (1 ..= 17): enough to see a real change, few
+    /// enough that another platform's libm (last-bit differences amplified by SGD) does not.
+    #[serde(default = "default_snapshot_digits")]
+    pub digits: usize,
+    #[serde(default)]
+    pub tolerance: SnapshotTolerance,
+}
+
+impl Default for SnapshotSpec {
+    fn default() -> Self {
+        SnapshotSpec { digits: default_snapshot_digits(), tolerance: SnapshotTolerance::Exact }
+    }
+}
+
+fn default_snapshot_digits() -> usize {
+    6
+}
+
+/// When a new snapshot matches the stored one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub enum SnapshotTolerance {
+    /// Every number equal after rounding.
+    #[default]
+    Exact,
+    /// A number with a standard error may move by up to k standard errors; the others as `Exact`.
+    StdErr(f64),
 }
