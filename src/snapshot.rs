@@ -93,10 +93,13 @@ impl Builder {
             n += 1;
         }
         let value = match value {
+            // −0 and 0 are the same number; a snapshot should not flip between them.
+            Value::Number(v) if v == 0.0 => Value::Number(0.0),
             Value::Number(v) => Value::Number(round_significant(v, self.digits)),
             other => other,
         };
-        let standard_error = standard_error.filter(|se| se.is_finite()).map(|se| round_significant(se, self.digits));
+        let standard_error =
+            standard_error.filter(|se| se.is_finite()).map(|se| round_significant(se, self.digits).abs());
         self.headline.entries.push(Entry { key: unique, value, standard_error });
     }
     fn count(&mut self, key: String, n: usize) {
@@ -204,7 +207,9 @@ impl Headline {
             let points = ldp.points.iter().map(|p| ("point", p)).chain(ldp.quenched.iter().map(|p| ("quenched", p)));
             for (kind, point) in points {
                 let label = if point.label.is_empty() { format!("N={}", point.width) } else { point.label.clone() };
-                let l = format!("ldp.{kind}[{label} seed={} t={}]", point.seed, b.at(point.time));
+                // A swept seed is in the label already.
+                let seed = if label.contains("seed=") { String::new() } else { format!(" seed={}", point.seed) };
+                let l = format!("ldp.{kind}[{label}{seed} t={}]", b.at(point.time));
                 rate_function(&mut b, &l, &point.rate_function);
                 for bin in &point.direct {
                     let d = format!("{l}.direct[A={}]", b.at(bin.value));
@@ -238,7 +243,8 @@ impl Headline {
                 line: first_line + i,
                 message: format!("{message}: {line}"),
             };
-            let (key, rest) = line.rsplit_once(" = ").ok_or_else(|| malformed("expected `key = value`"))?;
+            // Keys have no ` = ` (their numbers are written `t=40`); a string value may.
+            let (key, rest) = line.split_once(" = ").ok_or_else(|| malformed("expected `key = value`"))?;
             let (value, standard_error) = match rest.rsplit_once(" ± ") {
                 Some((value, se)) if !rest.starts_with('"') => {
                     (value, Some(se.parse::<f64>().map_err(|_| malformed("not a standard error"))?))
@@ -610,7 +616,11 @@ mod tests {
     fn text_reads_back() {
         let headline = Headline {
             entries: vec![
-                Entry { key: "scenario".into(), value: Value::Text("a \"b\" ± c = d".into()), standard_error: None },
+                Entry {
+                    key: "scenario".into(),
+                    value: Value::Text("a \"b\" ± c = d at t = 2".into()),
+                    standard_error: None,
+                },
                 Entry { key: "points[width=8].finished".into(), value: Value::Count(4), standard_error: None },
                 entry("points[width=8].final[risk].mean", 0.0123, Some(1e-7)),
                 entry("x", f64::NAN, None),

@@ -20,8 +20,8 @@
 //! }
 //! ```
 
-use crate::Scenario;
-use crate::snapshot::{self, Verdict};
+use crate::snapshot::{self, Headline, Taken, Verdict};
+use crate::{Scenario, SnapshotSpec, Summary};
 use std::path::{Path, PathBuf};
 
 /// insta, for the macro's expansion in the caller's crate (which need not depend on insta itself).
@@ -57,6 +57,19 @@ macro_rules! assert_scenario_snapshot {
 }
 pub use crate::assert_scenario_snapshot;
 
+/// Compares the headline numbers of a run already made with the snapshot file `snap` (relative to
+/// `CARGO_MANIFEST_DIR`), as [`assert_scenario_snapshot!`] does: for a test that also checks the run's
+/// other outputs, so the scenario is not run twice.
+/// `assert_summary_snapshot!(results.summary, checked.spec.snapshot, "tests/snapshots/x.snap")`.
+#[macro_export]
+macro_rules! assert_summary_snapshot {
+    ($summary:expr, $spec:expr, $snap:expr) => {{
+        let prepared = $crate::testing::prepare_summary(&$summary, $spec, env!("CARGO_MANIFEST_DIR"), $snap);
+        $crate::assert_scenario_snapshot!(@assert prepared)
+    }};
+}
+pub use crate::assert_summary_snapshot;
+
 /// A snapshot that did not match, for insta to report.
 #[doc(hidden)]
 pub struct Failing {
@@ -75,24 +88,39 @@ impl std::fmt::Debug for Failing {
 pub fn prepare_file(manifest_dir: &str, path: &str) -> Option<Failing> {
     let scenario_path = Path::new(manifest_dir).join(path);
     let snap = snapshot::snap_path(&scenario_path).unwrap_or_else(|e| panic!("{e}"));
-    prepare_at(&Scenario::load(&scenario_path), snap)
+    prepare_at(&Scenario::load(&scenario_path), snap, path)
 }
 
 #[doc(hidden)]
 pub fn prepare(scenario: &Scenario, manifest_dir: &str, snap: &str) -> Option<Failing> {
+    prepare_at(scenario, snap_file(manifest_dir, snap), &scenario.origin())
+}
+
+#[doc(hidden)]
+pub fn prepare_summary(summary: &Summary, spec: SnapshotSpec, manifest_dir: &str, snap: &str) -> Option<Failing> {
+    let taken = Taken { spec, headline: Headline::of(summary, spec.digits), warnings: Vec::new() };
+    compare(taken, snap_file(manifest_dir, snap), &format!("a run of scenario {}", summary.scenario))
+}
+
+fn snap_file(manifest_dir: &str, snap: &str) -> PathBuf {
     let snap = Path::new(manifest_dir).join(snap);
     if snap.extension().is_none_or(|e| e != "snap") {
         panic!("{}: a scenario snapshot file ends in `.snap`", snap.display());
     }
-    prepare_at(scenario, snap)
+    snap
 }
 
-/// Takes the snapshot and compares it; `None` when it matches (within the tolerance).
-fn prepare_at(scenario: &Scenario, snap: PathBuf) -> Option<Failing> {
+/// Takes the snapshot and compares it; `None` when it matches (within the tolerance). `name` names the
+/// scenario in the snapshot's header (a path relative to the crate, not this machine's).
+fn prepare_at(scenario: &Scenario, snap: PathBuf, name: &str) -> Option<Failing> {
     let taken = snapshot::take(scenario, None).unwrap_or_else(|e| panic!("{}: {e}", scenario.origin()));
     for warning in &taken.warnings {
         eprintln!("warning: {}: {warning}", scenario.origin());
     }
+    compare(taken, snap, name)
+}
+
+fn compare(taken: Taken, snap: PathBuf, origin: &str) -> Option<Failing> {
     let verdict = snapshot::verdict(&snap, &taken).unwrap_or_else(|e| panic!("{e}"));
     match verdict {
         Verdict::Same | Verdict::WithinTolerance => return None,
@@ -109,6 +137,6 @@ fn prepare_at(scenario: &Scenario, snap: PathBuf) -> Option<Failing> {
     settings.set_snapshot_path(dir);
     settings.set_prepend_module_to_snapshot(false);
     settings.set_omit_expression(true);
-    settings.set_description(format!("headline numbers of {}", scenario.origin()));
+    settings.set_description(format!("headline numbers of {origin}"));
     Some(Failing { name, content: taken.headline.to_text(), settings })
 }
