@@ -94,7 +94,7 @@ impl Builder {
         }
         let value = match value {
             // −0 and 0 are the same number; a snapshot should not flip between them.
-            Value::Number(v) if v == 0.0 => Value::Number(0.0),
+            Value::Number(0.0) => Value::Number(0.0),
             Value::Number(v) => Value::Number(round_significant(v, self.digits)),
             other => other,
         };
