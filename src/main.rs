@@ -89,9 +89,11 @@ enum Command {
     },
     /// Validate a scenario file without running it; prints the sweep points.
     Check { file: PathBuf },
-    /// Snapshot-test scenarios: run each (in a temporary directory) and write its headline numbers to
-    /// `x.snap` beside `x.ron`, in insta's format. An existing different snapshot is never replaced:
-    /// the new one goes to `x.snap.new`, to review.
+    /// Snapshot-test scenarios: their headline numbers against `x.snap` beside `x.ron`.
+    ///
+    /// Runs each scenario in a temporary directory and writes its headline numbers to `x.snap` beside
+    /// `x.ron`, in insta's format. An existing different snapshot is never replaced: the new one goes to
+    /// `x.snap.new`, to review (here with --review, or with `cargo insta review`).
     Snapshot {
         /// Scenario files (with --review: whose pending snapshots to review; default: all under the
         /// current directory).
