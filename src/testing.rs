@@ -140,3 +140,30 @@ fn compare(taken: Taken, snap: PathBuf, origin: &str) -> Option<Failing> {
     settings.set_description(format!("headline numbers of {origin}"));
     Some(Failing { name, content: taken.headline.to_text(), settings })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::snapshot::SnapFile;
+
+    /// What `cargo insta review` does with a pending snapshot (cargo-insta's `SnapshotContainer`): it
+    /// reads the `.snap.new` and the `.snap` with insta's `Snapshot::from_file` and, on accept, saves the
+    /// new one over the old with `Snapshot::save`. Both must understand the files `meanfield snapshot`
+    /// writes, and the accepted file must read back with the same content.
+    #[test]
+    fn insta_reads_and_accepts_the_files_meanfield_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let content = "scenario = \"x: y\"\npoints[#0].final[risk].mean = 0.0123 ± 0.001\n".to_owned();
+        let pending = dir.path().join("x.snap.new");
+        SnapFile::new("x.ron", content.clone()).write(&pending).unwrap();
+        let snapshot = insta::Snapshot::from_file(&pending).unwrap();
+        assert_eq!(snapshot.metadata().source(), Some("x.ron"));
+        assert_eq!(snapshot.metadata().expression(), Some("meanfield snapshot"));
+        assert_eq!(snapshot.as_text().unwrap().to_string(), content.trim_end());
+        let target = dir.path().join("x.snap");
+        snapshot.save(&target).unwrap();
+        let accepted = SnapFile::read(&target).unwrap().unwrap();
+        assert_eq!(accepted.content, content.trim_end());
+        // insta writes the header as meanfield does: the accepted file is byte for byte the pending one.
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), std::fs::read_to_string(&pending).unwrap());
+    }
+}
