@@ -90,8 +90,9 @@ impl Scenario {
         self
     }
 
-    /// Overrides the field at the dotted `path` with `value` in RON syntax, as `meanfield run --set
-    /// path=value` does: `.set("model.width", "64")`.
+    /// Overrides the field at the dotted `path` with `value` in RON syntax, as the command line's `--set
+    /// path=value` will: `.set("model.width", "64")`. Until meanfield-scenario applies overrides,
+    /// [`Scenario::resolve`] refuses a scenario that has any, naming the first.
     pub fn set(mut self, path: impl Into<String>, value: impl Into<String>) -> Scenario {
         self.overrides.push((path.into(), value.into()));
         self

@@ -557,16 +557,23 @@ pub fn verdict(snap: &Path, taken: &Taken) -> Result<Verdict, SnapshotError> {
 }
 
 /// The diff between a stored snapshot and a pending one (for review: exact, since a pending snapshot is
-/// the whole new text).
+/// the whole new text). Any other insta snapshot (not `key = value` lines) gets a plain line diff.
 pub fn pending_diff(snap: &Path, pending: &Path) -> Result<String, SnapshotError> {
     let new_file = SnapFile::read(pending)?
         .ok_or_else(|| SnapshotError::Read { path: pending.to_owned(), source: std::io::ErrorKind::NotFound.into() })?;
-    let new = Headline::parse(&new_file.content, pending, new_file.content_line)?;
-    let old = match SnapFile::read(snap)? {
-        Some(file) => Headline::parse(&file.content, snap, file.content_line)?,
-        None => Headline::default(),
+    let old_file = SnapFile::read(snap)?;
+    let old = match &old_file {
+        Some(file) => Headline::parse(&file.content, snap, file.content_line),
+        None => Ok(Headline::default()),
     };
-    Ok(render_diff(&compare(&old, &new, SnapshotTolerance::Exact)))
+    Ok(match (old, Headline::parse(&new_file.content, pending, new_file.content_line)) {
+        (Ok(old), Ok(new)) => render_diff(&compare(&old, &new, SnapshotTolerance::Exact)),
+        _ => {
+            let old_content = old_file.as_ref().map_or("", |f| f.content.as_str());
+            let diff = similar::TextDiff::from_lines(old_content, new_file.content.as_str());
+            diff.unified_diff().context_radius(1).missing_newline_hint(false).to_string()
+        }
+    })
 }
 
 /// Accepts the pending snapshot beside `snap`: it becomes the snapshot (without `assertion_line`).
