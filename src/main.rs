@@ -3,6 +3,7 @@
 
 mod guard;
 mod progress;
+mod snapshot_command;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use meanfield_scenario::BuiltinActivation;
@@ -11,7 +12,7 @@ use meanfield_scenario::compose::Override;
 use meanfield_scenario::plugins::{self, PLUGIN_PATH_VAR, PluginLibrary};
 use meanfield_scenario::spec::DataSpec;
 use meanfield_scenario::templates;
-use meanfield_scenario::{CheckedScenario, RunError, RunOptions, run::point_steps, run::total_steps};
+use meanfield_scenario::{CheckedScenario, RunError, run::point_steps, run::total_steps};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -120,6 +121,34 @@ enum Command {
         #[arg(long, conflicts_with_all = ["name", "from"])]
         list: bool,
     },
+    /// Snapshot-test scenarios: their headline numbers against `x.snap` beside `x.ron`.
+    ///
+    /// Runs each scenario in a temporary directory and writes its headline numbers to `x.snap` beside
+    /// `x.ron`, in insta's format. An existing different snapshot is never replaced: the new one goes to
+    /// `x.snap.new`, to review (here with --review, or with `cargo insta review`).
+    Snapshot {
+        /// Scenario files (with --review: whose pending snapshots to review; default: all under the
+        /// current directory).
+        files: Vec<PathBuf>,
+        /// Compare with the existing snapshots instead (for CI): exit 1 on a difference beyond the
+        /// scenario's `snapshot.tolerance` or a missing snapshot, writing `x.snap.new`.
+        #[arg(long, conflicts_with = "review")]
+        check: bool,
+        /// Review pending `x.snap.new`: show each diff and ask to accept, reject or skip.
+        #[arg(long)]
+        review: bool,
+        /// With --review: accept every pending snapshot without asking.
+        #[arg(long, requires = "review", conflicts_with = "reject")]
+        accept: bool,
+        /// With --review: reject (delete) every pending snapshot without asking.
+        #[arg(long, requires = "review")]
+        reject: bool,
+        /// Worker threads (default: all cores). Snapshots are identical for any value.
+        #[arg(long)]
+        threads: Option<usize>,
+        #[command(flatten)]
+        overrides: Overrides,
+    },
     /// Print the embedded default scenario (a starting point for your own).
     ShowDefault,
     /// Inspect plugin libraries.
@@ -172,9 +201,11 @@ enum PluginsCommand {
 
 fn load(file: Option<&Path>, overrides: &Overrides) -> anyhow::Result<CheckedScenario> {
     let scenario = match file {
-        Some(path) => CheckedScenario::from_file_with(path, &overrides.set)?,
-        None => CheckedScenario::from_text_with(DEFAULT_SCENARIO, DEFAULT_ORIGIN, Path::new("."), &overrides.set)?,
-    };
+        Some(path) => meanfield::Scenario::load(path),
+        None => meanfield::Scenario::from_ron(DEFAULT_SCENARIO, ".").named(DEFAULT_ORIGIN),
+    }
+    .with_overrides(&overrides.set)
+    .resolve()?;
     for deprecation in &scenario.deprecations {
         eprintln!("warning: {deprecation}");
     }
@@ -309,6 +340,12 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
         Command::Run { file, threads, out, force, resume, quiet, overrides } => {
             run(file, &overrides, threads, out, force, resume, quiet)
         }
+        Command::Snapshot { files, review: true, accept, reject, .. } => {
+            snapshot_command::review(&files, accept, reject)
+        }
+        Command::Snapshot { files, check, threads, overrides, .. } => {
+            snapshot_command::take(&files, &overrides.set, check, threads)
+        }
         Command::Bench { workloads, threads, json, show } => bench(&workloads, threads, json.as_deref(), show),
     }
 }
@@ -346,28 +383,8 @@ fn run(
         })
         .collect();
     let display = progress::Display::new(quiet, std::io::stderr().is_terminal(), points)?;
-    let options = RunOptions {
-        threads,
-        output: out.or_else(|| resume.clone()),
-        force,
-        progress: &display,
-        version: env!("CARGO_PKG_VERSION").to_owned(),
-        git_commit: env!("MEANFIELD_GIT_COMMIT").to_owned(),
-        resume: resume.is_some(),
-        stop: stop.clone(),
-    };
-    // Claimed first, so that a crash or an `exit` inside the run can name the directory to resume.
-    let run_dir = match meanfield_scenario::run::claim(&scenario, &options) {
-        Ok(run_dir) => run_dir,
-        Err(e) => {
-            display.finish();
-            return Err(e.into());
-        }
-    };
-    let dir = run_dir.path().to_owned();
     let checkpointed = scenario.spec.outputs.checkpoint_seconds.is_some() || resume.is_some();
-    guard::set_resume(&dir.join("checkpoint"), &meanfield_scenario::run::resume_command(&scenario, &dir));
-    let flag = stop;
+    let flag = stop.clone();
     // With checkpoints, the first Ctrl-C stops at the executor's next chunk boundary, saving the running
     // replicas; the second quits at once, also while a plugin call never returns. Without, nothing could
     // be kept, so the first quits.
@@ -385,11 +402,24 @@ fn run(
              checkpoint (Ctrl-C again to quit at once)"
         );
     })?;
-    let outcome = meanfield_scenario::run::run_claimed(&scenario, &plans, &options, run_dir);
+    // Once claimed, a crash or an `exit` inside the run can name the directory to resume.
+    let on_claimed = |dir: &Path| {
+        guard::set_resume(&dir.join("checkpoint"), &meanfield_scenario::run::resume_command(&scenario, dir));
+    };
+    let config = meanfield::RunConfig {
+        out: out.or_else(|| resume.clone()),
+        force,
+        threads,
+        progress: &display,
+        stop,
+        resume: resume.is_some(),
+        on_claimed: Some(&on_claimed),
+    };
+    let outcome = meanfield::run_checked(&scenario, &config);
     display.finish();
     let report = match outcome {
         Ok(report) => report,
-        Err(e @ RunError::Interrupted { .. }) => {
+        Err(meanfield::Error::Run(e @ RunError::Interrupted { .. })) => {
             eprintln!("meanfield: {e}");
             return Ok(ExitCode::from(EXIT_INTERRUPTED));
         }
@@ -409,13 +439,9 @@ fn run(
     for fault in &report.faults {
         eprintln!("error: a plugin failed during the run: {fault}");
     }
-    println!(
-        "results written to {}/ ({}) in {:.2} s on {} thread(s)",
-        report.output_dir.display(),
-        names(&report.files),
-        report.wall_seconds,
-        report.threads
-    );
+    let timing =
+        report.timing.map_or(String::new(), |t| format!(" in {:.2} s on {} thread(s)", t.wall_seconds, t.threads));
+    println!("results written to {}/ ({}){timing}", report.dir.display(), names(&report.files));
     if !report.faults.is_empty() {
         Ok(ExitCode::FAILURE)
     } else if report.divergences.is_empty() {

@@ -40,12 +40,18 @@ pub fn run_scenario(
 /// replaced text must still be in the file, so the test cannot silently drift from the scenario.
 pub fn scaled_scenario(name: &str, replacements: &[(&str, &str)]) -> meanfield_scenario::CheckedScenario {
     let path = scenario_path(&format!("{name}.ron"));
-    let mut text = std::fs::read_to_string(&path).unwrap();
+    let text = scaled_text(name, replacements);
+    meanfield_scenario::CheckedScenario::from_text(&text, &path.display().to_string(), path.parent().unwrap()).unwrap()
+}
+
+/// The text of [`scaled_scenario`].
+pub fn scaled_text(name: &str, replacements: &[(&str, &str)]) -> String {
+    let mut text = std::fs::read_to_string(scenario_path(&format!("{name}.ron"))).unwrap();
     for (from, to) in replacements {
         assert!(text.contains(from), "{name}.ron no longer contains {from}");
         text = text.replace(from, to);
     }
-    meanfield_scenario::CheckedScenario::from_text(&text, &path.display().to_string(), path.parent().unwrap()).unwrap()
+    text
 }
 
 /// Output of one `meanfield` invocation.

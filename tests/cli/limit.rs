@@ -3,7 +3,6 @@
 //! its scenario in `scenarios/`.
 
 use crate::common::{run_scenario, scaled_scenario};
-use meanfield_sinks::summary;
 
 /// `scenarios/lln_two_dimensional.ron` with five widths from 64 to 1024 up to t = 1.
 fn scaled_lln() -> meanfield_scenario::CheckedScenario {
@@ -67,9 +66,10 @@ fn lln_distance_to_the_grid_limit_falls_like_one_over_root_n() {
 #[test]
 fn lln_summary() {
     let dir = tempfile::tempdir().unwrap();
-    run_scenario(&scaled_lln(), Some(2), dir.path());
-    let summary = summary::read(&dir.path().join("summary.ron")).unwrap();
-    insta::assert_snapshot!("lln_two_dimensional_summary", summary::to_ron(&summary.rounded(6)).unwrap());
+    let scenario = scaled_lln();
+    let report = run_scenario(&scenario, Some(2), dir.path());
+    let snap = "tests/cli/snapshots/lln_two_dimensional_scaled.snap";
+    meanfield::testing::assert_summary_snapshot!(report.summary, scenario.spec.snapshot, snap);
 }
 
 /// Mei et al.'s experiment (d = 40, N = 800, ramp units, κ = 0.1 and 0.4) up to t = 0.5, against the

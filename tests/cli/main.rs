@@ -29,4 +29,5 @@ mod plugins;
 mod runs;
 mod rve;
 mod same_bits;
+mod snapshot;
 mod studies;

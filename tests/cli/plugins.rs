@@ -13,9 +13,6 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// As in runs.rs: six significant digits are far above cross-platform libm noise.
-const SNAPSHOT_DIGITS: usize = 6;
-
 /// `lib:` for a plugin built by the tests: an absolute path without the platform's prefix and suffix.
 fn lib(name: &str) -> String {
     plugin_dir().join(name).display().to_string()
@@ -232,10 +229,8 @@ fn example_plugin_scenarios_are_reproducible_across_thread_counts() {
             let path = |d: &str| dir.path().join(d).join(file);
             assert_same_bits(&path("one"), &path("two"), format!("{name}: {file} on 2 threads against 1"));
         }
-        insta::assert_snapshot!(
-            format!("{name}_summary"),
-            meanfield_sinks::summary::to_ron(&summary.rounded(SNAPSHOT_DIGITS)).unwrap()
-        );
+        let spec = meanfield::Scenario::load(scenario_path(&format!("{name}.ron"))).resolve().unwrap().spec.snapshot;
+        meanfield::testing::assert_summary_snapshot!(summary, spec, &format!("scenarios/{name}.snap"));
     }
 }
 

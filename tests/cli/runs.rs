@@ -1,17 +1,14 @@
 //! Whole runs: the default command, byte-identical results for any thread count, and snapshots of the
-//! summaries of the scenarios in `scenarios/`.
+//! headline numbers of the scenarios in `scenarios/`, taken as a user takes them (`meanfield::testing`,
+//! the same as `meanfield snapshot --check`): a whole scenario's beside it (`scenarios/x.snap`), a
+//! scaled-down copy's in `tests/cli/snapshots/x_scaled.snap`.
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-use crate::common::{self, assert_same_bits, meanfield, root, scaled_scenario, scenario_path};
+use crate::common::{self, assert_same_bits, meanfield, root, scaled_scenario, scaled_text, scenario_path};
+use meanfield::testing::{assert_scenario_snapshot, assert_summary_snapshot};
 use meanfield_scenario::CheckedScenario;
-use meanfield_sinks::summary;
 use std::path::Path;
-
-/// Significant digits kept in snapshots: the summaries are exact on one machine, but another platform's
-/// libm may differ in the last bits of tanh/exp, which SGD can amplify over thousands of steps to ~1e-10
-/// relative. Six digits are far above that and far below any change a real bug would make.
-const SNAPSHOT_DIGITS: usize = 6;
 
 fn run(scenario: &CheckedScenario, threads: usize, out: &Path) -> meanfield_scenario::RunReport {
     common::run_scenario(scenario, Some(threads), out)
@@ -46,11 +43,6 @@ fn check_figures(name: &str, dir: &Path) {
     let rounded: Vec<_> = figures.iter().map(|f| f.rounded(FIGURE_DIGITS)).collect();
     let text = ron::ser::to_string_pretty(&rounded, ron::ser::PrettyConfig::default().compact_arrays(true)).unwrap();
     insta::assert_snapshot!(format!("{name}_figures"), text);
-}
-
-fn snapshot_of(path: &Path) -> String {
-    let summary = summary::read(path).unwrap();
-    summary::to_ron(&summary.rounded(SNAPSHOT_DIGITS)).unwrap()
 }
 
 #[test]
@@ -90,26 +82,29 @@ fn results_are_byte_identical_for_one_and_two_threads() {
     for file in ["timeseries.csv", "summary.ron"] {
         assert_same_bits(&one.join(file), &two.join(file), format!("{file} on 2 threads against 1"));
     }
-    insta::assert_snapshot!("default_summary", snapshot_of(&two.join("summary.ron")));
+    assert_summary_snapshot!(report.summary, scenario.spec.snapshot, "scenarios/default.snap");
 }
 
-/// Runs `scenarios/<name>.ron` on two threads and snapshots its summary as `<name>_summary`.
+/// Runs `scenarios/<name>.ron` and compares it with `scenarios/<name>.snap`.
 fn check_summary(name: &str) {
-    let scenario = CheckedScenario::from_file(&scenario_path(&format!("{name}.ron"))).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    run(&scenario, 2, dir.path());
-    insta::assert_snapshot!(format!("{name}_summary"), snapshot_of(&dir.path().join("summary.ron")));
+    assert_scenario_snapshot!(&format!("scenarios/{name}.ron"));
 }
 
 /// Like [`check_summary`] on a scaled-down copy: each `(from, to)` replaces text of the scenario file (the
-/// full runs take minutes).
+/// full runs take minutes); its snapshot is `tests/cli/snapshots/<name>_scaled.snap`. The plotted ones
+/// run here once for their figures and their numbers.
 fn check_scaled_summary(name: &str, replacements: &[(&str, &str)]) {
-    let scenario = scaled_scenario(name, replacements);
-    let dir = tempfile::tempdir().unwrap();
-    run(&scenario, 2, dir.path());
-    insta::assert_snapshot!(format!("{name}_summary"), snapshot_of(&dir.path().join("summary.ron")));
+    let snap = format!("tests/cli/snapshots/{name}_scaled.snap");
     if PLOTTED.contains(&name) {
+        let scenario = scaled_scenario(name, replacements);
+        let dir = tempfile::tempdir().unwrap();
+        let report = run(&scenario, 2, dir.path());
         check_figures(name, dir.path());
+        assert_summary_snapshot!(report.summary, scenario.spec.snapshot, &snap);
+    } else {
+        let scenario = meanfield::Scenario::from_ron(scaled_text(name, replacements), root().join("scenarios"))
+            .named(format!("scenarios/{name}.ron (scaled)"));
+        assert_scenario_snapshot!(scenario, &snap);
     }
 }
 

@@ -29,6 +29,10 @@ pub use spec::ScenarioSpec;
 // The command-line tool (and later the Python module) depends on this crate alone: what it needs of the
 // crates below is re-exported here.
 pub use meanfield_core::Progress;
-pub use meanfield_core::summary::Summary;
+pub use meanfield_core::progress::NoProgress;
+pub use meanfield_core::summary::{self, Summary};
+pub use meanfield_core::{Divergence, PointInfo};
 pub use meanfield_models::BuiltinActivation;
 pub use meanfield_plot as plot;
+/// Reads the `summary.ron` of a finished run.
+pub use meanfield_sinks::summary::read as read_summary;

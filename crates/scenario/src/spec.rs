@@ -56,6 +56,9 @@ pub struct ScenarioSpec {
     /// Which files a run writes besides `summary.ron` and `manifest.json`, and how often it checkpoints.
     #[serde(default)]
     pub outputs: OutputSpec,
+    /// How `meanfield snapshot` writes and compares this scenario's `.snap`.
+    #[serde(default)]
+    pub snapshot: SnapshotSpec,
 }
 
 /// The sinks of a run (docs/output.md has their schemas).
@@ -899,4 +902,37 @@ impl PartialEq for SweepValue {
     fn eq(&self, other: &Self) -> bool {
         self.text() == other.text()
     }
+}
+
+/// How a snapshot test (`meanfield snapshot`, `meanfield::testing`) records and compares the scenario's
+/// headline numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Snapshot")]
+pub struct SnapshotSpec {
+    /// Significant digits every number is rounded to (1 ..= 17): enough to see a real change, few
+    /// enough that another platform's libm (last-bit differences amplified by SGD) does not.
+    #[serde(default = "default_snapshot_digits")]
+    pub digits: usize,
+    #[serde(default)]
+    pub tolerance: SnapshotTolerance,
+}
+
+impl Default for SnapshotSpec {
+    fn default() -> Self {
+        SnapshotSpec { digits: default_snapshot_digits(), tolerance: SnapshotTolerance::Exact }
+    }
+}
+
+fn default_snapshot_digits() -> usize {
+    6
+}
+
+/// When a new snapshot matches the stored one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub enum SnapshotTolerance {
+    /// Every number equal after rounding.
+    #[default]
+    Exact,
+    /// A number with a standard error may move by up to k standard errors; the others as `Exact`.
+    StdErr(f64),
 }

@@ -84,6 +84,7 @@ fn scenario_schema() -> Result<(String, Registry), Vec<String>> {
     schema.trace::<RecordSpec>();
     schema.trace::<ObservableSpec>();
     schema.trace::<PopulationSpec>();
+    schema.trace::<SnapshotTolerance>();
     // The enums of other crates, named by a field of the spec that holds them (so that this list does not
     // depend on which crate defines them).
     schema.trace_field(|d: &DynamicsSpec| match d {

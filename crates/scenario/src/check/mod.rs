@@ -5,6 +5,7 @@
 pub(crate) mod dynamics;
 mod limit;
 mod output;
+mod snapshot;
 mod sweep;
 
 pub use sweep::{Point, expand};
@@ -256,6 +257,7 @@ fn check_data(p: &str, data: &DataSpec) -> Result<(), Invalid> {
 /// Checks every value of one (sweep-resolved) scenario.
 pub fn validate(spec: &ScenarioSpec) -> Result<(), Invalid> {
     output::check_outputs(spec)?;
+    snapshot::check_snapshot(&spec.snapshot)?;
     at_least_one("replicas", spec.replicas)?;
     let blocks = match &spec.model {
         ModelSpec::OneHidden { width, activation, c, w, b, .. } => {

@@ -25,13 +25,14 @@ fn sweep_error(path: &str, message: impl Into<String>) -> Invalid {
 }
 
 /// The top-level sections that belong to the whole run, not to a point: a sweep cannot vary them.
-const RUN_SECTIONS: [(&str, &str); 6] = [
+const RUN_SECTIONS: [(&str, &str); 7] = [
     ("name", "names the run"),
     ("replicas", "is one ensemble size for the whole run (its check, progress and checkpoints count it once)"),
     ("sweep", "is the sweep itself"),
     ("outputs", "says what the whole run writes"),
     ("study", "compares the points of the whole run"),
     ("ldp", "is estimated once over the whole run"),
+    ("snapshot", "says how the whole run is snapshot-tested"),
 ];
 
 /// The first value of `values` that occurs again, if any, in linear time (a sweep may list millions).
@@ -384,6 +385,7 @@ mod tests {
         check(r#"(fields: [("outputs.checkpoint_seconds", [1.0])])"#, "sweep.fields", "'outputs' says what");
         check(r#"(fields: [("ldp.time", [1.0])])"#, "sweep.fields", "'ldp' is estimated once");
         check(r#"(fields: [("study.resamples", [200])])"#, "sweep.fields", "'study' compares");
+        check(r#"(fields: [("snapshot.digits", [4])])"#, "sweep.fields", "'snapshot' says how");
         check(r#"(fields: [("limit.cells", [64])])"#, "sweep.fields", "the scenario has no 'limit' section");
         // Numbers that are not whole numbers of the field, or not numbers at all.
         let whole = "takes whole numbers from 0 to 18446744073709551615 (or, written as floats, to 2^53 = \
