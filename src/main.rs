@@ -149,6 +149,18 @@ enum Command {
         #[command(flatten)]
         overrides: Overrides,
     },
+    /// Write a plugin crate (an activation or a data distribution) from a template, with a scenario that
+    /// uses it and a snapshot test of that scenario's results, ready for `cargo test`.
+    NewPlugin {
+        /// The plugin's name, snake_case (the crate, the library and the component are named after it).
+        name: String,
+        /// What the plugin provides.
+        #[arg(long, value_parser = clap::value_parser!(templates::plugin::PluginKind))]
+        kind: templates::plugin::PluginKind,
+        /// Where to create the crate directory NAME (default: the current directory).
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
     /// Print the embedded default scenario (a starting point for your own).
     ShowDefault,
     /// Inspect plugin libraries.
@@ -275,6 +287,15 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Show { file, overrides } => {
             print!("{}", load(Some(&file), &overrides)?.canonical());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::NewPlugin { name, kind, dir } => {
+            let crate_dir = templates::plugin::new_plugin(&name, kind, &dir)?;
+            println!(
+                "created {0}: `cd {0} && cargo test` runs its scenario against its snapshot; `cargo build --release` \
+                 then `meanfield run {0}/scenarios/{name}.ron` runs it",
+                crate_dir.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::New { list: true, .. } => {

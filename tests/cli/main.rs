@@ -24,6 +24,7 @@ mod ldp;
 mod limit;
 mod lln;
 mod lockstep;
+mod new_plugin;
 mod outputs;
 mod plugins;
 mod runs;

@@ -1,6 +1,7 @@
 //! Project chores, run as `cargo xtask <task>` (alias in `.cargo/config.toml`).
 
 use anyhow::{Context, Result, bail};
+use meanfield_scenario::templates::plugin::{PluginKind, new_plugin};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -19,8 +20,9 @@ tasks:
                                       docs/guide/scenarios.md, and a `//! Long file: <reason>` line in
                                       every crates/*/src/**/*.rs longer than 600 lines
   new-plugin NAME --kind KIND [--dir DIR]
-                                      create a working plugin crate from a template in plugins/NAME
-                                      (or DIR/NAME); KIND is `activation` or `distribution`";
+                                      `meanfield new-plugin` with plugins/ as the default DIR: a
+                                      working plugin crate from a template in plugins/NAME (or
+                                      DIR/NAME); KIND is `activation` or `distribution`";
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace root").to_owned()
@@ -86,68 +88,16 @@ fn check_scenarios() -> Result<()> {
     Ok(())
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Activation,
-    Distribution,
-}
-
-/// `snake_case` → `CamelCase`, for the plugin's type name.
-fn type_name(name: &str) -> String {
-    name.split('_')
-        .map(|part| {
-            let mut chars = part.chars();
-            chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
-        })
-        .collect()
-}
-
-/// Writes a plugin crate `name` of `kind` into `dir/name` and returns that directory.
-fn new_plugin(name: &str, kind: Kind, dir: &Path) -> Result<PathBuf> {
-    let valid = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if !valid {
-        bail!("plugin name '{name}' must be snake_case: a lowercase letter, then lowercase letters, digits or _");
-    }
-    let crate_dir = dir.join(name);
-    if crate_dir.exists() {
-        bail!("{} already exists", crate_dir.display());
-    }
-    let sdk = root().join("crates/plugin");
-    // Inside this repository the path stays relative, so the crate keeps working in any checkout.
-    let sdk_path = match dir.canonicalize().ok().and_then(|d| d.strip_prefix(root()).ok().map(Path::to_owned)) {
-        Some(relative) => {
-            let up = "../".repeat(relative.components().count() + 1);
-            format!("{up}crates/plugin")
-        }
-        None => sdk.display().to_string(),
-    };
-    let source = match kind {
-        Kind::Activation => include_str!("../templates/activation.rs.tmpl"),
-        Kind::Distribution => include_str!("../templates/distribution.rs.tmpl"),
-    };
-    let fill = |template: &str| {
-        template.replace("{{name}}", name).replace("{{Type}}", &type_name(name)).replace("{{sdk_path}}", &sdk_path)
-    };
-    std::fs::create_dir_all(crate_dir.join("src"))?;
-    std::fs::write(crate_dir.join("Cargo.toml"), fill(include_str!("../templates/Cargo.toml.tmpl")))?;
-    std::fs::write(crate_dir.join("src/lib.rs"), fill(source))?;
-    Ok(crate_dir)
-}
-
 fn new_plugin_command(args: &[String]) -> Result<()> {
     let mut name = None;
-    let mut kind = None;
+    let mut kind: Option<PluginKind> = None;
     let mut dir = root().join("plugins");
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--kind" => {
-                kind = Some(match args.next().map(String::as_str) {
-                    Some("activation") => Kind::Activation,
-                    Some("distribution") => Kind::Distribution,
-                    other => bail!("--kind must be `activation` or `distribution`, got {other:?}\n{USAGE}"),
-                })
+                let given = args.next().map_or("", String::as_str);
+                kind = Some(given.parse().map_err(|e| anyhow::anyhow!("{e}\n{USAGE}"))?);
             }
             "--dir" => dir = PathBuf::from(args.next().context("--dir needs a directory")?),
             other if other.starts_with('-') => bail!("unknown option '{other}'\n{USAGE}"),
@@ -155,6 +105,7 @@ fn new_plugin_command(args: &[String]) -> Result<()> {
         }
     }
     let (Some(name), Some(kind)) = (name, kind) else { bail!("new-plugin needs NAME and --kind\n{USAGE}") };
+    // The same templates as `meanfield new-plugin`, with this repository's plugins/ as the default place.
     let crate_dir = new_plugin(&name, kind, &dir)?;
     println!("created {} (build it with `cargo xtask build-plugins`)", crate_dir.display());
     Ok(())
@@ -191,7 +142,7 @@ mod tests {
     #[test]
     fn generated_plugins_build_and_load() {
         let dir = tempfile_dir();
-        for (name, kind) in [("my_activation", Kind::Activation), ("my_distribution", Kind::Distribution)] {
+        for (name, kind) in [("my_activation", PluginKind::Activation), ("my_distribution", PluginKind::Distribution)] {
             let crate_dir = new_plugin(name, kind, &dir).unwrap();
             std::fs::copy(root().join("Cargo.lock"), crate_dir.join("Cargo.lock")).unwrap();
             let target = root().join(PLUGIN_TARGET_DIR);
@@ -210,8 +161,8 @@ mod tests {
             let library = plugins::open(&file).unwrap();
             // What `meanfield plugins check` runs: a fresh template passes every check.
             let params = match kind {
-                Kind::Activation => "(scale: 2.0)",
-                Kind::Distribution => "(dim: 4, noise: 0.1)",
+                PluginKind::Activation => "(scale: 2.0)",
+                PluginKind::Distribution => "(dim: 4, noise: 0.1)",
             };
             let params = std::collections::HashMap::from([(name.to_owned(), params.to_owned())]);
             let lines = plugins::conformance::check_library(&library, &params, &[]);
@@ -223,20 +174,23 @@ mod tests {
             }
             let faults = Arc::new(meanfield_core::FaultLog::default());
             match kind {
-                Kind::Activation => {
+                PluginKind::Activation => {
                     let act = library.activation(name, "(scale: 2.0)", faults).unwrap();
                     let mut v = [0.0];
                     meanfield_core::Activation::eval(&act, &[0.5], &mut v, None);
                     assert_eq!(v[0], 1.0f64.tanh());
                 }
-                Kind::Distribution => {
+                PluginKind::Distribution => {
                     let dist = library.distribution(name, "(dim: 4, noise: 0.0)", faults).unwrap();
                     assert_eq!(meanfield_core::DataDistribution::dim(&dist), 4);
                 }
             }
         }
-        assert!(new_plugin("Bad-Name", Kind::Activation, &dir).is_err());
-        assert!(new_plugin("my_activation", Kind::Activation, &dir).is_err(), "existing crates are not overwritten");
+        assert!(new_plugin("Bad-Name", PluginKind::Activation, &dir).is_err());
+        assert!(
+            new_plugin("my_activation", PluginKind::Activation, &dir).is_err(),
+            "existing crates are not overwritten"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -246,10 +200,5 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir
-    }
-
-    #[test]
-    fn type_names_are_camel_case() {
-        assert_eq!(type_name("leaky_tanh2"), "LeakyTanh2");
     }
 }

@@ -328,7 +328,11 @@ const LARGEST_WHOLE: f64 = 9_007_199_254_740_992.0;
 /// value replaces the field's value.
 pub fn set(root: &mut Node, path: &str, value: Node, mode: SetMode) -> Result<Assigned, String> {
     let segments: Vec<&str> = path.split('.').collect();
-    if segments.iter().any(|s| s.is_empty()) {
+    let identifier = |s: &&str| {
+        s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    if !segments.iter().all(identifier) {
         return Err(format!("'{path}' is not a field path: give field names joined by dots, e.g. model.width"));
     }
     walk(root, &segments, path, "", value, mode)

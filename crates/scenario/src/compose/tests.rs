@@ -171,6 +171,7 @@ fn overrides_set_fields_numbers_of_variants_and_whole_values() {
     refused("model.activation.beta=1.0", "'model.activation' is `Tanh`, which has no fields");
     refused("observables.x=1", "'observables' is a list; lists are set whole");
     refused("model..width=1", "is not a field path");
+    refused("model.{width}=1", "is not a field path");
     refused("model.width=OneHidden(", "is not a RON value");
     assert!("model.width".parse::<Override>().unwrap_err().contains("expected PATH=VALUE"));
 }

@@ -2,6 +2,8 @@
 //! `scenarios/common/` they extend, embedded at build time (`build.rs`), so an installed binary can start
 //! a scenario anywhere.
 
+pub mod plugin;
+
 use crate::compose::tree::{self, Kind};
 use std::path::{Path, PathBuf};
 
