@@ -31,6 +31,7 @@ pub mod snapshot;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use meanfield_scenario::shard::{MergeReport, Shard, ShardReport};
 pub use meanfield_scenario::{
     CheckedScenario, Divergence, NoProgress, Progress, RunError, ScenarioError, Summary, compose::Override,
     spec::SnapshotSpec,
@@ -56,8 +57,13 @@ pub enum Error {
 /// Where a scenario's text comes from.
 #[derive(Debug, Clone)]
 enum Source {
-    File(PathBuf),
-    Text { text: String, origin: String, base_dir: PathBuf },
+    /// A file, with the directory its relative paths start at when not its own.
+    File(PathBuf, Option<PathBuf>),
+    Text {
+        text: String,
+        origin: String,
+        base_dir: PathBuf,
+    },
 }
 
 /// A scenario not yet resolved: a file or a text, and the overrides to apply to it. Nothing is read,
@@ -72,7 +78,17 @@ pub struct Scenario {
 impl Scenario {
     /// The scenario file at `path` (its relative data and plugin paths start at its directory).
     pub fn load(path: impl AsRef<Path>) -> Scenario {
-        Scenario { source: Source::File(path.as_ref().to_owned()), overrides: Vec::new() }
+        Scenario { source: Source::File(path.as_ref().to_owned(), None), overrides: Vec::new() }
+    }
+
+    /// Relative paths (data files, plugins) start at `dir` instead of the file's directory (for text:
+    /// instead of the `base_dir` it was given): how a frozen copy of a scenario runs elsewhere.
+    pub fn with_base_dir(mut self, dir: impl AsRef<Path>) -> Scenario {
+        match &mut self.source {
+            Source::File(_, base) => *base = Some(dir.as_ref().to_owned()),
+            Source::Text { base_dir, .. } => *base_dir = dir.as_ref().to_owned(),
+        }
+        self
     }
 
     /// A scenario written as RON text; its relative paths start at `base_dir`. Errors name it `<text>`
@@ -109,7 +125,7 @@ impl Scenario {
     /// Where errors say the scenario comes from: its file, or its name.
     pub fn origin(&self) -> String {
         match &self.source {
-            Source::File(path) => path.display().to_string(),
+            Source::File(path, _) => path.display().to_string(),
             Source::Text { origin, .. } => origin.clone(),
         }
     }
@@ -117,7 +133,7 @@ impl Scenario {
     /// The scenario file, if it is one.
     pub fn path(&self) -> Option<&Path> {
         match &self.source {
-            Source::File(path) => Some(path),
+            Source::File(path, _) => Some(path),
             Source::Text { .. } => None,
         }
     }
@@ -128,7 +144,8 @@ impl Scenario {
         let overrides: Vec<Override> =
             self.overrides.iter().map(|(path, value)| Override { path: path.clone(), value: value.clone() }).collect();
         match &self.source {
-            Source::File(path) => CheckedScenario::from_file_with(path, &overrides),
+            Source::File(path, None) => CheckedScenario::from_file_with(path, &overrides),
+            Source::File(path, Some(base_dir)) => CheckedScenario::from_file_in(path, base_dir, &overrides),
             Source::Text { text, origin, base_dir } => {
                 CheckedScenario::from_text_with(text, origin, base_dir, &overrides)
             }
@@ -219,7 +236,54 @@ pub fn run(scenario: &Scenario, config: &RunConfig<'_>) -> Result<Results, Error
 /// writes into a directory that holds another run's results unless `config.force` says to replace them.
 pub fn run_checked(scenario: &CheckedScenario, config: &RunConfig<'_>) -> Result<Results, Error> {
     let plans = scenario.plans();
-    let options = meanfield_scenario::RunOptions {
+    let options = run_options(config);
+    let run_dir = meanfield_scenario::run::claim(scenario, &options)?;
+    if let Some(on_claimed) = config.on_claimed {
+        on_claimed(run_dir.path());
+    }
+    let report = meanfield_scenario::run::run_claimed(scenario, &plans, &options, run_dir)?;
+    Ok(results_of(report))
+}
+
+/// Runs shard `shard` of a resolved scenario into `<run dir>/shards/<index>-of-<count>/` (`config.out`
+/// is the run directory; without it, `results/<name>/sharded-<hash>`); `config.on_claimed` is called with
+/// the shard's directory. A finished shard is left alone;
+/// an interrupted one continues from its checkpoint. [`merge`] combines the shards.
+pub fn run_shard(scenario: &CheckedScenario, shard: Shard, config: &RunConfig<'_>) -> Result<ShardReport, Error> {
+    let options = run_options(config);
+    if let Some(on_claimed) = config.on_claimed {
+        on_claimed(&meanfield_scenario::shard::shard_dir(scenario, config.out.as_deref(), shard));
+    }
+    Ok(meanfield_scenario::shard::run_shard(scenario, &scenario.plans(), shard, &options)?)
+}
+
+/// Merges finished shards (shard directories, a `shards` directory, or the run directory holding it)
+/// into `config.out`, or the run directory holding them: the files are byte-identical to those of the
+/// unsharded run. `sbatch_array`: the Slurm array script that ran them, named in the message that
+/// reruns missing shards.
+pub fn merge(
+    dirs: &[PathBuf],
+    config: &RunConfig<'_>,
+    sbatch_array: Option<&Path>,
+) -> Result<(Results, MergeReport), Error> {
+    let report = meanfield_scenario::shard::merge(dirs, &run_options(config), sbatch_array)?;
+    Ok((results_of(report.run.clone()), report))
+}
+
+fn results_of(report: meanfield_scenario::RunReport) -> Results {
+    Results {
+        dir: report.output_dir,
+        summary: report.summary,
+        files: report.files,
+        divergences: report.divergences,
+        faults: report.faults,
+        warnings: report.warnings,
+        timing: Some(Timing { wall_seconds: report.wall_seconds, threads: report.threads }),
+    }
+}
+
+fn run_options<'a>(config: &RunConfig<'a>) -> meanfield_scenario::RunOptions<'a> {
+    meanfield_scenario::RunOptions {
         threads: config.threads,
         output: config.out.clone(),
         force: config.force,
@@ -228,21 +292,7 @@ pub fn run_checked(scenario: &CheckedScenario, config: &RunConfig<'_>) -> Result
         git_commit: env!("MEANFIELD_GIT_COMMIT").to_owned(),
         resume: config.resume,
         stop: config.stop.clone(),
-    };
-    let run_dir = meanfield_scenario::run::claim(scenario, &options)?;
-    if let Some(on_claimed) = config.on_claimed {
-        on_claimed(run_dir.path());
     }
-    let report = meanfield_scenario::run::run_claimed(scenario, &plans, &options, run_dir)?;
-    Ok(Results {
-        dir: report.output_dir,
-        summary: report.summary,
-        files: report.files,
-        divergences: report.divergences,
-        faults: report.faults,
-        warnings: report.warnings,
-        timing: Some(Timing { wall_seconds: report.wall_seconds, threads: report.threads }),
-    })
 }
 
 /// Reads back the finished run in `dir` (its `summary.ron`).

@@ -1,6 +1,7 @@
 //! `meanfield`: run and check scenario files. Thin by design: everything it does is a call into
 //! `meanfield-scenario`; this file only parses arguments, shows progress and prints results.
 
+mod cluster;
 mod guard;
 mod progress;
 mod snapshot_command;
@@ -16,6 +17,7 @@ use meanfield_scenario::{CheckedScenario, RunError, run::point_steps, run::total
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -26,7 +28,7 @@ const DEFAULT_ORIGIN: &str = "<embedded default>";
 /// Exit code of a run that finished but had diverged replicas (their partial results are written).
 const EXIT_DIVERGED: u8 = 3;
 /// Exit code of a run stopped by Ctrl-C (its checkpoint is written), as shells report SIGINT.
-const EXIT_INTERRUPTED: u8 = 130;
+pub(crate) const EXIT_INTERRUPTED: u8 = 130;
 
 #[derive(Debug, Parser)]
 #[command(name = "meanfield", version, about = "Mean-field SGD of wide networks as interacting particle systems")]
@@ -58,9 +60,45 @@ enum Command {
         /// No progress display and no table.
         #[arg(long, short)]
         quiet: bool,
+        /// Run only shard INDEX of COUNT (INDEX from 0, as Slurm's array indices): a fixed slice of the
+        /// replicas, into <run dir>/shards/INDEX-of-COUNT/ (the run dir is --out, or
+        /// results/<name>/sharded-<hash>). A finished shard is left alone; an interrupted one continues.
+        /// `meanfield merge` then writes what the unsharded run writes.
+        #[arg(long, value_name = "INDEX/COUNT", value_parser = meanfield::Shard::from_str, conflicts_with = "resume")]
+        shard: Option<meanfield::Shard>,
+        /// Relative paths in the scenario (data files, plugins) start here instead of FILE's directory.
+        #[arg(long, value_name = "DIR", requires = "file")]
+        base_dir: Option<PathBuf>,
         #[command(flatten)]
         overrides: Overrides,
     },
+    /// Merge the shards of a run (`meanfield run --shard`) into exactly what the unsharded run writes.
+    ///
+    /// DIR: shard directories, a `shards` directory, or the run directory holding it. Refuses, naming
+    /// them, shards that are missing, unfinished, given twice or of another run.
+    Merge {
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// The merged run's directory (default: the run directory holding the shards).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// With --out: replace the results an earlier run wrote there.
+        #[arg(long, requires = "out")]
+        force: bool,
+        /// Worker threads for the analyses (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// The Slurm array script that ran the shards: a refusal for missing shards then also prints the
+        /// `sbatch --array=…` command that reruns just them.
+        #[arg(long, value_name = "SCRIPT")]
+        sbatch_array: Option<PathBuf>,
+        /// No table.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Write (and with --submit, submit) a Slurm job array that runs a scenario's shards, and a job that
+    /// merges them once the array has ended.
+    Slurm(cluster::SlurmArgs),
     /// Redraw the plots of result tables (timeseries.csv, study.csv, ldp.csv) without running anything.
     Plot {
         #[arg(required = true)]
@@ -172,7 +210,7 @@ enum Command {
 
 /// `--set PATH=VALUE`, repeatable, on every command that reads a scenario.
 #[derive(Debug, Clone, Default, clap::Args)]
-struct Overrides {
+pub(crate) struct Overrides {
     /// Override one field (repeatable; the value in RON syntax): --set model.width=512,
     /// --set data.teacher='SingleIndex(link: Relu)', --set dynamics.step=0.5 (the number of PerNeuron(α)).
     #[arg(long = "set", value_name = "PATH=VALUE")]
@@ -212,12 +250,19 @@ enum PluginsCommand {
 }
 
 fn load(file: Option<&Path>, overrides: &Overrides) -> anyhow::Result<CheckedScenario> {
-    let scenario = match file {
+    load_in(file, None, overrides)
+}
+
+/// [`load`], with relative paths starting at `base_dir` when given.
+fn load_in(file: Option<&Path>, base_dir: Option<&Path>, overrides: &Overrides) -> anyhow::Result<CheckedScenario> {
+    let mut scenario = match file {
         Some(path) => meanfield::Scenario::load(path),
         None => meanfield::Scenario::from_ron(DEFAULT_SCENARIO, ".").named(DEFAULT_ORIGIN),
+    };
+    if let Some(dir) = base_dir {
+        scenario = scenario.with_base_dir(dir);
     }
-    .with_overrides(&overrides.set)
-    .resolve()?;
+    let scenario = scenario.with_overrides(&overrides.set).resolve()?;
     for deprecation in &scenario.deprecations {
         eprintln!("warning: {deprecation}");
     }
@@ -234,6 +279,8 @@ fn main() -> ExitCode {
         force: false,
         resume: None,
         quiet: false,
+        shard: None,
+        base_dir: None,
         overrides: Overrides::default(),
     });
     guard::install(&command_line());
@@ -358,8 +405,20 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             println!("report written to {}", path.display());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run { file, threads, out, force, resume, quiet, overrides } => {
-            run(file, &overrides, threads, out, force, resume, quiet)
+        Command::Run { file, threads, out, force, resume: None, quiet, shard: Some(shard), base_dir, overrides } => {
+            let scenario = load_in(file.as_deref(), base_dir.as_deref(), &overrides)?;
+            cluster::run_shard(&scenario, shard, cluster::Where { threads, out, force, quiet })
+        }
+        Command::Run { file, threads, out, force, resume, quiet, base_dir, overrides, .. } => {
+            let scenario = load_in(file.as_deref(), base_dir.as_deref(), &overrides)?;
+            run(scenario, threads, out, force, resume, quiet)
+        }
+        Command::Merge { dirs, out, force, threads, sbatch_array, quiet } => {
+            cluster::merge(&dirs, sbatch_array.as_deref(), cluster::Where { threads, out, force, quiet })
+        }
+        Command::Slurm(args) => {
+            let scenario = load(Some(&args.file), &args.overrides)?;
+            cluster::slurm(&scenario, &args)
         }
         Command::Snapshot { files, review: true, accept, reject, .. } => {
             snapshot_command::review(&files, accept, reject)
@@ -372,15 +431,13 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
 }
 
 fn run(
-    file: Option<PathBuf>,
-    overrides: &Overrides,
+    scenario: CheckedScenario,
     threads: Option<usize>,
     out: Option<PathBuf>,
     force: bool,
     resume: Option<PathBuf>,
     quiet: bool,
 ) -> anyhow::Result<ExitCode> {
-    let scenario = load(file.as_deref(), overrides)?;
     let plans = scenario.plans();
     let total = total_steps(&scenario, &plans);
     if !quiet {
@@ -394,7 +451,6 @@ fn run(
             resume.as_ref().map_or(String::new(), |d| format!(", resuming {}", d.display()))
         );
     }
-    let stop = Arc::new(AtomicBool::new(false));
     let points = plans
         .iter()
         .map(|p| progress::PointTotal {
@@ -404,25 +460,7 @@ fn run(
         })
         .collect();
     let display = progress::Display::new(quiet, std::io::stderr().is_terminal(), points)?;
-    let checkpointed = scenario.spec.outputs.checkpoint_seconds.is_some() || resume.is_some();
-    let flag = stop.clone();
-    // With checkpoints, the first Ctrl-C stops at the executor's next chunk boundary, saving the running
-    // replicas; the second quits at once, also while a plugin call never returns. Without, nothing could
-    // be kept, so the first quits.
-    ctrlc::set_handler(move || {
-        if !checkpointed {
-            let message = "meanfield: interrupted; this run keeps no checkpoint (`outputs.checkpoint_seconds` is \
-                           None), so nothing of it is kept";
-            guard::quit_now(message, EXIT_INTERRUPTED.into());
-        }
-        if flag.swap(true, Ordering::SeqCst) {
-            guard::quit_now("meanfield: second Ctrl-C: quitting at once", EXIT_INTERRUPTED.into());
-        }
-        eprintln!(
-            "\nmeanfield: Ctrl-C: stopping at the next chunk boundary, saving the running replicas to the \
-             checkpoint (Ctrl-C again to quit at once)"
-        );
-    })?;
+    let stop = stop_on_ctrl_c(scenario.spec.outputs.checkpoint_seconds.is_some() || resume.is_some())?;
     // Once claimed, a crash or an `exit` inside the run can name the directory to resume.
     let on_claimed = |dir: &Path| {
         guard::set_resume(&dir.join("checkpoint"), &meanfield_scenario::run::resume_command(&scenario, dir));
@@ -446,6 +484,11 @@ fn run(
         }
         Err(e) => return Err(e.into()),
     };
+    Ok(report_results(&report, quiet))
+}
+
+/// Prints a finished run's tables (unless `quiet`), its warnings and where its results are; its exit code.
+pub(crate) fn report_results(report: &meanfield::Results, quiet: bool) -> ExitCode {
     if !quiet {
         print_risk_table(&report.summary);
         print_study(&report.summary);
@@ -464,16 +507,39 @@ fn run(
         report.timing.map_or(String::new(), |t| format!(" in {:.2} s on {} thread(s)", t.wall_seconds, t.threads));
     println!("results written to {}/ ({}){timing}", report.dir.display(), names(&report.files));
     if !report.faults.is_empty() {
-        Ok(ExitCode::FAILURE)
+        ExitCode::FAILURE
     } else if report.divergences.is_empty() {
-        Ok(ExitCode::SUCCESS)
+        ExitCode::SUCCESS
     } else {
         eprintln!(
             "error: {} replica(s) diverged (see above); what they recorded before diverging is kept",
             report.divergences.len()
         );
-        Ok(ExitCode::from(EXIT_DIVERGED))
+        ExitCode::from(EXIT_DIVERGED)
     }
+}
+
+/// The flag a Ctrl-C (or a SIGTERM, as Slurm sends) sets. With checkpoints, the first stops at the
+/// executor's next chunk boundary, saving the running replicas; the second quits at once, also while a
+/// plugin call never returns. Without, nothing could be kept, so the first quits.
+pub(crate) fn stop_on_ctrl_c(checkpointed: bool) -> anyhow::Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    ctrlc::set_handler(move || {
+        if !checkpointed {
+            let message = "meanfield: interrupted; this run keeps no checkpoint (`outputs.checkpoint_seconds` is \
+                           None), so nothing of it is kept";
+            guard::quit_now(message, EXIT_INTERRUPTED.into());
+        }
+        if flag.swap(true, Ordering::SeqCst) {
+            guard::quit_now("meanfield: second Ctrl-C: quitting at once", EXIT_INTERRUPTED.into());
+        }
+        eprintln!(
+            "\nmeanfield: Ctrl-C: stopping at the next chunk boundary, saving the running replicas to the \
+             checkpoint (Ctrl-C again to quit at once)"
+        );
+    })?;
+    Ok(stop)
 }
 
 fn check_plugin(path: &str, params: &[String], only: &[String]) -> anyhow::Result<ExitCode> {

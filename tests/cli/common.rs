@@ -305,3 +305,37 @@ pub fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
     let rows = reader.records().map(|r| r.unwrap().iter().map(str::to_owned).collect()).collect();
     (header, rows)
 }
+
+/// Every file under `dir` (relative paths, sorted), but the manifest (it holds timings) and the shards
+/// a merged run was made of.
+pub fn files(dir: &Path) -> Vec<PathBuf> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() && path.file_name().is_some_and(|n| n == "shards") {
+                continue;
+            } else if path.is_dir() {
+                walk(root, &path, out);
+            } else if path.file_name().is_some_and(|n| n != "manifest.json") {
+                out.push(path.strip_prefix(root).unwrap().to_owned());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// `b` holds the same files as `a`, byte for byte (manifests and shards aside).
+pub fn assert_same_outputs(a: &Path, b: &Path) {
+    let (left, right) = (files(a), files(b));
+    assert_eq!(left, right, "different files");
+    for file in &left {
+        assert_same_bits(
+            &a.join(file),
+            &b.join(file),
+            format!("{} of {} against {}", file.display(), b.display(), a.display()),
+        );
+    }
+}

@@ -30,5 +30,6 @@ mod plugins;
 mod runs;
 mod rve;
 mod same_bits;
+mod shards;
 mod snapshot;
 mod studies;

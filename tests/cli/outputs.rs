@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-use crate::common::{Outcome, SMALL, assert_same_bits, meanfield, prerequisite, read_csv};
+use crate::common::{Outcome, SMALL, assert_same_bits, assert_same_outputs, files, meanfield, prerequisite, read_csv};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -41,33 +41,6 @@ const RESUMABLE: &str = r#"Scenario(
     ),
 )
 "#;
-
-/// Every file under `dir` (relative paths, sorted), but the manifest (it holds timings).
-fn files(dir: &Path) -> Vec<PathBuf> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(root, &path, out);
-            } else if path.file_name().is_some_and(|n| n != "manifest.json") {
-                out.push(path.strip_prefix(root).unwrap().to_owned());
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(dir, dir, &mut out);
-    out.sort();
-    out
-}
-
-/// `b` holds the same files as `a`, byte for byte.
-fn assert_same_outputs(a: &Path, b: &Path) {
-    let (left, right) = (files(a), files(b));
-    assert_eq!(left, right, "different files");
-    for file in &left {
-        assert_same_bits(&a.join(file), &b.join(file), format!("{} against the uninterrupted run", file.display()));
-    }
-}
 
 /// Starts `meanfield run` on `scenario` into `out`, waits until its checkpoint holds a finished replica
 /// and a running one's state, and sends `signal`; returns the exit status.

@@ -11,7 +11,7 @@ pub mod sgd;
 
 pub use executor::{
     Ensemble, Initializer, Mismatch, PointPlan, Stopped, Timed, Unfinished, run_points, run_points_with,
-    run_population, run_replica, run_replica_with, time_replicas,
+    run_population, run_replica, run_replica_with, run_replicas_with, time_replicas,
 };
 pub use flow::{FlowSettings, GradientFlow, Objective, ObjectiveBuilder, TrainingSet};
 pub use observables::{

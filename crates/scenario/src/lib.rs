@@ -15,6 +15,8 @@ pub mod error;
 pub mod parse;
 pub mod plugins;
 pub mod run;
+pub mod shard;
+pub mod slurm;
 pub mod spec;
 pub mod templates;
 

@@ -38,6 +38,8 @@ pub enum RunError {
     RunDir(#[from] RunDirError),
     #[error(transparent)]
     Mismatch(#[from] Mismatch),
+    #[error(transparent)]
+    Shard(Box<crate::shard::ShardError>),
     #[error(
         "interrupted: {finished} of {total} replicas finished; the checkpoint is in {}: continue with `{resume}`",
         dir.join("checkpoint").display()
@@ -57,6 +59,12 @@ pub enum RunError {
     Plot(#[from] meanfield_plot::PlotError),
     #[error("{0}")]
     Diverged(String),
+}
+
+impl From<crate::shard::ShardError> for RunError {
+    fn from(error: crate::shard::ShardError) -> Self {
+        RunError::Shard(Box::new(error))
+    }
 }
 
 pub struct RunOptions<'a> {
@@ -224,7 +232,19 @@ pub fn run_claimed(
     options: &RunOptions<'_>,
     run_dir: RunDir,
 ) -> Result<RunReport, RunError> {
-    match run_in(scenario, plans, options, run_dir.path()) {
+    run_claimed_as(scenario, plans, options, run_dir, None)
+}
+
+/// [`run_claimed`]; `merged_shards`: the run is the merge of that many shards, whose replicas the
+/// checkpoint in `run_dir` holds (`options.resume` then writes them out).
+pub(crate) fn run_claimed_as(
+    scenario: &CheckedScenario,
+    plans: &[PointPlan],
+    options: &RunOptions<'_>,
+    run_dir: RunDir,
+    merged_shards: Option<usize>,
+) -> Result<RunReport, RunError> {
+    match run_in(scenario, plans, options, run_dir.path(), merged_shards) {
         // The results are whole either way: a link that cannot be made is not a failed run.
         Ok(mut report) => {
             if let Err(e) = run_dir.finish() {
@@ -260,12 +280,32 @@ fn field_hashes(scenario: &CheckedScenario) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The header of a checkpoint of `scenario`: a shard's and the whole run's are the same.
+pub(crate) fn checkpoint_header(scenario: &CheckedScenario, plans: &[PointPlan], version: &str) -> CheckpointHeader {
+    CheckpointHeader::new(
+        scenario.sha256(),
+        version.to_owned(),
+        plans.iter().map(|p| (p.info.label.clone(), p.info.replicas, p.info.steps)).collect(),
+    )
+    .with_fields(field_hashes(scenario))
+}
+
+/// The worker threads of a run (`options.threads`, or all cores).
+pub(crate) fn thread_pool(options: &RunOptions<'_>) -> Result<rayon::ThreadPool, RunError> {
+    let mut builder = rayon::ThreadPoolBuilder::new();
+    if let Some(threads) = options.threads {
+        builder = builder.num_threads(threads);
+    }
+    builder.build().map_err(|e| RunError::Threads { threads: options.threads.unwrap_or(0), message: e.to_string() })
+}
+
 /// [`run`] in the locked run directory `dir`.
 fn run_in(
     scenario: &CheckedScenario,
     plans: &[PointPlan],
     options: &RunOptions<'_>,
     dir: &Path,
+    merged_shards: Option<usize>,
 ) -> Result<RunReport, RunError> {
     let dir = dir.to_owned();
     // Fail before computing anything if results could not be written.
@@ -274,19 +314,8 @@ fn run_in(
         other => RunError::Sink(other),
     })?;
 
-    let mut builder = rayon::ThreadPoolBuilder::new();
-    if let Some(threads) = options.threads {
-        builder = builder.num_threads(threads);
-    }
-    let pool = builder
-        .build()
-        .map_err(|e| RunError::Threads { threads: options.threads.unwrap_or(0), message: e.to_string() })?;
-    let header = CheckpointHeader::new(
-        scenario.sha256(),
-        options.version.clone(),
-        plans.iter().map(|p| (p.info.label.clone(), p.info.replicas, p.info.steps)).collect(),
-    )
-    .with_fields(field_hashes(scenario));
+    let pool = thread_pool(options)?;
+    let header = checkpoint_header(scenario, plans, &options.version);
     let interval = scenario.spec.outputs.checkpoint_seconds.map(Duration::from_secs_f64);
     let store = if options.resume {
         Some(CheckpointStore::resume(&dir, &header, interval, options.stop.clone())?)
@@ -361,7 +390,9 @@ fn run_in(
         wall_seconds,
         steps_total: total_steps(scenario, plans),
         diverged_replicas: divergences.len(),
-        resumed: options.resume,
+        // A merge resumes the checkpoint it gathered: that is how it is made, not a continued run.
+        resumed: options.resume && merged_shards.is_none(),
+        merged_shards,
         files: files.clone(),
     }
     .write(&manifest_path)?;

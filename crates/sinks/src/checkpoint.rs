@@ -279,6 +279,52 @@ impl CheckpointStore {
     }
 }
 
+/// Appends the finished replicas of the checkpoint in `<from>/checkpoint` to the one in
+/// `<output>/checkpoint` (made by [`CheckpointStore::create`], not open): how a merge gathers its shards'
+/// replicas into one checkpoint, which a resume then writes out. The two headers must be equal (the same
+/// scenario, version and points). Streams line by line; a torn last line is not appended. Returns how many
+/// replicas were appended.
+pub fn append_finished(output: &Path, from: &Path) -> Result<usize, CheckpointError> {
+    use std::io::BufRead;
+    let (to_dir, from_dir) = (output.join("checkpoint"), from.join("checkpoint"));
+    let read = |dir: &Path| -> Result<CheckpointHeader, CheckpointError> {
+        let path = dir.join(HEADER);
+        let text = std::fs::read_to_string(&path).map_err(|_| CheckpointError::Missing { dir: dir.to_owned() })?;
+        ron::from_str(&text).map_err(|e| CheckpointError::Corrupted {
+            file: path,
+            line: e.span.start.line,
+            reason: e.code.to_string(),
+        })
+    };
+    let (mine, theirs) = (read(&to_dir)?, read(&from_dir)?);
+    if mine != theirs {
+        let differs = match mine.differing_fields(&theirs).as_slice() {
+            [] => "its header differs".to_owned(),
+            fields => format!("it differs in {}", fields.join(", ")),
+        };
+        return Err(CheckpointError::OtherScenario { dir: from.to_owned(), differs });
+    }
+    let (source, target) = (from_dir.join(FINISHED), to_dir.join(FINISHED));
+    let input = std::fs::File::open(&source).map_err(|e| SinkError::io(&source, e))?;
+    let output_file =
+        std::fs::OpenOptions::new().create(true).append(true).open(&target).map_err(|e| SinkError::io(&target, e))?;
+    let mut writer = std::io::BufWriter::with_capacity(1 << 20, output_file);
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, input);
+    let mut line = Vec::new();
+    let mut appended = 0;
+    loop {
+        line.clear();
+        let n = reader.read_until(b'\n', &mut line).map_err(|e| SinkError::io(&source, e))?;
+        if n == 0 || line.last() != Some(&b'\n') {
+            break;
+        }
+        writer.write_all(&line).map_err(|e| SinkError::io(&target, e))?;
+        appended += 1;
+    }
+    writer.flush().map_err(|e| SinkError::io(&target, e))?;
+    Ok(appended)
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct Entry {
     point: usize,

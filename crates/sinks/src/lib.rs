@@ -13,12 +13,12 @@ pub mod tables;
 pub mod timeseries;
 
 pub use atomic::AtomicFile;
-pub use checkpoint::{CheckpointError, CheckpointHeader, CheckpointStore};
+pub use checkpoint::{CheckpointError, CheckpointHeader, CheckpointStore, append_finished};
 pub use jsonl::JsonLines;
 pub use manifest::Manifest;
 pub use meanfield_core::SinkError;
 pub use particles::{file_stem, point_stem, write_particles};
-pub use rundir::{RunDir, RunDirError};
+pub use rundir::{RunDir, RunDirError, SHARDS};
 pub use tables::{write_ldp_csv, write_ldp_direct_csv, write_study_csv};
 pub use timeseries::CsvTimeSeries;
 

@@ -31,10 +31,19 @@ pub struct Manifest {
     /// Whether the run continued from a checkpoint (`wall_seconds` then counts this part only).
     #[serde(default)]
     pub resumed: bool,
+    /// The number of shards a `meanfield merge` combined into this run (absent for a run made at once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_shards: Option<usize>,
     pub files: Vec<PathBuf>,
 }
 
 impl Manifest {
+    pub fn read(path: &Path) -> Result<Manifest, SinkError> {
+        let text = std::fs::read_to_string(path).map_err(|e| SinkError::io(path, e))?;
+        serde_json::from_str(&text)
+            .map_err(|e| SinkError::Serialize { what: path.display().to_string(), message: e.to_string() })
+    }
+
     pub fn write(&self, path: &Path) -> Result<PathBuf, SinkError> {
         let text = serde_json::to_string_pretty(self)
             .map_err(|e| SinkError::Serialize { what: "manifest".into(), message: e.to_string() })?;

@@ -17,6 +17,8 @@ use std::path::{Component, Path, PathBuf};
 /// second run; the lock itself is an flock, released by the kernel when its process ends however it ends,
 /// so the file a killed run leaves behind blocks nothing.
 pub const LOCK_FILE: &str = ".meanfield.lock";
+/// The directory inside a run directory that holds its shards (`shards/<index>-of-<count>/`).
+pub const SHARDS: &str = "shards";
 /// The link in a root to its newest finished run directory.
 pub const LATEST: &str = "latest";
 
@@ -128,6 +130,23 @@ impl RunDir {
     /// `scenario_sha256` tells whether a checkpoint there belongs to this scenario (then the message says
     /// how to resume it).
     pub fn claim(dir: &Path, force: bool, scenario_sha256: &str) -> Result<RunDir, RunDirError> {
+        Self::claim_beside(dir, force, scenario_sha256, None)
+    }
+
+    /// [`RunDir::claim`] for the merge of the shards in `dir/shards/` (its [`SHARDS`] directory belongs to
+    /// this run, so it does not count as results), with `root`'s `latest` link following it once merged.
+    pub fn claim_merged(
+        dir: &Path,
+        root: Option<&Path>,
+        force: bool,
+        scenario_sha256: &str,
+    ) -> Result<RunDir, RunDirError> {
+        let mut run_dir = Self::claim_beside(dir, force, scenario_sha256, Some(SHARDS))?;
+        run_dir.root = root.map(Path::to_owned);
+        Ok(run_dir)
+    }
+
+    fn claim_beside(dir: &Path, force: bool, scenario_sha256: &str, own: Option<&str>) -> Result<RunDir, RunDirError> {
         let created = !dir.exists();
         std::fs::create_dir_all(dir).map_err(io(dir))?;
         let lock = RunLock::acquire(dir)?;
@@ -135,7 +154,7 @@ impl RunDir {
         for entry in std::fs::read_dir(dir).map_err(io(dir))? {
             let entry = entry.map_err(io(dir))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name == LOCK_FILE {
+            if name == LOCK_FILE || own.is_some_and(|own| name == own) {
                 continue;
             }
             if is_partial(&name) {

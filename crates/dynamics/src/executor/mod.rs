@@ -17,6 +17,7 @@ use meanfield_core::{
 };
 use rand::RngCore;
 use rayon::prelude::*;
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::Instant;
 use unit::Unit;
@@ -232,14 +233,30 @@ pub fn run_points_with(
     progress: &dyn Progress,
     checkpoints: &dyn Checkpoints,
 ) -> Result<Vec<PointResult>, Unfinished> {
+    let all: Vec<Range<usize>> = plans.iter().map(|p| 0..p.info.replicas).collect();
+    run_replicas_with(plans, &all, progress, checkpoints)
+}
+
+/// [`run_points_with`] for the replicas `replicas[p]` of each point `p` only (a shard of a run): each
+/// point's result holds those replicas, in replica order. A replica's bits do not depend on which others
+/// run beside it, so the replicas of all shards together are those of the whole run.
+pub fn run_replicas_with(
+    plans: &[PointPlan],
+    replicas: &[Range<usize>],
+    progress: &dyn Progress,
+    checkpoints: &dyn Checkpoints,
+) -> Result<Vec<PointResult>, Unfinished> {
     let units: Vec<(usize, (usize, usize))> = plans
         .iter()
+        .zip(replicas)
         .enumerate()
-        .flat_map(|(point, plan)| plan.units(0, plan.info.replicas).into_iter().map(move |unit| (point, unit)))
+        .flat_map(|(point, (plan, range))| {
+            plan.units(range.start, range.len()).into_iter().map(move |unit| (point, unit))
+        })
         .collect();
     let outcomes: Vec<Vec<Result<ReplicaResult, Interruption>>> =
         units.par_iter().map(|&(point, unit)| run_unit(&plans[point], unit, progress, checkpoints)).collect();
-    let mut results = Vec::with_capacity(plans.iter().map(|p| p.info.replicas).sum());
+    let mut results = Vec::with_capacity(replicas.iter().map(Range::len).sum());
     let mut stopped = false;
     for outcome in outcomes.into_iter().flatten() {
         match outcome {
@@ -252,8 +269,8 @@ pub fn run_points_with(
         return Err(Unfinished::Stopped);
     }
     let mut points = Vec::with_capacity(plans.len());
-    for plan in plans.iter().rev() {
-        let replicas = results.split_off(results.len() - plan.info.replicas);
+    for (plan, range) in plans.iter().zip(replicas).rev() {
+        let replicas = results.split_off(results.len() - range.len());
         points.push(PointResult { info: plan.info.clone(), columns: plan.columns(), replicas });
     }
     points.reverse();
