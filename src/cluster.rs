@@ -117,10 +117,8 @@ pub(crate) fn merge(dirs: &[PathBuf], sbatch_array: Option<&Path>, at: Where) ->
     interrupted(meanfield::merge(dirs, &config, sbatch_array).map(|(results, merge)| {
         let megabytes = merge.gathered_bytes as f64 / 1e6;
         eprintln!(
-            "meanfield: merged {} shards: gathered {megabytes:.1} MB of replicas in {:.3} s ({:.0} MB/s)",
-            merge.shards,
-            merge.gather_seconds,
-            megabytes / merge.gather_seconds.max(1e-9)
+            "meanfield: merged {} shards: gathered {megabytes:.1} MB of replicas in {:.3} s, read them back in {:.3} s",
+            merge.shards, merge.gather_seconds, merge.read_seconds
         );
         report_results(&results, at.quiet)
     }))

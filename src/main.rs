@@ -96,8 +96,10 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
-    /// Write (and with --submit, submit) a Slurm job array that runs a scenario's shards, and a job that
-    /// merges them once the array has ended.
+    /// Write a Slurm job array of a scenario's shards and the job that merges them (--submit: submit both).
+    ///
+    /// The job directory (default <run dir>/slurm) holds the scenario frozen as resolved, array.sh (one
+    /// shard per task) and merge.sh (submitted with --dependency=afterany on the array).
     Slurm(cluster::SlurmArgs),
     /// Redraw the plots of result tables (timeseries.csv, study.csv, ldp.csv) without running anything.
     Plot {
@@ -117,7 +119,8 @@ enum Command {
     Report { dir: PathBuf },
     /// Time the benchmark workloads (all without names): ns per weight update and the final risk.
     Bench {
-        /// online-100, online-1000, online-10000, minibatch-1000, ensemble-64.
+        /// online-100, online-1000, online-10000, minibatch-1000, ensemble-64, and merge (4 shards of
+        /// 20 000 replicas merged: MB/s of gathering and of reading back; not in --json).
         workloads: Vec<String>,
         /// Worker threads (default: all cores).
         #[arg(long)]
@@ -535,8 +538,8 @@ pub(crate) fn stop_on_ctrl_c(checkpointed: bool) -> anyhow::Result<Arc<AtomicBoo
             guard::quit_now("meanfield: second Ctrl-C: quitting at once", EXIT_INTERRUPTED.into());
         }
         eprintln!(
-            "\nmeanfield: Ctrl-C: stopping at the next chunk boundary, saving the running replicas to the \
-             checkpoint (Ctrl-C again to quit at once)"
+            "\nmeanfield: interrupted (Ctrl-C or SIGTERM): stopping at the next chunk boundary, saving the running \
+             replicas to the checkpoint (Ctrl-C again to quit at once)"
         );
     })?;
     Ok(stop)
@@ -577,16 +580,22 @@ fn check_plugin(path: &str, params: &[String], only: &[String]) -> anyhow::Resul
     }
 }
 
+/// The workload of `meanfield bench` that times a merge of shards (not an SGD workload: the peers have
+/// none, and `--json` holds the SGD workloads only).
+const MERGE_WORKLOAD: &str = "merge";
+
 fn bench(names: &[String], threads: Option<usize>, json: Option<&Path>, show: bool) -> anyhow::Result<ExitCode> {
     use meanfield_scenario::bench::{WORKLOADS, Workload};
+    let with_merge = names.is_empty() || names.iter().any(|n| n == MERGE_WORKLOAD);
     let workloads: Vec<Workload> = if names.is_empty() {
         WORKLOADS.to_vec()
     } else {
         names
             .iter()
+            .filter(|name| *name != MERGE_WORKLOAD)
             .map(|name| {
                 Workload::find(name).ok_or_else(|| {
-                    let known: Vec<&str> = WORKLOADS.iter().map(|w| w.name).collect();
+                    let known: Vec<&str> = WORKLOADS.iter().map(|w| w.name).chain([MERGE_WORKLOAD]).collect();
                     anyhow::anyhow!("unknown workload '{name}' (known: {})", known.join(", "))
                 })
             })
@@ -615,6 +624,21 @@ fn bench(names: &[String], threads: Option<usize>, json: Option<&Path>, show: bo
             r.final_risk
         );
         results.push(r);
+    }
+    if with_merge && !show {
+        let m = meanfield_scenario::bench::merge(threads, env!("CARGO_PKG_VERSION"))?;
+        println!(
+            "{:<15} replicas={} shards={} bytes={} gather_seconds={:.4} gather_MB_per_s={:.0} read_seconds={:.4} read_MB_per_s={:.0} merge_seconds={:.4}",
+            MERGE_WORKLOAD,
+            m.replicas,
+            m.shards,
+            m.bytes,
+            m.gather_seconds,
+            m.gather_mb_per_second(),
+            m.read_seconds,
+            m.read_mb_per_second(),
+            m.merge_seconds
+        );
     }
     if let Some(path) = json {
         let text = serde_json::to_string_pretty(&results)?;

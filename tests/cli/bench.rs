@@ -25,10 +25,25 @@ fn bench_reports_every_requested_workload() {
     }
     assert_eq!(rows[1]["replicas"], 64);
 
+    // The merge workload: 4 shards of 20 000 replicas, what they hold and how fast it was gathered and read.
+    let merge = meanfield(&["bench", "merge", "--threads", "2"], dir.path());
+    assert_eq!(merge.code, Some(0), "{}", merge.stderr);
+    let line = merge.stdout.lines().find(|l| l.starts_with("merge ")).unwrap();
+    let field = |name: &str| -> f64 {
+        let value = line.split_whitespace().find_map(|w| w.strip_prefix(&format!("{name}="))).unwrap();
+        value.parse().unwrap()
+    };
+    assert_eq!((field("replicas"), field("shards")), (20000.0, 4.0), "{line}");
+    // Each replica's finished line holds its 5 records of 4 moments: hundreds of bytes.
+    assert!(field("bytes") > 20000.0 * 100.0, "{line}");
+    assert!(field("gather_MB_per_s") > 0.0 && field("read_MB_per_s") > 0.0, "{line}");
+
     let unknown = meanfield(&["bench", "online-7"], dir.path());
     assert_eq!(unknown.code, Some(1));
     assert!(
-        unknown.stderr.contains("unknown workload 'online-7'") && unknown.stderr.contains("minibatch-1000"),
+        unknown.stderr.contains("unknown workload 'online-7'")
+            && unknown.stderr.contains("minibatch-1000")
+            && unknown.stderr.contains("merge"),
         "{}",
         unknown.stderr
     );

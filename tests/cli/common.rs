@@ -306,13 +306,13 @@ pub fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
     (header, rows)
 }
 
-/// Every file under `dir` (relative paths, sorted), but the manifest (it holds timings) and the shards
-/// a merged run was made of.
+/// Every file under `dir` (relative paths, sorted), but the manifest (it holds timings), and the shards
+/// and Slurm job files a merged run was made of.
 pub fn files(dir: &Path) -> Vec<PathBuf> {
     fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
-            if path.is_dir() && path.file_name().is_some_and(|n| n == "shards") {
+            if path.is_dir() && path.file_name().is_some_and(|n| n == "shards" || n == "slurm") {
                 continue;
             } else if path.is_dir() {
                 walk(root, &path, out);

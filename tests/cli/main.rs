@@ -31,5 +31,6 @@ mod runs;
 mod rve;
 mod same_bits;
 mod shards;
+mod slurm;
 mod snapshot;
 mod studies;

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 /// width step together in lanes (they save and stop as a group; on resume, replicas with a saved state run
 /// alone). Four and not five, so that the narrower width's group finishes while the other's runs, whatever
 /// the machine's speed (`lockstep.rs` mixes lanes and lone replicas).
-const RESUMABLE: &str = r#"Scenario(
+pub(crate) const RESUMABLE: &str = r#"Scenario(
     name: "resumable",
     seed: 5,
     replicas: 4,

@@ -5,35 +5,32 @@
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-use crate::common::{assert_same_outputs, meanfield};
+use crate::common::{SMALL, assert_same_outputs, meanfield};
+use crate::outputs::RESUMABLE;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Three widths × 24 replicas, with everything a merge must reproduce: the time series as CSV and JSON
-/// lines, particle files of some replicas, the error-scaling study and the LDP estimate with its
+/// `SMALL` at three widths × 24 replicas, with everything a merge must reproduce: the time series as CSV
+/// and JSON lines, particle files of some replicas, the error-scaling study and the LDP estimate with its
 /// bootstrap bands (both computed at merge time from the merged replicas), and the figures.
-pub(crate) const SHARDED: &str = r#"Scenario(
-    name: "sharded",
-    seed: 4,
-    replicas: 24,
-    model: OneHidden(
-        width: 8,
-        activation: Tanh,
-        c: Trained(Gaussian(mean: 0.0, std: 1.0)),
-        w: Trained(Gaussian(mean: 0.0, std: 1.0, per_sqrt_dim: true)),
-    ),
-    data: TeacherStudent(dim: 3, teacher: SingleIndex(link: Tanh)),
-    dynamics: OnlineSgd(step: Fixed(0.05)),
-    horizon: Steps(200),
-    record: Every(2.0),
-    observables: [Risk(samples: 50), Moments],
+pub(crate) fn sharded() -> String {
+    let with = |text: &str, from: &str, to: &str| {
+        assert!(text.contains(from), "SMALL has no {from:?}");
+        text.replace(from, to)
+    };
+    let text = with(SMALL, "{OUT}", "results/sharded");
+    let text = with(&text, "replicas: 2,", "replicas: 24,");
+    with(
+        &text,
+        "observables: [Risk(samples: 100), Moments],",
+        r#"observables: [Risk(samples: 100), Moments],
     study: ErrorScaling(times: [10.0], converged_within: 1.0),
     sweep: (width: [4, 8, 16]),
     ldp: (column: "mean(c)", time: 10.0, k: (-0.5, 0.5), points: 5, resamples: 100),
-    outputs: (jsonl: true, plots: [Svg], particles: Some((times: [0.0, 10.0], replicas: 2))),
-)
-"#;
+    outputs: (jsonl: true, plots: [Svg], particles: Some((times: [0.0, 10.0], replicas: 2))),"#,
+    )
+}
 
 fn ok(args: &[&str], dir: &Path) -> String {
     let out = meanfield(args, dir);
@@ -59,7 +56,7 @@ fn sharded_run(dir: &Path, count: usize, out: &str) {
 #[test]
 fn merged_shards_are_the_unsharded_run() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("sharded.ron"), SHARDED).unwrap();
+    std::fs::write(dir.path().join("sharded.ron"), sharded()).unwrap();
     ok(&["run", "sharded.ron", "--out", "whole", "-q"], dir.path());
     // 1 (a single shard), 5 (cuts through points, uneven sizes), 72 (one replica each).
     for count in [1, 5, 72] {
@@ -100,7 +97,7 @@ fn merged_shards_are_the_unsharded_run() {
 fn bad_shard_sets_are_refused_naming_the_shards() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(d.join("sharded.ron"), SHARDED).unwrap();
+    std::fs::write(d.join("sharded.ron"), sharded()).unwrap();
     for index in [0, 2] {
         ok(&["run", "sharded.ron", "--shard", &format!("{index}/4"), "--out", "run", "-q"], d);
     }
@@ -156,7 +153,7 @@ fn bad_shard_sets_are_refused_naming_the_shards() {
     assert!(syntax.stderr.contains("the shards of 4 are numbered 0 to 3"), "{}", syntax.stderr);
     let too_many = refused(&["run", "sharded.ron", "--shard", "0/100", "--out", "x"], d);
     assert!(too_many.contains("100 shards for 72 replicas"), "{too_many}");
-    let cloning = SHARDED.replace("resamples: 100", "method: Cloning(clones: 8, populations: 2)");
+    let cloning = sharded().replace("resamples: 100", "method: Cloning(clones: 8, populations: 2)");
     std::fs::write(d.join("cloning.ron"), cloning).unwrap();
     let cloning = refused(&["run", "cloning.ron", "--shard", "0/2", "--out", "x"], d);
     assert!(cloning.contains("Cloning"), "{cloning}");
@@ -164,33 +161,12 @@ fn bad_shard_sets_are_refused_naming_the_shards() {
     assert!(nothing.contains("holds no shards"), "{nothing}");
 }
 
-/// Two widths × 4 replicas of 200 000 online steps, checkpoints every 0.2 s (as `outputs.rs`'s resumable
-/// scenario): long enough to kill a shard while it runs.
-const SLOW: &str = r#"Scenario(
-    name: "slow",
-    seed: 5,
-    replicas: 4,
-    model: OneHidden(
-        width: 100,
-        activation: Tanh,
-        c: Trained(Gaussian(mean: 0.0, std: 1.0)),
-        w: Trained(Gaussian(mean: 0.0, std: 1.0, per_sqrt_dim: true)),
-    ),
-    data: TeacherStudent(dim: 10, teacher: SingleIndex(link: Tanh)),
-    dynamics: OnlineSgd(step: Fixed(0.05)),
-    horizon: Steps(200000),
-    record: Every(1000.0),
-    observables: [Risk(samples: 200), Moments],
-    sweep: (width: [50, 100]),
-    outputs: (plots: [], checkpoint_seconds: Some(0.2)),
-)
-"#;
-
 #[test]
 fn a_killed_shard_continues_when_run_again() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(d.join("slow.ron"), SLOW).unwrap();
+    // Two widths × 4 replicas of 200 000 steps, checkpoints every 0.2 s: long enough to kill a shard.
+    std::fs::write(d.join("slow.ron"), RESUMABLE).unwrap();
     ok(&["run", "slow.ron", "--out", "whole", "-q"], d);
     // Shard 1 of 3 holds replicas 2 and 3 of width 50 (stepped together) and replica 0 of width 100:
     // kill it once the first two have finished and the third has saved its state.

@@ -19,6 +19,9 @@ tasks:
                                       every scenario field and variant as inline code in
                                       docs/guide/scenarios.md, and a `//! Long file: <reason>` line in
                                       every crates/*/src/**/*.rs longer than 600 lines
+  slurm-test                          start a single-node Slurm on this machine (.ci/slurm-local.sh:
+                                      Debian's slurm-wlm, needs root), run the tests that submit
+                                      `meanfield slurm` jobs to it (tests/cli/slurm.rs), stop it
   new-plugin NAME --kind KIND [--dir DIR]
                                       `meanfield new-plugin` with plugins/ as the default DIR: a
                                       working plugin crate from a template in plugins/NAME (or
@@ -88,6 +91,28 @@ fn check_scenarios() -> Result<()> {
     Ok(())
 }
 
+/// `.ci/slurm-local.sh start`, the Slurm tests with its `SLURM_CONF` (and `MEANFIELD_CI`, so that a
+/// cluster that did not come up fails them instead of skipping), then `stop` whatever happened.
+fn slurm_test() -> Result<()> {
+    let root = root();
+    let script = root.join(".ci/slurm-local.sh");
+    let dir = std::env::temp_dir().join(format!("meanfield-slurm-{}", std::process::id()));
+    let started = Command::new("bash").arg(&script).arg("start").arg(&dir).output().context("starting bash")?;
+    eprint!("{}", String::from_utf8_lossy(&started.stderr));
+    let stdout = String::from_utf8_lossy(&started.stdout);
+    let conf = stdout.lines().find_map(|l| l.strip_prefix("export SLURM_CONF="));
+    let tested = match (started.status.success(), conf) {
+        (true, Some(conf)) => run(Command::new("cargo")
+            .args(["test", "--test", "cli", "slurm::"])
+            .env("SLURM_CONF", conf)
+            .env("MEANFIELD_CI", "1")
+            .current_dir(&root)),
+        _ => Err(anyhow::anyhow!("no Slurm cluster: {} start {} failed (see above)", script.display(), dir.display())),
+    };
+    let stopped = run(Command::new("bash").arg(&script).arg("stop").arg(&dir));
+    tested.and(stopped)
+}
+
 fn new_plugin_command(args: &[String]) -> Result<()> {
     let mut name = None;
     let mut kind: Option<PluginKind> = None;
@@ -119,6 +144,7 @@ fn main() -> Result<()> {
         Some("build-plugins") => build_plugins(),
         Some("tidy") => tidy::tidy(&root()),
         Some("new-plugin") => new_plugin_command(&args[1..]),
+        Some("slurm-test") => slurm_test(),
         Some(other) => bail!("unknown task '{other}'\n{USAGE}"),
         None => {
             println!("{USAGE}");

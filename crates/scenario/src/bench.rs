@@ -120,6 +120,89 @@ pub fn run(workload: &Workload, threads: Option<usize>) -> Result<BenchResult, R
     })
 }
 
+/// The ensemble the merge benchmark shards and merges: 20 000 replicas of a small network, their moments
+/// at 5 record times (the per-replica data of an LDP run such as `scenarios/ldp_scale.ron`, whose
+/// replicas hold the same records).
+const MERGE_SCENARIO: &str = r#"Scenario(
+    name: "bench-merge",
+    seed: 1,
+    replicas: 20000,
+    model: OneHidden(
+        width: 10,
+        activation: Tanh,
+        c: Trained(Gaussian(mean: 0.0, std: 1.0)),
+        w: Trained(Gaussian(mean: 0.0, std: 1.0, per_sqrt_dim: true)),
+    ),
+    data: TeacherStudent(dim: 5, teacher: SingleIndex(link: Tanh)),
+    dynamics: OnlineSgd(step: PerNeuron(1.0)),
+    horizon: Steps(100),
+    record: Every(2.5),
+    observables: [Moments],
+    outputs: (plots: [], checkpoint_seconds: None),
+)
+"#;
+
+/// Shards of the merge benchmark.
+const MERGE_SHARDS: usize = 4;
+
+/// What the merge benchmark measured: the bytes of finished replicas the shards hold, and how fast the
+/// merge gathered them (copying) and read them back (parsing and checking).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MergeBench {
+    pub replicas: usize,
+    pub shards: usize,
+    pub bytes: u64,
+    pub gather_seconds: f64,
+    pub read_seconds: f64,
+    /// The whole merge: gathering, reading, writing the outputs.
+    pub merge_seconds: f64,
+}
+
+impl MergeBench {
+    pub fn gather_mb_per_second(&self) -> f64 {
+        self.bytes as f64 / 1e6 / self.gather_seconds.max(1e-9)
+    }
+    pub fn read_mb_per_second(&self) -> f64 {
+        self.bytes as f64 / 1e6 / self.read_seconds.max(1e-9)
+    }
+}
+
+/// Runs [`MERGE_SCENARIO`] as shards in a temporary directory and times their merge.
+pub fn merge(threads: Option<usize>, version: &str) -> Result<MergeBench, RunError> {
+    let dir = std::env::temp_dir().join(format!("meanfield-bench-merge-{}", std::process::id()));
+    let measured = merge_in(&dir, threads, version);
+    let _ = std::fs::remove_dir_all(&dir);
+    measured
+}
+
+fn merge_in(dir: &std::path::Path, threads: Option<usize>, version: &str) -> Result<MergeBench, RunError> {
+    let scenario = CheckedScenario::from_text(MERGE_SCENARIO, "bench-merge", std::path::Path::new("."))?;
+    let plans = scenario.plans();
+    let options = crate::RunOptions {
+        threads,
+        output: Some(dir.to_owned()),
+        force: false,
+        progress: &meanfield_core::progress::NoProgress,
+        version: version.to_owned(),
+        git_commit: String::new(),
+        resume: false,
+        stop: Default::default(),
+    };
+    for index in 0..MERGE_SHARDS {
+        crate::shard::run_shard(&scenario, &plans, crate::shard::Shard { index, count: MERGE_SHARDS }, &options)?;
+    }
+    let clock = std::time::Instant::now();
+    let merged = crate::shard::merge(&[dir.join(meanfield_sinks::SHARDS)], &options, None)?;
+    Ok(MergeBench {
+        replicas: scenario.spec.replicas,
+        shards: MERGE_SHARDS,
+        bytes: merged.gathered_bytes,
+        gather_seconds: merged.gather_seconds,
+        read_seconds: merged.read_seconds,
+        merge_seconds: clock.elapsed().as_secs_f64(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

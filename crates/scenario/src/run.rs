@@ -318,7 +318,8 @@ fn run_in(
     let header = checkpoint_header(scenario, plans, &options.version);
     let interval = scenario.spec.outputs.checkpoint_seconds.map(Duration::from_secs_f64);
     let store = if options.resume {
-        Some(CheckpointStore::resume(&dir, &header, interval, options.stop.clone())?)
+        // On the run's threads: reading a checkpoint back is parallel.
+        Some(pool.install(|| CheckpointStore::resume(&dir, &header, interval, options.stop.clone()))?)
     } else if interval.is_some() {
         Some(CheckpointStore::create(&dir, &header, interval, options.stop.clone())?)
     } else {

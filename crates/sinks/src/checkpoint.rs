@@ -14,6 +14,7 @@
 
 use crate::AtomicFile;
 use meanfield_core::{Checkpoints, ReplicaResult, ReplicaState, Saved, SinkError};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -209,8 +210,14 @@ impl CheckpointStore {
         let log_path = dir.join(FINISHED);
         let log = std::fs::read_to_string(&log_path).unwrap_or_default();
         let complete = log.rfind('\n').map_or("", |end| &log[..end]);
-        for (i, line) in complete.lines().enumerate() {
-            let entry = parse_line(line, &log_path, i + 1)?;
+        // Parsed in parallel (a merge reads every replica of a run here), inserted in file order.
+        let lines: Vec<&str> = complete.lines().collect();
+        let entries: Vec<Entry> = lines
+            .par_iter()
+            .enumerate()
+            .map(|(i, line)| parse_line(line, &log_path, i + 1))
+            .collect::<Result<_, _>>()?;
+        for entry in entries {
             saved.insert((entry.point, entry.replica()), entry.saved);
         }
         // Drop a torn last line so that appends start on a line of their own.

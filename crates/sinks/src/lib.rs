@@ -18,7 +18,7 @@ pub use jsonl::JsonLines;
 pub use manifest::Manifest;
 pub use meanfield_core::SinkError;
 pub use particles::{file_stem, point_stem, write_particles};
-pub use rundir::{RunDir, RunDirError, SHARDS};
+pub use rundir::{JOBS, RunDir, RunDirError, SHARDS};
 pub use tables::{write_ldp_csv, write_ldp_direct_csv, write_study_csv};
 pub use timeseries::CsvTimeSeries;
 

@@ -19,6 +19,8 @@ use std::path::{Component, Path, PathBuf};
 pub const LOCK_FILE: &str = ".meanfield.lock";
 /// The directory inside a run directory that holds its shards (`shards/<index>-of-<count>/`).
 pub const SHARDS: &str = "shards";
+/// The directory inside a run directory where `meanfield slurm` writes its job scripts and logs.
+pub const JOBS: &str = "slurm";
 /// The link in a root to its newest finished run directory.
 pub const LATEST: &str = "latest";
 
@@ -130,23 +132,24 @@ impl RunDir {
     /// `scenario_sha256` tells whether a checkpoint there belongs to this scenario (then the message says
     /// how to resume it).
     pub fn claim(dir: &Path, force: bool, scenario_sha256: &str) -> Result<RunDir, RunDirError> {
-        Self::claim_beside(dir, force, scenario_sha256, None)
+        Self::claim_beside(dir, force, scenario_sha256, &[])
     }
 
-    /// [`RunDir::claim`] for the merge of the shards in `dir/shards/` (its [`SHARDS`] directory belongs to
-    /// this run, so it does not count as results), with `root`'s `latest` link following it once merged.
+    /// [`RunDir::claim`] for the merge of the shards in `dir/shards/` (its [`SHARDS`] and [`JOBS`]
+    /// directories belong to this run, so they do not count as results), with `root`'s `latest` link
+    /// following it once merged.
     pub fn claim_merged(
         dir: &Path,
         root: Option<&Path>,
         force: bool,
         scenario_sha256: &str,
     ) -> Result<RunDir, RunDirError> {
-        let mut run_dir = Self::claim_beside(dir, force, scenario_sha256, Some(SHARDS))?;
+        let mut run_dir = Self::claim_beside(dir, force, scenario_sha256, &[SHARDS, JOBS])?;
         run_dir.root = root.map(Path::to_owned);
         Ok(run_dir)
     }
 
-    fn claim_beside(dir: &Path, force: bool, scenario_sha256: &str, own: Option<&str>) -> Result<RunDir, RunDirError> {
+    fn claim_beside(dir: &Path, force: bool, scenario_sha256: &str, own: &[&str]) -> Result<RunDir, RunDirError> {
         let created = !dir.exists();
         std::fs::create_dir_all(dir).map_err(io(dir))?;
         let lock = RunLock::acquire(dir)?;
@@ -154,7 +157,7 @@ impl RunDir {
         for entry in std::fs::read_dir(dir).map_err(io(dir))? {
             let entry = entry.map_err(io(dir))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name == LOCK_FILE || own.is_some_and(|own| name == own) {
+            if name == LOCK_FILE || own.contains(&name.as_str()) {
                 continue;
             }
             if is_partial(&name) {

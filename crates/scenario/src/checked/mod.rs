@@ -199,30 +199,6 @@ pub(crate) enum ResolveError {
 }
 
 impl CheckedScenario {
-    /// Reads, checks and resolves the scenario in `path`.
-    pub fn from_file(path: &Path) -> Result<CheckedScenario, ScenarioError> {
-        CheckedScenario::from_file_with(path, &[])
-    }
-
-    /// Reads the scenario in `path`, with the files it extends and `overrides` applied, and checks and
-    /// resolves it.
-    pub fn from_file_with(path: &Path, overrides: &[Override]) -> Result<CheckedScenario, ScenarioError> {
-        let base_dir = path.parent().map(Path::to_owned).unwrap_or_default();
-        CheckedScenario::from_file_in(path, &base_dir, overrides)
-    }
-
-    /// [`CheckedScenario::from_file_with`] with its relative paths starting at `base_dir` instead of the
-    /// file's directory (a scenario frozen into a job directory reads the data its original read).
-    pub fn from_file_in(
-        path: &Path,
-        base_dir: &Path,
-        overrides: &[Override],
-    ) -> Result<CheckedScenario, ScenarioError> {
-        let text = read_scenario_file(path)
-            .map_err(|source| ScenarioError::Read { path: path.display().to_string(), source })?;
-        CheckedScenario::from_text_with(&text, &path.display().to_string(), base_dir, overrides)
-    }
-
     /// Parses, checks and resolves scenario `text` (from `origin`; relative paths start at `base_dir`):
     /// reads its data files and loads its plugins.
     pub fn from_text(text: &str, origin: &str, base_dir: &Path) -> Result<CheckedScenario, ScenarioError> {

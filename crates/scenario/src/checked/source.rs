@@ -1,9 +1,10 @@
 //! Where a scenario came from: reading its file, finding where a field was written, and its canonical
 //! text.
 
-use crate::compose::Composed;
+use crate::compose::{Composed, Override};
 use crate::error::Location;
 use crate::spec::ScenarioSpec;
+use crate::{CheckedScenario, ScenarioError};
 use std::path::Path;
 
 /// `spec` as canonical RON (see [`CheckedScenario::canonical`]).
@@ -57,4 +58,30 @@ pub(crate) fn read_scenario_file(path: &Path) -> std::io::Result<String> {
         )));
     }
     Ok(text)
+}
+
+impl CheckedScenario {
+    /// Reads, checks and resolves the scenario in `path`.
+    pub fn from_file(path: &Path) -> Result<CheckedScenario, ScenarioError> {
+        CheckedScenario::from_file_with(path, &[])
+    }
+
+    /// Reads the scenario in `path`, with the files it extends and `overrides` applied, and checks and
+    /// resolves it.
+    pub fn from_file_with(path: &Path, overrides: &[Override]) -> Result<CheckedScenario, ScenarioError> {
+        let base_dir = path.parent().map(Path::to_owned).unwrap_or_default();
+        CheckedScenario::from_file_in(path, &base_dir, overrides)
+    }
+
+    /// [`CheckedScenario::from_file_with`] with its relative paths starting at `base_dir` instead of the
+    /// file's directory (a scenario frozen into a job directory reads the data its original read).
+    pub fn from_file_in(
+        path: &Path,
+        base_dir: &Path,
+        overrides: &[Override],
+    ) -> Result<CheckedScenario, ScenarioError> {
+        let text = read_scenario_file(path)
+            .map_err(|source| ScenarioError::Read { path: path.display().to_string(), source })?;
+        CheckedScenario::from_text_with(&text, &path.display().to_string(), base_dir, overrides)
+    }
 }
