@@ -115,10 +115,11 @@ pub(crate) fn merge(dirs: &[PathBuf], sbatch_array: Option<&Path>, at: Where) ->
     let stop = stop_on_ctrl_c(true)?;
     let config = meanfield::RunConfig { out: at.out, force: at.force, threads: at.threads, stop, ..Default::default() };
     interrupted(meanfield::merge(dirs, &config, sbatch_array).map(|(results, merge)| {
-        let megabytes = merge.gathered_bytes as f64 / 1e6;
         eprintln!(
-            "meanfield: merged {} shards: gathered {megabytes:.1} MB of replicas in {:.3} s, read them back in {:.3} s",
-            merge.shards, merge.gather_seconds, merge.read_seconds
+            "meanfield: merged {} shards: read {:.1} MB of replicas in {:.3} s",
+            merge.shards,
+            merge.read_bytes as f64 / 1e6,
+            merge.read_seconds
         );
         report_results(&results, at.quiet)
     }))

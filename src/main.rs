@@ -120,7 +120,7 @@ enum Command {
     /// Time the benchmark workloads (all without names): ns per weight update and the final risk.
     Bench {
         /// online-100, online-1000, online-10000, minibatch-1000, ensemble-64, and merge (4 shards of
-        /// 20 000 replicas merged: MB/s of gathering and of reading back; not in --json).
+        /// 20 000 replicas merged: the MB/s at which it reads them; not in --json).
         workloads: Vec<String>,
         /// Worker threads (default: all cores).
         #[arg(long)]
@@ -628,13 +628,11 @@ fn bench(names: &[String], threads: Option<usize>, json: Option<&Path>, show: bo
     if with_merge && !show {
         let m = meanfield_scenario::bench::merge(threads, env!("CARGO_PKG_VERSION"))?;
         println!(
-            "{:<15} replicas={} shards={} bytes={} gather_seconds={:.4} gather_MB_per_s={:.0} read_seconds={:.4} read_MB_per_s={:.0} merge_seconds={:.4}",
+            "{:<15} replicas={} shards={} bytes={} read_seconds={:.4} read_MB_per_s={:.0} merge_seconds={:.4}",
             MERGE_WORKLOAD,
             m.replicas,
             m.shards,
             m.bytes,
-            m.gather_seconds,
-            m.gather_mb_per_second(),
             m.read_seconds,
             m.read_mb_per_second(),
             m.merge_seconds

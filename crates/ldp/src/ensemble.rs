@@ -20,7 +20,7 @@ pub enum Functional {
 
 impl Functional {
     /// The indices of the records that enter A_N, given the record times.
-    fn records(&self, times: &[f64]) -> Vec<usize> {
+    pub fn records(&self, times: &[f64]) -> Vec<usize> {
         match *self {
             Functional::At(time) => nearest_time(times.iter().copied(), time).into_iter().collect(),
             Functional::Average { from, to } => {

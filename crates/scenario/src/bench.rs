@@ -146,22 +146,18 @@ const MERGE_SCENARIO: &str = r#"Scenario(
 const MERGE_SHARDS: usize = 4;
 
 /// What the merge benchmark measured: the bytes of finished replicas the shards hold, and how fast the
-/// merge gathered them (copying) and read them back (parsing and checking).
+/// merge read them (streaming the logs, parsing and checking the lines).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MergeBench {
     pub replicas: usize,
     pub shards: usize,
     pub bytes: u64,
-    pub gather_seconds: f64,
     pub read_seconds: f64,
-    /// The whole merge: gathering, reading, writing the outputs.
+    /// The whole merge: reading, writing the outputs and the summary.
     pub merge_seconds: f64,
 }
 
 impl MergeBench {
-    pub fn gather_mb_per_second(&self) -> f64 {
-        self.bytes as f64 / 1e6 / self.gather_seconds.max(1e-9)
-    }
     pub fn read_mb_per_second(&self) -> f64 {
         self.bytes as f64 / 1e6 / self.read_seconds.max(1e-9)
     }
@@ -196,8 +192,7 @@ fn merge_in(dir: &std::path::Path, threads: Option<usize>, version: &str) -> Res
     Ok(MergeBench {
         replicas: scenario.spec.replicas,
         shards: MERGE_SHARDS,
-        bytes: merged.gathered_bytes,
-        gather_seconds: merged.gather_seconds,
+        bytes: merged.read_bytes,
         read_seconds: merged.read_seconds,
         merge_seconds: clock.elapsed().as_secs_f64(),
     })

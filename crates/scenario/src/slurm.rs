@@ -159,8 +159,8 @@ pub fn write_job(scenario: &CheckedScenario, options: &SlurmOptions) -> Result<S
             options.cpus_per_task
         ),
     ]);
-    // The merge holds the run's results and, while it reads them back, the text of its finished replicas
-    // (ldp_scale: 186 MB resident against an estimate of 87 MiB).
+    // The merge holds a point's results and, while it reads them, their text: for a one-point run both
+    // (ldp_scale: 130 MB resident against an estimate of 87 MiB).
     let merge_mem = mem_of(scenario.memory.estimate.bytes.0.saturating_mul(2));
     let mut merge_lines = head(&format!("meanfield-{name}-merge"), merge_mem, "merge.out");
     merge_lines.extend([

@@ -286,50 +286,73 @@ impl CheckpointStore {
     }
 }
 
-/// Appends the finished replicas of the checkpoint in `<from>/checkpoint` to the one in
-/// `<output>/checkpoint` (made by [`CheckpointStore::create`], not open): how a merge gathers its shards'
-/// replicas into one checkpoint, which a resume then writes out. The two headers must be equal (the same
-/// scenario, version and points). Streams line by line; a torn last line is not appended. Returns how many
-/// replicas were appended.
-pub fn append_finished(output: &Path, from: &Path) -> Result<usize, CheckpointError> {
+/// The finished replicas of point `point` in the checkpoint in `<from>/checkpoint`, whose header must be
+/// `header` (the same scenario, version and points), in the order they finished: how a merge reads its
+/// shards one point at a time. Streams the log, holding only that point's lines (told apart by the
+/// point number each line starts with), which are parsed and checked in parallel; a torn last line is not
+/// read. Also returns the bytes read.
+pub fn read_finished(
+    from: &Path,
+    header: &CheckpointHeader,
+    point: usize,
+) -> Result<(Vec<ReplicaResult>, u64), CheckpointError> {
     use std::io::BufRead;
-    let (to_dir, from_dir) = (output.join("checkpoint"), from.join("checkpoint"));
-    let read = |dir: &Path| -> Result<CheckpointHeader, CheckpointError> {
-        let path = dir.join(HEADER);
-        let text = std::fs::read_to_string(&path).map_err(|_| CheckpointError::Missing { dir: dir.to_owned() })?;
-        ron::from_str(&text).map_err(|e| CheckpointError::Corrupted {
-            file: path,
-            line: e.span.start.line,
-            reason: e.code.to_string(),
-        })
-    };
-    let (mine, theirs) = (read(&to_dir)?, read(&from_dir)?);
-    if mine != theirs {
-        let differs = match mine.differing_fields(&theirs).as_slice() {
+    let dir = from.join("checkpoint");
+    let path = dir.join(HEADER);
+    let text = std::fs::read_to_string(&path).map_err(|_| CheckpointError::Missing { dir: from.to_owned() })?;
+    let found: CheckpointHeader = ron::from_str(&text).map_err(|e| CheckpointError::Corrupted {
+        file: path,
+        line: e.span.start.line,
+        reason: e.code.to_string(),
+    })?;
+    if found != *header {
+        let differs = match header.differing_fields(&found).as_slice() {
             [] => "its header differs".to_owned(),
             fields => format!("it differs in {}", fields.join(", ")),
         };
         return Err(CheckpointError::OtherScenario { dir: from.to_owned(), differs });
     }
-    let (source, target) = (from_dir.join(FINISHED), to_dir.join(FINISHED));
-    let input = std::fs::File::open(&source).map_err(|e| SinkError::io(&source, e))?;
-    let output_file =
-        std::fs::OpenOptions::new().create(true).append(true).open(&target).map_err(|e| SinkError::io(&target, e))?;
-    let mut writer = std::io::BufWriter::with_capacity(1 << 20, output_file);
-    let mut reader = std::io::BufReader::with_capacity(1 << 20, input);
-    let mut line = Vec::new();
-    let mut appended = 0;
+    let log = dir.join(FINISHED);
+    let file = std::fs::File::open(&log).map_err(|e| SinkError::io(&log, e))?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+    let (mut lines, mut line, mut number, mut bytes) = (Vec::new(), Vec::new(), 0, 0);
     loop {
         line.clear();
-        let n = reader.read_until(b'\n', &mut line).map_err(|e| SinkError::io(&source, e))?;
+        let n = reader.read_until(b'\n', &mut line).map_err(|e| SinkError::io(&log, e))?;
         if n == 0 || line.last() != Some(&b'\n') {
             break;
         }
-        writer.write_all(&line).map_err(|e| SinkError::io(&target, e))?;
-        appended += 1;
+        number += 1;
+        bytes += n as u64;
+        let text = String::from_utf8(std::mem::take(&mut line)).map_err(|_| CheckpointError::Corrupted {
+            file: log.clone(),
+            line: number,
+            reason: "not UTF-8".into(),
+        })?;
+        // `<checksum> (point:<p>,saved:…)`: another point's line is skipped unparsed.
+        let other = text
+            .split_once(' ')
+            .and_then(|(_, body)| body.strip_prefix("(point:"))
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|p| p.parse::<usize>().ok())
+            .is_some_and(|p| p != point);
+        if !other {
+            lines.push((number, text));
+        }
     }
-    writer.flush().map_err(|e| SinkError::io(&target, e))?;
-    Ok(appended)
+    let entries: Vec<Entry> = lines
+        .par_iter()
+        .map(|(number, text)| parse_line(text.trim_end_matches('\n'), &log, *number))
+        .collect::<Result<_, _>>()?;
+    let results = entries
+        .into_iter()
+        .filter(|e| e.point == point)
+        .filter_map(|e| match e.saved {
+            Saved::Finished(result) => Some(result),
+            Saved::Running(_) => None,
+        })
+        .collect();
+    Ok((results, bytes))
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -514,5 +537,39 @@ mod tests {
         let other = CheckpointHeader { scenario_sha256: "def".into(), ..header().with_fields(fields("2")) };
         let error = CheckpointStore::resume(out.path(), &other, None, stop).unwrap_err();
         assert!(error.to_string().contains("(it differs in seed)"), "{error}");
+    }
+
+    #[test]
+    fn a_merge_reads_one_point_of_a_log() {
+        let out = tempfile::tempdir().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let two_points =
+            CheckpointHeader::new("abc".into(), "0.1.0".into(), vec![("a".into(), 3, 10), ("b".into(), 12, 10)]);
+        let store = CheckpointStore::create(out.path(), &two_points, None, stop.clone()).unwrap();
+        let result = |replica| ReplicaResult {
+            replica,
+            records: vec![meanfield_core::Record { step: 1, time: 0.1, values: vec![replica as f64 / 3.0] }],
+            divergence: None,
+            log_weight: 0.0,
+            particles: Vec::new(),
+        };
+        // Both points, finished out of order, and a running state that is not a finished replica.
+        for (point, replica) in [(1, 2), (0, 0), (1, 10), (0, 2), (1, 0)] {
+            store.finished(point, &result(replica));
+        }
+        store.save(1, &state(5));
+        drop(store);
+        let (first, _) = read_finished(out.path(), &two_points, 0).unwrap();
+        assert_eq!(first, vec![result(0), result(2)]);
+        let (second, bytes) = read_finished(out.path(), &two_points, 1).unwrap();
+        assert_eq!(second, vec![result(2), result(10), result(0)], "finished ones only, in order");
+        let log = out.path().join("checkpoint").join(FINISHED);
+        assert_eq!(bytes, std::fs::metadata(&log).unwrap().len(), "the whole log is read");
+        // A torn last line is not read; another scenario's log is refused.
+        let text = std::fs::read_to_string(&log).unwrap();
+        std::fs::write(&log, &text[..text.len() - 5]).unwrap();
+        assert_eq!(read_finished(out.path(), &two_points, 1).unwrap().0.len(), 2);
+        let error = read_finished(out.path(), &header(), 1).unwrap_err();
+        assert!(error.to_string().contains("another scenario"), "{error}");
     }
 }

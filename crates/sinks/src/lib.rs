@@ -13,7 +13,7 @@ pub mod tables;
 pub mod timeseries;
 
 pub use atomic::AtomicFile;
-pub use checkpoint::{CheckpointError, CheckpointHeader, CheckpointStore, append_finished};
+pub use checkpoint::{CheckpointError, CheckpointHeader, CheckpointStore, read_finished};
 pub use jsonl::JsonLines;
 pub use manifest::Manifest;
 pub use meanfield_core::SinkError;

@@ -145,6 +145,13 @@ fn log_log_slope(x: &[f64], y: &[f64]) -> Option<f64> {
 
 impl Study {
     /// Computes the table and the fits from the results of every point.
+    /// The times whose nearest records [`Study::analyse`] reads: each study time, and its half with a
+    /// convergence criterion. The study reads no other record.
+    pub fn record_times(&self) -> Vec<f64> {
+        let halves = self.convergence.iter().flat_map(|_| self.times.iter().map(|t| t / 2.0));
+        self.times.iter().copied().chain(halves).collect()
+    }
+
     pub fn analyse(&self, points: &[PointResult], seed: u64) -> Result<StudySummary, StudyError> {
         let mut rng = StreamKey::shared(seed, Purpose::Bootstrap).stream();
         let (mut rows, mut fits, mut unconverged) = (Vec::new(), Vec::new(), Vec::new());

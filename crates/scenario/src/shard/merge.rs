@@ -1,12 +1,15 @@
-//! `meanfield merge`: the shards' finished replicas gathered into one checkpoint, which a resume writes
-//! out as the unsharded run would.
+//! `meanfield merge`: the shards' finished replicas, read one point at a time, written out by the code
+//! that writes a run on one machine once its replicas are done (so the files are the same bytes).
 
 use super::{SHARD_MANIFEST, Shard, ShardError, ShardManifest, absolute, quote};
-use crate::run::{RunOptions, RunReport, checkpoint_header, run_claimed_as};
+use crate::run::{RunFacts, RunOptions, RunReport, checkpoint_header, thread_pool, write_manifest, write_outputs};
 use crate::{CheckedScenario, RunError};
-use meanfield_sinks::{CheckpointStore, RunDir, SHARDS, SinkError, append_finished};
+use meanfield_core::PointResult;
+use meanfield_dynamics::PointPlan;
+use meanfield_sinks::{RunDir, SHARDS, read_finished};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::sync::atomic::Ordering;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// The shard directories `path` names: itself, the `<index>-of-<count>` directories in it, or those of
 /// its `shards/`.
@@ -36,12 +39,9 @@ fn shard_dirs(path: &Path) -> Result<Vec<PathBuf>, ShardError> {
 pub struct MergeReport {
     pub run: RunReport,
     pub shards: usize,
-    /// The bytes of finished replicas gathered from the shards, and how long gathering took (reading
-    /// and writing only: the analyses come after).
-    pub gathered_bytes: u64,
-    pub gather_seconds: f64,
-    /// Reading the gathered replicas back (parsing them, checking their checksums): the merge's time
-    /// outside the run's own `wall_seconds` (limits, sinks, analyses) once gathered.
+    /// The bytes of finished replicas read from the shards, and how long reading them took (streaming
+    /// each shard's log, parsing and checking a point's lines; the sinks and analyses aside).
+    pub read_bytes: u64,
     pub read_seconds: f64,
 }
 
@@ -138,38 +138,85 @@ pub fn merge(
     };
     let root = absolute(&scenario.output_dir());
     let root = out.parent().filter(|p| *p == root).map(Path::to_owned);
-    let sha = scenario.sha256();
-    let run_dir = RunDir::claim_merged(&out, root.as_deref(), options.force, &sha)?;
-    if options.force && out.join("checkpoint").exists() {
-        std::fs::remove_dir_all(out.join("checkpoint")).map_err(|e| SinkError::io(out.join("checkpoint"), e))?;
-    }
-    let header = checkpoint_header(&scenario, &plans, &options.version);
-    drop(CheckpointStore::create(&out, &header, None, options.stop.clone())?);
-    let clock = Instant::now();
-    let mut gathered_bytes = 0;
-    for (dir, manifest) in &shards {
-        let found = append_finished(&out, dir)?;
-        if found != manifest.replica_count() {
-            let command = manifest.command.clone();
-            return Err(
-                ShardError::Damaged { dir: dir.clone(), found, expected: manifest.replica_count(), command }.into()
-            );
+    let run_dir = RunDir::claim_merged(&out, root.as_deref(), options.force, &scenario.sha256())?;
+    match write_merged(&scenario, &plans, &shards, options, &out) {
+        Ok(mut merged) => {
+            // The results are whole either way: a link that cannot be made is not a failed merge.
+            if let Err(e) = run_dir.finish() {
+                merged.run.warnings.push(e.to_string());
+            }
+            Ok(merged)
         }
-        gathered_bytes += std::fs::metadata(dir.join("checkpoint").join("finished.log")).map_or(0, |m| m.len());
+        Err(e) => {
+            run_dir.discard_if_unused();
+            Err(e)
+        }
     }
-    let gather_seconds = clock.elapsed().as_secs_f64();
-    let resume = RunOptions {
-        threads: options.threads,
-        output: Some(out),
-        force: false,
-        progress: options.progress,
-        version: options.version.clone(),
-        git_commit: options.git_commit.clone(),
-        resume: true,
-        stop: options.stop.clone(),
-    };
+}
+
+/// Writes the merged run into `out`, reading the shards one point at a time.
+fn write_merged(
+    scenario: &CheckedScenario,
+    plans: &[PointPlan],
+    shards: &[(PathBuf, ShardManifest)],
+    options: &RunOptions<'_>,
+    out: &Path,
+) -> Result<MergeReport, RunError> {
+    let pool = thread_pool(options)?;
+    let header = checkpoint_header(scenario, plans, &options.version);
+    let started = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let clock = Instant::now();
-    let run = run_claimed_as(&scenario, &plans, &resume, run_dir, Some(count))?;
-    let read_seconds = (clock.elapsed().as_secs_f64() - run.wall_seconds).max(0.0);
-    Ok(MergeReport { run, shards: count, gathered_bytes, gather_seconds, read_seconds })
+    let (plans, limits) = &pool.install(|| scenario.with_limits(plans.to_vec()))?;
+    let (mut read_bytes, mut read_seconds) = (0, 0.0);
+    let mut points = plans.iter().enumerate().map(|(index, plan)| {
+        if options.stop.load(Ordering::Relaxed) {
+            return Err(ShardError::Stopped { dir: out.to_owned() }.into());
+        }
+        let reading = Instant::now();
+        let mut replicas = Vec::with_capacity(plan.info.replicas);
+        for (dir, manifest) in shards {
+            let expected = manifest.replicas.get(index).map_or(0, |r| r.count);
+            if expected == 0 {
+                continue;
+            }
+            let (found, bytes) = pool.install(|| read_finished(dir, &header, index))?;
+            read_bytes += bytes;
+            if found.len() != expected {
+                let (found, command, point) = (found.len(), manifest.command.clone(), plan.info.describe());
+                return Err(ShardError::Damaged { dir: dir.clone(), point, found, expected, command }.into());
+            }
+            replicas.extend(found);
+        }
+        replicas.sort_by_key(|r| r.replica);
+        if let Some(gap) = replicas.iter().enumerate().find(|(i, r)| r.replica != *i).map(|(i, _)| i) {
+            let dir = shards.first().map(|(d, _)| d.clone()).unwrap_or_default();
+            let reason = format!("replica {gap} of point {} is not in its shard", plan.info.describe());
+            return Err(ShardError::Manifest { path: dir.join(SHARD_MANIFEST), reason }.into());
+        }
+        read_seconds += reading.elapsed().as_secs_f64();
+        Ok(PointResult { info: plan.info.clone(), columns: plan.columns(), replicas })
+    });
+    let mut written =
+        write_outputs(scenario, (plans, limits), &mut points, &pool, out, &options.version, options.progress)?;
+    drop(points);
+    let wall_seconds = clock.elapsed().as_secs_f64();
+    let facts = RunFacts {
+        started_unix_seconds: started,
+        wall_seconds,
+        threads: pool.current_num_threads(),
+        resumed: false,
+        merged_shards: Some(shards.len()),
+    };
+    write_manifest(scenario, plans, out, (&options.version, &options.git_commit), &facts, &mut written)?;
+    let run = RunReport {
+        output_dir: out.to_owned(),
+        files: written.files,
+        summary: written.summary,
+        divergences: written.divergences,
+        faults: Vec::new(),
+        threads: facts.threads,
+        wall_seconds,
+        warnings: Vec::new(),
+    };
+    Ok(MergeReport { run, shards: shards.len(), read_bytes, read_seconds })
 }

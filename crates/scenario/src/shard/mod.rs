@@ -6,8 +6,8 @@
 //! or `<output root>/sharded-<12 hex digits of the scenario's SHA-256>`: every task of a run finds the
 //! same one without agreeing on anything, and another scenario (another `--set`) gets another. A replica's
 //! bits depend only on its plan and its streams, so the shards' replicas together are the run's. A merge
-//! gathers them into one checkpoint in its output directory and resumes it: every replica is finished, so
-//! what follows (the sinks, the studies, the LDP estimators) is the unsharded run's, byte for byte.
+//! reads them one point at a time and hands them to the code that writes a run once its replicas are done
+//! (the sinks, the studies, the LDP estimators), so its files are the unsharded run's, byte for byte.
 
 mod merge;
 
@@ -203,15 +203,17 @@ pub enum ShardError {
     #[error("{}", incomplete_message(.missing, .unfinished, .commands, .sbatch.as_deref()))]
     Incomplete { missing: Vec<Shard>, unfinished: Vec<(Shard, PathBuf)>, commands: Vec<String>, sbatch: Option<String> },
     #[error(
-        "{} holds {found} finished replicas, its {SHARD_MANIFEST} says {expected}: the shard is damaged; delete the directory and run it again with `{command}`",
+        "{} holds {found} finished replicas of {point}, its {SHARD_MANIFEST} says {expected}: the shard is damaged; delete the directory and run it again with `{command}`",
         dir.display()
     )]
-    Damaged { dir: PathBuf, found: usize, expected: usize, command: String },
+    Damaged { dir: PathBuf, point: String, found: usize, expected: usize, command: String },
     #[error(
         "the shards in {} were made with scenario SHA-256 {expected}, but their scenario now resolves to {found} (it reads data files or plugins that changed?): rerun the shards",
         dir.display()
     )]
     Changed { dir: PathBuf, expected: String, found: String },
+    #[error("the merge into {} was stopped: nothing of it is kept; run it again", dir.display())]
+    Stopped { dir: PathBuf },
     #[error(
         "the shards are in different run directories ({} and {}): name the merged run's directory with --out",
         first.display(),

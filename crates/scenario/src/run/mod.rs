@@ -1,15 +1,15 @@
 //! Running a scenario: plans → executor on a thread pool → sinks → manifest.
 
-use crate::checked::SolvedLimit;
-use crate::spec::{LdpMethod, LdpSpec, PlotFormat};
+use crate::spec::LdpMethod;
 use crate::{CheckedScenario, ScenarioError};
+mod outputs;
+
 use meanfield_core::summary::Summary;
-use meanfield_core::{Checkpoints, Divergence, NoCheckpoints, PointResult, Progress, Purpose, Sink, SinkError};
-use meanfield_dynamics::{Mismatch, PointPlan, Unfinished, run_points_with, run_population};
+use meanfield_core::{Checkpoints, Divergence, NoCheckpoints, Progress, SinkError};
+use meanfield_dynamics::{Mismatch, PointPlan, Unfinished, run_points_with};
 pub use meanfield_sinks::RunDir;
-use meanfield_sinks::{
-    AtomicFile, CheckpointError, CheckpointHeader, CheckpointStore, CsvTimeSeries, JsonLines, Manifest, RunDirError,
-};
+use meanfield_sinks::{AtomicFile, CheckpointError, CheckpointHeader, CheckpointStore, RunDirError};
+pub(crate) use outputs::{RunFacts, write_manifest, write_outputs};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -113,76 +113,6 @@ pub struct RunReport {
     pub warnings: Vec<String>,
 }
 
-/// The rate functions of the `ldp` section: from the replicas of `points`, or from cloning populations.
-fn ldp_summary(
-    scenario: &CheckedScenario,
-    ldp: &LdpSpec,
-    plans: &[PointPlan],
-    points: &[PointResult],
-    progress: &dyn Progress,
-) -> Result<meanfield_ldp::LdpSummary, RunError> {
-    let options = meanfield_ldp::EstimateOptions {
-        k: (0..ldp.points).map(|i| ldp.k.0 + (ldp.k.1 - ldp.k.0) * i as f64 / (ldp.points - 1) as f64).collect(),
-        resamples: ldp.resamples,
-        direct_bins: ldp.direct_bins,
-        window: ldp.window,
-        ..Default::default()
-    };
-    // The plans already say how replicas drew their weights (build resolved the ensemble spec).
-    let disorder = match plans.first().map(|p| p.ensemble) {
-        Some(meanfield_dynamics::Ensemble::Quenched) => meanfield_ldp::Disorder::Quenched,
-        _ => meanfield_ldp::Disorder::Annealed,
-    };
-    let functional = match ldp.average_from {
-        None => meanfield_ldp::Functional::At(ldp.time),
-        Some(from) => meanfield_ldp::Functional::Average { from, to: ldp.time },
-    };
-    let LdpMethod::Cloning { clones, populations } = ldp.method else {
-        return Ok(meanfield_ldp::ensemble::analyse(
-            points,
-            &ldp.column,
-            functional,
-            disorder,
-            &options.estimators(),
-            scenario.spec.seed,
-        )?);
-    };
-    let mut out = Vec::with_capacity(plans.len());
-    for plan in plans {
-        let info = &plan.info;
-        let columns = plan.columns();
-        let column = columns.iter().position(|c| *c == ldp.column).ok_or_else(|| {
-            meanfield_ldp::ensemble::LdpError::MissingColumn { column: ldp.column.clone(), known: columns.join(", ") }
-        })?;
-        let times: Vec<f64> = plan.record_steps.iter().map(|&s| s as f64 * info.time_per_step).collect();
-        let coefficients = functional.coefficients(&times, &info.label)?;
-        let last = coefficients.iter().rposition(|&c| c != 0.0).unwrap_or(0);
-        let mut runs = Vec::with_capacity(options.k.len());
-        for (j, &k) in options.k.iter().enumerate() {
-            let mut estimates = Vec::with_capacity(populations);
-            for g in 0..populations {
-                let stream = info.stream((j * populations + g) as u64, Purpose::Cloning);
-                let mut selection =
-                    meanfield_ldp::Cloning::new(info.width, k, column, coefficients.clone(), clones, stream);
-                // Population g uses replicas g·clones.., the same for every k (common random numbers).
-                run_population(plan, g * clones, clones, &mut selection, progress)
-                    .map_err(|d| RunError::Cloning { k, message: d.message })?;
-                estimates.push(selection.estimate());
-            }
-            runs.push(estimates);
-        }
-        out.push(meanfield_ldp::LdpPoint {
-            label: info.label.clone(),
-            width: info.width,
-            seed: info.seed,
-            time: times[last],
-            rate_function: meanfield_ldp::rate_function_from_populations(info.width, clones, &options, &runs),
-            direct: Vec::new(),
-        });
-    }
-    Ok(meanfield_ldp::ensemble::summarise(&ldp.column, functional, disorder, out))
-}
-
 /// SGD steps of one point (for its progress bar): every replica, and with `ldp` cloning every clone of
 /// every population at every k.
 /// Saturating: a count past u64::MAX steps could never finish anyway, and a display must not overflow.
@@ -232,19 +162,7 @@ pub fn run_claimed(
     options: &RunOptions<'_>,
     run_dir: RunDir,
 ) -> Result<RunReport, RunError> {
-    run_claimed_as(scenario, plans, options, run_dir, None)
-}
-
-/// [`run_claimed`]; `merged_shards`: the run is the merge of that many shards, whose replicas the
-/// checkpoint in `run_dir` holds (`options.resume` then writes them out).
-pub(crate) fn run_claimed_as(
-    scenario: &CheckedScenario,
-    plans: &[PointPlan],
-    options: &RunOptions<'_>,
-    run_dir: RunDir,
-    merged_shards: Option<usize>,
-) -> Result<RunReport, RunError> {
-    match run_in(scenario, plans, options, run_dir.path(), merged_shards) {
+    match run_in(scenario, plans, options, run_dir.path()) {
         // The results are whole either way: a link that cannot be made is not a failed run.
         Ok(mut report) => {
             if let Err(e) = run_dir.finish() {
@@ -305,7 +223,6 @@ fn run_in(
     plans: &[PointPlan],
     options: &RunOptions<'_>,
     dir: &Path,
-    merged_shards: Option<usize>,
 ) -> Result<RunReport, RunError> {
     let dir = dir.to_owned();
     // Fail before computing anything if results could not be written.
@@ -346,8 +263,11 @@ fn run_in(
             });
         }
     };
-    let written = write_outputs(scenario, (plans, limits), &points, &pool, &dir, options);
-    let (files, summary) = match (written, store) {
+    let faults = plans.iter().filter_map(|p| p.faults.first().map(|f| format!("{}: {f}", p.info.describe()))).collect();
+    let mut stream = points.into_iter().map(Ok);
+    let written =
+        write_outputs(scenario, (plans, limits), &mut stream, &pool, &dir, &options.version, options.progress);
+    let mut written = match (written, store) {
         (Ok(written), store) => {
             if let Some(store) = store {
                 store.remove()?;
@@ -372,38 +292,21 @@ fn run_in(
     };
     // Everything: limits, replicas, analyses (an ldp bootstrap or cloning can outlast the replicas).
     let wall_seconds = clock.elapsed().as_secs_f64();
-    let divergences: Vec<Divergence> =
-        points.iter().flat_map(|p| p.replicas.iter().filter_map(|r| r.divergence.clone())).collect();
-    let manifest_path = dir.join("manifest.json");
-    let mut files = files;
-    files.push(manifest_path.clone());
-    Manifest {
-        scenario_name: scenario.spec.name.clone(),
-        scenario_source: scenario.origin.clone(),
-        scenario_sha256: scenario.sha256(),
-        scenario_text: scenario.canonical(),
-        scenario_overrides: scenario.overrides.iter().map(ToString::to_string).collect(),
-        seeds: plans.iter().map(|p| p.info.seed).collect(),
-        meanfield_version: options.version.clone(),
-        git_commit: options.git_commit.clone(),
-        threads: pool.current_num_threads(),
+    let facts = RunFacts {
         started_unix_seconds: started,
         wall_seconds,
-        steps_total: total_steps(scenario, plans),
-        diverged_replicas: divergences.len(),
-        // A merge resumes the checkpoint it gathered: that is how it is made, not a continued run.
-        resumed: options.resume && merged_shards.is_none(),
-        merged_shards,
-        files: files.clone(),
-    }
-    .write(&manifest_path)?;
+        threads: pool.current_num_threads(),
+        resumed: options.resume,
+        merged_shards: None,
+    };
+    write_manifest(scenario, plans, &dir, (&options.version, &options.git_commit), &facts, &mut written)?;
     Ok(RunReport {
         output_dir: dir,
-        files,
-        summary,
-        divergences,
-        faults: plans.iter().filter_map(|p| p.faults.first().map(|f| format!("{}: {f}", p.info.describe()))).collect(),
-        threads: pool.current_num_threads(),
+        files: written.files,
+        summary: written.summary,
+        divergences: written.divergences,
+        faults,
+        threads: facts.threads,
         wall_seconds,
         warnings: Vec::new(),
     })
@@ -415,108 +318,4 @@ pub fn resume_command(scenario: &CheckedScenario, dir: &Path) -> String {
     let file = if scenario.origin.starts_with('<') { String::new() } else { format!(" {}", scenario.origin) };
     let overrides: String = scenario.overrides.iter().map(|o| format!(" --set '{o}'")).collect();
     format!("meanfield run{file}{overrides} --resume {}", dir.display())
-}
-
-/// Everything a finished run writes but the manifest: the sinks, the analyses and the plots.
-fn write_outputs(
-    scenario: &CheckedScenario,
-    (plans, limits): (&[PointPlan], &[Option<SolvedLimit>]),
-    points: &[PointResult],
-    pool: &rayon::ThreadPool,
-    dir: &Path,
-    options: &RunOptions<'_>,
-) -> Result<(Vec<PathBuf>, Summary), RunError> {
-    let outputs = &scenario.spec.outputs;
-    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
-    if outputs.csv {
-        sinks.push(Box::new(CsvTimeSeries::create(&dir.join("timeseries.csv"))?));
-    }
-    if outputs.jsonl {
-        sinks.push(Box::new(JsonLines::create(&dir.join("timeseries.jsonl"))?));
-    }
-    let mut summary = Summary {
-        scenario: scenario.spec.name.clone(),
-        version: options.version.clone(),
-        points: Vec::with_capacity(points.len()),
-        study: None,
-        ldp: None,
-    };
-    let mut files = Vec::new();
-    for (point, plan) in points.iter().zip(plans) {
-        for sink in &mut sinks {
-            sink.point(point)?;
-        }
-        summary.points.push(meanfield_ldp::summarise_point(point));
-        if outputs.particles.is_some() {
-            files.extend(meanfield_sinks::write_particles(&dir.join("particles"), point, &plan.blocks)?);
-        }
-    }
-    for sink in &mut sinks {
-        files.extend(sink.finish()?);
-    }
-    if let Some(path) = write_limit_csv(&dir.join("limit.csv"), plans, limits)? {
-        files.push(path);
-    }
-    if let Some(study) = crate::build::study(&scenario.spec, plans) {
-        let table = study.analyse(points, scenario.spec.seed)?;
-        files.push(meanfield_sinks::write_study_csv(&table, &dir.join("study.csv"))?);
-        summary.study = Some(table);
-    }
-    if let Some(ldp) = &scenario.spec.ldp {
-        // After timeseries.csv: a cloning population that diverges must not lose the replicas' results.
-        let table = pool.install(|| ldp_summary(scenario, ldp, plans, points, options.progress))?;
-        files.push(meanfield_sinks::write_ldp_csv(&table, &dir.join("ldp.csv"))?);
-        files.extend(meanfield_sinks::write_ldp_direct_csv(&table, &dir.join("ldp_direct.csv"))?);
-        summary.ldp = Some(table);
-    }
-    if !outputs.plots.is_empty() {
-        let formats = meanfield_plot::Formats {
-            svg: outputs.plots.contains(&PlotFormat::Svg),
-            png: outputs.plots.contains(&PlotFormat::Png),
-        };
-        files.extend(meanfield_plot::plot_run(dir, formats)?);
-    }
-    files.extend(meanfield_sinks::summary::write(dir, &summary)?);
-    meanfield_sinks::distinct_paths(&files)?;
-    Ok((files, summary))
-}
-
-/// `limit.csv`: the solved limit's marginal densities at every record time of every point that has one,
-/// as `label,time,statistic,lo,hi,density` (one row per grid cell; densities normalised to total mass 1).
-fn write_limit_csv(
-    path: &Path,
-    plans: &[PointPlan],
-    limits: &[Option<SolvedLimit>],
-) -> Result<Option<PathBuf>, RunError> {
-    if limits.iter().all(Option::is_none) {
-        return Ok(None);
-    }
-    let io = |e: csv::Error| SinkError::io(path, std::io::Error::other(e));
-    let mut csv = csv::Writer::from_writer(Vec::new());
-    csv.write_record(["label", "time", "statistic", "lo", "hi", "density"]).map_err(io)?;
-    for (plan, limit) in plans.iter().zip(limits) {
-        let Some(limit) = limit else { continue };
-        for &step in &plan.record_steps {
-            // The limit was solved at PDE time k·η of every record step k.
-            let Some(densities) = limit.densities(step as f64 * plan.info.step_size) else { continue };
-            let time = (step as f64 * plan.info.time_per_step).to_string();
-            for (statistic, density) in &densities {
-                let total: f64 = density.masses.iter().sum();
-                for (k, mass) in density.masses.iter().enumerate() {
-                    let (lo, hi) = (density.edges[k], density.edges[k + 1]);
-                    let row = [
-                        plan.info.label.clone(),
-                        time.clone(),
-                        statistic.clone(),
-                        lo.to_string(),
-                        hi.to_string(),
-                        (mass / total / (hi - lo)).to_string(),
-                    ];
-                    csv.write_record(row).map_err(io)?;
-                }
-            }
-        }
-    }
-    let bytes = csv.into_inner().map_err(|e| SinkError::io(path, e.into_error()))?;
-    Ok(Some(AtomicFile::write_all(path, &bytes)?))
 }
