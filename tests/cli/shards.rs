@@ -164,6 +164,8 @@ fn bad_shard_sets_are_refused_naming_the_shards() {
     assert!(cloning.contains("Cloning"), "{cloning}");
     let nothing = refused(&["merge", "."], d);
     assert!(nothing.contains("holds no shards"), "{nothing}");
+    let typo = refused(&["merge", "run/shards/0-of-5"], d);
+    assert!(typo.contains("0-of-5: no such directory"), "{typo}");
 }
 
 #[test]

@@ -18,6 +18,9 @@ fn shard_dirs(path: &Path) -> Result<Vec<PathBuf>, ShardError> {
         p.join(SHARD_MANIFEST).is_file()
             || p.file_name().and_then(|n| n.to_str()).and_then(Shard::from_dir_name).is_some()
     };
+    if !path.is_dir() {
+        return Err(ShardError::Manifest { path: path.to_owned(), reason: "no such directory".into() });
+    }
     if is_shard(path) {
         return Ok(vec![path.to_owned()]);
     }
