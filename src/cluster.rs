@@ -24,7 +24,7 @@ pub(crate) struct SlurmArgs {
     pub(crate) file: PathBuf,
     /// How many shards (array tasks) to cut the replicas into.
     #[arg(long)]
-    shards: usize,
+    pub(crate) shards: usize,
     #[arg(long)]
     partition: Option<String>,
     /// Each task's time limit, as Slurm reads it (HH:MM:SS, D-HH:MM:SS, MINUTES).

@@ -31,6 +31,7 @@ pub mod snapshot;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use meanfield_scenario::checked::budget::Holding;
 pub use meanfield_scenario::shard::{MergeReport, Shard, ShardReport};
 pub use meanfield_scenario::{
     CheckedScenario, Divergence, NoProgress, Progress, RunError, ScenarioError, Summary, compose::Override,
@@ -71,6 +72,8 @@ enum Source {
 #[derive(Debug, Clone)]
 pub struct Scenario {
     source: Source,
+    /// What of the run's results the process resolving it will hold (its memory is checked for that).
+    holding: Holding,
     /// `(dotted path, RON value)`, in the order given.
     overrides: Vec<(String, String)>,
 }
@@ -78,7 +81,11 @@ pub struct Scenario {
 impl Scenario {
     /// The scenario file at `path` (its relative data and plugin paths start at its directory).
     pub fn load(path: impl AsRef<Path>) -> Scenario {
-        Scenario { source: Source::File(path.as_ref().to_owned(), None), overrides: Vec::new() }
+        Scenario {
+            source: Source::File(path.as_ref().to_owned(), None),
+            holding: Holding::Whole,
+            overrides: Vec::new(),
+        }
     }
 
     /// Relative paths (data files, plugins) start at `dir` instead of the file's directory (for text:
@@ -96,7 +103,7 @@ impl Scenario {
     pub fn from_ron(text: impl Into<String>, base_dir: impl AsRef<Path>) -> Scenario {
         let source =
             Source::Text { text: text.into(), origin: "<text>".to_owned(), base_dir: base_dir.as_ref().into() };
-        Scenario { source, overrides: Vec::new() }
+        Scenario { source, holding: Holding::Whole, overrides: Vec::new() }
     }
 
     /// The name errors and the manifest give a scenario from text (a file keeps its path).
@@ -122,6 +129,13 @@ impl Scenario {
         self
     }
 
+    /// Resolve it for a process that holds `holding` of the run's results (a shard holds its replicas, a
+    /// merge one point at a time): its memory is checked against what that process needs, not the run.
+    pub fn holding(mut self, holding: Holding) -> Scenario {
+        self.holding = holding;
+        self
+    }
+
     /// Where errors say the scenario comes from: its file, or its name.
     pub fn origin(&self) -> String {
         match &self.source {
@@ -144,10 +158,12 @@ impl Scenario {
         let overrides: Vec<Override> =
             self.overrides.iter().map(|(path, value)| Override { path: path.clone(), value: value.clone() }).collect();
         match &self.source {
-            Source::File(path, None) => CheckedScenario::from_file_with(path, &overrides),
-            Source::File(path, Some(base_dir)) => CheckedScenario::from_file_in(path, base_dir, &overrides),
+            Source::File(path, base_dir) => {
+                let own = path.parent().map(Path::to_owned).unwrap_or_default();
+                CheckedScenario::from_file_in(path, base_dir.as_ref().unwrap_or(&own), &overrides, self.holding)
+            }
             Source::Text { text, origin, base_dir } => {
-                CheckedScenario::from_text_with(text, origin, base_dir, &overrides)
+                CheckedScenario::from_text_as(text, origin, base_dir, &overrides, self.holding)
             }
         }
     }

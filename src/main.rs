@@ -253,11 +253,16 @@ enum PluginsCommand {
 }
 
 fn load(file: Option<&Path>, overrides: &Overrides) -> anyhow::Result<CheckedScenario> {
-    load_in(file, None, overrides)
+    load_in(file, None, overrides, meanfield::Holding::Whole)
 }
 
-/// [`load`], with relative paths starting at `base_dir` when given.
-fn load_in(file: Option<&Path>, base_dir: Option<&Path>, overrides: &Overrides) -> anyhow::Result<CheckedScenario> {
+/// [`load`], with relative paths starting at `base_dir` when given, for a process holding `holding`.
+fn load_in(
+    file: Option<&Path>,
+    base_dir: Option<&Path>,
+    overrides: &Overrides,
+    holding: meanfield::Holding,
+) -> anyhow::Result<CheckedScenario> {
     let mut scenario = match file {
         Some(path) => meanfield::Scenario::load(path),
         None => meanfield::Scenario::from_ron(DEFAULT_SCENARIO, ".").named(DEFAULT_ORIGIN),
@@ -265,7 +270,7 @@ fn load_in(file: Option<&Path>, base_dir: Option<&Path>, overrides: &Overrides) 
     if let Some(dir) = base_dir {
         scenario = scenario.with_base_dir(dir);
     }
-    let scenario = scenario.with_overrides(&overrides.set).resolve()?;
+    let scenario = scenario.with_overrides(&overrides.set).holding(holding).resolve()?;
     for deprecation in &scenario.deprecations {
         eprintln!("warning: {deprecation}");
     }
@@ -409,18 +414,21 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Run { file, threads, out, force, resume: None, quiet, shard: Some(shard), base_dir, overrides } => {
-            let scenario = load_in(file.as_deref(), base_dir.as_deref(), &overrides)?;
+            let holding = meanfield::Holding::Shard { count: shard.count };
+            let scenario = load_in(file.as_deref(), base_dir.as_deref(), &overrides, holding)?;
             cluster::run_shard(&scenario, shard, cluster::Where { threads, out, force, quiet })
         }
         Command::Run { file, threads, out, force, resume, quiet, base_dir, overrides, .. } => {
-            let scenario = load_in(file.as_deref(), base_dir.as_deref(), &overrides)?;
+            let scenario = load_in(file.as_deref(), base_dir.as_deref(), &overrides, meanfield::Holding::Whole)?;
             run(scenario, threads, out, force, resume, quiet)
         }
         Command::Merge { dirs, out, force, threads, sbatch_array, quiet } => {
             cluster::merge(&dirs, sbatch_array.as_deref(), cluster::Where { threads, out, force, quiet })
         }
         Command::Slurm(args) => {
-            let scenario = load(Some(&args.file), &args.overrides)?;
+            // The tasks hold a shard each; the merge job's own need goes into merge.sh.
+            let holding = meanfield::Holding::Shard { count: args.shards.max(1) };
+            let scenario = load_in(Some(&args.file), None, &args.overrides, holding)?;
             cluster::slurm(&scenario, &args)
         }
         Command::Snapshot { files, review: true, accept, reject, .. } => {

@@ -209,3 +209,45 @@ fn a_killed_shard_continues_when_run_again() {
     ok(&["merge", "run", "-q"], d);
     assert_same_outputs(&d.join("whole"), &d.join("run"));
 }
+
+/// A shard's memory is checked against what it holds, a merge's against one point at a time: with a
+/// budget below what the run needs at once, the run is refused and its shards and merge are not.
+#[test]
+fn shards_and_merges_are_held_to_what_they_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // 8 points × 1000 replicas × 201 records: `meanfield check` estimates 149 MiB at once, so about
+    // 75 MiB for a shard of 2, 37 MiB for a shard of 4, and 56 MiB for a merge (a point three times over).
+    let text = SMALL
+        .replace("{OUT}", "results/budget")
+        .replace("replicas: 2,", "replicas: 1000,")
+        .replace("record: Every(2.0),", "record: Every(0.05),")
+        .replace(
+            "observables: [Risk(samples: 100), Moments],",
+            "observables: [Moments],\n    sweep: (seeds: [1, 2, 3, 4, 5, 6, 7, 8]),\n    outputs: (plots: []),",
+        );
+    std::fs::write(d.join("budget.ron"), text).unwrap();
+    let with_budget = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_meanfield"))
+            .args(args)
+            .env("MEANFIELD_MEMORY_BUDGET", "64MiB")
+            .current_dir(d)
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, whole) = with_budget(&["run", "budget.ron", "--out", "whole", "-q"]);
+    assert_eq!(code, Some(1));
+    assert!(whole.contains("need 149 MiB; this process may use 64 MiB"), "{whole}");
+    let (code, half) = with_budget(&["run", "budget.ron", "--shard", "0/2", "--out", "run", "-q"]);
+    assert_eq!(code, Some(1));
+    assert!(half.contains("need 75 MiB"), "{half}");
+    for index in 0..4 {
+        let (code, shard) = with_budget(&["run", "budget.ron", "--shard", &format!("{index}/4"), "--out", "run", "-q"]);
+        assert_eq!(code, Some(0), "{shard}");
+    }
+    let (code, merge) = with_budget(&["merge", "run", "-q"]);
+    assert_eq!(code, Some(0), "{merge}");
+    ok(&["run", "budget.ron", "--out", "whole", "-q"], d);
+    assert_same_outputs(&d.join("whole"), &d.join("run"));
+}

@@ -3,6 +3,7 @@
 //! applied: a queued task cannot see later edits), the two sbatch scripts and the tasks' logs.
 
 use crate::CheckedScenario;
+use crate::checked::budget::Holding;
 use crate::shard::{Shard, absolute, check_shards, quote, run_dir};
 use meanfield_sinks::{AtomicFile, SinkError};
 use std::path::PathBuf;
@@ -105,12 +106,9 @@ fn mem_of(bytes: u128) -> String {
     format!("{}M", (bytes + 256 * MIB).div_ceil(MIB))
 }
 
-/// The memory one shard needs: the scenario's estimate with each point's replicas cut to a shard's
-/// share (a shard holds at most `ceil(T/count)` of the T replicas, the whole run's in the worst case).
-fn shard_memory(scenario: &CheckedScenario, shards: usize) -> u128 {
-    let mut spec = scenario.spec.clone();
-    spec.replicas = spec.replicas.div_ceil(shards).max(1) + 1;
-    crate::checked::budget::estimate(&spec, &scenario.base_dir).bytes.0.min(scenario.memory.estimate.bytes.0)
+/// The memory one process holding `holding` of `scenario`'s results needs.
+fn memory_of(scenario: &CheckedScenario, holding: Holding) -> u128 {
+    crate::checked::budget::estimate_holding(&scenario.spec, &scenario.base_dir, None, holding).bytes.0
 }
 
 /// Writes the job directory: the frozen scenario, `array.sh` (one task per shard) and `merge.sh`.
@@ -146,7 +144,8 @@ pub fn write_job(scenario: &CheckedScenario, options: &SlurmOptions) -> Result<S
         }
         lines
     };
-    let mut array_lines = head(&format!("meanfield-{name}"), mem_of(shard_memory(scenario, n)), "shard-%a.out");
+    let mut array_lines =
+        head(&format!("meanfield-{name}"), mem_of(memory_of(scenario, Holding::Shard { count: n })), "shard-%a.out");
     array_lines.insert(2, format!("#SBATCH --array=0-{}", n - 1));
     array_lines.extend([
         format!("# meanfield slurm: shard $SLURM_ARRAY_TASK_ID of {n} of scenario '{name}' (SHA-256 {sha})."),
@@ -159,9 +158,7 @@ pub fn write_job(scenario: &CheckedScenario, options: &SlurmOptions) -> Result<S
             options.cpus_per_task
         ),
     ]);
-    // The merge holds a point's results and, while it reads them, their text: for a one-point run both
-    // (ldp_scale: 130 MB resident against an estimate of 87 MiB).
-    let merge_mem = mem_of(scenario.memory.estimate.bytes.0.saturating_mul(2));
+    let merge_mem = mem_of(memory_of(scenario, Holding::Merge));
     let mut merge_lines = head(&format!("meanfield-{name}-merge"), merge_mem, "merge.out");
     merge_lines.extend([
         format!(

@@ -324,11 +324,10 @@ pub fn read_finished(
         }
         number += 1;
         bytes += n as u64;
-        let text = String::from_utf8(std::mem::take(&mut line)).map_err(|_| CheckpointError::Corrupted {
-            file: log.clone(),
-            line: number,
-            reason: "not UTF-8".into(),
-        })?;
+        // Copied at its length: the reading buffer's capacity is reused, not kept with every line.
+        let text = std::str::from_utf8(&line)
+            .map_err(|_| CheckpointError::Corrupted { file: log.clone(), line: number, reason: "not UTF-8".into() })?
+            .to_owned();
         // `<checksum> (point:<p>,saved:…)`: another point's line is skipped unparsed.
         let other = text
             .split_once(' ')

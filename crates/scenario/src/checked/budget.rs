@@ -88,11 +88,27 @@ pub struct MemoryEstimate {
     pub what: String,
 }
 
+/// How much of a run's results one process holds at once: what its estimate counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Holding {
+    /// A run made at once holds every point's results until they are written.
+    #[default]
+    Whole,
+    /// Shard `i` of `count` (`meanfield run --shard`) holds its slice of the replicas, at most
+    /// ceil(T/count) of the T.
+    Shard { count: usize },
+    /// A merge reads one point at a time, holding its results and their text while it parses them (and
+    /// the few records per replica the analyses read, which this does not count).
+    Merge,
+}
+
 /// The estimate of a checked scenario with the budget it was held to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MemoryReport {
     pub estimate: MemoryEstimate,
     pub budget: Budget,
+    /// What the estimate counted.
+    pub holding: Holding,
 }
 
 impl fmt::Display for MemoryReport {
@@ -105,20 +121,20 @@ impl fmt::Display for MemoryReport {
 
 /// Estimates what `spec` needs (data file paths relative to `base_dir`) and refuses it, naming the
 /// dominating field, the need and the budget, when this process may not use that much.
-pub fn within_budget(spec: &ScenarioSpec, base_dir: &Path) -> Result<MemoryReport, Invalid> {
+pub fn within_budget(spec: &ScenarioSpec, base_dir: &Path, holding: Holding) -> Result<MemoryReport, Invalid> {
     let budget = budget()?;
-    let estimate = estimate(spec, base_dir);
+    let estimate = estimate_holding(spec, base_dir, None, holding);
     refuse_over(&estimate, &budget)?;
-    Ok(MemoryReport { estimate, budget })
+    Ok(MemoryReport { estimate, budget, holding })
 }
 
 impl MemoryReport {
     /// The report made again, against the same budget, once a plugin data law's dimension `plugin_dim`
     /// is known (the first estimate took it as 1): held-out samples, kept particles and networks grow with it.
     pub fn with_plugin_dim(&self, spec: &ScenarioSpec, base_dir: &Path, plugin_dim: usize) -> Result<Self, Invalid> {
-        let estimate = estimate_at(spec, base_dir, Some(plugin_dim));
+        let estimate = estimate_holding(spec, base_dir, Some(plugin_dim), self.holding);
         refuse_over(&estimate, &self.budget)?;
-        Ok(MemoryReport { estimate, budget: self.budget.clone() })
+        Ok(MemoryReport { estimate, budget: self.budget.clone(), holding: self.holding })
     }
 }
 
@@ -146,6 +162,16 @@ pub fn estimate(spec: &ScenarioSpec, base_dir: &Path) -> MemoryEstimate {
 
 /// [`estimate`] with a plugin data law of dimension `plugin_dim` (`None`: not known yet, taken as 1).
 pub fn estimate_at(spec: &ScenarioSpec, base_dir: &Path, plugin_dim: Option<usize>) -> MemoryEstimate {
+    estimate_holding(spec, base_dir, plugin_dim, Holding::Whole)
+}
+
+/// [`estimate_at`] for a process that holds `holding` of the run's results.
+pub fn estimate_holding(
+    spec: &ScenarioSpec,
+    base_dir: &Path,
+    plugin_dim: Option<usize>,
+    holding: Holding,
+) -> MemoryEstimate {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u128;
     let points = sweep_points(&spec.sweep);
     let points_factor =
@@ -156,7 +182,20 @@ pub fn estimate_at(spec: &ScenarioSpec, base_dir: &Path, plugin_dim: Option<usiz
         worst_points(spec).iter().map(|p| point_needs(p, base_dir, plugin_dim, threads)).collect();
     let total = |needs: &[Need]| needs.iter().fold(0u128, |sum, n| sum.saturating_add(n.bytes));
     if let Some(kept) = worst.iter().map(|p| &p.kept).max_by_key(|k| total(k)) {
-        needs.extend(kept.iter().cloned().map(|n| n.times(points, points_factor.clone())));
+        // A point's results grow with its replicas: a shard holds a share of all points' replicas.
+        let replicas = (spec.replicas as u128).max(1);
+        let kept_of = |n: &Need| match holding {
+            Holding::Whole => n.clone().times(points, points_factor.clone()),
+            Holding::Shard { count } => {
+                let held = points.saturating_mul(replicas).div_ceil((count as u128).max(1));
+                Need { bytes: n.bytes.saturating_mul(held).div_ceil(replicas), factors: n.factors.clone() }
+            }
+            // One point at a time, about three times over: its lines' text, the parsed lines, and the
+            // allocator's slack between points (8 points × 4000 replicas × 101 records: 136 MiB
+            // resident against 77 MiB for a point's text and results).
+            Holding::Merge => n.clone().times(3, None),
+        };
+        needs.extend(kept.iter().map(kept_of));
     }
     if let Some(working) = worst.iter().map(|p| &p.working).max_by_key(|w| total(w)) {
         needs.extend(working.iter().cloned());

@@ -212,6 +212,18 @@ impl CheckedScenario {
         base_dir: &Path,
         overrides: &[Override],
     ) -> Result<CheckedScenario, ScenarioError> {
+        CheckedScenario::from_text_as(text, origin, base_dir, overrides, budget::Holding::Whole)
+    }
+
+    /// [`CheckedScenario::from_text_with`] for a process that holds `holding` of the run's results (a
+    /// shard, a merge): what its memory is checked against.
+    pub fn from_text_as(
+        text: &str,
+        origin: &str,
+        base_dir: &Path,
+        overrides: &[Override],
+        holding: budget::Holding,
+    ) -> Result<CheckedScenario, ScenarioError> {
         let composed = crate::compose::compose(text, origin, base_dir, overrides)?.map(Arc::new);
         let locator = Locator { origin, text, composed: composed.as_deref() };
         let mut spec = match &composed {
@@ -236,7 +248,7 @@ impl CheckedScenario {
             }
         };
         check::validate(&spec).map_err(|e| locate(e, None))?;
-        let memory = budget::within_budget(&spec, base_dir).map_err(|e| locate(e, None))?;
+        let memory = budget::within_budget(&spec, base_dir, holding).map_err(|e| locate(e, None))?;
         let points = check::expand(&spec).map_err(|e| locate(e, None))?;
         for point in &points {
             check::validate(&point.spec).map_err(|e| locate(e, Some(point)))?;

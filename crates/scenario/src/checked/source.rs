@@ -1,6 +1,7 @@
 //! Where a scenario came from: reading its file, finding where a field was written, and its canonical
 //! text.
 
+use super::budget::Holding;
 use crate::compose::{Composed, Override};
 use crate::error::Location;
 use crate::spec::ScenarioSpec;
@@ -70,18 +71,20 @@ impl CheckedScenario {
     /// resolves it.
     pub fn from_file_with(path: &Path, overrides: &[Override]) -> Result<CheckedScenario, ScenarioError> {
         let base_dir = path.parent().map(Path::to_owned).unwrap_or_default();
-        CheckedScenario::from_file_in(path, &base_dir, overrides)
+        CheckedScenario::from_file_in(path, &base_dir, overrides, Holding::Whole)
     }
 
     /// [`CheckedScenario::from_file_with`] with its relative paths starting at `base_dir` instead of the
-    /// file's directory (a scenario frozen into a job directory reads the data its original read).
+    /// file's directory (a scenario frozen into a job directory reads the data its original read), for a
+    /// process that holds `holding` of the run's results.
     pub fn from_file_in(
         path: &Path,
         base_dir: &Path,
         overrides: &[Override],
+        holding: Holding,
     ) -> Result<CheckedScenario, ScenarioError> {
         let text = read_scenario_file(path)
             .map_err(|source| ScenarioError::Read { path: path.display().to_string(), source })?;
-        CheckedScenario::from_text_with(&text, &path.display().to_string(), base_dir, overrides)
+        CheckedScenario::from_text_as(&text, &path.display().to_string(), base_dir, overrides, holding)
     }
 }

@@ -2,6 +2,7 @@
 //! that writes a run on one machine once its replicas are done (so the files are the same bytes).
 
 use super::{SHARD_MANIFEST, Shard, ShardError, ShardManifest, absolute, quote};
+use crate::checked::budget::Holding;
 use crate::run::{RunFacts, RunOptions, RunReport, checkpoint_header, thread_pool, write_manifest, write_outputs};
 use crate::{CheckedScenario, RunError};
 use meanfield_core::PointResult;
@@ -121,7 +122,8 @@ pub fn merge(
     let shards: Vec<(PathBuf, ShardManifest)> =
         by_index.into_iter().flatten().filter_map(|(d, m)| Some((d, m?))).collect();
 
-    let scenario = CheckedScenario::from_text(&first.scenario_text, &first.scenario_source, &first.scenario_base_dir)?;
+    let (text, source, base_dir) = (&first.scenario_text, &first.scenario_source, &first.scenario_base_dir);
+    let scenario = CheckedScenario::from_text_as(text, source, base_dir, &[], Holding::Merge)?;
     if scenario.sha256() != first.scenario_sha256 {
         return Err(
             ShardError::Changed { dir: first_dir, expected: first.scenario_sha256, found: scenario.sha256() }.into()
