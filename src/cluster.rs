@@ -107,7 +107,10 @@ pub(crate) fn run_shard(scenario: &CheckedScenario, shard: Shard, at: Where) -> 
         if report.diverged > 0 {
             eprintln!("warning: {} replica(s) of this shard diverged; the merge reports them", report.diverged);
         }
-        ExitCode::SUCCESS
+        for fault in &report.faults {
+            eprintln!("error: a plugin failed during the shard: {fault}");
+        }
+        if report.faults.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
     }))
 }
 

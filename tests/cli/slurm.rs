@@ -163,6 +163,12 @@ fn job_scripts_carry_the_options_and_bad_ones_are_refused() {
         assert_eq!(out.code, Some(1), "{option} {value}");
         assert!(out.stderr.contains(says), "{option} {value}: {}", out.stderr);
     }
+    let zero = meanfield(&["slurm", "sharded.ron", "--shards", "0", "--out", "x"], d);
+    assert_eq!(zero.code, Some(1));
+    assert!(zero.stderr.contains("at least one shard"), "{}", zero.stderr);
+    let spaced = meanfield(&["slurm", "sharded.ron", "--shards", "3", "--out", "x", "--job-dir", "my jobs"], d);
+    assert_eq!(spaced.code, Some(1));
+    assert!(spaced.stderr.contains("has a space or a %"), "{}", spaced.stderr);
     let too_many = meanfield(&["slurm", "sharded.ron", "--shards", "100", "--out", "x"], d);
     assert_eq!(too_many.code, Some(1));
     assert!(too_many.stderr.contains("100 shards for 72 replicas"), "{}", too_many.stderr);

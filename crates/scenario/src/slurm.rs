@@ -33,6 +33,10 @@ pub struct SlurmOptions {
 pub enum SlurmError {
     #[error("--{option} {value:?}: {reason}")]
     Option { option: &'static str, value: String, reason: String },
+    #[error(
+        "{what} {path:?} has a space or a %, which an #SBATCH line cannot hold: run from, or write to, another directory"
+    )]
+    Path { what: &'static str, path: String },
     #[error(transparent)]
     Shard(#[from] crate::shard::ShardError),
     #[error(transparent)]
@@ -124,6 +128,17 @@ pub fn write_job(scenario: &CheckedScenario, options: &SlurmOptions) -> Result<S
     let program = quote(&absolute(&options.program).display().to_string());
     let base_dir = quote(&absolute(&scenario.base_dir).display().to_string());
     let name = &scenario.spec.name;
+    // A job name is one word in the #SBATCH line and in squeue's columns.
+    let job: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() || "_.-".contains(c) { c } else { '_' }).collect();
+    // #SBATCH values are not shell words: a space would end one, and Slurm expands % in file names.
+    let workdir = absolute(&options.workdir);
+    for (what, path) in [("the job directory (--job-dir)", &logs), ("the current directory", &workdir)] {
+        let path = path.display().to_string();
+        if path.contains(|c: char| c.is_whitespace() || c == '%') {
+            return Err(SlurmError::Path { what, path });
+        }
+    }
     let sha = scenario.sha256();
     let head = |job: &str, mem: String, output: &str| {
         let mut lines = vec![
@@ -133,7 +148,7 @@ pub fn write_job(scenario: &CheckedScenario, options: &SlurmOptions) -> Result<S
             format!("#SBATCH --mem={}", options.mem.clone().unwrap_or(mem)),
             format!("#SBATCH --output={}", logs.join(output).display()),
             "#SBATCH --open-mode=append".to_owned(),
-            format!("#SBATCH --chdir={}", absolute(&options.workdir).display()),
+            format!("#SBATCH --chdir={}", workdir.display()),
         ];
         for (option, value) in
             [("partition", &options.partition), ("time", &options.time), ("account", &options.account)]
@@ -145,7 +160,7 @@ pub fn write_job(scenario: &CheckedScenario, options: &SlurmOptions) -> Result<S
         lines
     };
     let mut array_lines =
-        head(&format!("meanfield-{name}"), mem_of(memory_of(scenario, Holding::Shard { count: n })), "shard-%a.out");
+        head(&format!("meanfield-{job}"), mem_of(memory_of(scenario, Holding::Shard { count: n })), "shard-%a.out");
     array_lines.insert(2, format!("#SBATCH --array=0-{}", n - 1));
     array_lines.extend([
         format!("# meanfield slurm: shard $SLURM_ARRAY_TASK_ID of {n} of scenario '{name}' (SHA-256 {sha})."),
@@ -159,7 +174,7 @@ pub fn write_job(scenario: &CheckedScenario, options: &SlurmOptions) -> Result<S
         ),
     ]);
     let merge_mem = mem_of(memory_of(scenario, Holding::Merge));
-    let mut merge_lines = head(&format!("meanfield-{name}-merge"), merge_mem, "merge.out");
+    let mut merge_lines = head(&format!("meanfield-{job}-merge"), merge_mem, "merge.out");
     merge_lines.extend([
         format!(
             "# meanfield slurm: merges the {n} shards of '{name}' into {} once the array has ended.",

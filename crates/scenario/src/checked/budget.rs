@@ -98,7 +98,8 @@ pub enum Holding {
     /// ceil(T/count) of the T.
     Shard { count: usize },
     /// A merge reads one point at a time, holding its results and their text while it parses them (and
-    /// the few records per replica the analyses read, which this does not count).
+    /// of every point the few records per replica a study or an LDP estimate at one time reads, which
+    /// this does not count; an LDP average over a window counts as the whole run).
     Merge,
 }
 
@@ -182,18 +183,24 @@ pub fn estimate_holding(
         worst_points(spec).iter().map(|p| point_needs(p, base_dir, plugin_dim, threads)).collect();
     let total = |needs: &[Need]| needs.iter().fold(0u128, |sum, n| sum.saturating_add(n.bytes));
     if let Some(kept) = worst.iter().map(|p| &p.kept).max_by_key(|k| total(k)) {
-        // A point's results grow with its replicas: a shard holds a share of all points' replicas.
+        // A point's records grow with its replicas: a shard holds its share of all points' replicas, a
+        // merge one point's at a time, three times over (the text of its lines, the parsed lines, the
+        // allocator's slack between points: 8 points × 4000 replicas × 101 records merged in 136 MiB
+        // resident against 77 MiB for one point's text and results). An LDP average over a window keeps
+        // that window of every point through the analyses, so a merge holds it all. What does not grow
+        // with the replicas (data sets, limit grids, resamples) every process holds for every point.
         let replicas = (spec.replicas as u128).max(1);
-        let kept_of = |n: &Need| match holding {
-            Holding::Whole => n.clone().times(points, points_factor.clone()),
-            Holding::Shard { count } => {
-                let held = points.saturating_mul(replicas).div_ceil((count as u128).max(1));
-                Need { bytes: n.bytes.saturating_mul(held).div_ceil(replicas), factors: n.factors.clone() }
+        let windowed = spec.ldp.as_ref().is_some_and(|l| l.average_from.is_some());
+        let kept_of = |n: &Need| {
+            let per_replica = n.factors.iter().any(|f| f.field == "replicas");
+            match holding {
+                Holding::Shard { count } if per_replica => {
+                    let held = points.saturating_mul(replicas).div_ceil((count as u128).max(1));
+                    Need { bytes: n.bytes.saturating_mul(held).div_ceil(replicas), factors: n.factors.clone() }
+                }
+                Holding::Merge if per_replica && !windowed => n.clone().times(3, None),
+                _ => n.clone().times(points, points_factor.clone()),
             }
-            // One point at a time, about three times over: its lines' text, the parsed lines, and the
-            // allocator's slack between points (8 points × 4000 replicas × 101 records: 136 MiB
-            // resident against 77 MiB for a point's text and results).
-            Holding::Merge => n.clone().times(3, None),
         };
         needs.extend(kept.iter().map(kept_of));
     }

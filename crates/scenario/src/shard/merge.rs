@@ -144,6 +144,7 @@ pub fn merge(
     let root = absolute(&scenario.output_dir());
     let root = out.parent().filter(|p| *p == root).map(Path::to_owned);
     let run_dir = RunDir::claim_merged(&out, root.as_deref(), options.force, &scenario.sha256())?;
+    let before = entries(&out);
     match write_merged(&scenario, &plans, &shards, options, &out) {
         Ok(mut merged) => {
             // The results are whole either way: a link that cannot be made is not a failed merge.
@@ -153,10 +154,22 @@ pub fn merge(
             Ok(merged)
         }
         Err(e) => {
+            // What it wrote before failing (particle files, timeseries.csv) would block a rerun: the
+            // shards can always write it again.
+            for name in entries(&out).difference(&before) {
+                let path = out.join(name);
+                let _ = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+            }
             run_dir.discard_if_unused();
             Err(e)
         }
     }
+}
+
+/// The names in `dir` (none if it cannot be read).
+fn entries(dir: &Path) -> std::collections::BTreeSet<std::ffi::OsString> {
+    std::fs::read_dir(dir)
+        .map_or_else(|_| Default::default(), |d| d.filter_map(|e| e.ok().map(|e| e.file_name())).collect())
 }
 
 /// Writes the merged run into `out`, reading the shards one point at a time.
@@ -193,7 +206,8 @@ fn write_merged(
             replicas.extend(found);
         }
         replicas.sort_by_key(|r| r.replica);
-        if let Some(gap) = replicas.iter().enumerate().find(|(i, r)| r.replica != *i).map(|(i, _)| i) {
+        let misplaced = replicas.iter().enumerate().find(|(i, r)| r.replica != *i).map(|(i, _)| i);
+        if let Some(gap) = misplaced.or((replicas.len() != plan.info.replicas).then_some(replicas.len())) {
             let dir = shards.first().map(|(d, _)| d.clone()).unwrap_or_default();
             let reason = format!("replica {gap} of point {} is not in its shard", plan.info.describe());
             return Err(ShardError::Manifest { path: dir.join(SHARD_MANIFEST), reason }.into());
@@ -218,7 +232,7 @@ fn write_merged(
         files: written.files,
         summary: written.summary,
         divergences: written.divergences,
-        faults: Vec::new(),
+        faults: shards.iter().flat_map(|(_, m)| m.faults.iter().cloned()).collect(),
         threads: facts.threads,
         wall_seconds,
         warnings: Vec::new(),

@@ -133,6 +133,9 @@ pub struct ShardManifest {
     /// Of the latest part (a resumed shard counts from its resume).
     pub wall_seconds: f64,
     pub resumed: bool,
+    /// Failures of components (plugins) inside the shard, one per affected point (as a run reports them).
+    #[serde(default)]
+    pub faults: Vec<String>,
 }
 
 impl ShardManifest {
@@ -144,6 +147,11 @@ impl ShardManifest {
             .map_err(|e| ShardError::Manifest { path: path.clone(), reason: e.to_string() })?;
         if manifest.format != FORMAT {
             let reason = format!("format {} (this meanfield reads format {FORMAT})", manifest.format);
+            return Err(ShardError::Manifest { path, reason });
+        }
+        if manifest.shard >= manifest.shards {
+            let reason =
+                format!("shard {} of {} is not a shard (they are numbered from 0)", manifest.shard, manifest.shards);
             return Err(ShardError::Manifest { path, reason });
         }
         Ok(manifest)
@@ -176,6 +184,8 @@ pub enum ShardError {
         shard.count
     )]
     TooMany { shard: Shard, replicas: usize },
+    #[error("--shards 0: a run needs at least one shard")]
+    NoCount,
     #[error(
         "--shard: this scenario's `ldp.method` is Cloning, whose populations run in the analysis, which shards do not split: run it unsharded"
     )]
@@ -256,6 +266,9 @@ pub fn check_shards(scenario: &CheckedScenario, shard: Shard) -> Result<(), Shar
         return Err(ShardError::Cloning);
     }
     let total: usize = scenario.points.len().saturating_mul(scenario.spec.replicas);
+    if shard.count == 0 {
+        return Err(ShardError::NoCount);
+    }
     if shard.count > total {
         return Err(ShardError::TooMany { shard, replicas: total });
     }
@@ -293,6 +306,8 @@ pub struct ShardReport {
     pub resumed: bool,
     pub diverged: usize,
     pub wall_seconds: f64,
+    /// Plugin failures inside the shard (the merge reports them too).
+    pub faults: Vec<String>,
 }
 
 /// The command that runs `shard` of `scenario` into `run_dir`.
@@ -332,7 +347,7 @@ pub fn run_shard(
     let dir = shard_dir(scenario, options.output.as_deref(), shard);
     let ranges = shard.replicas(&per_point);
     let sha = scenario.sha256();
-    let report = |already_finished, resumed, diverged, wall_seconds| ShardReport {
+    let report = |already_finished, resumed, diverged, wall_seconds, faults| ShardReport {
         shard,
         dir: dir.clone(),
         replicas: ranges.iter().map(Range::len).sum(),
@@ -340,6 +355,7 @@ pub fn run_shard(
         resumed,
         diverged,
         wall_seconds,
+        faults,
     };
     let known = dir.join(SHARD_MANIFEST).exists();
     if known {
@@ -355,7 +371,7 @@ pub fn run_shard(
             .into());
         }
         if found.finished {
-            return Ok(report(true, false, 0, 0.0));
+            return Ok(report(true, false, 0, 0.0, found.faults));
         }
     }
     std::fs::create_dir_all(&dir).map_err(|source| RunError::Output { dir: dir.clone(), source })?;
@@ -395,6 +411,7 @@ pub fn run_shard(
         started_unix_seconds: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
         wall_seconds: 0.0,
         resumed,
+        faults: Vec::new(),
     };
     manifest.write(&dir)?;
     let clock = Instant::now();
@@ -417,9 +434,11 @@ pub fn run_shard(
     };
     manifest.finished = true;
     manifest.wall_seconds = clock.elapsed().as_secs_f64();
+    manifest.faults =
+        plans.iter().filter_map(|p| p.faults.first().map(|f| format!("{}: {f}", p.info.describe()))).collect();
     manifest.write(&dir)?;
     let diverged = points.iter().flat_map(|p| &p.replicas).filter(|r| r.divergence.is_some()).count();
-    Ok(report(false, resumed, diverged, manifest.wall_seconds))
+    Ok(report(false, resumed, diverged, manifest.wall_seconds, manifest.faults))
 }
 
 #[cfg(test)]
