@@ -262,6 +262,16 @@ fn shards_and_merges_are_held_to_what_they_hold() {
     }
     let (code, merge) = with_budget(&["merge", "run", "-q"]);
     assert_eq!(code, Some(0), "{merge}");
+    // Below even that: refused, pointing into the resolved text the shards carry.
+    let refused = Command::new(env!("CARGO_BIN_EXE_meanfield"))
+        .args(["merge", "run", "--out", "small", "-q"])
+        .env("MEANFIELD_MEMORY_BUDGET", "40MiB")
+        .current_dir(d)
+        .output()
+        .unwrap();
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{message}");
+    assert!(message.contains("budget.ron (as resolved in ") && message.contains("need 56 MiB"), "{message}");
     ok(&["run", "budget.ron", "--out", "whole", "-q"], d);
     assert_same_outputs(&d.join("whole"), &d.join("run"));
 }

@@ -110,9 +110,9 @@ fn mem_of(bytes: u128) -> String {
     format!("{}M", (bytes + 256 * MIB).div_ceil(MIB))
 }
 
-/// The memory one process holding `holding` of `scenario`'s results needs.
-fn memory_of(scenario: &CheckedScenario, holding: Holding) -> u128 {
-    crate::checked::budget::estimate_holding(&scenario.spec, &scenario.base_dir, None, holding).bytes.0
+/// The memory a task holding `holding` of `scenario`'s results needs on `threads` threads.
+fn memory_of(scenario: &CheckedScenario, holding: Holding, threads: usize) -> u128 {
+    scenario.memory.for_process(&scenario.spec, &scenario.base_dir, holding, threads).bytes.0
 }
 
 /// Writes the job directory: the frozen scenario, `array.sh` (one task per shard) and `merge.sh`.
@@ -159,8 +159,11 @@ pub fn write_job(scenario: &CheckedScenario, options: &SlurmOptions) -> Result<S
         }
         lines
     };
-    let mut array_lines =
-        head(&format!("meanfield-{job}"), mem_of(memory_of(scenario, Holding::Shard { count: n })), "shard-%a.out");
+    let mut array_lines = head(
+        &format!("meanfield-{job}"),
+        mem_of(memory_of(scenario, Holding::Shard { count: n }, options.cpus_per_task)),
+        "shard-%a.out",
+    );
     array_lines.insert(2, format!("#SBATCH --array=0-{}", n - 1));
     array_lines.extend([
         format!("# meanfield slurm: shard $SLURM_ARRAY_TASK_ID of {n} of scenario '{name}' (SHA-256 {sha})."),
@@ -173,7 +176,7 @@ pub fn write_job(scenario: &CheckedScenario, options: &SlurmOptions) -> Result<S
             options.cpus_per_task
         ),
     ]);
-    let merge_mem = mem_of(memory_of(scenario, Holding::Merge));
+    let merge_mem = mem_of(memory_of(scenario, Holding::Merge, options.cpus_per_task));
     let mut merge_lines = head(&format!("meanfield-{job}-merge"), merge_mem, "merge.out");
     merge_lines.extend([
         format!(

@@ -15,12 +15,14 @@ use meanfield_samplers as samplers;
 use std::fmt;
 use std::path::Path;
 
+mod holding;
 mod limits;
 mod points;
 #[cfg(test)]
 mod tests;
 mod units;
 
+pub use holding::Holding;
 pub use limits::{BUDGET_VARIABLE, Budget, budget};
 use points::{sweep_points, worst_points};
 pub use units::Bytes;
@@ -88,21 +90,6 @@ pub struct MemoryEstimate {
     pub what: String,
 }
 
-/// How much of a run's results one process holds at once: what its estimate counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Holding {
-    /// A run made at once holds every point's results until they are written.
-    #[default]
-    Whole,
-    /// Shard `i` of `count` (`meanfield run --shard`) holds its slice of the replicas, at most
-    /// ceil(T/count) of the T.
-    Shard { count: usize },
-    /// A merge reads one point at a time, holding its results and their text while it parses them (and
-    /// of every point the few records per replica a study or an LDP estimate at one time reads, which
-    /// this does not count; an LDP average over a window counts as the whole run).
-    Merge,
-}
-
 /// The estimate of a checked scenario with the budget it was held to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MemoryReport {
@@ -110,6 +97,8 @@ pub struct MemoryReport {
     pub budget: Budget,
     /// What the estimate counted.
     pub holding: Holding,
+    /// The dimension of a plugin data law, once known (the estimate took it into account).
+    pub plugin_dim: Option<usize>,
 }
 
 impl fmt::Display for MemoryReport {
@@ -124,18 +113,30 @@ impl fmt::Display for MemoryReport {
 /// dominating field, the need and the budget, when this process may not use that much.
 pub fn within_budget(spec: &ScenarioSpec, base_dir: &Path, holding: Holding) -> Result<MemoryReport, Invalid> {
     let budget = budget()?;
-    let estimate = estimate_holding(spec, base_dir, None, holding);
+    let estimate = estimate_holding(spec, base_dir, None, holding, None);
     refuse_over(&estimate, &budget)?;
-    Ok(MemoryReport { estimate, budget, holding })
+    Ok(MemoryReport { estimate, budget, holding, plugin_dim: None })
 }
 
 impl MemoryReport {
     /// The report made again, against the same budget, once a plugin data law's dimension `plugin_dim`
     /// is known (the first estimate took it as 1): held-out samples, kept particles and networks grow with it.
     pub fn with_plugin_dim(&self, spec: &ScenarioSpec, base_dir: &Path, plugin_dim: usize) -> Result<Self, Invalid> {
-        let estimate = estimate_holding(spec, base_dir, Some(plugin_dim), self.holding);
+        let estimate = estimate_holding(spec, base_dir, Some(plugin_dim), self.holding, None);
         refuse_over(&estimate, &self.budget)?;
-        Ok(MemoryReport { estimate, budget: self.budget.clone(), holding: self.holding })
+        Ok(MemoryReport { estimate, budget: self.budget.clone(), holding: self.holding, plugin_dim: Some(plugin_dim) })
+    }
+
+    /// What another process needs of the same scenario: one holding `holding` on `threads` threads (a
+    /// Slurm task's `--cpus-per-task`; the replicas that step at once are one per thread).
+    pub fn for_process(
+        &self,
+        spec: &ScenarioSpec,
+        base_dir: &Path,
+        holding: Holding,
+        threads: usize,
+    ) -> MemoryEstimate {
+        estimate_holding(spec, base_dir, self.plugin_dim, holding, Some(threads))
     }
 }
 
@@ -163,17 +164,19 @@ pub fn estimate(spec: &ScenarioSpec, base_dir: &Path) -> MemoryEstimate {
 
 /// [`estimate`] with a plugin data law of dimension `plugin_dim` (`None`: not known yet, taken as 1).
 pub fn estimate_at(spec: &ScenarioSpec, base_dir: &Path, plugin_dim: Option<usize>) -> MemoryEstimate {
-    estimate_holding(spec, base_dir, plugin_dim, Holding::Whole)
+    estimate_holding(spec, base_dir, plugin_dim, Holding::Whole, None)
 }
 
-/// [`estimate_at`] for a process that holds `holding` of the run's results.
+/// [`estimate_at`] for a process that holds `holding` of the run's results, on `threads` worker threads
+/// (`None`: this machine's cores).
 pub fn estimate_holding(
     spec: &ScenarioSpec,
     base_dir: &Path,
     plugin_dim: Option<usize>,
     holding: Holding,
+    threads: Option<usize>,
 ) -> MemoryEstimate {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u128;
+    let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1) as u128;
     let points = sweep_points(&spec.sweep);
     let points_factor =
         (points > 1).then(|| factor("sweep", points, 100, format!("{} sweep points", count(points)), true));

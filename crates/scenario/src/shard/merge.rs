@@ -123,7 +123,10 @@ pub fn merge(
         by_index.into_iter().flatten().filter_map(|(d, m)| Some((d, m?))).collect();
 
     let (text, source, base_dir) = (&first.scenario_text, &first.scenario_source, &first.scenario_base_dir);
-    let scenario = CheckedScenario::from_text_as(text, source, base_dir, &[], Holding::Merge)?;
+    // Errors point into the resolved text the shards carry, so they name it; the result names the file.
+    let carried = format!("{source} (as resolved in {})", first_dir.join(SHARD_MANIFEST).display());
+    let mut scenario = CheckedScenario::from_text_as(text, &carried, base_dir, &[], Holding::Merge)?;
+    scenario.origin.clone_from(source);
     if scenario.sha256() != first.scenario_sha256 {
         return Err(
             ShardError::Changed { dir: first_dir, expected: first.scenario_sha256, found: scenario.sha256() }.into()
